@@ -1,0 +1,56 @@
+"""Money is Decimal, rounded only where CGrateS rounds.
+
+CGrateS rounds every increment's cost to ``general.rounding_decimals`` (5) with
+*middle, and a DestinationRate's RoundingMethod/RoundingDecimals on the cost of
+a rated CDR or a debit. Its ``*up`` ignores fractions below 1e-7 (float noise);
+on exact decimals that is the plain ceiling.
+"""
+
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+
+GLOBAL_ROUNDING_DECIMALS = 5
+
+ROUND_UP = "*up"
+ROUND_DOWN = "*down"
+ROUND_MIDDLE = "*middle"
+_METHODS = {ROUND_UP: ROUND_CEILING, ROUND_DOWN: ROUND_FLOOR, ROUND_MIDDLE: ROUND_HALF_UP}
+ZERO = Decimal(0)
+
+
+def to_decimal(value) -> Decimal:
+    """Decimal from a JSON number, string or Decimal; "" and None are 0. Floats go via str."""
+    if value is None or value == "":
+        return ZERO
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"invalid amount: {value!r}")
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        result = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"invalid amount: {value!r}") from None
+    if not result.is_finite():
+        raise ValueError(f"invalid amount: {value!r}")
+    return result
+
+
+def round_money(amount: Decimal, decimals: int, method: str = ROUND_MIDDLE) -> Decimal:
+    """Round like CGrateS' utils.Round; an unknown method leaves the amount as it is."""
+    rounding = _METHODS.get(method)
+    if rounding is None:
+        return amount
+    return amount.quantize(Decimal(1).scaleb(-decimals), rounding=rounding)
+
+
+def round_global(amount: Decimal) -> Decimal:
+    return round_money(amount, GLOBAL_ROUNDING_DECIMALS, ROUND_MIDDLE)
+
+
+def to_json_number(amount: Decimal):
+    """A Decimal as the JSON number CGrateS would print (int when whole)."""
+    normal = amount.normalize()
+    if normal == normal.to_integral_value():
+        return int(normal)
+    return float(normal)

@@ -1,0 +1,173 @@
+"""The two small interfaces every backend implements.
+
+DataDB holds hot data shared by every fs_cgr node: the live tariff objects,
+accounts (balances), idempotency records and the session journal. Documents
+are plain JSON-able dicts (money as decimal strings), so storage never needs
+the domain classes.
+
+StorDB holds what is kept: stored tariff plans (TP* API), CDRs and session
+costs.
+
+Every call may raise ``fs_cgr.errors.StorageUnavailable`` when the backend does
+not answer within its timeout; callers decide what that means for the call.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+
+# Kinds of live tariff objects kept in the DataDB (document id = CGrateS ID,
+# or "tenant:id" for tenant-scoped profiles).
+DESTINATIONS = "destinations"
+TIMINGS = "timings"
+RATES = "rates"
+DESTINATION_RATES = "destination_rates"
+RATING_PLANS = "rating_plans"
+RATING_PROFILES = "rating_profiles"
+ACTIONS = "actions"
+ACTION_PLANS = "action_plans"
+CHARGERS = "chargers"
+ROUTES = "routes"
+FILTERS = "filters"
+LIVE_KINDS = (
+    DESTINATIONS,
+    TIMINGS,
+    RATES,
+    DESTINATION_RATES,
+    RATING_PLANS,
+    RATING_PROFILES,
+    ACTIONS,
+    ACTION_PLANS,
+    CHARGERS,
+    ROUTES,
+    FILTERS,
+)
+
+
+class CasResult:
+    """Outcome of ``DataDB.cas_account``.
+
+    ``applied``: the new document was written (version bumped).
+    ``duplicate``: the idempotency key was seen before; ``stored`` is the
+    result saved with it and nothing was written now.
+    ``conflict``: the version moved on; re-read and retry.
+    """
+
+    __slots__ = ("status", "stored", "version")
+
+    def __init__(self, status: str, stored=None, version: int = 0):
+        self.status = status
+        self.stored = stored
+        self.version = version
+
+    applied = property(lambda self: self.status == "applied")
+    duplicate = property(lambda self: self.status == "duplicate")
+    conflict = property(lambda self: self.status == "conflict")
+
+    def __repr__(self):
+        return f"CasResult({self.status!r}, version={self.version})"
+
+
+class DataDB(ABC):
+    # -- live tariff objects -------------------------------------------------
+    @abstractmethod
+    def live_version(self) -> int:
+        """A counter bumped by every ``write_live``; nodes reload when it moves."""
+
+    @abstractmethod
+    def read_live(self) -> dict[str, dict[str, dict]]:
+        """Every live object: ``{kind: {id: doc}}`` for the kinds in LIVE_KINDS."""
+
+    @abstractmethod
+    def write_live(self, changes: Iterable[tuple[str, str, dict | None]]) -> int:
+        """Apply ``(kind, id, doc)`` upserts (doc None = delete) atomically; return the new version."""
+
+    # -- accounts --------------------------------------------------------------
+    @abstractmethod
+    def get_account(self, tenant: str, account: str) -> tuple[dict, int] | None:
+        """The account document and its version, or None."""
+
+    @abstractmethod
+    def cas_account(
+        self,
+        tenant: str,
+        account: str,
+        expected_version: int,
+        doc: dict,
+        idempotency_key: str | None = None,
+        result=None,
+    ) -> CasResult:
+        """One atomic step: write ``doc`` only if the version is still ``expected_version``
+        (0 = the account must not exist) and the idempotency key is unseen; then remember
+        ``result`` under the key (JSON-able) so a retried debit returns it unchanged."""
+
+    @abstractmethod
+    def remove_account(self, tenant: str, account: str) -> bool: ...
+
+    @abstractmethod
+    def account_ids(self, tenant: str | None = None) -> list[str]:
+        """``tenant:account`` ids, sorted."""
+
+    # -- session journal (crash recovery) --------------------------------------
+    @abstractmethod
+    def journal_put(self, session_id: str, doc: dict) -> None: ...
+
+    @abstractmethod
+    def journal_delete(self, session_id: str) -> None: ...
+
+    @abstractmethod
+    def journal_all(self) -> list[dict]: ...
+
+    @abstractmethod
+    def flush(self) -> None:
+        """Remove everything this DataDB holds (tests, ``fs-cgr`` reset)."""
+
+    def close(self) -> None:
+        pass
+
+
+class StorDB(ABC):
+    # -- stored tariff plans (TP* API) -----------------------------------------
+    @abstractmethod
+    def set_tp(self, tpid: str, kind: str, obj_id: str, doc: dict) -> None: ...
+
+    @abstractmethod
+    def get_tp(self, tpid: str, kind: str, obj_id: str) -> dict | None: ...
+
+    @abstractmethod
+    def get_tp_ids(self, tpid: str, kind: str) -> list[str]: ...
+
+    @abstractmethod
+    def get_tp_all(self, tpid: str, kind: str) -> dict[str, dict]: ...
+
+    @abstractmethod
+    def remove_tp(self, tpid: str, kind: str | None = None, obj_id: str | None = None) -> int: ...
+
+    @abstractmethod
+    def tpids(self) -> list[str]: ...
+
+    # -- CDRs ------------------------------------------------------------------
+    @abstractmethod
+    def store_cdrs(self, cdrs: list[dict]) -> int:
+        """Insert rated CDRs; a (CGRID, RunID) already stored is left untouched.
+        Return how many rows were new."""
+
+    @abstractmethod
+    def get_cdrs(self, query: dict) -> list[dict]:
+        """CDRs matching a CGrateS-style filter (see fs_cgr.cdrs.query)."""
+
+    @abstractmethod
+    def count_cdrs(self, query: dict) -> int: ...
+
+    # -- session costs (what a prepaid session really charged) -----------------
+    @abstractmethod
+    def set_session_cost(self, doc: dict) -> None:
+        """Upsert by (CGRID, RunID)."""
+
+    @abstractmethod
+    def get_session_cost(self, cgrid: str, run_id: str) -> dict | None: ...
+
+    @abstractmethod
+    def flush(self) -> None: ...
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,92 @@
+"""Timestamps as CGrateS accepts them, always returned as aware UTC datetimes."""
+
+from datetime import datetime, timedelta, timezone
+
+from fs_cgr.durations import parse_duration
+
+UTC = timezone.utc
+_LAYOUTS = (
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S.%f%z",
+    "%Y-%m-%d %H:%M:%S%z",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y%m%d%H%M%S",
+    "%Y-%m-%d",
+)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_time(value, default=None) -> datetime | None:
+    """Parse RFC 3339, "2006-01-02 15:04:05" (UTC), unix epoch (s, ms, µs), "*now", "+1h".
+
+    Empty input returns ``default``; anything else unparsable raises ValueError.
+    """
+    if value is None or value == "" or value == "0001-01-01T00:00:00Z":
+        return default
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, (int, float)):
+        return _from_epoch(int(value))
+    text = str(value).strip()
+    if text == "*now":
+        return now()
+    if text.startswith("+"):
+        return now() + timedelta(microseconds=parse_duration(text[1:]) // 1000)
+    if text.isdigit():
+        return _from_epoch(int(text)) if int(text) else default
+    candidate = text[:-1] + "+00:00" if text.endswith("Z") else text
+    candidate = _trim_fraction(candidate)
+    for layout in _LAYOUTS:
+        try:
+            parsed = datetime.strptime(candidate, layout)
+        except ValueError:
+            continue
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise ValueError(f"invalid time: {value!r}")
+
+
+def _trim_fraction(text: str) -> str:
+    """Cut nanosecond fractions to microseconds, which is all datetime holds."""
+    dot = text.find(".")
+    if dot < 0:
+        return text
+    end = dot + 1
+    while end < len(text) and text[end].isdigit():
+        end += 1
+    return text[: min(end, dot + 7)] + text[end:]
+
+
+def _from_epoch(number: int) -> datetime:
+    if number > 10**17:
+        number //= 1000  # nanoseconds
+    if number > 10**14:
+        return datetime.fromtimestamp(number / 1_000_000, UTC)
+    if number > 10**11:
+        return datetime.fromtimestamp(number / 1000, UTC)
+    return datetime.fromtimestamp(number, UTC)
+
+
+def format_time(value: datetime | None) -> str:
+    """RFC 3339 in UTC, as CGrateS replies (Go's zero time for None)."""
+    if value is None:
+        return "0001-01-01T00:00:00Z"
+    value = value.astimezone(UTC)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+def add_ns(value: datetime, ns: int) -> datetime:
+    return value + timedelta(microseconds=ns // 1000)
+
+
+def diff_ns(later: datetime, earlier: datetime) -> int:
+    delta = later - earlier
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
