@@ -50,6 +50,16 @@ class AccountDisabled(CGRError):
     code = "ACCOUNT_DISABLED"
 
 
+class AccountNotFound(CGRError):
+    code = "ACCOUNT_NOT_FOUND"
+
+
+class AccountBusy(CGRError):
+    """Concurrent changes kept winning over this one; nothing was changed, retry later."""
+
+    code = "ACCOUNT_BUSY"
+
+
 class PartiallyExecuted(CGRError):
     code = "PARTIALLY_EXECUTED"
 

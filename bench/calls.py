@@ -1,0 +1,370 @@
+"""Benchmark of the FreeSWITCH agent: the simulator (tests/fssim, in a child process, so
+it takes neither CPU nor memory from fs_cgr) drives an in-process agent and Node.
+
+    python bench/calls.py                       # all three, embedded databases
+    python bench/calls.py --only setups --runs 3
+    python bench/calls.py --backend redis+mariadb
+
+setups   call set-ups per second (closed loop, ``--concurrency`` callers) and the
+         connect -> uuid_transfer latency FreeSWITCH sees (p50/p99); each call is then
+         hung up before answer (the CDR path runs too).
+hold     ``--hold`` answered *prepaid calls held at once with a 10 s debit interval, kept
+         past two intervals: RSS per call, and whether every loop debited in time.
+money    ``--calls`` calls (prepaid and postpaid, some accounts running dry mid-call):
+         debits - refunds + adjustments = sum of CDR costs = start - end balances.
+"""
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TENANT = "cgrates.org"
+DESTINATION = "4912345"
+
+
+# -- the FreeSWITCH side (child process) --------------------------------------------------
+def sim_worker() -> None:
+    """Serve commands (one JSON object per line on stdin) with a FreeSwitchSim."""
+    from gevent import monkey
+
+    monkey.patch_all()
+    import gevent
+    from gevent.fileobject import FileObjectPosix
+
+    from tests.agents.lab import WallClock
+    from tests.fssim.sim import FreeSwitchSim, SimCall
+
+    def log(call, command: str) -> None:
+        """When FreeSWITCH received each command (``api`` ones by their api name)."""
+        words = command.split(" ", 2)
+        name = words[1] if words[0] == "api" and len(words) > 1 else words[0]
+        call.__dict__.setdefault("times", {}).setdefault(name, time.perf_counter())
+
+    SimCall.log = log
+    sim = FreeSwitchSim(WallClock())
+    inbound = sim.listen_inbound()
+    reply({"inbound": list(inbound)})
+    worker = SimWorker(sim, gevent)
+    for line in FileObjectPosix(sys.stdin.fileno(), "rb"):
+        request = json.loads(line)
+        reply(getattr(worker, request.pop("op"))(**request))
+
+
+def reply(data: dict) -> None:
+    sys.stdout.write(json.dumps(data) + "\n")
+    sys.stdout.flush()
+
+
+class SimWorker:
+    def __init__(self, sim, gevent):
+        self.sim = sim
+        self.gevent = gevent
+        self.agent = None
+
+    def target(self, agent) -> dict:
+        self.agent = tuple(agent)
+        return {}
+
+    def _call(self, variables: dict):
+        """Place a call and wait for its verdict; None when none came."""
+        call = self.sim.place_call(self.agent, variables, destination=DESTINATION)
+        deadline = time.monotonic() + 10
+        while not call.channel.transferred_to and not call.closed:
+            if time.monotonic() > deadline:
+                return None
+            self.gevent.sleep(0.002)
+        return call
+
+    def _run(self, count: int, concurrency: int, one_call) -> float:
+        from gevent.pool import Pool
+
+        pool = Pool(concurrency)
+        started = time.perf_counter()
+        for index in range(count):
+            pool.spawn(one_call, index)
+        pool.join()
+        return time.perf_counter() - started
+
+    def setups(self, count: int, concurrency: int, variables: dict) -> dict:
+        latencies = []
+
+        def one_call(index: int) -> None:
+            call = self._call(variables)
+            if call is None:
+                return
+            times = call.times
+            latencies.append((times["uuid_transfer"] - times["connect"]) * 1000)
+            call.hangup("ORIGINATOR_CANCEL")
+            call.wait_closed(10)
+
+        elapsed = self._run(count, concurrency, one_call)
+        self.sim.calls.clear()
+        return {"elapsed": elapsed, "latencies_ms": latencies}
+
+    def hold(self, count: int, concurrency: int, variables: list) -> dict:
+        """``count`` answered calls, left up; ``variables[i]`` for call i."""
+        answered = []
+
+        def one_call(index: int) -> None:
+            call = self._call(variables[index])
+            if call is not None and call.vars.get("cgr_notify") == "+AUTH_OK":
+                call.answer()
+                answered.append(call)
+
+        elapsed = self._run(count, concurrency, one_call)
+        return {"answered": len(answered), "elapsed": elapsed}
+
+    def alive(self) -> dict:
+        return {"alive": len(self.sim.channels)}
+
+    def hangup_all(self) -> dict:
+        calls = [call for call in self.sim.calls if call.channel.alive]
+        for call in calls:
+            call.hangup()
+        for call in calls:
+            call.wait_closed(30)
+        self.sim.calls.clear()
+        return {"hung_up": len(calls)}
+
+    def traffic(self, count: int, concurrency: int, variables: list, talk: list) -> dict:
+        """Each call answered, then hung up after ``talk[i]`` seconds unless fs_cgr cut it."""
+        cut = []
+
+        def one_call(index: int) -> None:
+            call = self._call(variables[index])
+            if call is None:
+                return
+            if call.vars.get("cgr_notify") == "+AUTH_OK":
+                call.answer()
+                call.closed_flag.wait(talk[index])
+            if call.channel.alive:
+                call.hangup()
+            else:
+                cut.append(call.uuid)
+            call.wait_closed(30)
+
+        elapsed = self._run(count, concurrency, one_call)
+        self.sim.calls.clear()
+        return {"elapsed": elapsed, "cut": len(cut)}
+
+
+# -- the fs_cgr side (this process) -------------------------------------------------------
+class Bench:
+    def __init__(self, args):
+        from fs_cgr.agents.freeswitch import FreeSwitchAgent
+        from fs_cgr.app import Node
+        from fs_cgr.config import load_config
+        from tests.agents.lab import RecordingAccounts, write_plan
+
+        self.args = args
+        self.child = subprocess.Popen(
+            [sys.executable, __file__, "--sim-worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        host, port = self.recv()["inbound"]
+        self.tmp = tempfile.mkdtemp(prefix="fs-cgr-bench-")
+        overrides = {
+            "general.data_dir": self.tmp,
+            "stordb.url": f"sqlite:///{self.tmp}/stordb.sqlite",
+            "sessions.debit_interval": "10s",
+            "freeswitch_agent.listen": "127.0.0.1:0",
+            "freeswitch_agent.event_socket_conns": [
+                {"address": f"{host}:{port}", "password": "ClueCon", "alias": "bench"}
+            ],
+        }
+        if args.no_cdr:
+            overrides["freeswitch_agent.create_cdr"] = False
+        if args.backend != "embedded":
+            overrides["datadb.url"] = "redis://127.0.0.1:6379/15?prefix=fs_cgr_bench"
+            overrides["stordb.url"] = "mysql://root@127.0.0.1:3306/test?table_prefix=bench_"
+        self.node = Node(load_config(overrides=overrides, env={}))
+        self.node.datadb.flush()
+        self.node.stordb.flush()
+        self.node.accounts = RecordingAccounts(self.node)
+        self.node.tariffplans.load_folder(write_plan(Path(self.tmp)))
+        self.node.rating.refresh()
+        self.node.start()
+        self.agent = FreeSwitchAgent(self.node).start()
+        self.ask("target", agent=list(self.agent.address))
+
+    def recv(self) -> dict:
+        line = self.child.stdout.readline()  # cooperative: gevent patched subprocess
+        if not line:
+            raise RuntimeError("the simulator process died")
+        return json.loads(line)
+
+    def ask(self, op: str, **params) -> dict:
+        self.child.stdin.write(json.dumps({"op": op, **params}) + "\n")
+        self.child.stdin.flush()
+        return self.recv()
+
+    def close(self) -> None:
+        self.agent.stop(hangup=False)
+        self.node.stop()
+        self.child.kill()
+
+    def topup(self, accounts, amount: str) -> None:
+        for account in accounts:
+            self.node.accounts.add_balance(TENANT, account, "*monetary", amount)
+
+    def balance(self, account: str) -> Decimal:
+        found = self.node.accounts.get_account(TENANT, account)
+        return sum((b.value for b in found.balances.get("*monetary", ())), Decimal(0))
+
+    def wait_idle(self, timeout: float = 60) -> None:
+        import gevent
+
+        deadline = time.monotonic() + timeout
+        while self.node.sessions.active() or self.agent.calls:
+            if time.monotonic() > deadline:
+                raise RuntimeError("sessions still active")
+            gevent.sleep(0.1)
+
+    # -- the three measurements -------------------------------------------------------
+    def setups(self) -> dict:
+        self.topup(["1001"], "1000000")
+        variables = {"cgr_reqtype": "*prepaid", "cgr_account": "1001"}
+        self.ask("setups", count=500, concurrency=self.args.concurrency, variables=variables)
+        runs = []
+        for _ in range(self.args.runs):
+            result = self.ask(
+                "setups", count=self.args.setups, concurrency=self.args.concurrency,
+                variables=variables,
+            )  # fmt: skip
+            latencies = sorted(result["latencies_ms"])
+            runs.append(
+                {
+                    "setups_per_s": len(latencies) / result["elapsed"],
+                    "p50_ms": statistics.median(latencies),
+                    "p99_ms": latencies[int(len(latencies) * 0.99) - 1],
+                    "completed": len(latencies),
+                }
+            )
+        self.wait_idle()
+        return {"runs": runs, **{key: _median(runs, key) for key in runs[0]}}
+
+    def hold(self) -> dict:
+        import gevent
+
+        count = self.args.hold
+        accounts = [f"h{n}" for n in range(count)]
+        self.topup(accounts, "100")
+        gevent.sleep(1)
+        before = rss_bytes()
+        variables = [{"cgr_reqtype": "*prepaid", "cgr_account": a} for a in accounts]
+        result = self.ask("hold", count=count, concurrency=200, variables=variables)
+        sessions = len(self.node.sessions.active())
+        after = rss_bytes()
+        start_paid = Decimal(100) * count - sum(self.balance(a) for a in accounts)
+        gevent.sleep(21)  # two more debit intervals
+        alive = self.ask("alive")["alive"]
+        paid = Decimal(100) * count - sum(self.balance(a) for a in accounts)
+        self.ask("hangup_all")
+        self.wait_idle(120)
+        return {
+            "answered": result["answered"],
+            "sessions": sessions,
+            "alive_after_21s": alive,
+            "set_up_in_s": result["elapsed"],
+            "rss_delta_mb": (after - before) / 2**20,
+            "bytes_per_call": (after - before) // max(1, sessions),
+            "paid_at_answer": str(start_paid),
+            "paid_after_21s": str(paid),  # 3 intervals of 0.10 each, per call
+        }
+
+    def money(self) -> dict:
+        count = self.args.calls
+        rng = random.Random(42)
+        accounts = [f"m{n}" for n in range(200)]
+        dry = set(accounts[:20])  # 0.03: their calls get cut after 3 s
+        self.topup([a for a in accounts if a not in dry], "50")
+        self.topup(sorted(dry), "0.03")
+        start = sum(self.balance(a) for a in accounts)
+        variables, talk = [], []
+        for index in range(count):
+            account = accounts[index % len(accounts)]
+            reqtype = "*prepaid" if account in dry or index % 3 else "*postpaid"
+            variables.append({"cgr_reqtype": reqtype, "cgr_account": account})
+            talk.append(rng.choice((0, 0.4, 1.3, 2.2, 4.5)))
+        result = self.ask(
+            "traffic", count=count, concurrency=self.args.concurrency * 4,
+            variables=variables, talk=talk,
+        )  # fmt: skip
+        self.wait_idle()
+        end = sum(self.balance(a) for a in accounts)
+        cdrs = self.node.stordb.get_cdrs({})
+        cost = sum((Decimal(cdr["Cost"]) for cdr in cdrs if cdr["Cost"] >= 0), Decimal(0))
+        unrated = [cdr for cdr in cdrs if cdr["Cost"] < 0]
+        net = self.node.accounts.net
+        return {
+            "calls": count,
+            "cdrs": len(cdrs),
+            "unrated_cdrs": len(unrated),
+            "cut_by_fs_cgr": result["cut"],
+            "elapsed_s": result["elapsed"],
+            "sum_cdr_costs": str(cost),
+            "debits_minus_refunds": str(net),
+            "start_minus_end": str(start - end),
+            "drift": str(max(abs(cost - net), abs(net - (start - end)))),
+        }
+
+
+def _median(runs: list[dict], key: str):
+    return statistics.median(run[key] for run in runs)
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=("setups", "hold", "money"), action="append")
+    parser.add_argument("--backend", default="embedded", choices=("embedded", "redis+mariadb"))
+    parser.add_argument("--runs", type=int, default=3, help="set-up runs (the median is shown)")
+    parser.add_argument("--setups", type=int, default=3000, help="calls per set-up run")
+    parser.add_argument("--concurrency", type=int, default=50, help="callers at once")
+    parser.add_argument("--hold", type=int, default=5000, help="answered calls held at once")
+    parser.add_argument("--calls", type=int, default=10000, help="calls of the money check")
+    parser.add_argument(
+        "--no-cdr", action="store_true", help="create_cdr off: the agent without the CDR path"
+    )
+    parser.add_argument("--sim-worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.sim_worker:
+        sim_worker()
+        return 0
+    from gevent import monkey
+
+    monkey.patch_all()
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    bench = Bench(args)
+    try:
+        for name in args.only or ("setups", "hold", "money"):
+            print(name, json.dumps(getattr(bench, name)(), indent=2), flush=True)
+    finally:
+        bench.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

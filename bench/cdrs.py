@@ -1,0 +1,127 @@
+"""CDRs processed and stored per second through CDRService, into MariaDB.
+
+    python bench/cdrs.py [--stordb mysql://root@127.0.0.1:3306/test] [--count 20000]
+                         [--batch 500] [--call 5000] [--request-type *rated] [--runs 3]
+
+Each CDR goes the whole way: neutral event, chargers (one *default run), rating
+(with EventCost), duplicate check, batched INSERT (``--batch`` rows, overlapping the
+rating of the next batch; ``--call`` events per process_events call). ``--request-type *postpaid``
+also debits an account per CDR (memory DataDB; ``--datadb redis://...`` for
+Redis). Tables are prefixed ``fscgrbench_cdrs_`` and emptied before each run.
+Prints each run and the median, wall clock and per CPU second of this process (the
+latter shows what fs_cgr itself costs when the machine is shared).
+"""
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fs_cgr.app import Node  # noqa: E402
+from fs_cgr.config import load_config  # noqa: E402
+
+T0 = datetime(2024, 6, 3, 7, 30, tzinfo=timezone.utc)
+PLAN = {
+    "Destinations.csv": "#Id,Prefix\nDST_DE,49\nDST_DE_MOB,4917\n",
+    "Rates.csv": "#Id,ConnectFee,Rate,RateUnit,RateIncrement,GroupIntervalStart\n"
+    "RT_FIX,0.02,0.03,60s,60s,0s\nRT_FIX,0,0.01,60s,1s,60s\nRT_MOB,0,0.12,60s,1s,0s\n",
+    "DestinationRates.csv": "#Id,DestinationId,RatesTag,RoundingMethod,RoundingDecimals,"
+    "MaxCost,MaxCostStrategy\nDR_DE,DST_DE,RT_FIX,*up,4,0,\nDR_MOB,DST_DE_MOB,RT_MOB,*up,4,0,\n",
+    "RatingPlans.csv": "#Id,DestinationRatesId,TimingTag,Weight\n"
+    "RP,DR_DE,*any,10\nRP,DR_MOB,*any,10\n",
+    "RatingProfiles.csv": "#Tenant,Category,Subject,ActivationTime,RatingPlanId,"
+    "RatesFallbackSubject\ncgrates.org,call,*any,2014-01-01T00:00:00Z,RP,\n",
+    "Chargers.csv": "#Tenant,ID,FilterIDs,ActivationInterval,RunID,AttributeIDs,Weight\n"
+    "cgrates.org,DEFAULT,,,*default,*none,0\n",
+}
+
+
+def make_event(run: int, number: int, request_type: str) -> dict:
+    answer = T0 + timedelta(seconds=number)
+    return {
+        "OriginID": f"bench-{run}-{number}",
+        "OriginHost": "bench",
+        "RequestType": request_type,
+        "Account": f"10{number % 100:02d}",
+        "Destination": f"49{17 if number % 3 == 0 else 30}{number:07d}",
+        "SetupTime": answer,
+        "AnswerTime": answer,
+        "Usage": f"{30 + number % 600}s",
+    }
+
+
+def build_node(args, data_dir: Path) -> Node:
+    config = load_config(
+        overrides={
+            "general.data_dir": str(data_dir),
+            "datadb.url": args.datadb,
+            "stordb.url": args.stordb,
+            "cdrs.store_batch": args.batch,
+        },
+        env={},
+    )
+    node = Node(config)
+    plan = data_dir / "plan"
+    plan.mkdir()
+    for name, text in PLAN.items():
+        (plan / name).write_text(text)
+    node.datadb.flush()
+    node.tariffplans.load_folder(plan)
+    for number in range(100):
+        node.accounts.add_balance("cgrates.org", f"10{number:02d}", "*monetary", "1000000")
+    return node
+
+
+def one_run(node: Node, run: int, args) -> tuple[float, float]:
+    """(CDRs per wall-clock second, CDRs per CPU second of this process)."""
+    node.stordb.flush()
+    events = [make_event(run, n, args.request_type) for n in range(args.count)]
+    started, cpu = time.perf_counter(), time.process_time()
+    stored = 0
+    for start in range(0, len(events), args.call):
+        outcomes = node.cdrs.process_events(events[start : start + args.call])
+        stored += sum(outcome.stored for outcome in outcomes)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if stored != args.count or node.stordb.count_cdrs({}) != args.count:
+        raise SystemExit(f"run {run}: stored {stored} of {args.count}")
+    return args.count / elapsed, args.count / cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stordb", default="mysql://root@127.0.0.1:3306/test")
+    parser.add_argument("--datadb", default="internal://")
+    parser.add_argument("--count", type=int, default=20000)
+    parser.add_argument("--batch", type=int, default=500, help="cdrs.store_batch")
+    parser.add_argument("--call", type=int, default=5000, help="events per process_events")
+    parser.add_argument("--request-type", default="*rated")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    if args.stordb.startswith("mysql") and "table_prefix" not in args.stordb:
+        args.stordb += ("&" if "?" in args.stordb else "?") + "table_prefix=fscgrbench_cdrs_"
+    with tempfile.TemporaryDirectory() as data_dir:
+        node = build_node(args, Path(data_dir))
+        try:
+            rates, cpu_rates = [], []
+            for run in range(args.runs):
+                rate, cpu_rate = one_run(node, run, args)
+                rates.append(rate)
+                cpu_rates.append(cpu_rate)
+                print(f"run {run + 1}: {rate:,.0f} CDRs/s ({cpu_rate:,.0f} per CPU second)")
+            node.stordb.flush()
+        finally:
+            node.stop()
+    print(
+        f"{args.request_type} CDRs processed+stored, batch {args.batch}, {args.count} per run:"
+        f" median {statistics.median(rates):,.0f} CDRs/s"
+        f" ({statistics.median(cpu_rates):,.0f} per CPU second of fs_cgr)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Debits per second against Redis from one process, and their latency.
+
+    python bench/debits.py [--redis redis://127.0.0.1:6379/15] [--runs 3] [--seconds 3]
+                           [--accounts 200] [--greenlets 64] [--kind debit|adjust]
+
+One gevent process, ``--greenlets`` greenlets each charging random accounts of
+``--accounts`` through AccountService: ``debit`` rates a 30 s call (connect fee,
+then per-second increments) and charges it; ``adjust`` takes a fixed amount of
+money (no rating). Every charge carries its own idempotency key, so each is one
+compare-and-set round trip (plus a read when another writer got there first).
+Figures are the median of ``--runs`` runs; keys live under their own prefix and
+are removed afterwards.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
+from decimal import Decimal  # noqa: E402
+from pathlib import Path  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
+import gevent  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fs_cgr.accounts.model import MONETARY  # noqa: E402
+from fs_cgr.accounts.service import AccountService  # noqa: E402
+from fs_cgr.app import LiveRating  # noqa: E402
+from fs_cgr.durations import SECOND  # noqa: E402
+from fs_cgr.rating import CallDescriptor  # noqa: E402
+from fs_cgr.storage import open_datadb  # noqa: E402
+
+TENANT = "cgrates.org"
+START = datetime(2024, 6, 3, 10, 0, tzinfo=timezone.utc)
+LIVE = {
+    "destinations": {"DST_49": {"ID": "DST_49", "Prefixes": ["49"]}},
+    "rates": {
+        "RT_49": {
+            "ID": "RT_49",
+            "RateSlots": [
+                {"ConnectFee": "0.05", "Rate": "0.06", "RateUnit": "60s", "RateIncrement": "1s"}
+            ],
+        }
+    },
+    "destination_rates": {
+        "DR_49": {
+            "ID": "DR_49",
+            "DestinationRates": [{"DestinationId": "DST_49", "RateId": "RT_49"}],
+        }
+    },
+    "rating_plans": {
+        "RP": {
+            "ID": "RP",
+            "RatingPlanBindings": [{"DestinationRatesId": "DR_49", "TimingId": "*any"}],
+        }
+    },
+    "rating_profiles": {
+        "cgrates.org:call:*any": {
+            "Tenant": TENANT,
+            "Category": "call",
+            "Subject": "*any",
+            "RatingPlanActivations": [
+                {"ActivationTime": "2024-01-01T00:00:00Z", "RatingPlanId": "RP"}
+            ],
+        }
+    },
+}
+
+
+def build(url: str, accounts: int) -> AccountService:
+    datadb = open_datadb(url)
+    datadb.flush()
+    datadb.write_live((kind, i, doc) for kind, objs in LIVE.items() for i, doc in objs.items())
+    service = AccountService(SimpleNamespace(datadb=datadb, rating=LiveRating(datadb)))
+    for index in range(accounts):
+        service.add_balance(TENANT, f"acc{index}", MONETARY, Decimal(10**9), {"ID": "main"})
+    return service
+
+
+def one_run(service, args, run: int) -> tuple[float, float, float]:
+    """(charges per second, p50 ms, p99 ms) of one timed run."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + args.seconds
+
+    def worker(index: int):
+        rng = random.Random(run * 10_000 + index)
+        sequence = 0
+        while time.perf_counter() < deadline:
+            account = f"acc{rng.randrange(args.accounts)}"
+            key = f"r{run}:g{index}:{sequence}"
+            began = time.perf_counter()
+            if args.kind == "debit":
+                cd = CallDescriptor(
+                    TENANT, "call", account, "4915", START, account=account, usage=30 * SECOND
+                )
+                service.debit(cd, key)
+            else:
+                service.adjust(TENANT, account, Decimal("0.01"), key)
+            latencies.append(time.perf_counter() - began)
+            sequence += 1
+
+    began = time.perf_counter()
+    gevent.joinall([gevent.spawn(worker, index) for index in range(args.greenlets)])
+    elapsed = time.perf_counter() - began
+    latencies.sort()
+    return (
+        len(latencies) / elapsed,
+        latencies[len(latencies) // 2] * 1000,
+        latencies[int(len(latencies) * 0.99)] * 1000,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--redis", default=os.environ.get("FS_CGR_TEST_REDIS", "redis://127.0.0.1:6379/15")
+    )
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--accounts", type=int, default=200)
+    parser.add_argument("--greenlets", type=int, default=64)
+    parser.add_argument("--kind", choices=("debit", "adjust"), default="debit")
+    args = parser.parse_args()
+    url = f"{args.redis}?prefix=fs_cgr_bench_debits_{os.getpid()}"
+    service = build(url, args.accounts)
+    try:
+        results = [one_run(service, args, run) for run in range(args.runs)]
+    finally:
+        service.datadb.flush()
+        service.datadb.close()
+    rates, p50s, p99s = zip(*results, strict=True)
+    print(
+        f"{args.kind}: {statistics.median(rates):,.0f}/s"
+        f"  p50 {statistics.median(p50s):.2f} ms  p99 {statistics.median(p99s):.2f} ms"
+        f"  ({args.greenlets} greenlets, {args.accounts} accounts, median of {args.runs})"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,479 @@
+"""AccountService: every read and change of accounts, applied atomically in the DataDB.
+
+Each change is: read the account document and its version, compute the new
+account with the pure planners (debit, refund, actions), then write it with
+``DataDB.cas_account`` only if the version has not moved meanwhile; on a
+conflict, read again and recompute (a bounded number of times, with jitter).
+Nothing is ever written without that check, so any number of greenlets,
+processes and nodes can debit one account and the result stays exact.
+
+Debits, refunds and adjustments may carry an idempotency key (session id +
+sequence): the DataDB stores the result with the write, and a retry with the
+same key gets that result back and changes nothing, even when the account has
+changed so much since that the request itself would now fail.
+
+Within one process, changes to the same account take turns on a local lock,
+so conflicts only come from other processes or nodes.
+"""
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from decimal import Decimal
+
+from fs_cgr import times
+from fs_cgr.accounts import actions as acts
+from fs_cgr.accounts.debit import (
+    Adjustment,
+    Debit,
+    Refund,
+    plan_adjustment,
+    plan_debit,
+    plan_refund,
+)
+from fs_cgr.accounts.maxusage import max_usage
+from fs_cgr.accounts.model import Account
+from fs_cgr.accounts.pricing import call_rater
+from fs_cgr.errors import (
+    AccountBusy,
+    AccountNotFound,
+    CGRError,
+    InsufficientCredit,
+    InvalidArgument,
+    MandatoryMissing,
+    NotFound,
+)
+from fs_cgr.money import ZERO
+from fs_cgr.rating import CallDescriptor
+from fs_cgr.storage.base import ACTION_PLANS, ACTIONS
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 64  # reads + writes of one change before giving up with AccountBusy
+MAX_BACKOFF = 0.02  # seconds
+ASAP = "*asap"
+_NO_VERSION = 2**62  # never reached: a compare-and-set expecting it only probes the key
+_REMOVED = object()  # what a change returns when its actions removed the account
+
+
+class AccountService:
+    def __init__(self, node):
+        self.node = node
+        self._locks = _KeyedLocks()
+
+    @property
+    def datadb(self):
+        return self.node.datadb
+
+    # -- reading ---------------------------------------------------------------------
+    def get_account(self, tenant: str, account: str) -> Account:
+        """The account, or NotFound."""
+        stored = self.datadb.get_account(tenant, account)
+        if stored is None:
+            raise NotFound()
+        return Account.from_doc(stored[0])
+
+    def account_ids(self, tenant: str | None = None) -> list[str]:
+        """``tenant:account`` ids, sorted."""
+        return self.datadb.account_ids(tenant)
+
+    def count(self, tenant: str | None = None) -> int:
+        return len(self.account_ids(tenant))
+
+    def get_accounts(
+        self, tenant: str, account_ids: Iterable[str] = (), offset: int = 0, limit: int = 0
+    ) -> list[Account]:
+        """Accounts of ``tenant`` (the ones named, or all, sorted), paginated; missing skipped."""
+        names = [a for a in account_ids if a] or [
+            key.split(":", 1)[1] for key in self.account_ids(tenant)
+        ]
+        offset = min(max(offset, 0), len(names))
+        names = names[offset : offset + limit] if limit > 0 else names[offset:]
+        found = []
+        for name in names:
+            stored = self.datadb.get_account(tenant, name)
+            if stored is not None:
+                found.append(Account.from_doc(stored[0]))
+        return found
+
+    # -- charging ----------------------------------------------------------------------
+    def debit(
+        self,
+        cd: CallDescriptor,
+        key: str | None = None,
+        *,
+        allow_partial: bool = True,
+        allow_negative: bool | None = None,
+        cost_so_far: Decimal = ZERO,
+    ) -> Debit:
+        """Charge ``cd.usage`` of ``cd``'s call to account ``cd.account`` (see debit.py).
+
+        ``allow_negative`` None = the account's AllowNegative. With ``allow_partial`` False a
+        debit that cannot pay all of the usage raises InsufficientCredit and changes nothing.
+        Raises AccountNotFound, AccountDisabled, rating errors, AccountBusy.
+        """
+        rate, destinations = self._rating(cd)
+
+        def change(account: Account | None):
+            account = _existing(account)
+            debit = plan_debit(
+                account,
+                cd.usage,
+                rate,
+                at=max(times.now(), cd.time_start),
+                tor=cd.tor,
+                category=cd.category,
+                destinations=destinations,
+                allow_negative=account.allow_negative if allow_negative is None else allow_negative,
+                cost_so_far=cost_so_far,
+            )
+            if not debit.complete and not allow_partial:
+                raise InsufficientCredit()
+            debit.tenant, debit.account, debit.key = cd.tenant, cd.account, key or ""
+            return (account if debit.charges or key else None), debit
+
+        return self._update(cd.tenant, cd.account, change, key, Debit.from_doc)
+
+    def refund(self, debit: Debit, keep_usage: int = 0, key: str | None = None) -> Refund:
+        """Give back every increment of ``debit`` that starts at or after ``keep_usage`` ns
+        (the connect fee is never refunded). Balances removed since are listed in
+        ``Refund.missing``. Use ``debit.trimmed(keep_usage)`` for what stays charged."""
+
+        _require(Tenant=debit.tenant, Account=debit.account)
+
+        def change(account: Account | None):
+            account = _existing(account)
+            refund = plan_refund(account, debit, keep_usage)
+            refund.tenant, refund.account, refund.key = debit.tenant, debit.account, key or ""
+            return account, refund
+
+        return self._update(debit.tenant, debit.account, change, key, Refund.from_doc)
+
+    def adjust(
+        self,
+        tenant: str,
+        account: str,
+        amount: Decimal,
+        key: str | None = None,
+        *,
+        balance_uuid: str = "",
+        allow_negative: bool | None = None,
+    ) -> Adjustment:
+        """Charge ``amount`` of money (credit it when negative), e.g. a rounding difference;
+        see debit.plan_adjustment. Raises InsufficientCredit, AccountNotFound, AccountBusy."""
+
+        def change(current: Account | None):
+            current = _existing(current)
+            negative = current.allow_negative if allow_negative is None else allow_negative
+            adjustment = plan_adjustment(
+                current,
+                amount,
+                at=times.now(),
+                balance_uuid=balance_uuid,
+                allow_negative=negative,
+            )
+            adjustment.tenant, adjustment.account, adjustment.key = tenant, account, key or ""
+            return (current if amount or key else None), adjustment
+
+        return self._update(tenant, account, change, key, Adjustment.from_doc)
+
+    def max_usage(
+        self, cd: CallDescriptor, cap_ns: int | None = None, cost_so_far: Decimal = ZERO
+    ) -> int:
+        """The longest part of ``cd.usage`` (capped at ``cap_ns``) the account can pay for.
+
+        An account allowed to go negative gets the whole (capped) usage, or -1 (CGrateS'
+        "unlimited") when no cap is given. Raises AccountNotFound, AccountDisabled.
+        """
+        usage = cd.usage if cap_ns is None else min(cd.usage, cap_ns)
+        stored = self.datadb.get_account(cd.tenant, cd.account)
+        if stored is None:
+            raise AccountNotFound()
+        rate, destinations = self._rating(cd)
+        allowed = max_usage(
+            Account.from_doc(stored[0]),
+            usage,
+            rate,
+            at=max(times.now(), cd.time_start),
+            tor=cd.tor,
+            category=cd.category,
+            destinations=destinations,
+            cost_so_far=cost_so_far,
+        )
+        if allowed < 0 and cap_ns is not None:
+            return usage
+        return allowed
+
+    def _rating(self, cd: CallDescriptor):
+        return call_rater(self.node.rating.engine, cd)
+
+    # -- managing accounts ---------------------------------------------------------
+    def set_account(
+        self,
+        tenant: str,
+        account: str,
+        *,
+        allow_negative: bool | None = None,
+        disabled: bool | None = None,
+        action_plan_ids: Iterable[str] = (),
+        overwrite_plans: bool = False,
+    ) -> Account:
+        """Create or update an account; attaching action plans runs their *asap actions
+        (in the same atomic write) and keeps the other timings, which are not run yet."""
+        _require(Tenant=tenant, Account=account)
+        plans = self._action_plans(action_plan_ids)
+        return self._set_account(tenant, account, allow_negative, disabled, plans, overwrite_plans)
+
+    def _set_account(self, tenant, account, allow_negative, disabled, plans, overwrite_plans):
+        def change(current: Account | None):
+            current = current or Account(tenant, account)
+            if allow_negative is not None:
+                current.allow_negative = allow_negative
+            if disabled is not None:
+                current.disabled = disabled
+            if overwrite_plans:
+                current.action_plan_ids = []
+            self._attach_plans(current, plans)
+            return current, current
+
+        return self._update(tenant, account, change)
+
+    def remove_account(self, tenant: str, account: str) -> bool:
+        """Delete the account; False when there was none."""
+        _require(Tenant=tenant, Account=account)
+        return self.datadb.remove_account(tenant, account)
+
+    def add_balance(
+        self,
+        tenant: str,
+        account: str,
+        balance_type: str,
+        value,
+        balance: dict | None = None,
+        *,
+        overwrite: bool = False,
+        debit: bool = False,
+    ) -> Account:
+        """CGrateS' AddBalance (``debit``: DebitBalance): *topup (or *debit) the balances the
+        ``balance`` fields select, creating one when none matches; ``overwrite`` resets them
+        first. Creates the account when missing."""
+        _require(Tenant=tenant, Account=account, BalanceType=balance_type)
+        balance_filter = acts.balance_filter_from_params(balance_type, balance)
+        amount = acts.parse_units(balance_type, value)
+        if not amount:
+            raise MandatoryMissing("Value")
+        balance_filter.value = abs(amount)
+        kind = acts.DEBIT if debit else acts.TOPUP
+        action = acts.Action(kind + "_reset" if overwrite else kind, balance_filter)
+        return self._run_actions(tenant, account, [action], create=True)
+
+    def set_balance(
+        self, tenant: str, account: str, balance_type: str, value=None, balance: dict | None = None
+    ) -> Account:
+        """CGrateS' SetBalance: the balance with the given UUID or ID takes the given fields
+        (created when missing). Creates the account when missing."""
+        _require(Tenant=tenant, Account=account, BalanceType=balance_type)
+        balance_filter = acts.balance_filter_from_params(balance_type, balance)
+        amount = acts.parse_units(balance_type, value)
+        if amount:
+            balance_filter.value = abs(amount)
+        if not balance_filter.id and not balance_filter.uuid:
+            raise MandatoryMissing("BalanceID", "or", "BalanceUUID")
+        action = acts.Action(acts.SET_BALANCE, balance_filter)
+        return self._run_actions(tenant, account, [action], create=True)
+
+    def remove_balances(
+        self, tenant: str, account: str, balance_type: str, balance: dict | None = None
+    ) -> Account:
+        """Remove every balance of ``balance_type`` the ``balance`` fields select."""
+        _require(Tenant=tenant, Account=account, BalanceType=balance_type)
+        action = acts.Action(
+            acts.REMOVE_BALANCE, acts.balance_filter_from_params(balance_type, balance)
+        )
+        return self._run_actions(tenant, account, [action])
+
+    def execute_actions(self, tenant: str, account: str, actions_id: str) -> Account | None:
+        """Run the live actions ``actions_id`` on the account (None when they removed it)."""
+        _require(Tenant=tenant, Account=account, ActionsId=actions_id)
+        doc = self.datadb.read_live().get(ACTIONS, {}).get(actions_id)
+        if doc is None:
+            raise NotFound(f"actions {actions_id}")
+        return self._run_actions(tenant, account, acts.parse_actions(doc))
+
+    def execute_account_actions(self, docs: Iterable[dict]) -> list[Account]:
+        """AccountActions rows: create each account (AllowNegative, Disabled) and run its
+        action plan's *asap actions, timings in weight order."""
+        live = self.datadb.read_live()
+        done = []
+        for doc in docs:
+            tenant, account = doc.get("Tenant", ""), doc.get("Account", "")
+            _require(Tenant=tenant, Account=account)
+            if doc.get("ActionTriggersId"):
+                log.warning(
+                    "account %s:%s: action triggers %s are not supported yet",
+                    tenant,
+                    account,
+                    doc["ActionTriggersId"],
+                )
+            plan_id = doc.get("ActionPlanId") or doc.get("ActionPlanID") or ""
+            plans = self._action_plans([plan_id], live)
+            allow_negative = bool(doc.get("AllowNegative", False))
+            disabled = bool(doc.get("Disabled", False))
+            done.append(self._set_account(tenant, account, allow_negative, disabled, plans, False))
+        return done
+
+    # -- actions plumbing ------------------------------------------------------------
+    def _action_plans(self, plan_ids: Iterable[str], live: dict | None = None) -> list:
+        """[(plan id, [(timing id, [Action])] in weight order)] from the live objects."""
+        plan_ids = [p for p in plan_ids if p]
+        if not plan_ids:
+            return []
+        live = live if live is not None else self.datadb.read_live()
+        plans = []
+        for plan_id in plan_ids:
+            plan = live.get(ACTION_PLANS, {}).get(plan_id)
+            if plan is None:
+                raise NotFound(f"action plan {plan_id}")
+            timings = []
+            entries = sorted(plan.get("ActionPlan") or (), key=lambda e: -_weight(e))
+            for entry in entries:
+                actions_doc = live.get(ACTIONS, {}).get(entry.get("ActionsId", ""))
+                if actions_doc is None:
+                    raise NotFound(f"actions {entry.get('ActionsId')} of action plan {plan_id}")
+                timings.append((entry.get("TimingId", ""), acts.parse_actions(actions_doc)))
+            plans.append((plan_id, timings))
+        return plans
+
+    def _attach_plans(self, account: Account, plans: list) -> None:
+        for plan_id, timings in plans:
+            scheduled = False
+            for timing_id, actions in timings:
+                if timing_id == ASAP:
+                    if acts.execute(account, actions, times.now()):
+                        raise acts.ActionError(f"action plan {plan_id} removes the account")
+                else:
+                    scheduled = True
+                    log.info(
+                        "account %s: action plan %s timing %s: scheduled timings not supported"
+                        " yet; stored, not run",
+                        account.key,
+                        plan_id,
+                        timing_id,
+                    )
+            if scheduled and plan_id not in account.action_plan_ids:
+                account.action_plan_ids.append(plan_id)
+
+    def _run_actions(self, tenant, account, actions, *, create=False) -> Account | None:
+        """Run ``actions`` on the account in one atomic write; None when they removed it."""
+
+        def change(current: Account | None):
+            if current is None:
+                if not create:
+                    raise NotFound()
+                current = Account(tenant, account)
+            if acts.execute(current, actions, times.now()):
+                return None, _REMOVED
+            return current, current
+
+        result = self._update(tenant, account, change)
+        if result is _REMOVED:
+            self.remove_account(tenant, account)
+            return None
+        return result
+
+    # -- the one way accounts are written ------------------------------------------------
+    def _update(
+        self,
+        tenant: str,
+        account: str,
+        change: Callable[[Account | None], tuple[Account | None, object]],
+        key: str | None = None,
+        from_doc: Callable[[dict], object] | None = None,
+    ):
+        """Read, ``change`` (returns the account to write, or None to write nothing, and the
+        result), compare-and-set; retry on conflicts; a duplicate key returns the stored
+        result."""
+        with self._locks.hold(f"{tenant}:{account}"):
+            for attempt in range(MAX_ATTEMPTS):
+                stored = self.datadb.get_account(tenant, account)
+                current, version = (Account.from_doc(stored[0]), stored[1]) if stored else (None, 0)
+                try:
+                    updated, result = change(current)
+                except CGRError:
+                    earlier = self._stored_result(tenant, account, key)
+                    if earlier is None:
+                        raise
+                    return from_doc(earlier)
+                if updated is None:
+                    return result
+                updated.update_time = times.now()
+                outcome = self.datadb.cas_account(
+                    tenant,
+                    account,
+                    version,
+                    updated.to_doc(),
+                    key,
+                    result.to_doc() if key is not None else None,
+                )
+                if outcome.applied:
+                    return result
+                if outcome.duplicate:
+                    return from_doc(outcome.stored)
+                time.sleep(random.uniform(0, min(MAX_BACKOFF, 0.0005 * 2**attempt)))
+        raise AccountBusy(f"{tenant}:{account}: {MAX_ATTEMPTS} concurrent changes won")
+
+    def _stored_result(self, tenant: str, account: str, key: str | None):
+        """The result stored under ``key`` by an earlier identical request, or None.
+
+        A compare-and-set expecting a version no account ever reaches writes nothing and
+        reports the key as a duplicate when it was seen: a read of the idempotency record
+        through the DataDB contract alone."""
+        if key is None:
+            return None
+        outcome = self.datadb.cas_account(tenant, account, _NO_VERSION, {}, key)
+        return outcome.stored if outcome.duplicate else None
+
+
+def _existing(account: Account | None) -> Account:
+    if account is None:
+        raise AccountNotFound()
+    return account
+
+
+def _weight(entry: dict) -> Decimal:
+    try:
+        return Decimal(str(entry.get("Weight") or 0))
+    except ArithmeticError:
+        raise InvalidArgument(f"bad action plan weight {entry.get('Weight')!r}") from None
+
+
+def _require(**fields) -> None:
+    """MANDATORY_IE_MISSING naming the empty fields as CGrateS' API does."""
+    missing = [name for name, value in fields.items() if not value]
+    if missing:
+        raise MandatoryMissing(*missing)
+
+
+class _KeyedLocks:
+    """One lock per key, alive only while someone holds or waits for it."""
+
+    def __init__(self):
+        self._guard = threading.Lock()
+        self._locks: dict[str, list] = {}  # key -> [lock, users]
+
+    @contextmanager
+    def hold(self, key: str):
+        with self._guard:
+            entry = self._locks.setdefault(key, [threading.Lock(), 0])
+            entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._guard:
+                entry[1] -= 1
+                if not entry[1]:
+                    del self._locks[key]

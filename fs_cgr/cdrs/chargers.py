@@ -1,0 +1,152 @@
+"""ChargerS: one event becomes one run per matching charger profile.
+
+A profile (live kind ``chargers``, id ``tenant:ID``) matches by its FilterIDs
+and ActivationInterval; matching profiles run in Weight order (highest first).
+Each run is a copy of the event with ``RunID`` set and the profile's
+AttributeIDs applied: ``*none`` changes nothing, an inline
+``*constant:*req.Field:value`` sets a field (``value`` may be ``~*req.Other``
+to copy another field). Attribute profiles by ID need AttributeS, which
+fs_cgr does not have: they are skipped with one warning per ID.
+"""
+
+import logging
+from datetime import datetime
+
+from fs_cgr.errors import MandatoryMissing, NotFound
+from fs_cgr.filters import REQ_PREFIX, FilterEngine, LiveObjects, is_active
+from fs_cgr.money import to_decimal
+from fs_cgr.storage.base import CHARGERS
+from fs_cgr.times import format_time, parse_time
+from fs_cgr.times import now as utc_now
+
+log = logging.getLogger(__name__)
+
+NONE_ATTRIBUTE = "*none"
+CONSTANT = "*constant"
+
+
+class ChargerService:
+    def __init__(self, node, live: LiveObjects | None = None):
+        self.node = node
+        self.live = live or LiveObjects(node.datadb, rating=node.rating)
+        self.filters = FilterEngine(node, self.live)
+        self._warned: set[str] = set()
+
+    # -- profiles --------------------------------------------------------------
+    def get_profile(self, tenant: str, profile_id: str) -> dict:
+        self.live.refresh()
+        doc = self.live.kind(CHARGERS).get(f"{tenant}:{profile_id}")
+        if doc is None:
+            raise NotFound()
+        return profile_as_json(doc)
+
+    def profile_ids(self, tenant: str) -> list[str]:
+        self.live.refresh()
+        prefix = tenant + ":"
+        return sorted(
+            key[len(prefix) :] for key in self.live.kind(CHARGERS) if key.startswith(prefix)
+        )
+
+    def set_profile(self, profile: dict) -> None:
+        doc = normalize_profile(profile)
+        self.node.tariffplans.apply_live([(CHARGERS, f"{doc['Tenant']}:{doc['ID']}", doc)])
+        self.live.refresh()
+
+    def remove_profile(self, tenant: str, profile_id: str) -> None:
+        key = f"{tenant}:{profile_id}"
+        self.live.refresh()
+        if key not in self.live.kind(CHARGERS):
+            raise NotFound()
+        self.node.tariffplans.apply_live([(CHARGERS, key, None)])
+        self.live.refresh()
+
+    # -- events ----------------------------------------------------------------
+    def matching(self, event: dict, now: datetime | None = None) -> list[dict]:
+        """Profiles matching the event, highest Weight first; NotFound when none."""
+        moment = now or utc_now()
+        tenant = event["Tenant"]
+        prefix = tenant + ":"
+        found = []
+        for key, doc in self.live.kind(CHARGERS).items():
+            if not key.startswith(prefix) or not is_active(doc.get("ActivationInterval"), moment):
+                continue
+            if self.filters.matches(tenant, _list(doc.get("FilterIDs")), event, moment):
+                found.append(doc)
+        if not found:
+            raise NotFound()
+        found.sort(key=lambda doc: (-to_decimal(doc.get("Weight")), doc.get("ID", "")))
+        return found
+
+    def runs(self, event: dict, now: datetime | None = None) -> list[dict]:
+        """One event per matching profile, with RunID and attributes applied."""
+        return [self.run_event(event, doc) for doc in self.matching(event, now)]
+
+    def run_event(self, event: dict, profile: dict) -> dict:
+        run = dict(event)
+        run["RunID"] = profile.get("RunID") or "*default"
+        for attribute in _list(profile.get("AttributeIDs")):
+            self._apply(run, attribute)
+        return run
+
+    def _apply(self, run: dict, attribute: str) -> None:
+        if attribute == NONE_ATTRIBUTE or not attribute:
+            return
+        kind, _, rest = attribute.partition(":")
+        path, _, value = rest.partition(":")
+        if kind == CONSTANT and path.startswith("*req.") and len(path) > len("*req."):
+            field = path[len("*req.") :]
+            run[field] = (
+                run.get(value[len(REQ_PREFIX) :]) if value.startswith(REQ_PREFIX) else value
+            )
+            return
+        if attribute not in self._warned:
+            self._warned.add(attribute)
+            log.warning(
+                "charger attribute %r skipped: only inline *constant is supported", attribute
+            )
+
+
+def _list(value) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [part for part in value.split(";") if part]
+    return [str(part) for part in value]
+
+
+def normalize_profile(profile: dict) -> dict:
+    """A ChargerProfile as the API sends it (or the CSV loader writes it), as stored."""
+    if not isinstance(profile, dict):
+        raise MandatoryMissing("Tenant", "ID")
+    missing = [name for name in ("Tenant", "ID") if not profile.get(name)]
+    if missing:
+        raise MandatoryMissing(*missing)
+    return {
+        "Tenant": str(profile["Tenant"]),
+        "ID": str(profile["ID"]),
+        "FilterIDs": _list(profile.get("FilterIDs")),
+        "ActivationInterval": _interval(profile.get("ActivationInterval")),
+        "RunID": str(profile.get("RunID") or ""),
+        "AttributeIDs": _list(profile.get("AttributeIDs")),
+        "Weight": str(to_decimal(profile.get("Weight"))),
+    }
+
+
+def _interval(value) -> dict | None:
+    if not value:
+        return None
+    if isinstance(value, dict):
+        start, end = value.get("ActivationTime"), value.get("ExpiryTime")
+    else:
+        start, _, end = str(value).partition(";")
+    start, end = parse_time(start), parse_time(end)
+    if start is None and end is None:
+        return None
+    return {"ActivationTime": format_time(start), "ExpiryTime": format_time(end)}
+
+
+def profile_as_json(doc: dict) -> dict:
+    """The ChargerProfile JSON CGrateS replies with."""
+    profile = normalize_profile(doc)
+    profile["Weight"] = to_decimal(profile["Weight"])
+    return profile

@@ -1,0 +1,150 @@
+"""The neutral event: one flat dict with CGrateS' field names, shared by sessions and CDRs.
+
+Agents (FreeSWITCH channel variables, mod_json_cdr, CSV files) and the JSON-RPC
+API all produce the same shape, so chargers, rating and CDR building never
+know where a call came from. ``normalize`` fills CGrateS' defaults and parses
+types once: times become aware UTC datetimes, ``Usage`` and
+``CGRDebitInterval`` int nanoseconds. Fields that are not CGrateS' main CDR
+fields are kept as they are and end up in the CDR's ExtraFields.
+"""
+
+import hashlib
+
+from fs_cgr.durations import format_duration, parse_duration
+from fs_cgr.errors import InvalidArgument, MandatoryMissing
+from fs_cgr.times import format_time, parse_time
+
+PREPAID = "*prepaid"
+POSTPAID = "*postpaid"
+PSEUDOPREPAID = "*pseudoprepaid"
+RATED = "*rated"
+NONE = "*none"
+REQUEST_TYPES = (PREPAID, POSTPAID, PSEUDOPREPAID, RATED, NONE)
+VOICE = "*voice"
+
+# CGrateS' MainCDRFields: everything else in an event is an extra field.
+MAIN_FIELDS = frozenset(
+    (
+        "CGRID",
+        "RunID",
+        "OrderID",
+        "OriginHost",
+        "Source",
+        "OriginID",
+        "ToR",
+        "RequestType",
+        "Tenant",
+        "Category",
+        "Account",
+        "Subject",
+        "Destination",
+        "SetupTime",
+        "AnswerTime",
+        "Usage",
+        "ExtraInfo",
+        "Partial",
+        "PreRated",
+        "CostSource",
+        "Cost",
+        "CostDetails",
+        "Rated",
+    )
+)
+_TIME_FIELDS = ("SetupTime", "AnswerTime")
+_DURATION_FIELDS = ("Usage", "CGRDebitInterval")
+
+
+def cgrid(origin_id: str, origin_host: str) -> str:
+    """CGrateS' CGRID: sha1 hex of OriginID followed by OriginHost."""
+    return hashlib.sha1(f"{origin_id}{origin_host}".encode()).hexdigest()
+
+
+def normalize(event: dict, general, require=("Account", "Destination")) -> dict:
+    """A copy of ``event`` with defaults from ``general`` (config.general) and parsed types.
+
+    Nested ``ExtraFields`` (ExternalCDR form) are flattened into the event.
+    Raises MandatoryMissing for empty ``require`` fields, InvalidArgument for
+    unparsable times or durations.
+    """
+    if not isinstance(event, dict):
+        raise InvalidArgument("event must be an object")
+    out = {k: v for k, v in event.items() if k != "ExtraFields"}
+    extra = event.get("ExtraFields") or {}
+    if not isinstance(extra, dict):
+        raise InvalidArgument("ExtraFields must be an object")
+    for key, value in extra.items():
+        out.setdefault(key, value)
+    for key in ("Tenant", "Category", "RequestType", "Account", "Subject", "Destination"):
+        out[key] = _text(out.get(key))
+    out["Tenant"] = out["Tenant"] or general.default_tenant
+    out["Category"] = out["Category"] or general.default_category
+    out["RequestType"] = request_type(out["RequestType"] or general.default_request_type)
+    out["ToR"] = _text(out.get("ToR")) or VOICE
+    out["Subject"] = out["Subject"] or out["Account"]
+    for key in ("OriginID", "OriginHost", "Source"):
+        out[key] = _text(out.get(key))
+    missing = [name for name in require if not out.get(name)]
+    if missing:
+        raise MandatoryMissing(*missing)
+    _parse_types(out)
+    out["CGRID"] = _text(out.get("CGRID")) or cgrid(out["OriginID"], out["OriginHost"])
+    return out
+
+
+def request_type(value: str) -> str:
+    """``*prepaid`` etc.; CGrateS' old spellings without the star are accepted."""
+    text = value if value.startswith("*") else "*" + value
+    if text not in REQUEST_TYPES:
+        raise InvalidArgument(f"unsupported RequestType {value!r}")
+    return text
+
+
+def _parse_types(out: dict) -> None:
+    try:
+        for key in _TIME_FIELDS:
+            out[key] = parse_time(out.get(key))
+        for key in _DURATION_FIELDS:
+            if out.get(key) not in (None, ""):
+                out[key] = parse_duration(out[key])
+            else:
+                out.pop(key, None)
+    except ValueError as exc:
+        raise InvalidArgument(str(exc)) from None
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def start_time(event: dict):
+    """When rating starts: AnswerTime, else SetupTime (unanswered FreeSWITCH calls)."""
+    return event.get("AnswerTime") or event.get("SetupTime")
+
+
+def extra_fields(event: dict) -> dict[str, str]:
+    """The event's non-main fields as strings, as a CDR stores them."""
+    return {k: _as_string(v) for k, v in event.items() if k not in MAIN_FIELDS}
+
+
+def _as_string(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if hasattr(value, "tzinfo"):
+        return format_time(value)
+    return str(value)
+
+
+def to_json(event: dict) -> dict:
+    """The event with times printed, JSON-able (journal, API replies); durations stay ns."""
+    out = dict(event)
+    for key in _TIME_FIELDS:
+        if key in out:
+            out[key] = format_time(out[key]) if out[key] else ""
+    return out
+
+
+def usage_text(ns: int, tor: str) -> str:
+    """Usage as ExternalCDR prints it: Go duration for voice, plain units otherwise."""
+    return format_duration(ns) if tor == VOICE else str(ns)

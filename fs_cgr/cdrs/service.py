@@ -1,0 +1,198 @@
+"""CDRService: events in, one rated CDR per charger run stored (or spooled) out.
+
+The pipeline follows CGrateS' CDRServer.processEvents: chargers fork the event
+into runs (no matching charger: PARTIALLY_EXECUTED, nothing stored), each run
+is priced by its RequestType (``CDRRater``), and the CDRs are stored in
+batches. A (CGRID, RunID) already stored is neither priced nor charged again;
+debits carry idempotency keys so even two nodes racing on one CDR charge once.
+When StorDB does not answer, rated CDRs go to the spool and are replayed later.
+"""
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from fs_cgr.cdrs.chargers import ChargerService
+from fs_cgr.cdrs.event import normalize
+from fs_cgr.cdrs.query import parse_query
+from fs_cgr.cdrs.rater import CDRRater
+from fs_cgr.cdrs.spool import Spool
+from fs_cgr.errors import CGRError, NotFound, PartiallyExecuted, StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+SPOOL_REPLAY_INTERVAL = 5.0  # seconds between attempts to replay spooled CDRs
+
+
+@dataclass
+class CDROutcome:
+    """What happened to one event: its rated CDRs and where they went."""
+
+    cdrs: list[dict] = field(default_factory=list)
+    stored: int = 0  # new rows in StorDB
+    duplicates: int = 0  # runs already stored before: not priced, not charged
+    spooled: int = 0  # waiting in the spool for StorDB
+    error: CGRError | None = None  # the event as a whole was refused
+
+    @property
+    def failed_runs(self) -> list[dict]:
+        return [cdr for cdr in self.cdrs if cdr["ExtraInfo"] and cdr["Cost"] < 0]
+
+
+class CDRService:
+    def __init__(self, node):
+        self.node = node
+        self.chargers = ChargerService(node)
+        self.rater = CDRRater(node)
+        self.batch = max(1, node.config.cdrs.store_batch)
+        self.spool = Spool(node.config.cdrs.spool_dir, self.batch)
+        self._stop = threading.Event()
+        self._replayer: threading.Thread | None = None
+        self._storer = ThreadPoolExecutor(1, thread_name_prefix="fs-cgr-cdr-store")
+
+    # -- lifecycle: the spool replayer ----------------------------------------
+    def start(self) -> None:
+        """Replay spooled CDRs now and every SPOOL_REPLAY_INTERVAL seconds.
+
+        A thread (a greenlet when gevent patched the process) so it runs
+        whichever thread or hub started the node.
+        """
+        self._stop.clear()
+        self._replayer = threading.Thread(
+            target=self._replay_loop, name="fs-cgr-cdr-spool", daemon=True
+        )
+        self._replayer.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._replayer is not None:
+            self._replayer.join(timeout=10)
+            self._replayer = None
+
+    def _replay_loop(self) -> None:
+        while not self._stop.is_set():
+            self.replay_spool()
+            self._stop.wait(SPOOL_REPLAY_INTERVAL)
+
+    def replay_spool(self) -> int:
+        """Store what the spool holds; return new rows (0 while StorDB is still down)."""
+        if not self.spool.pending():
+            return 0
+        try:
+            return self.spool.replay(self.node.stordb.store_cdrs)
+        except StorageUnavailable as exc:
+            log.info("spooled CDRs wait for StorDB: %s", exc.message)
+        except Exception:
+            log.exception("replaying spooled CDRs failed; will retry")
+        return 0
+
+    # -- processing ------------------------------------------------------------
+    def process_event(
+        self, event: dict, use_chargers: bool = True, session_costs: dict | None = None
+    ) -> CDROutcome:
+        """Rate and store one event (see ``process_events``)."""
+        return self.process_events([event], use_chargers, session_costs)[0]
+
+    def process_events(
+        self, events: list[dict], use_chargers: bool = True, session_costs: dict | None = None
+    ) -> list[CDROutcome]:
+        """Rate and store many events: per ``cdrs.store_batch`` events one duplicate check
+        and one batched insert, the insert of a batch overlapping the rating of the next.
+
+        ``use_chargers=False`` takes each event as a single run (its RunID or
+        *default), as CGrateS does for ``*chargers:false``. ``session_costs``
+        maps ``(CGRID, RunID)`` to a session cost document a caller already
+        holds (the session service at terminate), sparing a StorDB read.
+        """
+        outcomes, storing = [], None
+        for start in range(0, len(events), self.batch):
+            chunk = events[start : start + self.batch]
+            rated = self._rate(chunk, use_chargers, session_costs or {}, outcomes)
+            if storing is not None:
+                storing.result()
+            if start + self.batch >= len(events):
+                self._store(rated)  # the last (or only) batch: no hand-over needed
+            else:
+                storing = self._storer.submit(self._store, rated)
+        return outcomes
+
+    def _rate(self, events, use_chargers, session_costs, outcomes) -> list:
+        """Price the runs of ``events`` not stored before; [(outcome, CDR)]."""
+        runs = []  # (outcome, run event)
+        for event in events:
+            outcome = CDROutcome()
+            outcomes.append(outcome)
+            try:
+                runs += [(outcome, run) for run in self._runs(event, use_chargers)]
+            except CGRError as exc:
+                outcome.error = exc
+        existing = self._stored_keys({run["CGRID"] for _, run in runs})
+        rated = []
+        for outcome, run in runs:
+            key = (run["CGRID"], run["RunID"])
+            if key in existing:
+                outcome.duplicates += 1
+                continue
+            existing.add(key)  # the same run twice in one batch is one CDR
+            cdr = self.rater.rate(run, session_costs.get(key))
+            outcome.cdrs.append(cdr)
+            rated.append((outcome, cdr))
+        return rated
+
+    def _runs(self, event: dict, use_chargers: bool) -> list[dict]:
+        run = normalize(event, self.node.config.general)
+        if not use_chargers:
+            run["RunID"] = run.get("RunID") or "*default"
+            return [run]
+        try:
+            return self.chargers.runs(run)
+        except NotFound:
+            raise PartiallyExecuted() from None
+        except CGRError as exc:
+            log.warning("chargers failed for CGRID %s: %s", run["CGRID"], exc.message)
+            raise PartiallyExecuted() from None
+
+    def _stored_keys(self, cgrids: set[str]) -> set[tuple[str, str]]:
+        """(CGRID, RunID) pairs already in StorDB; none known while it is down."""
+        if not cgrids:
+            return set()
+        try:
+            found = self.node.stordb.get_cdrs({"CGRIDs": sorted(cgrids)})
+        except StorageUnavailable:
+            return set()
+        return {(cdr["CGRID"], cdr["RunID"]) for cdr in found}
+
+    def _store(self, rated: list) -> None:
+        """Insert in batches; whatever StorDB refuses from the first failure on is spooled."""
+        for start in range(0, len(rated), self.batch):
+            chunk = rated[start : start + self.batch]
+            cdrs = [cdr for _, cdr in chunk]
+            try:
+                new = self.node.stordb.store_cdrs(cdrs)
+            except StorageUnavailable:
+                rest = [cdr for _, cdr in rated[start:]]
+                self.spool.append(rest)
+                for outcome, _ in rated[start:]:
+                    outcome.spooled += 1
+                return
+            if new == len(cdrs):
+                for outcome, _ in chunk:
+                    outcome.stored += 1
+            else:
+                self._count_racing(chunk, new)
+
+    def _count_racing(self, chunk, new: int) -> None:
+        """Another node stored some of these meanwhile: count by what StorDB reports."""
+        for index, (outcome, _) in enumerate(chunk):
+            if index < new:
+                outcome.stored += 1
+            else:
+                outcome.duplicates += 1
+
+    # -- queries ---------------------------------------------------------------
+    def get_cdrs(self, params: dict) -> list[dict]:
+        return self.node.stordb.get_cdrs(parse_query(params))
+
+    def count_cdrs(self, params: dict) -> int:
+        return self.node.stordb.count_cdrs(parse_query(params))

@@ -1,0 +1,281 @@
+"""ESL wire format: parse what FreeSWITCH sends, serialize what we send.
+
+A message is a header block ("Name: value" lines ended by a blank line),
+followed by exactly ``Content-Length`` body bytes when that header is present.
+Header values are percent-decoded one by one (FreeSWITCH percent-encodes event
+values; reply texts are sent raw and decode to themselves). When a name repeats
+(``Hangup-Cause`` does, twice, in CHANNEL_HANGUP_COMPLETE) the **first** value
+is kept, as FreeSWITCH's own ``switch_event_get_header`` does.
+
+Bodies of ``text/event-plain`` are a second header block (plus a nested body
+when it carries its own Content-Length, e.g. BACKGROUND_JOB); bodies of
+``text/event-json`` are one JSON object whose values are not percent-encoded
+and where array variables are lists.
+
+Anything that does not follow these rules raises ProtocolError: the stream
+cannot be resynchronised, so the connection that sent it must be closed.
+"""
+
+import json
+import re
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+MAX_HEADER_BYTES = 64 * 1024
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+COMMAND_REPLY = "command/reply"
+API_RESPONSE = "api/response"
+EVENT_PLAIN = "text/event-plain"
+EVENT_JSON = "text/event-json"
+DISCONNECT_NOTICE = "text/disconnect-notice"
+AUTH_REQUEST = "auth/request"
+RUDE_REJECTION = "text/rude-rejection"
+
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,10}")
+
+
+class ProtocolError(Exception):
+    """The peer broke the ESL framing rules; its connection must be closed."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One FreeSWITCH event, from a plain or a JSON body.
+
+    ``headers`` values are ``str``, except array variables of JSON events
+    (``list[str]``); plain events keep them as FreeSWITCH's ``ARRAY::a|:b`` text.
+    """
+
+    headers: dict
+    body: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.headers.get("Event-Name", "")
+
+    @property
+    def uuid(self) -> str:
+        return self.headers.get("Unique-ID", "")
+
+    def get(self, name: str, default=None):
+        return self.headers.get(name, default)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One ESL message: decoded headers, body text, and the parsed event if it is one."""
+
+    headers: dict[str, str]
+    body: str = ""
+    event: Event | None = field(default=None, compare=False)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "")
+
+    @property
+    def text(self) -> str:
+        """What a reply says: Reply-Text of a command/reply, the body of anything else."""
+        if self.content_type == COMMAND_REPLY:
+            return self.headers.get("Reply-Text", "")
+        return self.body
+
+    @property
+    def ok(self) -> bool:
+        return self.text.startswith("+OK")
+
+    @property
+    def disposition(self) -> str:
+        """``linger`` or ``disconnect`` for a disconnect notice."""
+        return self.headers.get("Content-Disposition", "")
+
+
+class Parser:
+    """Incremental parser: feed it bytes as they arrive, get complete messages back."""
+
+    def __init__(self):
+        self._buffer = bytearray()
+        self._headers: dict[str, str] | None = None  # header block waiting for its body
+        self._body_length = 0
+
+    def feed(self, data: bytes) -> list[Message]:
+        self._buffer += data
+        messages = []
+        while (message := self._next()) is not None:
+            messages.append(message)
+        return messages
+
+    @property
+    def pending(self) -> int:
+        """Bytes received but not yet part of a complete message."""
+        return len(self._buffer)
+
+    def _next(self) -> Message | None:
+        if self._headers is None:
+            end = self._buffer.find(b"\n\n")
+            if end < 0:
+                if len(self._buffer) > MAX_HEADER_BYTES:
+                    raise ProtocolError(f"header block longer than {MAX_HEADER_BYTES} bytes")
+                return None
+            if end > MAX_HEADER_BYTES:
+                raise ProtocolError(f"header block longer than {MAX_HEADER_BYTES} bytes")
+            self._headers = parse_headers(bytes(self._buffer[:end]))
+            self._body_length = content_length(self._headers)
+            del self._buffer[: end + 2]
+        if len(self._buffer) < self._body_length:
+            return None
+        body = bytes(self._buffer[: self._body_length])
+        del self._buffer[: self._body_length]
+        headers, self._headers = self._headers, None
+        return build_message(headers, body)
+
+
+def parse_headers(block: bytes) -> dict[str, str]:
+    """``Name: value`` lines to a dict; values percent-decoded, first of a repeated name kept."""
+    if not block:
+        raise ProtocolError("empty header block")
+    text = _utf8(block, "header block")
+    headers: dict[str, str] = {}
+    for line in text.split("\n"):
+        name, colon, value = line.partition(":")
+        if not colon or not name or name != name.strip() or " " in name:
+            raise ProtocolError(f"malformed header line {line[:80]!r}")
+        headers.setdefault(name, unquote(value.lstrip(" "), errors="replace"))
+    return headers
+
+
+def content_length(headers: dict[str, str]) -> int:
+    value = headers.get("Content-Length")
+    if value is None:
+        return 0
+    if not _CONTENT_LENGTH.fullmatch(value):
+        raise ProtocolError(f"bad Content-Length {value[:20]!r}")
+    length = int(value)
+    if length > MAX_BODY_BYTES:
+        raise ProtocolError(f"body of {length} bytes exceeds {MAX_BODY_BYTES}")
+    return length
+
+
+def build_message(headers: dict[str, str], body: bytes) -> Message:
+    content_type = headers.get("Content-Type")
+    if not content_type:
+        raise ProtocolError("message without Content-Type")
+    text = _utf8(body, content_type + " body")
+    event = None
+    if content_type == EVENT_PLAIN:
+        event = parse_plain_event(body)
+    elif content_type == EVENT_JSON:
+        event = parse_json_event(text)
+    return Message(headers, text, event)
+
+
+def parse_plain_event(body: bytes) -> Event:
+    """A plain event body: its own header block, then an optional nested body."""
+    end = body.find(b"\n\n")
+    if end < 0:
+        raise ProtocolError("plain event body without a blank line")
+    headers = parse_headers(body[:end])
+    rest = body[end + 2 :]
+    length = content_length(headers)
+    if len(rest) != length:
+        raise ProtocolError(
+            f"plain event body has {len(rest)} bytes after its headers, not {length}"
+        )
+    headers.pop("Content-Length", None)
+    return Event(headers, _utf8(rest, "event body"))
+
+
+def parse_json_event(text: str) -> Event:
+    try:
+        pairs = json.loads(text, object_pairs_hook=_Members)
+    except ValueError as exc:
+        raise ProtocolError(f"bad JSON event: {exc}") from None
+    if not isinstance(pairs, _Members):
+        raise ProtocolError("JSON event is not an object")
+    headers: dict = {}
+    for name, value in pairs:
+        if not (isinstance(value, str) or _is_str_list(value)):
+            raise ProtocolError(f"JSON event header {name!r} is neither a string nor a list")
+        headers.setdefault(name, value)
+    body = headers.pop("_body", "")
+    if not isinstance(body, str):
+        raise ProtocolError("JSON event _body is not a string")
+    return Event(headers, body)
+
+
+class _Members(list):
+    """A JSON object's (name, value) pairs in order, duplicates included."""
+
+
+def _is_str_list(value) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _utf8(data: bytes, what: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError(f"{what} is not UTF-8") from None
+
+
+# --- commands we send -------------------------------------------------------
+
+
+def command(line: str) -> bytes:
+    """One command line, terminated by the blank line FreeSWITCH waits for."""
+    _check_line(line)
+    return line.encode() + b"\n\n"
+
+
+def api(cmd: str) -> bytes:
+    return command("api " + cmd)
+
+
+def bgapi(cmd: str) -> bytes:
+    return command("bgapi " + cmd)
+
+
+def auth(password: str) -> bytes:
+    return command("auth " + password)
+
+
+def linger(seconds: int | None = None) -> bytes:
+    """``linger N``; without seconds FreeSWITCH lingers forever (until we send ``exit``)."""
+    if seconds is None:
+        return command("linger")
+    if not isinstance(seconds, int) or seconds <= 0:
+        raise ValueError(f"linger seconds must be a positive int, got {seconds!r}")
+    return command(f"linger {seconds}")
+
+
+def event(names: list[str] | tuple[str, ...], fmt: str = "plain") -> bytes:
+    if fmt not in ("plain", "json"):
+        raise ValueError(f"event format must be plain or json, got {fmt!r}")
+    if not names:
+        raise ValueError("event needs at least one event name")
+    return command(f"event {fmt} {' '.join(names)}")
+
+
+def sendmsg(uuid: str, headers: dict[str, str]) -> bytes:
+    """``sendmsg <uuid>`` with its header lines (call-command: execute/hangup ...)."""
+    lines = [f"sendmsg {uuid}"] + [f"{name}: {value}" for name, value in headers.items()]
+    for line in lines:
+        _check_line(line)
+    return "\n".join(lines).encode() + b"\n\n"
+
+
+def execute(uuid: str, app: str, arg: str = "") -> bytes:
+    return sendmsg(
+        uuid, {"call-command": "execute", "execute-app-name": app, "execute-app-arg": arg}
+    )
+
+
+def hangup(uuid: str, cause: str = "NORMAL_CLEARING") -> bytes:
+    return sendmsg(uuid, {"call-command": "hangup", "hangup-cause": cause})
+
+
+def _check_line(line: str) -> None:
+    """A newline inside an argument would end the command and start another one."""
+    if "\n" in line or "\r" in line:
+        raise ValueError(f"ESL command contains a line break: {line[:80]!r}")

@@ -1,0 +1,247 @@
+"""The part of CGrateS' FilterS that chargers and routes use.
+
+A filter ID is either inline (``*string:~*req.Account:1001;1002``) or the ID of
+a live ``filters`` object whose rules must all match. Supported rule types:
+``*string *prefix *suffix *exists *empty *destinations *gt *gte *lt *lte *eq``
+and their ``*not`` forms. Elements and values may name event fields as
+``~*req.Field``; any other value is a constant.
+"""
+
+import threading
+import time
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from fs_cgr.durations import format_duration, parse_duration
+from fs_cgr.errors import ServerError
+from fs_cgr.storage.base import FILTERS
+from fs_cgr.times import format_time, parse_time
+from fs_cgr.times import now as utc_now
+
+REQ_PREFIX = "~*req."
+LIVE_CHECK_INTERVAL = 0.5  # seconds between looks at the DataDB's live version
+_DURATION_FIELDS = ("Usage", "CGRDebitInterval")
+_COMPARISONS = ("*gt", "*gte", "*lt", "*lte", "*eq")
+
+
+class LiveObjects:
+    """The DataDB's live documents, re-read when ``live_version()`` moves.
+
+    Looks at the version at most every LIVE_CHECK_INTERVAL seconds, so the
+    per-call cost is a dict lookup. Given the node's LiveRating it also follows
+    that one's version, which this node's own tariff changes refresh at once;
+    ``refresh()`` forces a look.
+    """
+
+    def __init__(self, datadb, check_interval: float = LIVE_CHECK_INTERVAL, rating=None):
+        self.datadb = datadb
+        self.check_interval = check_interval
+        self.rating = rating
+        self._docs: dict[str, dict[str, dict]] = {}
+        self._version: int | None = None
+        self._rating_version = None
+        self._checked_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def kind(self, kind: str) -> dict[str, dict]:
+        if time.monotonic() - self._checked_at >= self.check_interval or self._rating_moved():
+            self.refresh()
+        return self._docs.get(kind, {})
+
+    def _rating_moved(self) -> bool:
+        if self.rating is None:
+            return False
+        self.rating.engine  # noqa: B018 - the LiveRating reloads itself when due
+        return self.rating.version != self._rating_version
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._checked_at = time.monotonic()
+            if self.rating is not None:
+                self._rating_version = self.rating.version
+            version = self.datadb.live_version()
+            if version != self._version:
+                self._docs = self.datadb.read_live()
+                self._version = version
+
+
+def is_active(interval, moment: datetime) -> bool:
+    """CGrateS' ActivationInterval: active after ActivationTime and before ExpiryTime.
+
+    Accepts None/"", the CSV form "start;end" and the API form
+    ``{"ActivationTime": ..., "ExpiryTime": ...}``.
+    """
+    if not interval:
+        return True
+    if isinstance(interval, dict):
+        start, end = interval.get("ActivationTime"), interval.get("ExpiryTime")
+    else:
+        start, _, end = str(interval).partition(";")
+    start, end = parse_time(start), parse_time(end)
+    return (start is None or start < moment) and (end is None or end > moment)
+
+
+class FilterEngine:
+    """Decides whether an event passes a list of filter IDs for a tenant."""
+
+    def __init__(self, node, live: LiveObjects | None = None):
+        self.node = node
+        self.live = live or LiveObjects(node.datadb, rating=node.rating)
+
+    def matches(self, tenant: str, filter_ids, event: dict, now: datetime | None = None) -> bool:
+        """True when every filter passes (no filters: True). Unknown IDs raise ServerError."""
+        moment = now or utc_now()
+        return all(self._passes(tenant, filter_id, event, moment) for filter_id in filter_ids or ())
+
+    def _passes(self, tenant: str, filter_id: str, event: dict, moment: datetime) -> bool:
+        if filter_id.startswith("*"):
+            return passes_rule(*parse_inline(filter_id), event, self._destination_ids)
+        doc = self.live.kind(FILTERS).get(f"{tenant}:{filter_id}")
+        if doc is None:
+            raise ServerError(f"NOT_FOUND:{filter_id}")
+        if not is_active(doc.get("ActivationInterval"), moment):
+            return False
+        return all(
+            passes_rule(
+                rule.get("Type", ""),
+                rule.get("Element", ""),
+                _values(rule.get("Values")),
+                event,
+                self._destination_ids,
+            )
+            for rule in doc.get("Rules") or ()
+        )
+
+    def _destination_ids(self, number: str) -> set[str]:
+        return self.node.rating.engine.destination_ids(number)
+
+
+def parse_inline(text: str) -> tuple[str, str, list[str]]:
+    """``*type:element:v1;v2`` -> (type, element, values); values may contain ':'."""
+    parts = text.split(":")
+    if len(parts) < 3:
+        raise ServerError(f"inline parse error for string: <{text}>")
+    return parts[0], parts[1], ":".join(parts[2:]).split(";")
+
+
+def _values(values) -> list[str]:
+    if values is None:
+        return []
+    if isinstance(values, str):
+        return values.split(";") if values else []
+    return [str(v) for v in values]
+
+
+def passes_rule(rule_type: str, element: str, values: list, event: dict, destination_ids) -> bool:
+    """One rule against one event; ``destination_ids(number)`` serves ``*destinations``."""
+    negative = rule_type.startswith("*not")
+    base = "*" + rule_type[4:] if negative else rule_type
+    if base in ("*exists", "*empty"):
+        found = _field(event, element)
+        result = found is not _MISSING if base == "*exists" else found in (_MISSING, None, "")
+        return result != negative
+    if base not in _MATCHERS:
+        raise ServerError(f"Unsupported filter Type: {rule_type}")
+    field = _field(event, element)
+    if field is _MISSING:
+        return negative
+    wanted = [_value(event, value) for value in values]
+    wanted = [value for value in wanted if value is not _MISSING]
+    if base == "*destinations":
+        ids = destination_ids(_text(field, element))
+        result = any(str(value) in ids for value in wanted)
+    else:
+        result = _MATCHERS[base](field, element, wanted)
+    return result != negative
+
+
+_MISSING = object()
+
+
+def _field(event: dict, element: str):
+    if not element.startswith(REQ_PREFIX):
+        raise ServerError(f"filter path: <{element}> doesn't have a valid prefix")
+    return event.get(element[len(REQ_PREFIX) :], _MISSING)
+
+
+def _value(event: dict, value: str):
+    return _field(event, value) if value.startswith(REQ_PREFIX) else value
+
+
+def _text(value, name: str = "") -> str:
+    """A field as CGrateS prints it for string comparisons."""
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, int) and not isinstance(value, bool) and _is_duration(name):
+        return format_duration(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _is_duration(element: str) -> bool:
+    return element.rpartition(".")[2] in _DURATION_FIELDS
+
+
+def _string(field, element, wanted) -> bool:
+    text = _text(field, element)
+    return any(text == _text(value) for value in wanted)
+
+
+def _prefix(field, element, wanted) -> bool:
+    text = _text(field, element)
+    return any(text.startswith(_text(value)) for value in wanted)
+
+
+def _suffix(field, element, wanted) -> bool:
+    text = _text(field, element)
+    return any(text.endswith(_text(value)) for value in wanted)
+
+
+def _comparable(value):
+    """Numbers (and durations, as ns) as Decimal, times as datetime; else the string."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return Decimal(value)
+    text = str(value).strip()
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        pass
+    for parse in (parse_time, parse_duration):
+        try:
+            parsed = parse(text)
+        except ValueError:
+            continue
+        return parsed if isinstance(parsed, datetime) else Decimal(parsed)
+    return text
+
+
+def _compare(kind: str):
+    def check(field, element, wanted) -> bool:
+        left = _comparable(field)
+        for value in wanted:
+            right = _comparable(value)
+            if type(left) is not type(right):
+                raise ServerError(f"incomparable: <{field}> with <{value}>")
+            if (
+                (kind == "*gt" and left > right)
+                or (kind == "*gte" and left >= right)
+                or (kind == "*lt" and left < right)
+                or (kind == "*lte" and left <= right)
+                or (kind == "*eq" and left == right)
+            ):
+                return True
+        return False
+
+    return check
+
+
+_MATCHERS = {
+    "*string": _string,
+    "*prefix": _prefix,
+    "*suffix": _suffix,
+    "*destinations": None,  # handled in passes_rule: needs the rating data
+    **{kind: _compare(kind) for kind in _COMPARISONS},
+}

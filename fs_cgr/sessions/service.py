@@ -1,0 +1,497 @@
+"""SessionService: authorize, initiate, update and terminate calls, and charge them live.
+
+Request types (CGrateS' meaning):
+
+- ``*prepaid``: money is debited ahead of use. ``initiate`` debits the first
+  debit interval (config ``sessions.debit_interval`` or the event's
+  ``CGRDebitInterval``; 0 = the whole requested Usage at once), then a greenlet
+  debits each next interval when the paid time is used up. When an interval
+  cannot be paid in full what can be paid is debited, and ``on_disconnect``
+  fires when that paid time runs out. ``terminate`` refunds what was paid beyond
+  the final Usage (the last debits first, whole increments), or debits what is
+  missing, then charges or credits the DestinationRate rounding of the total.
+- ``*postpaid`` / ``*pseudoprepaid``: authorize checks the account exists and is
+  enabled; the money is taken by the CDR path at terminate (debit key
+  ``cdr:<CGRID>:<RunID>``), never by the session, so never twice.
+- ``*rated`` / ``*none``: nothing to charge; the CDR path prices ``*rated``.
+
+Money in = money out: debits - refunds + rounding adjustment = the session cost
+stored in StorDB (CostSource ``*sessions``) = the ``*prepaid`` CDR's Cost.
+
+Every ``*prepaid`` session is journaled in the DataDB (before and after each
+debit, deleted at the end), so ``recover`` can finish or resume it after a
+restart. Debits and refunds carry idempotency keys
+``<CGRID>:<RunID>:debit:<seq>`` / ``:refund:<seq>`` and the rounding
+``<CGRID>:<RunID>:round``: a retried step never charges twice.
+"""
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import gevent
+import gevent.event
+
+from fs_cgr.cdrs.event import NONE, POSTPAID, PSEUDOPREPAID, RATED, normalize, start_time
+from fs_cgr.cdrs.rater import COST_SOURCE_SESSIONS, call_descriptor, dr_round
+from fs_cgr.errors import (
+    AccountDisabled,
+    CGRError,
+    InsufficientCredit,
+    NotFound,
+)
+from fs_cgr.sessions.session import PendingDebit, Session, SessionRun
+from fs_cgr.times import add_ns, diff_ns
+from fs_cgr.times import now as utc_now
+
+log = logging.getLogger(__name__)
+
+INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+SYSTEM_ERROR = "SYSTEM_ERROR"
+MAX_ANSWER_LAG = 2.0  # seconds: an AnswerTime this recent anchors the paid time
+FINISHED_KEPT = 10_000  # terminated calls remembered, so a repeated terminate charges nothing
+
+
+class ChargersError(CGRError):
+    """No charger run for the event (CGrateS: ``CHARGERS_ERROR:NOT_FOUND``)."""
+
+    @property
+    def message(self) -> str:
+        return f"CHARGERS_ERROR:{self.detail}"
+
+
+class SessionExists(CGRError):
+    code = "EXISTS"
+
+
+@dataclass
+class TerminateResult:
+    usage: int
+    costs: dict[str, Decimal] = field(default_factory=dict)  # RunID -> session cost (*prepaid)
+    cdr: object = None  # the CDROutcome when a CDR was processed
+
+
+class SessionService:
+    def __init__(self, node):
+        self.node = node
+        self._sessions: dict[str, Session] = {}
+        self._finished: OrderedDict[str, TerminateResult] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def config(self):
+        return self.node.config.sessions
+
+    def stop(self) -> None:
+        """Stop the debit loops; the journal keeps the sessions for ``recover``."""
+        for session in self.active():
+            self._stop_loop(session)
+
+    # -- authorize -----------------------------------------------------------------
+    def authorize(self, event: dict, get_max_usage: bool = True, get_routes: bool = False) -> dict:
+        """``{"MaxUsage": ns}`` (and ``"Routes"``: RouteS' reply, ``"RoutesDigest"``).
+
+        Raises UnauthorizedDestination, NotFound/AccountNotFound, AccountDisabled,
+        InsufficientCredit (nothing can be paid, or less than min_call_duration).
+        """
+        ev = normalize(event, self.node.config.general)
+        reply = {}
+        if get_max_usage:
+            requested = self._requested(ev)
+            usage = min(self._max_usage(run, requested) for run in self._runs(ev))
+            if usage <= 0 or usage < self.config.min_call_duration:
+                raise InsufficientCredit()
+            reply["MaxUsage"] = usage
+        if get_routes:
+            from fs_cgr.routes.service import route_ids
+
+            routes = self.node.routes.get_routes(ev["Tenant"], ev)
+            reply["Routes"] = routes
+            reply["RoutesDigest"] = ",".join(route_ids(routes))
+        return reply
+
+    def _requested(self, ev: dict) -> int:
+        usage = ev.get("Usage") or self.config.max_call_duration
+        return min(usage, self.config.max_call_duration)
+
+    def _max_usage(self, run: dict, requested: int) -> int:
+        request_type = run["RequestType"]
+        if request_type == NONE:
+            return requested
+        cd = call_descriptor(self._timed(run), usage=requested)
+        if request_type in (RATED, POSTPAID, PSEUDOPREPAID):
+            self.node.rating.engine.get_cost(cd)  # UnauthorizedDestination for unrated calls
+            if request_type != RATED:
+                account = self.node.accounts.get_account(run["Tenant"], run["Account"])
+                if account.disabled:
+                    raise AccountDisabled()
+            return requested
+        return self.node.accounts.max_usage(cd, requested)
+
+    @staticmethod
+    def _timed(run: dict) -> dict:
+        """Authorization happens before answer: rate from SetupTime, else now."""
+        if start_time(run) is None:
+            run = dict(run, SetupTime=utc_now())
+        return run
+
+    def _runs(self, ev: dict) -> list[dict]:
+        try:
+            return self.node.cdrs.chargers.runs(ev)
+        except NotFound:
+            raise ChargersError("NOT_FOUND") from None
+
+    # -- initiate / update -------------------------------------------------------------
+    def initiate(self, event: dict, on_disconnect=None) -> dict:
+        """Start charging a call; ``{"MaxUsage": ns}``.
+
+        ``on_disconnect(session, reason)`` is called (from a greenlet, at most
+        once) when the call must end: reason INSUFFICIENT_FUNDS when the paid
+        time ran out, SYSTEM_ERROR when a debit failed. Without one the session
+        is terminated here with the usage paid for.
+        """
+        ev = normalize(event, self.node.config.general)
+        interval = ev.get("CGRDebitInterval", self.config.debit_interval)
+        session = Session(ev, [SessionRun(run) for run in self._runs(ev)], interval, _anchor(ev))
+        session.on_disconnect = on_disconnect
+        with self._lock:
+            if session.cgrid in self._sessions:
+                raise SessionExists()
+            self._sessions[session.cgrid] = session
+        requested = self._requested(ev)
+        first = interval or requested
+        try:
+            with session.lock:
+                for run in session.prepaid_runs:
+                    self._debit(session, run, first)
+        except CGRError:
+            self._abandon(session)
+            raise
+        self._watch(session, first, requested)
+        return {"MaxUsage": self._granted(session, requested)}
+
+    def update(self, event: dict) -> dict:
+        """CGrateS' UpdateSession: without a debit loop a ``*prepaid`` session is debited
+        the event's Usage more; ``{"MaxUsage": ns}``. Unknown sessions are initiated."""
+        ev = normalize(event, self.node.config.general)
+        session = self._sessions.get(ev["CGRID"])
+        if session is None:
+            return self.initiate(event)
+        requested = self._requested(ev)
+        with session.lock:
+            _merge(session.event, ev)
+            if session.loop is not None or not session.prepaid_runs:
+                return {"MaxUsage": requested}
+            paid = min(self._debit(session, run, requested).usage for run in session.prepaid_runs)
+        return {"MaxUsage": min(paid, requested)}
+
+    def _granted(self, session: Session, requested: int) -> int:
+        paid = session.paid_usage
+        if paid is None or (session.debit_interval and self._fully_paid(session)):
+            return requested
+        return min(paid, requested)
+
+    @staticmethod
+    def _fully_paid(session: Session) -> bool:
+        return all(run.debits and run.debits[-1][2].complete for run in session.prepaid_runs)
+
+    # -- debiting ----------------------------------------------------------------------
+    def _debit(self, session: Session, run: SessionRun, usage: int):
+        """Debit the next ``usage`` ns of a run; journaled before and after."""
+        run.pending = PendingDebit(run.next_seq, run.reserved, usage)
+        run.next_seq += 1
+        self._journal(session)
+        debit = self._apply_pending(session, run)
+        self._journal(session)
+        return debit
+
+    def _apply_pending(self, session: Session, run: SessionRun):
+        pending = run.pending
+        cd = call_descriptor(run.event, offset=pending.offset, usage=pending.usage)
+        key = run.key(session.cgrid, "debit", pending.seq)
+        debit = self.node.accounts.debit(cd, key, allow_partial=True)
+        run.debits.append((pending.seq, pending.offset, debit))
+        run.pending = None
+        session.last_debit_at = utc_now()
+        return debit
+
+    def _watch(self, session: Session, first: int, requested: int) -> None:
+        """Start the greenlet that debits ahead or disconnects when paid time runs out."""
+        paid = session.paid_usage
+        if paid is None:
+            return
+        if session.debit_interval and self._fully_paid(session):
+            session.loop = gevent.spawn(self._debit_loop, session)
+        elif paid < min(first, requested):
+            session.loop = gevent.spawn(self._disconnect_when_paid_out, session)
+
+    def _debit_loop(self, session: Session) -> None:
+        while not self._sleep_until_paid_out(session):
+            try:
+                with session.lock:
+                    if session.ended:
+                        return
+                    for run in session.prepaid_runs:
+                        self._debit(session, run, session.debit_interval)
+            except Exception as exc:  # storage, rating: the call cannot go on unpaid
+                log.error("session %s: debit failed: %s", session.cgrid, exc)
+                self._disconnect(session, SYSTEM_ERROR)
+                return
+            if not self._fully_paid(session):
+                break
+        self._disconnect_when_paid_out(session)
+
+    def _disconnect_when_paid_out(self, session: Session) -> None:
+        if not self._sleep_until_paid_out(session):
+            self._disconnect(session, INSUFFICIENT_FUNDS)
+
+    def _sleep_until_paid_out(self, session: Session) -> bool:
+        """Wait until the paid time is used up; True when the session ended meanwhile."""
+        stop = session.stop
+        wait = diff_ns(add_ns(session.anchor, session.paid_usage or 0), utc_now()) / 1e9
+        return stop.wait(max(wait, 0)) or session.ended
+
+    def _disconnect(self, session: Session, reason: str) -> None:
+        if session.ended or session.disconnect_reason:
+            return
+        session.disconnect_reason = reason
+        log.info("session %s (%s): disconnect, %s", session.cgrid, session.origin_id, reason)
+        if session.on_disconnect is None:
+            gevent.spawn(self._force_terminate, session)
+            return
+        try:
+            session.on_disconnect(session, reason)
+        except Exception:
+            log.exception("session %s: on_disconnect failed", session.cgrid)
+
+    def _force_terminate(self, session: Session) -> None:
+        try:
+            self._finish(session, {}, session.paid_usage or 0)
+        except Exception:
+            log.exception("session %s: force terminate failed", session.cgrid)
+
+    # -- terminate ---------------------------------------------------------------------
+    def terminate(self, event: dict) -> TerminateResult:
+        """End a call with its final Usage (none: the usage paid for) and settle it.
+
+        A session never initiated here (``*postpaid``, or fs_cgr restarted) is
+        settled the same way: ``*prepaid`` runs are debited the whole Usage now.
+        """
+        ev = normalize(event, self.node.config.general)
+        with self._lock:
+            session = self._sessions.get(ev["CGRID"])
+            finished = self._finished.get(ev["CGRID"])
+        if session is None and finished is not None:
+            return finished  # terminated already (e.g. when its paid time ran out)
+        if session is None:
+            runs = [SessionRun(run) for run in self._runs(ev)]
+            session = Session(ev, runs, 0, _anchor(ev))
+        usage = ev.get("Usage")
+        return self._finish(session, ev, (session.paid_usage or 0) if usage is None else usage)
+
+    def _finish(self, session: Session, ev: dict, usage: int) -> TerminateResult:
+        with session.lock:
+            if session.ended:
+                raise NotFound()
+            session.ended = True
+            session.final_usage = usage
+            self._forget(session)
+            self._stop_loop(session)
+            self._journal(session)  # the final usage, should settling be interrupted
+            _merge(session.event, ev)
+            result = TerminateResult(usage)
+            costs = {}
+            for run in session.runs:
+                _merge(run.event, ev)
+                run.event["Usage"] = usage
+                if run.prepaid:
+                    doc = self._settle(session, run, usage)
+                    costs[(session.cgrid, run.run_id)] = doc
+                    result.costs[run.run_id] = doc["Cost"]
+            self._store_costs(costs.values())
+            self._journal_delete(session)
+            self._remember(session.cgrid, result)
+        if self.node.config.freeswitch_agent.create_cdr:
+            events = [run.event for run in session.runs]
+            result.cdr = self.node.cdrs.process_events(events, False, costs)
+        return result
+
+    def _settle(self, session: Session, run: SessionRun, usage: int) -> dict:
+        """Charge a ``*prepaid`` run exactly ``usage``; return its session cost document."""
+        if run.pending is not None:  # asked before a crash: ask again, same key
+            self._apply_pending(session, run)
+        if usage > run.reserved:
+            self._debit(session, run, usage - run.reserved)
+        self._refund_beyond(session, run, usage)
+        cc = self.node.rating.engine.get_cost(call_descriptor(run.event, usage=usage))
+        cost = self._round(session, run, cc, run.charged)
+        details = cc.to_event_cost(session.cgrid, run.run_id)
+        details["Cost"] = cost
+        return {
+            "CGRID": session.cgrid,
+            "RunID": run.run_id,
+            "OriginHost": session.origin_host,
+            "OriginID": session.origin_id,
+            "CostSource": COST_SOURCE_SESSIONS,
+            "Usage": usage,
+            "Cost": cost,
+            "CostDetails": details,
+        }
+
+    def _refund_beyond(self, session: Session, run: SessionRun, usage: int) -> None:
+        """Give back whole increments paid past ``usage``, the last debits first."""
+        kept = []
+        for seq, offset, debit in reversed(run.debits):
+            if offset + debit.usage > usage:
+                keep = max(usage - offset, 0)
+                key = run.key(session.cgrid, "refund", seq)
+                self.node.accounts.refund(debit, keep, key)
+                debit = debit.trimmed(keep)
+            kept.append((seq, offset, debit))
+        run.debits = kept[::-1]
+
+    def _round(self, session: Session, run: SessionRun, cc, charged: Decimal) -> Decimal:
+        cost = dr_round(cc, charged)
+        if cost == charged:
+            return charged
+        key = f"{session.cgrid}:{run.run_id}:round"
+        try:
+            self.node.accounts.adjust(
+                run.event["Tenant"], run.event["Account"], cost - charged, key
+            )
+        except CGRError as exc:
+            log.warning("session %s: rounding not charged: %s", session.cgrid, exc.message)
+            return charged
+        return cost
+
+    def _store_costs(self, docs) -> None:
+        for doc in docs:
+            try:
+                self.node.stordb.set_session_cost(doc)
+            except CGRError as exc:  # the CDR carries the cost; only later lookups miss it
+                log.error("session cost %s/%s not stored: %s", doc["CGRID"], doc["RunID"], exc)
+
+    # -- CDRs, listing -----------------------------------------------------------------
+    def process_cdr(self, event: dict):
+        """SessionSv1.ProcessCDR: the CDR path, where ``*prepaid`` runs find the session cost."""
+        return self.node.cdrs.process_event(event)
+
+    def active(self) -> list[Session]:
+        with self._lock:
+            return list(self._sessions.values())
+
+    def get(self, cgrid: str) -> Session | None:
+        return self._sessions.get(cgrid)
+
+    # -- restart -----------------------------------------------------------------------
+    def recover(self, live_origin_ids, usages: dict | None = None, on_disconnect=None) -> dict:
+        """Reconcile journaled sessions after a restart.
+
+        A session whose OriginID is in ``live_origin_ids`` (FreeSWITCH still has
+        the channel) is resumed: its debit loop restarts with ``on_disconnect``.
+        Any other is terminated with the usage FreeSWITCH reported
+        (``usages[origin_id]``, ns), else the Usage a terminate had already
+        recorded, else the time until its last debit (capped at what was paid);
+        the rest is refunded. Returns ``{"resumed": [CGRID], "finished": [CGRID]}``.
+        """
+        live, usages = set(live_origin_ids), usages or {}
+        report = {"resumed": [], "finished": []}
+        for doc in self.node.datadb.journal_all():
+            if doc.get("CGRID") in self._sessions:
+                continue
+            session = Session.from_doc(doc)
+            if session.origin_id in live:
+                self._resume(session, on_disconnect)
+                report["resumed"].append(session.cgrid)
+                continue
+            usage = usages.get(session.origin_id, session.final_usage)
+            try:
+                self._finish(session, {}, _journal_usage(session) if usage is None else usage)
+                report["finished"].append(session.cgrid)
+            except CGRError as exc:
+                log.error("recovering session %s failed: %s", session.cgrid, exc.message)
+        return report
+
+    def _resume(self, session: Session, on_disconnect) -> None:
+        session.on_disconnect = on_disconnect
+        with session.lock:
+            for run in session.prepaid_runs:
+                if run.pending is not None:
+                    self._apply_pending(session, run)
+                    self._journal(session)
+        with self._lock:
+            self._sessions[session.cgrid] = session
+        self._watch(session, session.debit_interval, self.config.max_call_duration)
+
+    # -- bookkeeping -------------------------------------------------------------------
+    def _remember(self, cgrid: str, result: TerminateResult) -> None:
+        """A repeated terminate of a recent call answers the first result, charging nothing."""
+        with self._lock:
+            self._finished[cgrid] = result
+            while len(self._finished) > FINISHED_KEPT:
+                self._finished.popitem(last=False)
+
+    def _abandon(self, session: Session) -> None:
+        """A session that could not start gives back what it already took (best effort)."""
+        self._forget(session)
+        for run in session.prepaid_runs:
+            try:
+                self._refund_beyond(session, run, 0)
+            except CGRError as exc:
+                log.error("session %s: refund on failed start: %s", session.cgrid, exc.message)
+        self._journal_delete(session)
+
+    def _forget(self, session: Session) -> None:
+        with self._lock:
+            if self._sessions.get(session.cgrid) is session:
+                del self._sessions[session.cgrid]
+
+    @staticmethod
+    def _stop_loop(session: Session) -> None:
+        session.stop.set()
+        session.loop = None
+
+    def _journal(self, session: Session) -> None:
+        if session.prepaid_runs:
+            self.node.datadb.journal_put(session.cgrid, session.to_doc())
+
+    def _journal_delete(self, session: Session) -> None:
+        if session.prepaid_runs:
+            try:
+                self.node.datadb.journal_delete(session.cgrid)
+            except CGRError as exc:  # recover() will find it settled: keys make it a no-op
+                log.error("session %s: journal entry not deleted: %s", session.cgrid, exc)
+
+
+def _anchor(ev: dict) -> datetime:
+    """When paid time starts counting: a recent AnswerTime (the usual event delay), else now
+    (replayed or test events with old times must not be disconnected at once)."""
+    moment = utc_now()
+    answer = ev.get("AnswerTime")
+    if answer is not None and timedelta(0) <= moment - answer <= timedelta(seconds=MAX_ANSWER_LAG):
+        return answer
+    return moment
+
+
+_IDENTITY = frozenset(
+    ("CGRID", "RunID", "OriginID", "OriginHost", "ToR", "RequestType")
+    + ("Tenant", "Category", "Account", "Subject", "Destination")
+)
+
+
+def _merge(target: dict, ev: dict) -> None:
+    """Later events add fields (AnswerTime, DisconnectCause...) but never change who or what
+    is charged: those fields (and what chargers set in them) stay as the session began."""
+    for key, value in ev.items():
+        if key not in _IDENTITY and value not in (None, ""):
+            target[key] = value
+
+
+def _journal_usage(session: Session) -> int:
+    if session.last_debit_at is None:
+        return 0
+    elapsed = diff_ns(session.last_debit_at, session.anchor)
+    return max(0, min(elapsed, session.paid_usage or 0))

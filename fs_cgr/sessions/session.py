@@ -1,0 +1,144 @@
+"""One call's charging state, and its journal document.
+
+A Session holds one SessionRun per charger run. A ``*prepaid`` run keeps every
+Debit it made, in call order: a Debit covers ``[offset, offset + usage)`` of the
+call, so a refund can give back exactly the increments past the final usage,
+the last debits first. ``pending`` is a debit asked for but not yet answered:
+it is journaled before the DataDB is asked, so after a crash the same debit is
+asked again with the same idempotency key and its answer is not lost.
+"""
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+import gevent.event
+
+from fs_cgr.accounts.debit import Debit
+from fs_cgr.cdrs.event import PREPAID, to_json
+from fs_cgr.money import ZERO
+from fs_cgr.times import format_time, parse_time
+
+
+@dataclass
+class PendingDebit:
+    seq: int
+    offset: int  # ns into the call where the debited stretch starts
+    usage: int
+
+
+@dataclass
+class SessionRun:
+    event: dict  # the charger run: normalised event with RunID
+    debits: list[tuple[int, int, Debit]] = field(default_factory=list)  # (seq, offset, debit)
+    next_seq: int = 1
+    pending: PendingDebit | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.event["RunID"]
+
+    @property
+    def request_type(self) -> str:
+        return self.event["RequestType"]
+
+    @property
+    def prepaid(self) -> bool:
+        return self.request_type == PREPAID
+
+    @property
+    def reserved(self) -> int:
+        """Usage paid so far, from the call's start (debits are contiguous)."""
+        if not self.debits:
+            return 0
+        _, offset, debit = self.debits[-1]
+        return offset + debit.usage
+
+    @property
+    def charged(self) -> Decimal:
+        return sum((debit.cost for _, _, debit in self.debits), ZERO)
+
+    def key(self, cgrid: str, action: str, seq: int) -> str:
+        """Idempotency key: ``<CGRID>:<RunID>:debit:<seq>`` / ``...:refund:<seq>``."""
+        return f"{cgrid}:{self.run_id}:{action}:{seq}"
+
+    def to_doc(self) -> dict:
+        return {
+            "Event": to_json(self.event),
+            "Debits": [[seq, offset, debit.to_doc()] for seq, offset, debit in self.debits],
+            "NextSeq": self.next_seq,
+            "Pending": None
+            if self.pending is None
+            else [self.pending.seq, self.pending.offset, self.pending.usage],
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> "SessionRun":
+        event = dict(doc["Event"])
+        for key in ("SetupTime", "AnswerTime"):
+            event[key] = parse_time(event.get(key))
+        pending = doc.get("Pending")
+        return cls(
+            event=event,
+            debits=[(seq, offset, Debit.from_doc(d)) for seq, offset, d in doc["Debits"]],
+            next_seq=doc["NextSeq"],
+            pending=PendingDebit(*pending) if pending else None,
+        )
+
+
+class Session:
+    """A live call. ``anchor`` is when its paid time started counting (see SessionService)."""
+
+    def __init__(self, event: dict, runs: list[SessionRun], debit_interval: int, anchor):
+        self.event = event
+        self.runs = runs
+        self.debit_interval = debit_interval
+        self.anchor: datetime = anchor
+        self.on_disconnect = None
+        self.lock = threading.RLock()
+        self.ended = False
+        self.disconnect_reason = ""
+        self.final_usage: int | None = None
+        self.loop = None  # the debit loop greenlet, when one runs
+        self.stop = gevent.event.Event()  # set when the session ends: wakes the loop
+        self.last_debit_at: datetime | None = None
+
+    cgrid = property(lambda self: self.event["CGRID"])
+    tenant = property(lambda self: self.event["Tenant"])
+    origin_id = property(lambda self: self.event.get("OriginID", ""))
+    origin_host = property(lambda self: self.event.get("OriginHost", ""))
+
+    @property
+    def prepaid_runs(self) -> list[SessionRun]:
+        return [run for run in self.runs if run.prepaid]
+
+    @property
+    def paid_usage(self) -> int | None:
+        """What every prepaid run has paid for (the least of them); None: nothing prepaid."""
+        runs = self.prepaid_runs
+        return min(run.reserved for run in runs) if runs else None
+
+    def to_doc(self) -> dict:
+        return {
+            "CGRID": self.cgrid,
+            "OriginID": self.origin_id,
+            "OriginHost": self.origin_host,
+            "Event": to_json(self.event),
+            "DebitInterval": self.debit_interval,
+            "Anchor": format_time(self.anchor),
+            "LastDebitAt": format_time(self.last_debit_at) if self.last_debit_at else "",
+            "FinalUsage": self.final_usage,
+            "Runs": [run.to_doc() for run in self.runs],
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> "Session":
+        event = dict(doc["Event"])
+        for key in ("SetupTime", "AnswerTime"):
+            event[key] = parse_time(event.get(key))
+        runs = [SessionRun.from_doc(run) for run in doc["Runs"]]
+        session = cls(event, runs, doc["DebitInterval"], parse_time(doc["Anchor"]))
+        session.last_debit_at = parse_time(doc.get("LastDebitAt"))
+        session.final_usage = doc.get("FinalUsage")
+        return session

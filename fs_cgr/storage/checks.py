@@ -1,0 +1,52 @@
+"""Input checks shared by the DataDB backends: bad input fails before anything is written."""
+
+from collections.abc import Iterable
+
+from fs_cgr.storage import codec
+from fs_cgr.storage.base import LIVE_KINDS
+
+
+def encode_live_changes(
+    changes: Iterable[tuple[str, str, dict | None]],
+) -> list[tuple[str, str, str | None]]:
+    """``(kind, id, JSON text or None)`` for every change, or ValueError naming the bad one."""
+    encoded = []
+    for change in changes:
+        try:
+            kind, obj_id, doc = change
+        except (TypeError, ValueError):
+            raise ValueError(f"a live change is (kind, id, doc), got {change!r}") from None
+        if kind not in LIVE_KINDS:
+            raise ValueError(f"unknown live kind {kind!r}; one of {', '.join(LIVE_KINDS)}")
+        require_id("live object id", obj_id)
+        if doc is not None and not isinstance(doc, dict):
+            raise ValueError(f"{kind} {obj_id}: document must be a dict or None")
+        encoded.append((kind, obj_id, None if doc is None else codec.encode(doc)))
+    return encoded
+
+
+def require_id(what: str, value) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+
+
+def require_account(tenant, account) -> None:
+    """Account ids are ``tenant:account`` (as in CGrateS), so a tenant holds no colon."""
+    require_id("tenant", tenant)
+    require_id("account", account)
+    if ":" in tenant:
+        raise ValueError(f"a tenant cannot contain ':', got {tenant!r}")
+
+
+def encode_cas(tenant, account, expected_version, doc, idempotency_key, result) -> tuple[str, str]:
+    """The JSON texts of a ``cas_account`` step (document, result) once its input is valid."""
+    require_account(tenant, account)
+    if isinstance(expected_version, bool) or not isinstance(expected_version, int):
+        raise ValueError(f"expected_version must be an int, got {expected_version!r}")
+    if expected_version < 0:
+        raise ValueError(f"expected_version must be >= 0, got {expected_version}")
+    if not isinstance(doc, dict):
+        raise ValueError(f"account document must be a dict, got {type(doc).__name__}")
+    if idempotency_key is not None:
+        require_id("idempotency key", idempotency_key)
+    return codec.encode(doc), codec.encode(result)

@@ -1,0 +1,41 @@
+"""JSON text for stored documents, exact for money.
+
+Every backend stores documents as this text, so memory, Redis and SQL give
+back the same values: a Decimal is written as an exact JSON number and every
+non-integer number is read back as a Decimal (never a binary float).
+"""
+
+import json
+import secrets
+from decimal import Decimal
+
+# The C encoder cannot print a Decimal as a number, so each one is written as a
+# string between two markers, which are then cut out with their quotes. The
+# markers hold a secret of this process, so no stored string can pass for one.
+_SECRET = secrets.token_hex(8)
+_OPEN, _CLOSE = f"\x00{_SECRET}<", f">{_SECRET}\x00"
+_OPEN_JSON, _CLOSE_JSON = f'"\\u0000{_SECRET}<', f'>{_SECRET}\\u0000"'
+
+
+def encode(value) -> str:
+    """Compact JSON; raises ValueError for anything JSON cannot hold exactly."""
+    try:
+        text = _ENCODER.encode(value)
+    except TypeError as exc:  # e.g. a key that is not a string or number
+        raise ValueError(f"cannot store as JSON: {exc}") from None
+    return text.replace(_OPEN_JSON, "").replace(_CLOSE_JSON, "")
+
+
+def _mark(item) -> str:
+    if isinstance(item, Decimal) and item.is_finite():
+        return _OPEN + str(item) + _CLOSE
+    raise ValueError(f"cannot store {type(item).__name__} {item!r} as JSON")
+
+
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_mark
+)
+
+
+def decode(text: str | bytes):
+    return json.loads(text, parse_float=Decimal)

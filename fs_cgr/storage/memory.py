@@ -1,0 +1,132 @@
+"""The embedded DataDB: everything in this process, nothing shared with others.
+
+It keeps documents as JSON text (``codec``), so callers get fresh copies and
+the same values Redis would give back. One lock guards every step; no step
+waits on I/O while holding it, so threads and greenlets both stay safe.
+"""
+
+import threading
+import time
+from collections.abc import Iterable
+
+from fs_cgr.storage import codec
+from fs_cgr.storage.base import LIVE_KINDS, CasResult, DataDB
+from fs_cgr.storage.checks import encode_cas, encode_live_changes, require_account, require_id
+
+DEFAULT_IDEMPOTENCY_TTL = 7 * 24 * 3600  # seconds
+_PURGE_EVERY = 60.0  # seconds between sweeps of expired idempotency records
+
+
+class MemoryDataDB(DataDB):
+    def __init__(self, idempotency_ttl: float = DEFAULT_IDEMPOTENCY_TTL):
+        self.idempotency_ttl = idempotency_ttl
+        self._lock = threading.Lock()
+        self._live: dict[str, dict[str, str]] = {}
+        self._live_version = 0
+        self._accounts: dict[tuple[str, str], tuple[str, int]] = {}
+        self._idempotency: dict[tuple[str, str, str], tuple[float, str]] = {}
+        self._journal: dict[str, str] = {}
+        self._next_purge = time.monotonic() + _PURGE_EVERY
+
+    # -- live tariff objects -------------------------------------------------
+    def live_version(self) -> int:
+        return self._live_version
+
+    def read_live(self) -> dict[str, dict[str, dict]]:
+        with self._lock:
+            snapshot = {kind: dict(self._live.get(kind, {})) for kind in LIVE_KINDS}
+        return {
+            kind: {obj_id: codec.decode(text) for obj_id, text in objects.items()}
+            for kind, objects in snapshot.items()
+        }
+
+    def write_live(self, changes: Iterable[tuple[str, str, dict | None]]) -> int:
+        encoded = encode_live_changes(changes)
+        with self._lock:
+            for kind, obj_id, text in encoded:
+                objects = self._live.setdefault(kind, {})
+                if text is None:
+                    objects.pop(obj_id, None)
+                else:
+                    objects[obj_id] = text
+            self._live_version += 1
+            return self._live_version
+
+    # -- accounts --------------------------------------------------------------
+    def get_account(self, tenant: str, account: str) -> tuple[dict, int] | None:
+        require_account(tenant, account)
+        stored = self._accounts.get((tenant, account))
+        if stored is None:
+            return None
+        return codec.decode(stored[0]), stored[1]
+
+    def cas_account(
+        self,
+        tenant: str,
+        account: str,
+        expected_version: int,
+        doc: dict,
+        idempotency_key: str | None = None,
+        result=None,
+    ) -> CasResult:
+        text, stored_result = encode_cas(
+            tenant, account, expected_version, doc, idempotency_key, result
+        )
+        key = (tenant, account)
+        with self._lock:
+            now = time.monotonic()
+            current = self._accounts.get(key, (None, 0))[1]
+            if idempotency_key is not None:
+                seen = self._idempotency.get((tenant, account, idempotency_key))
+                if seen is not None and seen[0] > now:
+                    return CasResult("duplicate", codec.decode(seen[1]), current)
+            if current != expected_version:
+                return CasResult("conflict", version=current)
+            self._accounts[key] = (text, current + 1)
+            if idempotency_key is not None:
+                expires = now + self.idempotency_ttl
+                self._idempotency[(tenant, account, idempotency_key)] = (expires, stored_result)
+                self._purge_expired(now)
+            return CasResult("applied", version=current + 1)
+
+    def _purge_expired(self, now: float) -> None:
+        if now < self._next_purge:
+            return
+        self._next_purge = now + _PURGE_EVERY
+        for key in [key for key, (expires, _) in self._idempotency.items() if expires <= now]:
+            del self._idempotency[key]
+
+    def remove_account(self, tenant: str, account: str) -> bool:
+        require_account(tenant, account)
+        with self._lock:
+            return self._accounts.pop((tenant, account), None) is not None
+
+    def account_ids(self, tenant: str | None = None) -> list[str]:
+        with self._lock:
+            keys = list(self._accounts)
+        return sorted(f"{t}:{a}" for t, a in keys if tenant is None or t == tenant)
+
+    # -- session journal -------------------------------------------------------
+    def journal_put(self, session_id: str, doc: dict) -> None:
+        require_id("session id", session_id)
+        text = codec.encode(doc)
+        with self._lock:
+            self._journal[session_id] = text
+
+    def journal_delete(self, session_id: str) -> None:
+        with self._lock:
+            self._journal.pop(session_id, None)
+
+    def journal_all(self) -> list[dict]:
+        with self._lock:
+            texts = list(self._journal.values())
+        return [codec.decode(text) for text in texts]
+
+    def flush(self) -> None:
+        """Remove everything; the live version moves on (never back) so nodes reload."""
+        with self._lock:
+            self._live.clear()
+            self._live_version += 1
+            self._accounts.clear()
+            self._idempotency.clear()
+            self._journal.clear()

@@ -1,0 +1,302 @@
+"""DataDB on Redis: shared by every fs_cgr node, safe on a single server or a Cluster.
+
+Key layout (``P`` is the key prefix, "fscgr" unless configured). Braces are
+Redis Cluster hash tags: keys that one atomic step touches share a slot.
+
+=====================================  ===================================================
+``P:{live}:<kind>``                    hash: object id -> JSON document (one per LIVE_KIND)
+``P:{live}:version``                   counter bumped by every ``write_live`` and ``flush``
+``P:{acc:<tenant>:<account>}``         hash: ``doc`` (JSON) and ``v`` (version)
+``P:{acc:<tenant>:<account>}:idem:K``  JSON result remembered for idempotency key K (TTL)
+``P:accounts:<tenant>``                set of account names (index for ``account_ids``)
+``P:tenants``                          set of tenants that ever had an account
+``P:{journal}``                        hash: session id -> JSON journal record
+=====================================  ===================================================
+
+``cas_account`` is one Lua script, so the idempotency check, version check
+and writes happen as a single step on the server. The account index lives in
+other slots, so it is written apart: before creating an account (version 0),
+and ``account_ids`` lists only indexed accounts that exist. A crash between
+the two steps therefore never hides an account and never shows a ghost.
+
+Every call has a socket timeout; Redis errors become StorageUnavailable.
+Only single-node Redis is tested here; Sentinel and Cluster URLs build the
+matching redis-py clients but have not been run against real deployments.
+"""
+
+import functools
+import re
+from collections.abc import Iterable
+from urllib.parse import unquote, urlsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import RedisClusterException
+from redis.retry import Retry
+from redis.sentinel import Sentinel
+
+from fs_cgr.errors import StorageUnavailable
+from fs_cgr.storage import codec
+from fs_cgr.storage.base import LIVE_KINDS, CasResult, DataDB
+from fs_cgr.storage.checks import encode_cas, encode_live_changes, require_account, require_id
+
+DEFAULT_TIMEOUT = 2.0  # seconds, for every command and every connect
+DEFAULT_IDEMPOTENCY_TTL = 7 * 24 * 3600  # seconds
+DEFAULT_HEALTH_CHECK_INTERVAL = 30  # seconds a pooled connection may idle before a PING
+_PREFIX = re.compile(r"[A-Za-z0-9_.-]+")
+_DELETE_BATCH = 500
+
+# KEYS[1] account hash, KEYS[2] (optional) idempotency record;
+# ARGV expected version, document, result, TTL in seconds.
+_CAS_SCRIPT = """
+local version = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if KEYS[2] then
+  local stored = redis.call('GET', KEYS[2])
+  if stored then return {'duplicate', version, stored} end
+end
+if version ~= tonumber(ARGV[1]) then return {'conflict', version} end
+version = redis.call('HINCRBY', KEYS[1], 'v', 1)
+redis.call('HSET', KEYS[1], 'doc', ARGV[2])
+if KEYS[2] then redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4]) end
+return {'applied', version}
+"""
+
+
+_REDIS_ERRORS = (redis.RedisError, RedisClusterException)
+
+
+def _unavailable_on_redis_errors(method):
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except _REDIS_ERRORS as exc:
+            raise StorageUnavailable(f"redis: {str(exc)[:200]}") from exc
+
+    return guarded
+
+
+class RedisDataDB(DataDB):
+    """``url``: ``redis://[:password@]host:port/db``, ``rediss://...``, ``unix://...``,
+    ``redis+sentinel://[:password@]host:port,host2:port/master_name/db``,
+    ``redis+cluster://[:password@]host:port,host2:port``."""
+
+    @_unavailable_on_redis_errors
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        connect_timeout: float | None = None,
+        prefix: str = "fscgr",
+        idempotency_ttl: int = DEFAULT_IDEMPOTENCY_TTL,
+        health_check_interval: int = DEFAULT_HEALTH_CHECK_INTERVAL,
+    ):
+        if not _PREFIX.fullmatch(prefix):
+            raise ValueError(f"Redis key prefix must match {_PREFIX.pattern}, got {prefix!r}")
+        if int(idempotency_ttl) <= 0:
+            raise ValueError("idempotency_ttl must be a positive number of seconds")
+        self.prefix = prefix
+        self.idempotency_ttl = int(idempotency_ttl)
+        self._client = connect(
+            url,
+            timeout=timeout,
+            connect_timeout=timeout if connect_timeout is None else connect_timeout,
+            health_check_interval=health_check_interval,
+        )
+        self._cas = self._client.register_script(_CAS_SCRIPT)
+        self._live_version_key = f"{prefix}:{{live}}:version"
+        self._journal_key = f"{prefix}:{{journal}}"
+
+    # -- keys ------------------------------------------------------------------
+    def _live_key(self, kind: str) -> str:
+        return f"{self.prefix}:{{live}}:{kind}"
+
+    def _account_key(self, tenant: str, account: str) -> str:
+        return f"{self.prefix}:{{acc:{tenant}:{account}}}"
+
+    def _index_key(self, tenant: str) -> str:
+        return f"{self.prefix}:accounts:{tenant}"
+
+    # -- live tariff objects -------------------------------------------------
+    @_unavailable_on_redis_errors
+    def live_version(self) -> int:
+        return int(self._client.get(self._live_version_key) or 0)
+
+    @_unavailable_on_redis_errors
+    def read_live(self) -> dict[str, dict[str, dict]]:
+        pipe = self._client.pipeline(transaction=True)
+        for kind in LIVE_KINDS:
+            pipe.hgetall(self._live_key(kind))
+        replies = pipe.execute()
+        return {
+            kind: {obj_id: codec.decode(text) for obj_id, text in objects.items()}
+            for kind, objects in zip(LIVE_KINDS, replies, strict=True)
+        }
+
+    @_unavailable_on_redis_errors
+    def write_live(self, changes: Iterable[tuple[str, str, dict | None]]) -> int:
+        final: dict[tuple[str, str], str | None] = {}
+        for kind, obj_id, text in encode_live_changes(changes):
+            final[(kind, obj_id)] = text  # the last change of an object wins
+        pipe = self._client.pipeline(transaction=True)
+        for kind in LIVE_KINDS:
+            upserts = {i: text for (k, i), text in final.items() if k == kind and text}
+            deletes = [i for (k, i), text in final.items() if k == kind and text is None]
+            if upserts:
+                pipe.hset(self._live_key(kind), mapping=upserts)
+            if deletes:
+                pipe.hdel(self._live_key(kind), *deletes)
+        pipe.incr(self._live_version_key)
+        return int(pipe.execute()[-1])
+
+    # -- accounts --------------------------------------------------------------
+    @_unavailable_on_redis_errors
+    def get_account(self, tenant: str, account: str) -> tuple[dict, int] | None:
+        require_account(tenant, account)
+        doc, version = self._client.hmget(self._account_key(tenant, account), "doc", "v")
+        if doc is None:
+            return None
+        return codec.decode(doc), int(version)
+
+    @_unavailable_on_redis_errors
+    def cas_account(
+        self,
+        tenant: str,
+        account: str,
+        expected_version: int,
+        doc: dict,
+        idempotency_key: str | None = None,
+        result=None,
+    ) -> CasResult:
+        doc_text, result_text = encode_cas(
+            tenant, account, expected_version, doc, idempotency_key, result
+        )
+        key = self._account_key(tenant, account)
+        keys = [key] if idempotency_key is None else [key, f"{key}:idem:{idempotency_key}"]
+        if expected_version == 0:
+            self._index_account(tenant, account)
+        args = [expected_version, doc_text, result_text, self.idempotency_ttl]
+        reply = self._cas(keys=keys, args=args)
+        status, version = reply[0], int(reply[1])
+        if status == "duplicate":
+            return CasResult(status, codec.decode(reply[2]), version)
+        return CasResult(status, version=version)
+
+    def _index_account(self, tenant: str, account: str) -> None:
+        pipe = self._client.pipeline(transaction=False)
+        pipe.sadd(f"{self.prefix}:tenants", tenant)
+        pipe.sadd(self._index_key(tenant), account)
+        pipe.execute()
+
+    @_unavailable_on_redis_errors
+    def remove_account(self, tenant: str, account: str) -> bool:
+        require_account(tenant, account)
+        removed = self._client.delete(self._account_key(tenant, account))
+        self._client.srem(self._index_key(tenant), account)
+        return bool(removed)
+
+    @_unavailable_on_redis_errors
+    def account_ids(self, tenant: str | None = None) -> list[str]:
+        tenants = (
+            [tenant] if tenant is not None else self._client.smembers(f"{self.prefix}:tenants")
+        )
+        candidates = [
+            (t, account) for t in tenants for account in self._client.smembers(self._index_key(t))
+        ]
+        pipe = self._client.pipeline(transaction=False)
+        for t, account in candidates:
+            pipe.exists(self._account_key(t, account))
+        exists = pipe.execute() if candidates else []
+        return sorted(f"{t}:{a}" for (t, a), found in zip(candidates, exists, strict=True) if found)
+
+    # -- session journal -------------------------------------------------------
+    @_unavailable_on_redis_errors
+    def journal_put(self, session_id: str, doc: dict) -> None:
+        require_id("session id", session_id)
+        self._client.hset(self._journal_key, session_id, codec.encode(doc))
+
+    @_unavailable_on_redis_errors
+    def journal_delete(self, session_id: str) -> None:
+        self._client.hdel(self._journal_key, session_id)
+
+    @_unavailable_on_redis_errors
+    def journal_all(self) -> list[dict]:
+        return [codec.decode(text) for text in self._client.hvals(self._journal_key)]
+
+    @_unavailable_on_redis_errors
+    def flush(self) -> None:
+        """Delete every key under the prefix; the live version moves on so nodes reload."""
+        batch = []
+        for key in self._client.scan_iter(match=f"{self.prefix}:*", count=_DELETE_BATCH):
+            if key != self._live_version_key:
+                batch.append(key)
+            if len(batch) >= _DELETE_BATCH:
+                self._delete(batch)
+                batch = []
+        self._delete(batch)
+        self._client.incr(self._live_version_key)
+
+    def _delete(self, keys: list[str]) -> None:
+        pipe = self._client.pipeline(transaction=False)
+        for key in keys:
+            pipe.unlink(key)
+        pipe.execute()
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def connect(url: str, *, timeout: float, connect_timeout: float, health_check_interval: int):
+    """A redis-py client for ``url`` whose every call gives up after ``timeout`` seconds.
+
+    A dropped pooled connection is retried once at once; a timeout is never
+    retried, so no call waits longer than its timeout.
+    """
+    options = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": connect_timeout,
+        "health_check_interval": health_check_interval,
+        "decode_responses": True,
+        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+    }
+    scheme = urlsplit(url).scheme
+    if scheme in ("redis", "rediss", "unix"):
+        return redis.Redis.from_url(url, **options)
+    if scheme == "redis+sentinel":
+        return _sentinel_master(url, options)
+    if scheme == "redis+cluster":
+        parts = urlsplit(url)
+        return RedisCluster(
+            startup_nodes=[ClusterNode(host, port) for host, port in _hosts(parts.netloc)],
+            password=unquote(parts.password) if parts.password else None,
+            **options,
+        )
+    raise ValueError(f"not a Redis URL: {url!r}")
+
+
+def _sentinel_master(url: str, options: dict):
+    parts = urlsplit(url)
+    path = [segment for segment in parts.path.split("/") if segment]
+    if not path or len(path) > 2:
+        raise ValueError(f"Sentinel URL needs /master_name[/db]: {url!r}")
+    limits = {k: options[k] for k in ("socket_timeout", "socket_connect_timeout", "retry")}
+    sentinel = Sentinel(_hosts(parts.netloc), sentinel_kwargs=limits, **limits)
+    return sentinel.master_for(
+        path[0],
+        db=int(path[1]) if len(path) == 2 else 0,
+        password=unquote(parts.password) if parts.password else None,
+        **options,
+    )
+
+
+def _hosts(netloc: str) -> list[tuple[str, int]]:
+    """``host:port,host2:port`` (after any ``user:password@``) as (host, port) pairs."""
+    hosts = []
+    for item in netloc.rpartition("@")[2].split(","):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"expected host:port, got {item!r}")
+        hosts.append((host, int(port)))
+    return hosts

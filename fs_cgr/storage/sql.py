@@ -1,0 +1,278 @@
+"""StorDB on peewee: MySQL/MariaDB (PyMySQL) or SQLite.
+
+``mysql://user:password@host:port/db`` uses a connection pool; every
+connection has connect, read and write timeouts. ``sqlite:///path`` and
+``sqlite://:memory:`` keep one connection behind a lock: SQLite writes one
+at a time anyway, and an in-memory database lives only as long as its one
+connection. Tables are created when missing. Errors that mean the database
+is out of reach become StorageUnavailable.
+"""
+
+import sqlite3
+import threading
+from contextlib import contextmanager, nullcontext
+from urllib.parse import unquote, urlsplit
+
+import peewee as pw
+import pymysql
+from playhouse.pool import MaxConnectionsExceeded, PooledMySQLDatabase
+from pymysql.constants.SERVER_STATUS import SERVER_STATUS_IN_TRANS
+
+from fs_cgr.errors import StorageUnavailable
+from fs_cgr.storage import codec
+from fs_cgr.storage.base import StorDB
+from fs_cgr.storage.checks import require_id
+from fs_cgr.storage.sql_cdrs import cdr_to_row, conditions, order_by, paging, row_to_cdr
+from fs_cgr.storage.sql_models import build_models
+from fs_cgr.times import now
+
+_UNAVAILABLE = (
+    pw.OperationalError,
+    pw.InterfaceError,
+    MaxConnectionsExceeded,
+    # raised by the driver itself where the cursor is used directly
+    pymysql.err.OperationalError,
+    pymysql.err.InterfaceError,
+    sqlite3.OperationalError,
+)
+
+
+class SQLStorDB(StorDB):
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        write_timeout: float = 30.0,
+        busy_timeout: float = 5.0,
+        table_prefix: str = "",
+        max_connections: int = 20,
+    ):
+        parts = urlsplit(url)
+        self.url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # no password
+        if parts.scheme == "mysql":
+            self._db = _mysql(parts, connect_timeout, read_timeout, write_timeout, max_connections)
+            self._hold = self._db.connection_context  # a pooled connection per block
+        elif parts.scheme == "sqlite":
+            self._db = _sqlite(url, busy_timeout)
+            lock = threading.Lock()
+            self._hold = lambda: lock  # the one connection, one block at a time
+        else:
+            raise ValueError(f"not a StorDB URL: {url!r}")
+        self._tp, self._cdr, self._session_cost = build_models(self._db, table_prefix)
+        with self._session():
+            self._db.create_tables([self._tp, self._cdr, self._session_cost], safe=True)
+
+    @contextmanager
+    def _session(self):
+        """A connection for the block; an unreachable database raises StorageUnavailable."""
+        try:
+            with self._hold():
+                yield
+        except _UNAVAILABLE as exc:
+            raise StorageUnavailable(f"{self.url}: {exc}") from exc
+
+    def _upsert(self, insert, unique_key: list, preserve: list) -> None:
+        """Insert, or overwrite ``preserve`` columns of the row with the same unique key."""
+        if isinstance(self._db, pw.MySQLDatabase):  # ON DUPLICATE KEY names no key
+            unique_key = None
+        insert.on_conflict(conflict_target=unique_key, preserve=preserve).execute()
+
+    # -- stored tariff plans -----------------------------------------------------
+    def set_tp(self, tpid: str, kind: str, obj_id: str, doc: dict) -> None:
+        for what, value in (("tpid", tpid), ("kind", kind), ("id", obj_id)):
+            require_id(what, value)
+        if not isinstance(doc, dict):
+            raise ValueError(f"tariff-plan document must be a dict, got {type(doc).__name__}")
+        tp = self._tp
+        insert = tp.insert(tpid=tpid, kind=kind, obj_id=obj_id, doc=codec.encode(doc))
+        with self._session():
+            self._upsert(insert, [tp.tpid, tp.kind, tp.obj_id], [tp.doc])
+
+    def get_tp(self, tpid: str, kind: str, obj_id: str) -> dict | None:
+        tp = self._tp
+        query = tp.select(tp.doc).where(tp.tpid == tpid, tp.kind == kind, tp.obj_id == obj_id)
+        with self._session():
+            text = query.scalar()
+        return None if text is None else codec.decode(text)
+
+    def get_tp_ids(self, tpid: str, kind: str) -> list[str]:
+        return sorted(self.get_tp_all(tpid, kind))
+
+    def get_tp_all(self, tpid: str, kind: str) -> dict[str, dict]:
+        tp = self._tp
+        query = tp.select(tp.obj_id, tp.doc).where(tp.tpid == tpid, tp.kind == kind).tuples()
+        with self._session():
+            rows = list(query)
+        return {obj_id: codec.decode(text) for obj_id, text in sorted(rows)}
+
+    def remove_tp(self, tpid: str, kind: str | None = None, obj_id: str | None = None) -> int:
+        if obj_id is not None and kind is None:
+            raise ValueError("remove_tp: an object id needs its kind")
+        tp = self._tp
+        where = [tp.tpid == tpid]
+        if kind is not None:
+            where.append(tp.kind == kind)
+        if obj_id is not None:
+            where.append(tp.obj_id == obj_id)
+        with self._session():
+            return tp.delete().where(*where).execute()
+
+    def tpids(self) -> list[str]:
+        tp = self._tp
+        with self._session():
+            return [tpid for (tpid,) in tp.select(tp.tpid).distinct().order_by(tp.tpid).tuples()]
+
+    # -- CDRs --------------------------------------------------------------------
+    def store_cdrs(self, cdrs: list[dict]) -> int:
+        """Every CDR is checked first, so a bad one stores nothing. Then one prepared
+        INSERT IGNORE runs over all rows: PyMySQL sends them as multi-row statements
+        (up to 1 MB each), SQLite steps them in C; peewee's per-value query building
+        would cost more than the database does."""
+        rows = [cdr_to_row(cdr) for cdr in cdrs]
+        if not rows:
+            return 0
+        fields = [self._cdr._meta.columns[column] for column in rows[0]]
+        values = [tuple(f.db_value(row[f.column_name]) for f in fields) for row in rows]
+        # PyMySQL may split many rows over several statements: keep them in one transaction
+        with self._session(), self._db.atomic() if len(rows) > 1 else nullcontext():
+            cursor = self._db.cursor()
+            cursor.executemany(self._insert_ignore_sql(fields), values)
+            return cursor.rowcount
+
+    def _insert_ignore_sql(self, fields: list) -> str:
+        open_quote, close_quote = self._db.quote
+        table = self._cdr._meta.table_name
+        columns = ", ".join(f"{open_quote}{f.column_name}{close_quote}" for f in fields)
+        placeholders = ", ".join([self._db.param] * len(fields))
+        ignore = "IGNORE" if isinstance(self._db, pw.MySQLDatabase) else "OR IGNORE"
+        return (
+            f"INSERT {ignore} INTO {open_quote}{table}{close_quote} ({columns}) "
+            f"VALUES ({placeholders})"
+        )
+
+    def get_cdrs(self, query: dict) -> list[dict]:
+        cdr = self._cdr
+        select = self._matching(query).order_by(*order_by(cdr, query))
+        limit, offset = paging(query)
+        if limit is not None:
+            select = select.limit(limit)
+        if offset:
+            select = select.offset(offset)
+        with self._session():
+            rows = list(select.dicts())
+        return [row_to_cdr(row) for row in rows]
+
+    def count_cdrs(self, query: dict) -> int:
+        """Matching CDRs, ignoring Limit, Offset and OrderBy."""
+        select = self._matching(query)
+        order_by(self._cdr, query)  # a bad OrderBy or paging is an error here too
+        paging(query)
+        with self._session():
+            return select.count()
+
+    def _matching(self, query: dict):
+        where = conditions(self._cdr, query)
+        select = self._cdr.select()
+        return select.where(*where) if where else select
+
+    # -- session costs -------------------------------------------------------------
+    def set_session_cost(self, doc: dict) -> None:
+        if not isinstance(doc, dict):
+            raise ValueError(f"a session cost must be a dict, got {type(doc).__name__}")
+        require_id("CGRID", doc.get("CGRID"))
+        require_id("RunID", doc.get("RunID"))
+        usage = doc.get("Usage") or 0
+        if isinstance(usage, bool) or not isinstance(usage, int):
+            raise ValueError(f"session cost Usage must be int nanoseconds, got {usage!r}")
+        details = doc.get("CostDetails")
+        sc = self._session_cost
+        insert = sc.insert(
+            cgrid=doc["CGRID"],
+            run_id=doc["RunID"],
+            origin_host=doc.get("OriginHost") or "",
+            origin_id=doc.get("OriginID") or "",
+            cost_source=doc.get("CostSource") or "",
+            usage=usage,
+            cost_details=None if details is None else codec.encode(details),
+            created_at=now(),
+        )
+        preserve = [sc.origin_host, sc.origin_id, sc.cost_source, sc.usage, sc.cost_details]
+        with self._session():
+            self._upsert(insert, [sc.cgrid, sc.run_id], preserve)
+
+    def get_session_cost(self, cgrid: str, run_id: str) -> dict | None:
+        sc = self._session_cost
+        query = sc.select().where(sc.cgrid == cgrid, sc.run_id == run_id).dicts()
+        with self._session():
+            row = query.first()
+        if row is None:
+            return None
+        details = row["cost_details"]
+        return {
+            "CGRID": row["cgrid"],
+            "RunID": row["run_id"],
+            "OriginHost": row["origin_host"],
+            "OriginID": row["origin_id"],
+            "CostSource": row["cost_source"],
+            "Usage": row["usage"],
+            "CostDetails": None if details is None else codec.decode(details),
+        }
+
+    def flush(self) -> None:
+        with self._session(), self._db.atomic():
+            for model in (self._tp, self._cdr, self._session_cost):
+                model.delete().execute()
+
+    def close(self) -> None:
+        if isinstance(self._db, PooledMySQLDatabase):
+            self._db.close_all()
+        else:
+            self._db.close()
+
+
+class _MySQLPool(PooledMySQLDatabase):
+    def _can_reuse(self, conn) -> bool:
+        """PyMySQL knows from the server's last reply whether a transaction is open,
+        so a clean connection goes back to the pool without a ROLLBACK round trip."""
+        if conn.server_status is not None and not conn.server_status & SERVER_STATUS_IN_TRANS:
+            return True
+        return super()._can_reuse(conn)
+
+
+def _mysql(parts, connect_timeout, read_timeout, write_timeout, max_connections):
+    database = parts.path.strip("/")
+    if not database or parts.query:
+        raise ValueError(f"MySQL URL is mysql://user:password@host:port/database, got {parts.path}")
+    return _MySQLPool(
+        database,
+        max_connections=max_connections,
+        stale_timeout=300,
+        timeout=connect_timeout,  # longest wait for a free pooled connection
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 3306,
+        user=unquote(parts.username or "root"),
+        password=unquote(parts.password or ""),
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        write_timeout=write_timeout,
+        field_types={"DATETIME": "DATETIME(6)"},
+    )
+
+
+def _sqlite(url: str, busy_timeout: float):
+    """``sqlite://:memory:`` or ``sqlite:///`` + a file path (``sqlite:////var/x.sqlite``)."""
+    memory = url == "sqlite://:memory:"
+    path = ":memory:" if memory else url.removeprefix("sqlite:///")
+    if path in ("", url) or "?" in path:
+        raise ValueError(f"SQLite URL is sqlite:///<file path> or sqlite://:memory:, got {url!r}")
+    db = pw.SqliteDatabase(
+        path,
+        thread_safe=False,
+        check_same_thread=False,
+        timeout=busy_timeout,
+        pragmas={} if memory else {"journal_mode": "wal", "synchronous": "normal"},
+    )
+    db.connect()
+    return db

@@ -1,0 +1,249 @@
+"""Changing what the node rates with: folders, stored tariff plans, single live objects.
+
+Every change to the live objects goes through ``TariffPlanService.apply_live``:
+the current live objects plus the change are compiled first, and only a plan
+that compiles is written, in one ``DataDB.write_live`` call. A bad row or a
+dangling reference therefore changes nothing, and the node keeps rating with
+the plan it had.
+"""
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+
+from fs_cgr.errors import CGRError, MandatoryMissing, NotFound
+from fs_cgr.rating import RatingEngine, TariffPlan, load_folder
+from fs_cgr.storage.base import (
+    DESTINATION_RATES,
+    DESTINATIONS,
+    LIVE_KINDS,
+    RATES,
+    RATING_PLANS,
+    RATING_PROFILES,
+    TIMINGS,
+)
+
+ANY = "*any"
+
+log = logging.getLogger(__name__)
+
+TP_KINDS = LIVE_KINDS
+
+
+class InvalidPath(CGRError):
+    code = "INVALID_PATH"
+
+
+Change = tuple[str, str, dict | None]
+
+
+class TariffPlanService:
+    def __init__(self, node):
+        self.node = node
+        self._lock = threading.RLock()  # one change at a time per node: each compiles the whole
+
+    # -- live objects ----------------------------------------------------------
+    def apply_live(self, changes: Iterable[Change], dry_run: bool = False) -> int:
+        """Validate ``(kind, id, doc or None)`` changes against the live plan, then write them.
+
+        Returns the new live version (the current one on ``dry_run``). Raises
+        TariffPlanError (nothing written) when the result would not compile.
+        """
+        changes = list(changes)
+        return self.change_live(lambda live: changes, dry_run)
+
+    def change_live(self, make_changes: Callable[[dict], Iterable[Change]], dry_run=False) -> int:
+        """Like ``apply_live`` for read-modify-write: ``make_changes(live)`` runs under this
+        node's lock, so two requests of this node cannot overwrite each other's change."""
+        datadb = self.node.datadb
+        with self._lock:
+            live = datadb.read_live()
+            changes = [(kind, key, _stored(doc)) for kind, key, doc in make_changes(live)]
+            RatingEngine.compile(_merged(live, changes))
+            if dry_run or not changes:
+                return datadb.live_version()
+            version = datadb.write_live(changes)
+        self.node.rating.refresh()
+        return version
+
+    def live(self) -> dict[str, dict[str, dict]]:
+        """Every live object as the DataDB holds it now."""
+        return self.node.datadb.read_live()
+
+    def live_object(self, kind: str, obj_id: str) -> dict:
+        doc = self.live().get(kind, {}).get(obj_id)
+        if doc is None:
+            raise NotFound()
+        return doc
+
+    # -- folders ---------------------------------------------------------------
+    def load_folder(self, path, dry_run: bool = False) -> TariffPlan:
+        """Load a CGrateS CSV folder: validate, write atomically, then run its AccountActions."""
+        plan = load_folder(_existing_folder(path))
+        self.apply_live(_upserts(plan.live), dry_run=dry_run)
+        if plan.account_actions and not dry_run:
+            self.node.accounts.execute_account_actions(plan.account_actions)
+        return plan
+
+    def remove_folder(self, path) -> int:
+        """Delete what the folder defines (objects and its AccountActions' accounts).
+
+        Objects already gone are skipped. Objects from elsewhere that used a removed
+        one lose that row (and go when none is left), as CGrateS could no longer rate
+        them either; so a removal always succeeds and live stays compilable.
+        Returns how many live objects were deleted or changed.
+        """
+        plan = load_folder(_existing_folder(path))
+        with self._lock:
+            live = self.live()
+            changes = [
+                (kind, obj_id, None)
+                for kind, objects in plan.live.items()
+                for obj_id in objects
+                if obj_id in live.get(kind, {})
+            ]
+            changes += _dangling(_merged(live, changes))
+            if changes:
+                self.node.datadb.write_live(changes)
+        if changes:
+            self.node.rating.refresh()
+        for action in plan.account_actions:
+            self.node.accounts.remove_account(action["Tenant"], action["Account"])
+        return len(changes)
+
+    # -- stored tariff plans (TP* API) -----------------------------------------
+    def set_tp(self, tpid: str, kind: str, obj_id: str, doc: dict) -> None:
+        self.node.stordb.set_tp(tpid, _tp_kind(kind), obj_id, _stored(doc))
+
+    def get_tp(self, tpid: str, kind: str, obj_id: str) -> dict:
+        doc = self.node.stordb.get_tp(tpid, _tp_kind(kind), obj_id)
+        if doc is None:
+            raise NotFound()
+        return doc
+
+    def tp_ids(self, tpid: str, kind: str) -> list[str]:
+        ids = self.node.stordb.get_tp_ids(tpid, _tp_kind(kind))
+        if not ids:
+            raise NotFound()
+        return sorted(ids)
+
+    def remove_tp(self, tpid: str, kind: str, obj_id: str) -> None:
+        if not self.node.stordb.remove_tp(tpid, _tp_kind(kind), obj_id):
+            raise NotFound()
+
+    def load_from_stordb(self, tpid: str, dry_run: bool = False) -> int:
+        """Copy every object of ``tpid`` to the live plan (validated, one atomic write)."""
+        stored = {kind: self.node.stordb.get_tp_all(tpid, kind) for kind in TP_KINDS}
+        if not any(stored.values()):
+            raise NotFound()
+        stored[RATING_PROFILES] = _live_rating_profiles(stored[RATING_PROFILES])
+        return self.apply_live(_upserts(stored), dry_run=dry_run)
+
+
+def rating_profile_id(doc: dict) -> str:
+    """Live id of a rating profile: ``tenant:category:subject``."""
+    return f"{doc['Tenant']}:{doc['Category']}:{doc['Subject']}"
+
+
+def _live_rating_profiles(stored: dict[str, dict]) -> dict[str, dict]:
+    """StorDB keeps one profile per LoadId; live holds their activations together."""
+    live: dict[str, dict] = {}
+    for stored_id in sorted(stored):
+        doc = stored[stored_id]
+        key = rating_profile_id(doc)
+        profile = live.setdefault(
+            key,
+            {
+                "Tenant": doc["Tenant"],
+                "Category": doc["Category"],
+                "Subject": doc["Subject"],
+                "RatingPlanActivations": [],
+            },
+        )
+        profile["RatingPlanActivations"].extend(doc.get("RatingPlanActivations") or [])
+    return live
+
+
+# Which rows point at which objects, as the compiler resolves them:
+# (kind, list field, reference field, referenced kind, ids that need no object).
+_REFERENCES = (
+    (DESTINATION_RATES, "DestinationRates", "DestinationId", DESTINATIONS, {ANY}),
+    (DESTINATION_RATES, "DestinationRates", "RateId", RATES, set()),
+    (RATING_PLANS, "RatingPlanBindings", "DestinationRatesId", DESTINATION_RATES, set()),
+    (RATING_PLANS, "RatingPlanBindings", "TimingId", TIMINGS, {ANY, ""}),
+    (RATING_PROFILES, "RatingPlanActivations", "RatingPlanId", RATING_PLANS, set()),
+)
+
+
+def _dangling(live: dict) -> list[Change]:
+    """Changes that drop rows pointing at missing objects; _REFERENCES is in dependency
+    order, so one pass also drops what pointed at an object dropped for being empty."""
+    live = {kind: dict(objects) for kind, objects in live.items()}
+    changed: dict[tuple[str, str], dict | None] = {}
+    for kind, rows_field, ref_field, target, builtin in _REFERENCES:
+        for obj_id, doc in list(live.get(kind, {}).items()):
+            rows = doc.get(rows_field) or []
+            kept = [
+                row
+                for row in rows
+                if str(row.get(ref_field) or "").strip() in builtin
+                or str(row.get(ref_field) or "").strip() in live.get(target, {})
+            ]
+            if len(kept) == len(rows):
+                continue
+            new_doc = {**doc, rows_field: kept} if kept else None
+            changed[(kind, obj_id)] = new_doc
+            if new_doc is None:
+                del live[kind][obj_id]
+            else:
+                live[kind][obj_id] = new_doc
+    return [(kind, obj_id, doc) for (kind, obj_id), doc in changed.items()]
+
+
+def _existing_folder(path) -> str:
+    if not path:
+        raise MandatoryMissing("FolderPath")
+    folder = os.path.abspath(os.fspath(path))
+    if not os.path.isdir(folder):
+        raise InvalidPath()
+    return folder
+
+
+def _tp_kind(kind: str) -> str:
+    if kind not in TP_KINDS:
+        raise ValueError(f"unknown tariff plan kind {kind!r}")
+    return kind
+
+
+def _upserts(objects: dict[str, dict[str, dict]]) -> list[Change]:
+    return [(kind, obj_id, doc) for kind, docs in objects.items() for obj_id, doc in docs.items()]
+
+
+def _merged(live: dict, changes: list[Change]) -> dict:
+    merged = {kind: dict(objects) for kind, objects in live.items()}
+    for kind, obj_id, doc in changes:
+        objects = merged.setdefault(kind, {})
+        if doc is None:
+            objects.pop(obj_id, None)
+        else:
+            objects[obj_id] = doc
+    return merged
+
+
+def _stored(doc: dict | None) -> dict | None:
+    """Documents are stored JSON-able (money as decimal strings) and without their TPid."""
+    if doc is None:
+        return None
+    return {key: _jsonable(value) for key, value in doc.items() if key != "TPid"}
+
+
+def _jsonable(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    return value

@@ -1,0 +1,136 @@
+"""A lab for the agent tests: the FreeSWITCH simulator (outbound + inbound mode), a real
+Node with a per-second tariff plan, and the agent between them, all on loopback.
+
+The simulator runs on the wall clock (``WallClock``): the session service debits by
+real time, and FreeSWITCH's billsec must measure the same seconds.
+"""
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from fs_cgr.agents.freeswitch import FreeSwitchAgent
+from fs_cgr.app import Node
+from fs_cgr.config import load_config
+from fs_cgr.money import ZERO
+from tests.agents.lab import DE, TENANT, RecordingAccounts, WallClock, write_plan
+from tests.fssim import FreeSwitchSim, wait_until
+
+BACKENDS = ("embedded", "redis+mariadb")
+
+
+def node_overrides(backend: str, request, data_dir: Path, inbound, **extra) -> dict:
+    overrides = {
+        "general.data_dir": str(data_dir),
+        "listen.http": "127.0.0.1:0",
+        "stordb.url": f"sqlite:///{data_dir}/stordb.sqlite",
+        "sessions.debit_interval": "1s",
+        "sessions.channel_sync_interval": "0s",  # tests call sync() themselves
+        "freeswitch_agent.listen": "127.0.0.1:0",
+        "freeswitch_agent.linger": "5s",
+        "freeswitch_agent.event_socket_conns": [
+            {"address": f"{inbound[0]}:{inbound[1]}", "password": "ClueCon", "alias": "fs1"}
+        ],
+    }
+    if backend != "embedded":
+        overrides["datadb.url"] = f"{request.getfixturevalue('redis_url')}?prefix=fs_cgr_agent_test"
+        overrides["stordb.url"] = f"{request.getfixturevalue('mysql_url')}?table_prefix=agent_test_"
+    overrides.update(extra)
+    return overrides
+
+
+class Lab:
+    """One FreeSWITCH (the simulator) and one fs_cgr node with its agent."""
+
+    def __init__(self, request, tmp_path: Path, plan_dir: Path, backend="embedded", **config):
+        self.request, self.tmp_path, self.plan_dir = request, tmp_path, plan_dir
+        self.backend = backend
+        self.sim = FreeSwitchSim(WallClock())
+        self.inbound = self.sim.listen_inbound()
+        self.config = config
+        self.node = self.agent = None
+        self.start_node(fresh=True)
+
+    def start_node(self, fresh: bool = False, **config) -> None:
+        """A new Node and agent on the same databases (a restart when not ``fresh``)."""
+        overrides = node_overrides(
+            self.backend, self.request, self.tmp_path, self.inbound, **{**self.config, **config}
+        )
+        self.node = Node(load_config(overrides=overrides, env={}))
+        self.node.accounts = RecordingAccounts(self.node)
+        if fresh:
+            self.node.datadb.flush()
+            self.node.stordb.flush()
+            self.node.tariffplans.load_folder(self.plan_dir)
+            self.node.rating.refresh()
+        self.node.start()
+        self.agent = FreeSwitchAgent(self.node).start()
+
+    def stop_node(self, hangup: bool = False) -> None:
+        self.agent.stop(hangup=hangup)
+        self.node.stop()
+
+    def close(self) -> None:
+        self.stop_node()
+        self.sim.close()
+
+    # -- money -------------------------------------------------------------------
+    def topup(self, account: str, amount: str) -> None:
+        self.node.accounts.add_balance(TENANT, account, "*monetary", amount)
+
+    def balance(self, account: str) -> Decimal:
+        found = self.node.accounts.get_account(TENANT, account)
+        return sum((b.value for b in found.balances.get("*monetary", ())), ZERO)
+
+    def cdrs(self, **query) -> list[dict]:
+        return self.node.cdrs.get_cdrs(query)
+
+    def cdr_of(self, call) -> dict:
+        found = wait_until(lambda: self.cdrs(OriginIDs=[call.uuid]), 5, f"the CDR of {call.uuid}")
+        assert len(found) == 1, found
+        return found[0]
+
+    # -- calls -------------------------------------------------------------------
+    def call(self, account="1001", destination=DE, reqtype="*prepaid", **variables):
+        """A call whose dialplan set cgr_* variables and ran the socket app; waits for the
+        verdict (uuid_transfer)."""
+        if account is not None:
+            variables.setdefault("cgr_account", account)
+        if reqtype is not None:
+            variables.setdefault("cgr_reqtype", reqtype)
+        call = self.sim.place_call(self.agent.address, variables, destination=destination)
+        call.wait_transfer()
+        return call
+
+    def answer(self, call) -> None:
+        call.answer()
+        wait_until(lambda: self.session(call) is not None, 5, "the session")
+
+    def session(self, call):
+        return next((s for s in self.node.sessions.active() if s.origin_id == call.uuid), None)
+
+
+@pytest.fixture(scope="session")
+def plan_dir(tmp_path_factory) -> Path:
+    return write_plan(tmp_path_factory.mktemp("agent-plan"))
+
+
+@pytest.fixture
+def make_lab(request, tmp_path, plan_dir):
+    """``make_lab(backend="embedded", **config_overrides)``; closed after the test."""
+    labs = []
+
+    def make(backend: str = "embedded", **config) -> Lab:
+        lab = Lab(request, tmp_path / f"lab{len(labs)}", plan_dir, backend, **config)
+        labs.append(lab)
+        return lab
+
+    yield make
+    for lab in labs:
+        lab.close()
+
+
+@pytest.fixture
+def lab(make_lab) -> Lab:
+    return make_lab()

@@ -1,0 +1,77 @@
+"""What the agent tests and bench/calls.py share: a per-second tariff plan, a wall clock
+for the simulator and an AccountService that remembers every money movement."""
+
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from fs_cgr.accounts.service import AccountService
+from fs_cgr.money import ZERO
+from tests.fssim import FakeClock
+
+TENANT = "cgrates.org"
+# 0.01 per second, billed per second; 33... is priced nowhere (unauthorized destination).
+TARIFF_PLAN = {
+    "Destinations.csv": "#Id,Prefix\nDST_DE,49\nDST_UK,44\n",
+    "Rates.csv": "#Id,ConnectFee,Rate,RateUnit,RateIncrement,GroupIntervalStart\n"
+    "RT_SEC,0,0.01,1s,1s,0s\nRT_UK,0.05,0.6,60s,1s,0s\n",
+    "DestinationRates.csv": "#Id,DestinationId,RatesTag,RoundingMethod,RoundingDecimals,"
+    "MaxCost,MaxCostStrategy\nDR_STD,DST_DE,RT_SEC,*up,4,0,\nDR_STD,DST_UK,RT_UK,*up,4,0,\n",
+    "RatingPlans.csv": "#Id,DestinationRatesId,TimingTag,Weight\nRP_STD,DR_STD,*any,10\n",
+    "RatingProfiles.csv": "#Tenant,Category,Subject,ActivationTime,RatingPlanId,"
+    "RatesFallbackSubject\ncgrates.org,call,*any,2020-01-01T00:00:00Z,RP_STD,\n",
+    "Chargers.csv": "#Tenant,ID,FilterIDs,ActivationInterval,RunID,AttributeIDs,Weight\n"
+    "cgrates.org,DEFAULT,,,*default,*none,0\n",
+    "Routes.csv": "#Tenant,ID,FilterIDs,ActivationInterval,Sorting,SortingParameters,RouteID,"
+    "RouteFilterIDs,RouteAccountIDs,RouteRatingPlanIDs,RouteResourceIDs,RouteStatIDs,"
+    "RouteWeight,RouteBlocker,RouteParameters,Weight\n"
+    "cgrates.org,ROUTES_DE,,,*weight,,supplier1,,,,,,10,false,,10\n"
+    "cgrates.org,ROUTES_DE,,,,,supplier2,,,,,,20,false,,\n",
+}
+DE = "4912345"  # a priced destination
+UNPRICED = "3312345"
+
+
+class WallClock(FakeClock):
+    """The simulator's clock on real time (its timers, e.g. linger, never fire: the agent
+    closes the socket itself)."""
+
+    def now_us(self) -> int:
+        return time.time_ns() // 1000
+
+    def now(self) -> float:
+        return time.time()
+
+
+class RecordingAccounts(AccountService):
+    """The real AccountService, remembering every money movement for the money check."""
+
+    def __init__(self, node):
+        super().__init__(node)
+        self.debited, self.refunded, self.adjusted = [], [], []
+
+    def debit(self, *args, **kwargs):
+        debit = super().debit(*args, **kwargs)
+        self.debited.append(debit.cost)
+        return debit
+
+    def refund(self, *args, **kwargs):
+        refund = super().refund(*args, **kwargs)
+        self.refunded.append(refund.cost)
+        return refund
+
+    def adjust(self, *args, **kwargs):
+        adjustment = super().adjust(*args, **kwargs)
+        self.adjusted.append(adjustment.amount)
+        return adjustment
+
+    @property
+    def net(self) -> Decimal:
+        """Debits - refunds + adjustments: what left the accounts."""
+        return sum(self.debited, ZERO) - sum(self.refunded, ZERO) + sum(self.adjusted, ZERO)
+
+
+def write_plan(path: Path) -> Path:
+    for name, text in TARIFF_PLAN.items():
+        (path / name).write_text(text)
+    return path

@@ -1,0 +1,158 @@
+"""What only the Redis DataDB has: key layout, Cluster slots, TTLs, timeouts, URLs."""
+
+import time
+
+import pytest
+import redis
+from redis.crc import key_slot
+
+from fs_cgr.errors import StorageUnavailable
+from fs_cgr.storage import open_datadb
+from fs_cgr.storage.base import RATES
+from fs_cgr.storage.redis_datadb import DEFAULT_IDEMPOTENCY_TTL, RedisDataDB
+
+
+@pytest.fixture
+def redis_datadb(redis_url, redis_prefix):
+    db = RedisDataDB(redis_url, prefix=redis_prefix)
+    db.flush()
+    yield db
+    db.flush()
+    db.close()
+
+
+@pytest.fixture
+def raw(redis_url):
+    client = redis.Redis.from_url(redis_url, decode_responses=True, socket_timeout=2)
+    yield client
+    client.close()
+
+
+def test_key_layout(redis_datadb, raw, redis_prefix):
+    redis_datadb.write_live([(RATES, "RT_1", {"ID": "RT_1"})])
+    redis_datadb.cas_account("cgrates.org", "1001", 0, {"n": 1}, "debit-1", {"ok": True})
+    redis_datadb.journal_put("s1", {"ID": "s1"})
+    p = redis_prefix
+    assert sorted(raw.scan_iter(match=f"{p}:*")) == sorted(
+        [
+            f"{p}:{{live}}:rates",
+            f"{p}:{{live}}:version",
+            f"{p}:{{acc:cgrates.org:1001}}",
+            f"{p}:{{acc:cgrates.org:1001}}:idem:debit-1",
+            f"{p}:accounts:cgrates.org",
+            f"{p}:tenants",
+            f"{p}:{{journal}}",
+        ]
+    )
+    assert raw.hgetall(f"{p}:{{live}}:rates") == {"RT_1": '{"ID":"RT_1"}'}
+    assert raw.hgetall(f"{p}:{{acc:cgrates.org:1001}}") == {"doc": '{"n":1}', "v": "1"}
+    assert raw.get(f"{p}:{{acc:cgrates.org:1001}}:idem:debit-1") == '{"ok":true}'
+
+
+@pytest.mark.parametrize("account", ["1001", "10}01", "{1001}"])
+def test_atomic_steps_stay_in_one_cluster_slot(redis_datadb, raw, redis_prefix, account):
+    redis_datadb.write_live([(RATES, "RT_1", {}), ("destinations", "D", {})])
+    redis_datadb.cas_account("cgrates.org", account, 0, {}, "debit-1", None)
+    keys = list(raw.scan_iter(match=f"{redis_prefix}:*"))
+    live = {key_slot(k.encode()) for k in keys if ":{live}:" in k}
+    account_keys = [k for k in keys if ":{acc:" in k]
+    assert len(live) == 1 and len(account_keys) == 2
+    assert len({key_slot(k.encode()) for k in account_keys}) == 1
+
+
+def test_idempotency_record_expires(redis_url, redis_prefix, raw):
+    db = RedisDataDB(redis_url, prefix=redis_prefix, idempotency_ttl=60)
+    db.flush()
+    db.cas_account("cgrates.org", "1001", 0, {}, "debit-1", 1)
+    ttl = raw.ttl(f"{redis_prefix}:{{acc:cgrates.org:1001}}:idem:debit-1")
+    assert 55 <= ttl <= 60
+    raw.delete(f"{redis_prefix}:{{acc:cgrates.org:1001}}:idem:debit-1")  # as if it expired
+    assert db.cas_account("cgrates.org", "1001", 1, {"again": 1}, "debit-1", 2).applied
+    db.flush()
+    db.close()
+    assert DEFAULT_IDEMPOTENCY_TTL == 7 * 24 * 3600
+
+
+def test_account_index_ignores_ghosts(redis_datadb, raw, redis_prefix):
+    """An index entry whose account was never written (crash between steps) is not listed."""
+    raw.sadd(f"{redis_prefix}:tenants", "t1")
+    raw.sadd(f"{redis_prefix}:accounts:t1", "ghost")
+    redis_datadb.cas_account("t1", "real", 0, {})
+    assert redis_datadb.account_ids() == ["t1:real"]
+
+
+def test_prefixes_isolate_nodes(redis_url, redis_datadb):
+    other = RedisDataDB(redis_url, prefix="fscgrtest2")
+    try:
+        redis_datadb.cas_account("t", "a", 0, {"mine": True})
+        assert other.get_account("t", "a") is None
+        other.flush()
+        assert redis_datadb.get_account("t", "a") == ({"mine": True}, 1)
+    finally:
+        other.close()
+
+
+def test_silent_server_times_out_as_storage_unavailable(silent_port):
+    db = RedisDataDB(f"redis://127.0.0.1:{silent_port}/0", timeout=0.5)
+    for call in (db.live_version, lambda: db.get_account("t", "a"), db.read_live):
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailable):
+            call()
+        assert time.monotonic() - started < 1.5
+    db.close()
+
+
+def test_cas_on_silent_server_times_out(silent_port):
+    db = open_datadb(f"redis://127.0.0.1:{silent_port}/0?timeout=0.3")
+    started = time.monotonic()
+    with pytest.raises(StorageUnavailable) as raised:
+        db.cas_account("t", "a", 0, {}, "k", None)
+    assert time.monotonic() - started < 1.0
+    assert raised.value.message.startswith("STORAGE_UNAVAILABLE: redis:")
+    db.close()
+
+
+def test_refused_connection_is_storage_unavailable(closed_port):
+    db = RedisDataDB(f"redis://127.0.0.1:{closed_port}/0", timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(StorageUnavailable):
+        db.write_live([(RATES, "R", {})])
+    assert time.monotonic() - started < 1.0
+    db.close()
+
+
+def test_unreachable_sentinel_and_cluster(closed_port):
+    sentinel = open_datadb(f"redis+sentinel://127.0.0.1:{closed_port}/mymaster/2?timeout=0.3")
+    with pytest.raises(StorageUnavailable):
+        sentinel.live_version()
+    with pytest.raises(StorageUnavailable):
+        open_datadb(f"redis+cluster://127.0.0.1:{closed_port}?timeout=0.3")
+
+
+def test_url_options(redis_url):
+    db = open_datadb(redis_url + "?prefix=fscgrtest3&idempotency_ttl=120&timeout=1.5")
+    try:
+        assert (db.prefix, db.idempotency_ttl) == ("fscgrtest3", 120)
+        pool_options = db._client.connection_pool.connection_kwargs
+        assert pool_options["socket_timeout"] == 1.5
+        assert pool_options["socket_connect_timeout"] == 1.5
+        assert db.live_version() >= 0
+    finally:
+        db.flush()
+        db.close()
+
+
+@pytest.mark.parametrize(
+    "url, options",
+    [
+        ("redis://127.0.0.1:6379/15", {"prefix": "bad{prefix}"}),
+        ("redis://127.0.0.1:6379/15", {"prefix": ""}),
+        ("redis://127.0.0.1:6379/15?timeout=soon", {}),
+        ("redis://127.0.0.1:6379/15", {"idempotency_ttl": 0}),
+        ("redis+sentinel://127.0.0.1:26379", {}),
+        ("redis+sentinel://127.0.0.1/mymaster", {}),
+    ],
+)
+def test_bad_configuration_is_a_clear_value_error(url, options):
+    with pytest.raises(ValueError):
+        open_datadb(url, **options)

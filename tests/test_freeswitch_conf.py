@@ -1,0 +1,217 @@
+"""freeswitch_conf/ and docker/: valid XML that FreeSWITCH's pre-processor reads as we mean,
+a dialplan that branches on exactly the cgr_notify values the agent sets, no default password.
+
+``hunt`` replays FreeSWITCH's XML dialplan hunt over our extensions (conditions in order,
+``break`` on-false/on-true/always/never, ``continue``), so the tests check which actions a
+channel with given variables would really get.
+"""
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from fs_cgr.agents import notify
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF = ROOT / "freeswitch_conf"
+DIALPLAN = CONF / "dialplan" / "default" / "00_fs_cgr.xml"
+EVENT_SOCKET = CONF / "autoload_configs" / "event_socket.conf.xml"
+DOCKER = ROOT / "docker"
+XML_FILES = sorted(p for p in CONF.rglob("*") if p.is_file() and ".xml" in p.name)
+ROUTES = "ARRAY::2|:supplier2|:supplier1"
+
+
+def _extensions():
+    return ET.parse(DIALPLAN).getroot().findall("extension")
+
+
+def _field_value(field: str, variables: dict) -> str:
+    name = field[2:-1] if field.startswith("${") and field.endswith("}") else field
+    return variables.get(name, "")
+
+
+def hunt(variables: dict) -> tuple[list[tuple[str, str]], bool]:
+    """(actions queued by our extensions, whether the hunt stopped in our file)."""
+    actions = []
+    for extension in _extensions():
+        proceed = False
+        for condition in extension.findall("condition"):
+            field = condition.get("field")
+            proceed = field is None or bool(
+                re.search(condition.get("expression"), _field_value(field, variables))
+            )
+            tag = "action" if proceed else "anti-action"
+            actions += [(a.get("application"), a.get("data", "")) for a in condition.iter(tag)]
+            brk = condition.get("break", "on-false")
+            if (
+                brk == "always"
+                or (brk == "on-false" and not proceed)
+                or (brk == "on-true" and proceed)
+            ):
+                break
+        if proceed and extension.get("continue") != "true":
+            return actions, True
+    return actions, False
+
+
+def _responses(actions):
+    return [data for app, data in actions if app == "respond"]
+
+
+@pytest.mark.parametrize("path", XML_FILES, ids=lambda p: str(p.relative_to(CONF)))
+def test_every_file_is_valid_xml(path):
+    ET.parse(path)
+
+
+@pytest.mark.parametrize("path", XML_FILES, ids=lambda p: str(p.relative_to(CONF)))
+def test_pre_processor_reads_every_line(path):
+    """FreeSWITCH's pre-processor drops whole lines that hold <include>, </include> or a
+    stray X-PRE-PROCESS: such lines must hold nothing else."""
+    for line in path.read_text().splitlines():
+        text = line.strip()
+        if "<include>" in text or "</include>" in text:
+            assert text in ("<include>", "</include>"), line
+        if "x-pre-process" in text.lower():
+            assert text.startswith("<X-PRE-PROCESS ") and text.endswith("/>"), line
+
+
+def test_only_well_formed_dialplan_elements():
+    allowed = {"extension", "condition", "action", "anti-action"}
+    for element in ET.parse(DIALPLAN).getroot().iter():
+        assert element.tag == "include" or element.tag in allowed, element.tag
+        if element.tag in ("action", "anti-action"):
+            assert element.get("application"), ET.tostring(element)
+        if element.tag == "condition" and element.get("field", "").startswith("cgr_"):
+            pytest.fail(f"condition on {element.get('field')} without ${{}} reads nothing")
+
+
+def test_notify_values_are_the_agents():
+    assert notify.ALL == (
+        "+AUTH_OK",
+        "-INSUFFICIENT_FUNDS",
+        "-UNAUTHORIZED_DESTINATION",
+        "-MISSING_PARAMETER",
+        "-SYSTEM_ERROR",
+    )
+
+
+@pytest.mark.parametrize("value", notify.ALL + ("AUTH_OK", "-SOMETHING_NEW", "+AUTH_OK "))
+def test_each_verdict_has_exactly_one_branch(value):
+    matching = [
+        extension.get("name")
+        for extension in _extensions()
+        for condition in extension.findall("condition")
+        if condition.get("field") == "${cgr_notify}"
+        and re.search(condition.get("expression"), value)
+    ]
+    assert len(matching) == 1, (value, matching)
+
+
+def test_first_pass_goes_to_fs_cgr_async_full_and_fails_closed():
+    actions, stopped = hunt({"cgr_reqtype": "*prepaid"})
+    assert actions[0] == ("socket", "127.0.0.1:8084 async full")
+    # what follows the socket runs only when fs_cgr gave no verdict
+    assert _responses(actions) == ["503 Service Unavailable"]
+    assert stopped
+
+
+def test_call_without_reqtype_never_reaches_fs_cgr():
+    actions, stopped = hunt({"destination_number": "61411111"})
+    assert actions == [] and not stopped
+
+
+def test_auth_ok_continues_to_operator_routing_with_best_route():
+    actions, stopped = hunt(
+        {"cgr_reqtype": "*prepaid", "cgr_notify": notify.AUTH_OK, "cgr_routes": ROUTES}
+    )
+    assert not stopped
+    assert ("set", "cgr_route=${cgr_routes[1]}") in actions
+    assert not _responses(actions) and ("socket", "127.0.0.1:8084 async full") not in actions
+
+
+def test_auth_ok_without_routes_sets_no_route():
+    actions, stopped = hunt({"cgr_reqtype": "*postpaid", "cgr_notify": notify.AUTH_OK})
+    assert not stopped
+    assert [app for app, _ in actions] == ["log"]
+
+
+@pytest.mark.parametrize(
+    ("value", "response"),
+    [
+        (notify.INSUFFICIENT_FUNDS, "403 Forbidden"),
+        (notify.UNAUTHORIZED_DESTINATION, "403 Forbidden"),
+        (notify.MISSING_PARAMETER, "403 Forbidden"),
+        (notify.SYSTEM_ERROR, "503 Service Unavailable"),
+        ("AUTH_OK", "503 Service Unavailable"),
+        ("-SOMETHING_NEW", "503 Service Unavailable"),
+    ],
+)
+def test_refusals_respond_with_sip_code(value, response):
+    actions, stopped = hunt({"cgr_reqtype": "*prepaid", "cgr_notify": value})
+    assert stopped
+    assert _responses(actions) == [response]
+    assert actions[-1] == ("respond", response)
+
+
+def test_no_proto_specific_hangup_cause():
+    """set proto_specific_hangup_cause=sip:403 + hangup gives 480 on FreeSWITCH 1.10.12."""
+    actions = [(a.get("application"), a.get("data", "")) for a in ET.parse(DIALPLAN).iter()]
+    assert not [data for _, data in actions if "proto_specific_hangup_cause" in data]
+    assert "hangup" not in {application for application, _ in actions}
+
+
+def _user(path):
+    user = ET.parse(path).getroot().find("user")
+    variables = {v.get("name"): v.get("value") for v in user.iter("variable")}
+    return user.get("id"), variables
+
+
+@pytest.mark.parametrize(
+    ("user_id", "reqtype"), [("1001", "*prepaid"), ("1002", "*postpaid"), ("1003", "*rated")]
+)
+def test_users_carry_cgr_variables(user_id, reqtype):
+    found_id, variables = _user(CONF / "directory" / "default" / f"{user_id}.xml")
+    assert found_id == user_id
+    assert variables["cgr_reqtype"] == reqtype
+    assert "*accounts" in variables["cgr_flags"].split(";")
+    assert variables["accountcode"] == user_id
+    assert variables["user_context"] == "default"
+    assert variables["effective_caller_id_number"] == user_id
+
+
+def test_event_socket_is_loopback_with_acl_and_no_default_password():
+    settings = ET.parse(EVENT_SOCKET).getroot().find("configuration/settings")
+    params = {p.get("name"): p.get("value") for p in settings.iter("param")}
+    assert params["listen-ip"] == "127.0.0.1"
+    assert params["listen-port"] == "8021"
+    assert params["apply-inbound-acl"] == "loopback.auto"
+    assert re.fullmatch(r"\$\$\{\w+\}", params["password"])
+    for path in XML_FILES:
+        assert "cluecon" not in path.read_text().lower(), path
+
+
+def test_password_variable_is_defined_by_the_included_vars_file():
+    text = EVENT_SOCKET.read_text()
+    variable = re.search(r'name="password" value="\$\$\{(\w+)\}"', text).group(1)
+    include = re.search(r'<X-PRE-PROCESS cmd="include" data="([^"]+)"/>', text).group(1)
+    assert (EVENT_SOCKET.parent / include).resolve() == CONF / "fs_cgr_vars.xml"
+    example = (CONF / "fs_cgr_vars.xml.example").read_text()
+    assert f'cmd="set" data="{variable}=' in example
+
+
+def test_docker_compose_uses_a_public_freeswitch_image_and_our_files():
+    yaml = pytest.importorskip("yaml")
+    services = yaml.safe_load((DOCKER / "docker-compose.yml").read_text())["services"]
+    assert set(services) >= {"freeswitch", "fs_cgr", "redis", "mariadb"}
+    freeswitch = services["freeswitch"]
+    assert "build" not in freeswitch and "freeswitch" in freeswitch["image"]
+    for volume in freeswitch["volumes"]:
+        source, target, _mode = volume.split(":")
+        assert (DOCKER / source).resolve().is_file(), source
+        assert target == "/etc/freeswitch/" + str((DOCKER / source).resolve().relative_to(CONF))
+    assert freeswitch["network_mode"] == services["fs_cgr"]["network_mode"] == "host"
+    assert services["fs_cgr"]["build"]["dockerfile"] == "docker/Dockerfile"
+    base_images = re.findall(r"^FROM (\S+)", (DOCKER / "Dockerfile").read_text(), re.M)
+    assert base_images == ["python:3.11-slim"]  # fs_cgr only: FreeSWITCH is never built here
