@@ -7,7 +7,6 @@ dangling reference therefore changes nothing, and the node keeps rating with
 the plan it had.
 """
 
-import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -26,8 +25,6 @@ from fs_cgr.storage.base import (
 )
 
 ANY = "*any"
-
-log = logging.getLogger(__name__)
 
 TP_KINDS = LIVE_KINDS
 
@@ -87,31 +84,27 @@ class TariffPlanService:
             self.node.accounts.execute_account_actions(plan.account_actions)
         return plan
 
-    def remove_folder(self, path) -> int:
+    def remove_folder(self, path) -> None:
         """Delete what the folder defines (objects and its AccountActions' accounts).
 
         Objects already gone are skipped. Objects from elsewhere that used a removed
         one lose that row (and go when none is left), as CGrateS could no longer rate
-        them either; so a removal always succeeds and live stays compilable.
-        Returns how many live objects were deleted or changed.
+        them either; so the live plan stays usable.
         """
         plan = load_folder(_existing_folder(path))
-        with self._lock:
-            live = self.live()
-            changes = [
+
+        def removals(live: dict) -> list[Change]:
+            deletes = [
                 (kind, obj_id, None)
                 for kind, objects in plan.live.items()
                 for obj_id in objects
                 if obj_id in live.get(kind, {})
             ]
-            changes += _dangling(_merged(live, changes))
-            if changes:
-                self.node.datadb.write_live(changes)
-        if changes:
-            self.node.rating.refresh()
+            return deletes + _dangling(_merged(live, deletes))
+
+        self.change_live(removals)
         for action in plan.account_actions:
             self.node.accounts.remove_account(action["Tenant"], action["Account"])
-        return len(changes)
 
     # -- stored tariff plans (TP* API) -----------------------------------------
     def set_tp(self, tpid: str, kind: str, obj_id: str, doc: dict) -> None:

@@ -262,6 +262,7 @@ class _Walk:
         self.blocked = False  # a blocker balance stopped the walk
         self.stopped = False  # something could not be paid
         self.in_debt = False  # the *default balance pays everything from here on
+        self.connect_fee_paid = False
         self.max_cost_reached = False
 
     @property
@@ -318,6 +319,8 @@ class _Walk:
             max_cost, strategy = _max_cost(timespan)
             for inc in timespan.increments:
                 if inc.duration == 0:
+                    if self.connect_fee_paid:  # a rated unit balance tried first
+                        continue
                     if not self.pay_connect_fee(inc.cost):
                         self.stopped = True
                         return
@@ -330,6 +333,7 @@ class _Walk:
             self.stopped = True  # the rating covered less than asked: nothing more to pay
 
     def pay_connect_fee(self, fee: Decimal) -> bool:
+        self.connect_fee_paid = True
         if fee == 0:
             return True
         for balance in self.money:

@@ -115,6 +115,7 @@ class AccountService:
         debit that cannot pay all of the usage raises InsufficientCredit and changes nothing.
         Raises AccountNotFound, AccountDisabled, rating errors, AccountBusy.
         """
+        _require(Tenant=cd.tenant, Account=cd.account)
         rate, destinations = self._rating(cd)
 
         def change(account: Account | None):
@@ -141,7 +142,6 @@ class AccountService:
         """Give back every increment of ``debit`` that starts at or after ``keep_usage`` ns
         (the connect fee is never refunded). Balances removed since are listed in
         ``Refund.missing``. Use ``debit.trimmed(keep_usage)`` for what stays charged."""
-
         _require(Tenant=debit.tenant, Account=debit.account)
 
         def change(account: Account | None):
@@ -164,6 +164,7 @@ class AccountService:
     ) -> Adjustment:
         """Charge ``amount`` of money (credit it when negative), e.g. a rounding difference;
         see debit.plan_adjustment. Raises InsufficientCredit, AccountNotFound, AccountBusy."""
+        _require(Tenant=tenant, Account=account)
 
         def change(current: Account | None):
             current = _existing(current)
@@ -188,6 +189,7 @@ class AccountService:
         An account allowed to go negative gets the whole (capped) usage, or -1 (CGrateS'
         "unlimited") when no cap is given. Raises AccountNotFound, AccountDisabled.
         """
+        _require(Tenant=cd.tenant, Account=cd.account)
         usage = cd.usage if cap_ns is None else min(cd.usage, cap_ns)
         stored = self.datadb.get_account(cd.tenant, cd.account)
         if stored is None:

@@ -1,0 +1,1 @@
+"""JSON-RPC API: method registry, CGrateS envelope, HTTP server, client and the fs-cgr CLI."""

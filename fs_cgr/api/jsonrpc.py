@@ -7,8 +7,6 @@ sends it. Numbers are read as Decimal and Decimals are written back as JSON
 numbers with their exact digits, so money never passes through a float.
 """
 
-__all__ = ["encode", "error_reply", "handle"]
-
 import json
 import logging
 from decimal import Decimal
@@ -16,6 +14,8 @@ from decimal import Decimal
 from fs_cgr.api.registry import resolve
 from fs_cgr.errors import CGRError
 from fs_cgr.storage.codec import encode  # exact Decimals at the C encoder's speed
+
+__all__ = ["encode", "error_reply", "handle"]
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,9 @@ def handle(node, body: bytes) -> bytes:
         reply = {"id": request_id, "result": None, "error": f"SERVER_ERROR: {exc}"}
     try:
         return encode(reply).encode()
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError) as exc:  # a method returned something JSON cannot hold
         log.exception("cannot encode the reply to %.200r", body)
-        error = {"id": _plain_id(request_id), "result": None, "error": f"SERVER_ERROR: {exc}"}
+        error = {"id": request_id, "result": None, "error": f"SERVER_ERROR: {exc}"}
         return encode(error).encode()
 
 
@@ -95,7 +95,3 @@ class _NoSuchMethod(CGRError):
     @property
     def message(self) -> str:
         return f"rpc: can't find method {self.detail}"
-
-
-def _plain_id(request_id):
-    return request_id if isinstance(request_id, (str, int)) or request_id is None else None

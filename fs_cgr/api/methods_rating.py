@@ -55,18 +55,18 @@ def _require(params: dict, *fields: str | tuple[str, ...]) -> None:
         raise MandatoryMissing(*missing)
 
 
-def _duration(params: dict, name: str) -> int:
+def _duration(value, where: str) -> int:
     try:
-        return parse_duration(params.get(name))
+        return parse_duration(value)
     except ValueError as exc:
-        raise InvalidArgument(f"{name}: {exc}") from None
+        raise InvalidArgument(f"{where}: {exc}") from None
 
 
-def _time(params: dict, name: str, default=None):
+def _time(value, where: str, default=None):
     try:
-        return parse_time(params.get(name), default=default)
+        return parse_time(value, default=default)
     except ValueError as exc:
-        raise InvalidArgument(f"{name}: {exc}") from None
+        raise InvalidArgument(f"{where}: {exc}") from None
 
 
 def _amount(value, where: str) -> Decimal:
@@ -97,22 +97,17 @@ def ping(node, params: dict) -> str:
 @rpc("APIerSv1.GetCost")
 def get_cost(node, params: dict) -> dict:
     """Price a call without touching any balance; the reply is CGrateS' EventCost."""
+    _require(params, ("Subject", "Account"), "Destination")
     general = node.config.general
-    subject = _get(params, "Subject", "Account")
-    destination = _get(params, "Destination")
-    wanted = (("Subject", subject), ("Destination", destination))
-    missing = [name for name, value in wanted if not value]
-    if missing:
-        raise MandatoryMissing(*missing)
     descriptor = CallDescriptor(
         tenant=_get(params, "Tenant", default=general.default_tenant),
         category=_get(params, "Category", default=general.default_category),
-        subject=str(subject),
-        destination=str(destination),
-        time_start=_time(params, "AnswerTime", default=now()),
+        subject=str(_get(params, "Subject", "Account")),
+        destination=str(params["Destination"]),
+        time_start=_time(params.get("AnswerTime"), "AnswerTime", default=now()),
         account=str(_get(params, "Account")),
         tor=_get(params, "ToR", default="*voice"),
-        usage=_duration(params, "Usage"),
+        usage=_duration(params.get("Usage"), "Usage"),
     )
     try:
         call_cost = node.rating.engine.get_cost(descriptor)
@@ -154,7 +149,7 @@ def _rate(params: dict) -> dict:
     for index, slot in enumerate(_list_of_objects(params, "RateSlots")):
         where = f"RateSlots[{index}]"
         for name in ("RateUnit", "RateIncrement", "GroupIntervalStart"):
-            _duration({f"{where}.{name}": slot.get(name)}, f"{where}.{name}")
+            _duration(slot.get(name), f"{where}.{name}")
         slots.append(
             {
                 "ConnectFee": _amount(slot.get("ConnectFee"), f"{where}.ConnectFee"),
@@ -213,7 +208,7 @@ def _activations(params: dict) -> list[dict]:
         where = f"RatingPlanActivations[{index}]"
         if not _get(item, "RatingPlanId", "RatingPlanID"):
             raise MandatoryMissing(f"{where}.RatingPlanId")
-        _time({where: item.get("ActivationTime")}, where)
+        _time(item.get("ActivationTime"), f"{where}.ActivationTime")
         activations.append(
             {
                 "ActivationTime": item.get("ActivationTime", ""),

@@ -79,7 +79,9 @@ class DataDB(ABC):
 
     @abstractmethod
     def write_live(self, changes: Iterable[tuple[str, str, dict | None]]) -> int:
-        """Apply ``(kind, id, doc)`` upserts (doc None = delete) atomically; return the new version."""
+        """Apply ``(kind, id, doc)`` upserts (doc None = delete) atomically.
+
+        Returns the new version."""
 
     # -- accounts --------------------------------------------------------------
     @abstractmethod
@@ -121,8 +123,8 @@ class DataDB(ABC):
     def flush(self) -> None:
         """Remove everything this DataDB holds (tests, ``fs-cgr`` reset)."""
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 - optional hook: most backends hold nothing
+        """Release connections; a no-op for backends that hold none."""
 
 
 class StorDB(ABC):
@@ -169,5 +171,5 @@ class StorDB(ABC):
     @abstractmethod
     def flush(self) -> None: ...
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 - optional hook: most backends hold nothing
+        """Release connections; a no-op for backends that hold none."""

@@ -8,7 +8,8 @@ Prices (subject 1001, tenant cgrates.org, category call):
   1004...  DST_1004  0.01 per second, MaxCost 0.05 *free
   1005...  DST_1005  free (0 per minute)
   49...    DST_DE    0.06 per minute billed per minute; 4917... also DST_DE_MOBILE
-Subject SPECIAL (a balance's RatingSubject) pays 1002 at 0.05 per minute, no connect fee.
+Subject SPECIAL (a balance's RatingSubject) pays 1002 at 0.05 per minute, no connect fee;
+subject SAME_AS_1001 is priced like 1001.
 """
 
 import os
@@ -117,7 +118,11 @@ LIVE = {
                 {"ActivationTime": "2014-01-01T00:00:00Z", "RatingPlanId": plan}
             ],
         }
-        for subject, plan in (("1001", "RP_1001"), ("SPECIAL", "RP_SPECIAL"))
+        for subject, plan in (
+            ("1001", "RP_1001"),
+            ("SPECIAL", "RP_SPECIAL"),
+            ("SAME_AS_1001", "RP_1001"),
+        )
     },
     "actions": {
         "TOPUP_10": {

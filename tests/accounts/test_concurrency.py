@@ -24,12 +24,20 @@ GREENLETS = 200
 CHARGES = 3  # per greenlet
 
 
-@pytest.mark.redis
-def test_concurrent_debits_from_two_processes_end_exact(redis_url, tmp_path):
+@pytest.fixture
+def hot_account(redis_url):
+    """The Redis URL (own key prefix) of a DataDB holding account "hot" with START money."""
     url = f"{redis_url}?prefix=fs_cgr_accounts_concurrency_{os.getpid()}"
     service = service_on(open_datadb(url))
     service.add_balance("cgrates.org", "hot", MONETARY, START, {"ID": "main"})
+    yield url, service
+    service.datadb.flush()
+    service.datadb.close()
 
+
+@pytest.mark.redis
+def test_concurrent_debits_from_two_processes_end_exact(hot_account, tmp_path):
+    url, service = hot_account
     spawn = multiprocessing.get_context("spawn")
     start = spawn.Event()
     paths = [tmp_path / f"worker{n}.json" for n in range(PROCESSES)]
@@ -58,5 +66,3 @@ def test_concurrent_debits_from_two_processes_end_exact(redis_url, tmp_path):
     final = service.get_account("cgrates.org", "hot").balances[MONETARY][0].value
     assert final == START - sum(granted.values())
     assert Decimal(0) <= final < Decimal("0.5")  # the money ran out: the last charges were refused
-    service.datadb.flush()
-    service.datadb.close()

@@ -285,3 +285,13 @@ def test_adjustment_charges_and_credits_money():
     with pytest.raises(InsufficientCredit):
         plan_adjustment(acc, D("5"), at=T0)
     assert values(acc) == {"main": D("0.9902"), "small": D("0.501")}
+
+
+def test_connect_fee_is_paid_once_when_a_rated_voice_balance_cannot_pay(engine):
+    # The balance's own rating (like 1001's) starts with the connect fee, then a 60 s
+    # increment the 30 s balance cannot pay: money pays the call, connect fee once.
+    rated = voice("rated", 30, rating_subject="SAME_AS_1001")
+    acc = account(money("main", "10"), rated)
+    result = debit(engine, acc, "1002", 60)
+    assert result.cost == D("0.6")
+    assert values(acc) == {"main": D("9.4"), "rated": D(30 * SECOND)}

@@ -203,3 +203,16 @@ def test_views_print_cgrates_shapes(service):
     assert legacy["Id"] == "*out:cgrates.org:1001"
     assert legacy["BalanceMap"]["*monetary*out"][0]["Id"] == "main"
     assert legacy["BalanceMap"]["*voice*out"][0]["DestinationIds"] == "DST_1002"
+
+
+def test_retry_returns_the_stored_result_even_when_the_request_would_now_fail(service):
+    funded(service, "1")
+    first = service.adjust(TENANT, "1001", D("0.75"), "s9:round")
+    debit = service.debit(call("1002", 60 * SECOND), "s9:1")  # 0.25 < 0.4 + 0.2: nothing
+    assert balances(service) == {(MONETARY, "main"): D("0.25")} and debit.cost == 0
+    assert service.adjust(TENANT, "1001", D("0.75"), "s9:round") == first  # now unaffordable
+    service.set_account(TENANT, "1001", disabled=True)
+    assert service.debit(call("1002", 60 * SECOND), "s9:1") == debit
+    with pytest.raises(AccountDisabled):
+        service.debit(call("1002", 60 * SECOND), "s9:2")
+    assert balances(service) == {(MONETARY, "main"): D("0.25")}

@@ -17,6 +17,11 @@ def _boom(node, params):
     raise RuntimeError("boom")
 
 
+@rpc("TestSv1.Unencodable")
+def _unencodable(node, params):
+    return {"when": object()}
+
+
 @rpc("TestSv1.Echo")
 def _echo(node, params):
     return params
@@ -110,6 +115,13 @@ def test_unexpected_exception_is_answered_logged_and_not_fatal(api, caplog):
         api.call("TestSv1.Boom")
     assert err.value.message == "SERVER_ERROR: boom"
     assert any("RuntimeError: boom" in (r.exc_text or "") for r in caplog.records)
+    _assert_still_serving(api)
+
+
+def test_a_reply_json_cannot_hold_is_an_error_reply(api):
+    with pytest.raises(RpcError) as err:
+        api.call("TestSv1.Unencodable")
+    assert err.value.message.startswith("SERVER_ERROR: cannot store object")
     _assert_still_serving(api)
 
 

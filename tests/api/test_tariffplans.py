@@ -125,7 +125,10 @@ def test_remove_drops_rows_of_other_objects_that_pointed_into_the_folder(api):
     _load_example(api)
     _set_tp_plan(api, destination_id="DST_DE_MOBILE")  # uses the folder's destination
     api.call("APIerSv1.LoadTariffPlanFromStorDb", {"TPid": TP})
-    api.call("APIerSv1.RemoveTPFromFolder", {"FolderPath": str(EXAMPLE_PLAN)})
+    assert api.call("APIerSv1.RemoveTPFromFolder", {"FolderPath": str(EXAMPLE_PLAN)}) == "OK"
+    # DR_TP_FR lost its only row, so it went, and RP_TP_FR with it; DST_TP_FR stays
+    assert _error(api, "APIerSv1.GetRatingPlan", {"ID": "RP_TP_FR"}) == "NOT_FOUND"
+    assert api.call("APIerSv1.GetDestination", {"ID": "DST_TP_FR"})["Prefixes"] == ["33", "262"]
     # the live plan still compiles: a new folder loads and prices
     _load_example(api)
     assert _cost(api) == Decimal("0.4")

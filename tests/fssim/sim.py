@@ -85,6 +85,7 @@ class FreeSwitchSim:
         host, port = address
         sock = socket.create_connection((host, port), timeout=5)
         sock.settimeout(None)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as mod_event_socket
         channel = SimChannel(self, destination, caller, dict(variables or {}), f"{host}:{port}")
         self.channels[channel.uuid] = channel
         call = SimCall(self, sock, channel, drop_park=drop_park, reply_delay=reply_delay)
@@ -112,6 +113,7 @@ class FreeSwitchSim:
             session.close()
 
     def _serve_inbound(self, sock, address) -> None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         session = InboundSession(self, sock)
         self.inbound_sessions.append(session)
         session.write(wire.AUTH_REQUEST)

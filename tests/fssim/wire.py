@@ -6,13 +6,17 @@ CHANNEL_DATA event serialized as a header block, hence its ``Reply-Text: %2BOK%0
 """
 
 import json
+import re
 
 URL_UNSAFE = frozenset(b'\r\n #%&+:;<=>?@[\\]^`{|}"')
+_NEEDS_ENCODING = re.compile(r'[^\x20-\x7e]|[\r\n #%&+:;<=>?@\[\\\]^`{|}"]')
 GOODBYE = "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
 AUTH_REQUEST = b"Content-Type: auth/request\n\n"
 
 
 def url_encode(value: str) -> str:
+    if not _NEEDS_ENCODING.search(value):  # most values: a fast path, same result
+        return value
     return "".join(
         f"%{byte:02X}" if byte < 0x20 or byte > 0x7E or byte in URL_UNSAFE else chr(byte)
         for byte in value.encode()
