@@ -7,6 +7,7 @@ CHANNEL_DATA event serialized as a header block, hence its ``Reply-Text: %2BOK%0
 
 import json
 import re
+from json.encoder import encode_basestring
 
 URL_UNSAFE = frozenset(b'\r\n #%&+:;<=>?@[\\]^`{|}"')
 _NEEDS_ENCODING = re.compile(r'[^\x20-\x7e]|[\r\n #%&+:;<=>?@\[\\\]^`{|}"]')
@@ -72,6 +73,8 @@ def _json_value(value: str):
 
 
 def _json(value) -> str:
+    if isinstance(value, str):
+        return encode_basestring(value)  # what json.dumps does for a str, without its overhead
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
