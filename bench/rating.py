@@ -1,9 +1,10 @@
-"""Rating benchmarks, in process: GetCost per second, longest-prefix lookups, memory.
+"""Rating benchmarks: GetCost and longest-prefix lookups in process, memory, GetCost over HTTP.
 
     python bench/rating.py [--runs 3] [--seconds 2]
 
-Each figure is the median of ``--runs`` runs on one core. Plans are generated
-(deterministic seed): 2,000 prefixes for GetCost, 100,000 for lookups and memory.
+Each figure is the median of ``--runs`` runs; rates are given per wall-clock second
+and per CPU second (of this process, or of the HTTP server process). Plans are
+generated (deterministic seed): 2,000 prefixes for GetCost, 100,000 for lookups and memory.
 """
 
 import argparse
@@ -107,15 +108,23 @@ def numbers_for(live: dict, count: int, seed: int = 11) -> list[str]:
     ]
 
 
-def timed_rate(work, items: list, seconds: float) -> float:
-    """Calls of ``work(item)`` per second, cycling through ``items`` for ``seconds``."""
-    done, started = 0, time.perf_counter()
+def timed_rate(work, items: list, seconds: float) -> tuple[float, float]:
+    """Calls of ``work(item)`` per wall-clock second and per CPU second of this process,
+    cycling through ``items`` for ``seconds`` (the CPU figure shows the code's own cost
+    when other processes load the machine)."""
+    done, started, cpu = 0, time.perf_counter(), time.process_time()
     deadline = started + seconds
     while time.perf_counter() < deadline:
         for item in items:
             work(item)
         done += len(items)
-    return done / (time.perf_counter() - started)
+    return done / (time.perf_counter() - started), done / (time.process_time() - cpu)
+
+
+def rates(name: str, rate: tuple[float, float]) -> dict:
+    """A timed_rate result as two figures."""
+    wall, cpu = rate
+    return {f"{name} per second": wall, f"{name} per CPU second": cpu}
 
 
 # -- sections -------------------------------------------------------------------------------
@@ -136,7 +145,7 @@ def bench_get_cost(seconds: float) -> dict:
         )
         for number in numbers_for(live, 5_000)
     ]
-    return {"GetCost per second (2,000 prefixes)": timed_rate(engine.get_cost, calls, seconds)}
+    return rates("GetCost (2,000 prefixes)", timed_rate(engine.get_cost, calls, seconds))
 
 
 def bench_prefixes(seconds: float) -> dict:
@@ -150,33 +159,27 @@ def bench_prefixes(seconds: float) -> dict:
     numbers = numbers_for(live, 20_000)
     plan = engine.data.plans["RP_BENCH"]
     at = to_ns(START)
+    lookups = timed_rate(engine.longest_prefix, numbers, seconds)
+    matches = timed_rate(lambda number: plan.match(number, at), numbers, seconds)
     return {
-        "longest-prefix lookups per second (100,000 prefixes)": timed_rate(
-            engine.longest_prefix, numbers, seconds
-        ),
-        "plan matches per second (100,000 prefixes)": timed_rate(
-            lambda number: plan.match(number, at), numbers, seconds
-        ),
+        **rates("longest-prefix lookups (100,000 prefixes)", lookups),
+        **rates("plan matches (100,000 prefixes)", matches),
         "memory held by the compiled 100,000-prefix plan, MiB": retained / 2**20,
     }
 
 
 def bench_http(seconds: float, clients: int = 8) -> dict:
     """APIerSv1.GetCost over HTTP on loopback: latency of sequential requests, then of
-    ``clients`` concurrent keep-alive clients. The server runs in a thread with its own
-    gevent hub; the clients are greenlets of the main thread, so only two threads share
-    the GIL. Figures include the clients' own time (same process, 2 cores)."""
+    ``clients`` concurrent keep-alive clients (greenlets of this process). The server is a
+    process of its own, as ``fs-cgr serve`` runs (gevent, monkey-patched), so clients and
+    server do not share a GIL; its CPU time gives requests per server CPU second."""
     import http.client
     import json
-    import tempfile
+    import subprocess
     from urllib.parse import urlsplit
 
     import gevent
     import gevent.socket
-
-    from fs_cgr.api.server import ServerThread
-    from fs_cgr.app import Node
-    from fs_cgr.config import load_config
 
     class GreenConnection(http.client.HTTPConnection):
         def connect(self):
@@ -184,65 +187,112 @@ def bench_http(seconds: float, clients: int = 8) -> dict:
             self.sock.setsockopt(gevent.socket.IPPROTO_TCP, gevent.socket.TCP_NODELAY, 1)
 
     live = generate_live(2_000)
-    with tempfile.TemporaryDirectory() as data_dir:
-        node = Node(load_config(overrides={"general.data_dir": data_dir}, env={}))
-        node.tariffplans.apply_live(
-            (kind, key, doc) for kind, docs in live.items() for key, doc in docs.items()
-        )
-        server = ServerThread(node).start()
-        address = urlsplit(server.url)
-        bodies = [
-            json.dumps(
-                {
-                    "id": index,
-                    "method": "APIerSv1.GetCost",
-                    "params": [
-                        {
-                            "Tenant": TENANT,
-                            "Category": CATEGORY,
-                            "Subject": "1001",
-                            "Destination": number,
-                            "AnswerTime": START.isoformat(),
-                            "Usage": f"{60 + index % 540}s",
-                        }
-                    ],
-                }
-            ).encode()
-            for index, number in enumerate(numbers_for(live, 1_000))
-        ]
+    bodies = [
+        json.dumps(
+            {
+                "id": index,
+                "method": "APIerSv1.GetCost",
+                "params": [
+                    {
+                        "Tenant": TENANT,
+                        "Category": CATEGORY,
+                        "Subject": "1001",
+                        "Destination": number,
+                        "AnswerTime": START.isoformat(),
+                        "Usage": f"{60 + index % 540}s",
+                    }
+                ],
+            }
+        ).encode()
+        for index, number in enumerate(numbers_for(live, 1_000))
+    ]
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve-http"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
-        def client_loop(latencies: list, until: float) -> None:
-            connection = GreenConnection(address.hostname, address.port, timeout=10)
-            index = 0
-            while time.perf_counter() < until and len(latencies) < 200_000:
-                started = time.perf_counter()
-                connection.request("POST", "/jsonrpc", bodies[index % len(bodies)])
-                reply = connection.getresponse().read()
-                latencies.append(time.perf_counter() - started)
-                if b'"error":null' not in reply:
-                    raise RuntimeError(f"GetCost failed: {reply[:200]!r}")
-                index += 1
-            connection.close()
+    def server_cpu() -> float:
+        """Seconds of CPU the server used since the last call."""
+        server.stdin.write("cpu\n")
+        server.stdin.flush()
+        return float(server.stdout.readline())
 
-        try:
-            sequential: list[float] = []
-            client_loop(sequential, time.perf_counter() + seconds)
-            concurrent: list[list[float]] = [[] for _ in range(clients)]
-            until = time.perf_counter() + seconds
-            greenlets = [gevent.spawn(client_loop, latencies, until) for latencies in concurrent]
-            gevent.joinall(greenlets, raise_error=True)
-        finally:
-            server.stop()
-            node.stop()
+    def client_loop(latencies: list, until: float) -> None:
+        connection = GreenConnection(address.hostname, address.port, timeout=10)
+        index = 0
+        while time.perf_counter() < until and len(latencies) < 200_000:
+            started = time.perf_counter()
+            connection.request("POST", "/jsonrpc", bodies[index % len(bodies)])
+            reply = connection.getresponse().read()
+            latencies.append(time.perf_counter() - started)
+            if b'"error":null' not in reply:
+                raise RuntimeError(f"GetCost failed: {reply[:200]!r}")
+            index += 1
+        connection.close()
+
+    try:
+        address = urlsplit(server.stdout.readline().strip())
+        server_cpu()
+        sequential: list[float] = []
+        client_loop(sequential, time.perf_counter() + seconds)
+        sequential_cpu = server_cpu()
+        concurrent: list[list[float]] = [[] for _ in range(clients)]
+        until = time.perf_counter() + seconds
+        greenlets = [gevent.spawn(client_loop, latencies, until) for latencies in concurrent]
+        gevent.joinall(greenlets, raise_error=True)
+        concurrent_cpu = server_cpu()
+    finally:
+        server.stdin.close()
+        server.wait(timeout=30)
     together = sorted(value for latencies in concurrent for value in latencies)
     sequential.sort()
     return {
         "HTTP GetCost sequential p50, ms": _percentile(sequential, 50) * 1000,
         "HTTP GetCost sequential p99, ms": _percentile(sequential, 99) * 1000,
+        "HTTP GetCost sequential per server CPU second": len(sequential) / sequential_cpu,
         f"HTTP GetCost {clients} concurrent clients p50, ms": _percentile(together, 50) * 1000,
         f"HTTP GetCost {clients} concurrent clients p99, ms": _percentile(together, 99) * 1000,
         f"HTTP GetCost per second, {clients} concurrent clients": len(together) / seconds,
+        f"HTTP GetCost per server CPU second, {clients} concurrent clients": (
+            len(together) / concurrent_cpu
+        ),
     }
+
+
+def serve_http() -> None:
+    """The server of bench_http: prints its URL, answers each "cpu" line on stdin with the
+    CPU seconds used since the last one, stops at the end of stdin."""
+    from gevent import monkey
+
+    monkey.patch_all()
+    import tempfile
+
+    import gevent.select
+
+    from fs_cgr.api.server import ApiServer
+    from fs_cgr.app import Node
+    from fs_cgr.config import load_config
+
+    live = generate_live(2_000)
+    with tempfile.TemporaryDirectory() as data_dir:
+        node = Node(load_config(overrides={"general.data_dir": data_dir}, env={}))
+        node.tariffplans.apply_live(
+            (kind, key, doc) for kind, docs in live.items() for key, doc in docs.items()
+        )
+        server = ApiServer(node, "127.0.0.1:0")
+        server.start()
+        print(server.url, flush=True)
+        cpu = time.process_time()
+        while True:
+            gevent.select.select([sys.stdin], [], [])
+            if not sys.stdin.readline():
+                break
+            print(time.process_time() - cpu, flush=True)
+            cpu = time.process_time()
+        server.stop()
+        node.stop()
 
 
 def _percentile(sorted_values: list[float], percent: float) -> float:
@@ -257,7 +307,11 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=2.0, help="duration of each rate run")
+    parser.add_argument("--serve-http", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.serve_http:
+        serve_http()
+        return
     for section in SECTIONS:
         runs = [section(args.seconds) for _ in range(args.runs)]
         for name in runs[0]:

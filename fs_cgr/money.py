@@ -15,6 +15,7 @@ ROUND_DOWN = "*down"
 ROUND_MIDDLE = "*middle"
 _METHODS = {ROUND_UP: ROUND_CEILING, ROUND_DOWN: ROUND_FLOOR, ROUND_MIDDLE: ROUND_HALF_UP}
 ZERO = Decimal(0)
+_QUANTA = {decimals: Decimal(1).scaleb(-decimals) for decimals in range(21)}  # built once: hot
 
 
 def to_decimal(value) -> Decimal:
@@ -41,7 +42,8 @@ def round_money(amount: Decimal, decimals: int, method: str = ROUND_MIDDLE) -> D
     rounding = _METHODS.get(method)
     if rounding is None:
         return amount
-    return amount.quantize(Decimal(1).scaleb(-decimals), rounding=rounding)
+    quantum = _QUANTA.get(decimals) or Decimal(1).scaleb(-decimals)
+    return amount.quantize(quantum, rounding)
 
 
 def round_global(amount: Decimal) -> Decimal:

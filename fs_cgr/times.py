@@ -1,5 +1,6 @@
 """Timestamps as CGrateS accepts them, always returned as aware UTC datetimes."""
 
+import re
 from datetime import datetime, timedelta, timezone
 
 from fs_cgr.durations import parse_duration
@@ -15,6 +16,16 @@ _LAYOUTS = (
     "%Y-%m-%dT%H:%M:%S.%f",
     "%Y%m%d%H%M%S",
     "%Y-%m-%d",
+)
+
+
+# The usual texts among _LAYOUTS, with the field ranges strptime checks: RFC 3339 (fraction
+# and offset optional) and "2006-01-02 15:04:05" with a fraction or an offset.
+_DAY = r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+_CLOCK = r"(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+_FRACTION, _OFFSET = r"\.\d{1,6}", r"[+-]\d{2}:[0-5]\d"
+_ISO_LAYOUT = re.compile(
+    rf"{_DAY}T{_CLOCK}(?:{_FRACTION})?(?:{_OFFSET})?|{_DAY} {_CLOCK}(?:{_FRACTION}|{_OFFSET})?"
 )
 
 
@@ -42,13 +53,29 @@ def parse_time(value, default=None) -> datetime | None:
         return _from_epoch(int(text)) if int(text) else default
     candidate = text[:-1] + "+00:00" if text.endswith("Z") else text
     candidate = _trim_fraction(candidate)
+    parsed = _parse_iso(candidate) or _parse_layouts(candidate)
+    if parsed is None:
+        raise ValueError(f"invalid time: {value!r}")
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _parse_iso(text: str) -> datetime | None:
+    """The usual texts at C speed: strptime reads them the same, 50 times slower."""
+    if _ISO_LAYOUT.fullmatch(text):
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:  # e.g. February 30th: the layouts refuse it too
+            pass
+    return None
+
+
+def _parse_layouts(text: str) -> datetime | None:
     for layout in _LAYOUTS:
         try:
-            parsed = datetime.strptime(candidate, layout)
+            return datetime.strptime(text, layout)
         except ValueError:
             continue
-        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    raise ValueError(f"invalid time: {value!r}")
+    return None
 
 
 def _trim_fraction(text: str) -> str:
@@ -77,10 +104,8 @@ def format_time(value: datetime | None) -> str:
     if value is None:
         return "0001-01-01T00:00:00Z"
     value = value.astimezone(UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        text += f".{value.microsecond:06d}".rstrip("0")
-    return text + "Z"
+    text = value.isoformat()[:-6]  # without "+00:00"; isoformat is twice as fast as strftime
+    return (text.rstrip("0") if value.microsecond else text) + "Z"
 
 
 def add_ns(value: datetime, ns: int) -> datetime:

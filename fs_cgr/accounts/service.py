@@ -1,11 +1,18 @@
 """AccountService: every read and change of accounts, applied atomically in the DataDB.
 
-Each change is: read the account document and its version, compute the new
+Each change is: take the account document and its version, compute the new
 account with the pure planners (debit, refund, actions), then write it with
 ``DataDB.cas_account`` only if the version has not moved meanwhile; on a
-conflict, read again and recompute (a bounded number of times, with jitter).
-Nothing is ever written without that check, so any number of greenlets,
-processes and nodes can debit one account and the result stays exact.
+conflict, recompute from the current document the conflict reports (a bounded
+number of times, with jitter). Nothing is ever written without that check, so
+any number of greenlets, processes and nodes can debit one account and the
+result stays exact.
+
+The account a change starts from is the one this service last wrote or saw,
+when it still remembers it: then the common case is a single round trip. The
+check makes that safe because versions are never reused; a change computed
+from a remembered account that writes nothing or fails is computed again from
+a fresh read, so no answer rests on a stale copy.
 
 Debits, refunds and adjustments may carry an idempotency key (session id +
 sequence): the DataDB stores the result with the write, and a retry with the
@@ -54,6 +61,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 64  # reads + writes of one change before giving up with AccountBusy
 MAX_BACKOFF = 0.02  # seconds
+REMEMBERED_ACCOUNTS = 10_000  # accounts whose last known state a service keeps
 ASAP = "*asap"
 _NO_VERSION = 2**62  # never reached: a compare-and-set expecting it only probes the key
 _REMOVED = object()  # what a change returns when its actions removed the account
@@ -63,6 +71,7 @@ class AccountService:
     def __init__(self, node):
         self.node = node
         self._locks = _KeyedLocks()
+        self._known = _KnownAccounts(REMEMBERED_ACCOUNTS)
 
     @property
     def datadb(self):
@@ -246,6 +255,7 @@ class AccountService:
     def remove_account(self, tenant: str, account: str) -> bool:
         """Delete the account; False when there was none."""
         _require(Tenant=tenant, Account=account)
+        self._known.forget(f"{tenant}:{account}")
         return self.datadb.remove_account(tenant, account)
 
     def add_balance(
@@ -395,21 +405,30 @@ class AccountService:
         key: str | None = None,
         from_doc: Callable[[dict], object] | None = None,
     ):
-        """Read, ``change`` (returns the account to write, or None to write nothing, and the
-        result), compare-and-set; retry on conflicts; a duplicate key returns the stored
-        result."""
-        with self._locks.hold(f"{tenant}:{account}"):
+        """``change`` (returns the account to write, or None to write nothing, and the
+        result) the account as last known, compare-and-set; on a conflict, again from the
+        current account it reports; a duplicate key returns the stored result."""
+        name = f"{tenant}:{account}"
+        with self._locks.hold(name):
+            state, fresh = self._known.get(name), False
             for attempt in range(MAX_ATTEMPTS):
-                stored = self.datadb.get_account(tenant, account)
-                current, version = (Account.from_doc(stored[0]), stored[1]) if stored else (None, 0)
+                if state is None:
+                    state, fresh = self._read(tenant, account), True
+                known, version = state
                 try:
-                    updated, result = change(current)
+                    updated, result = change(known.copy() if known is not None else None)
                 except CGRError:
+                    if not fresh:
+                        state = None  # the remembered account may be stale: decide on a read
+                        continue
                     earlier = self._stored_result(tenant, account, key)
                     if earlier is None:
                         raise
                     return from_doc(earlier)
                 if updated is None:
+                    if not fresh:
+                        state = None
+                        continue
                     return result
                 updated.update_time = times.now()
                 outcome = self.datadb.cas_account(
@@ -421,11 +440,22 @@ class AccountService:
                     result.to_doc() if key is not None else None,
                 )
                 if outcome.applied:
+                    self._known.put(
+                        name, updated if result is not updated else updated.copy(), outcome.version
+                    )
                     return result
                 if outcome.duplicate:
+                    self._known.forget(name)
                     return from_doc(outcome.stored)
-                time.sleep(random.uniform(0, min(MAX_BACKOFF, 0.0005 * 2**attempt)))
+                if fresh:  # a real race, not just a stale copy: let the other writer pass
+                    time.sleep(random.uniform(0, min(MAX_BACKOFF, 0.0005 * 2**attempt)))
+                state, fresh = _state(outcome.doc, outcome.version), True
+                self._known.put(name, *state)
         raise AccountBusy(f"{tenant}:{account}: {MAX_ATTEMPTS} concurrent changes won")
+
+    def _read(self, tenant: str, account: str) -> tuple[Account | None, int]:
+        stored = self.datadb.get_account(tenant, account)
+        return _state(*stored) if stored else (None, 0)
 
     def _stored_result(self, tenant: str, account: str, key: str | None):
         """The result stored under ``key`` by an earlier identical request, or None.
@@ -437,6 +467,10 @@ class AccountService:
             return None
         outcome = self.datadb.cas_account(tenant, account, _NO_VERSION, {}, key)
         return outcome.stored if outcome.duplicate else None
+
+
+def _state(doc: dict | None, version: int) -> tuple[Account | None, int]:
+    return (Account.from_doc(doc) if doc is not None else None), version
 
 
 def _existing(account: Account | None) -> Account:
@@ -457,6 +491,31 @@ def _require(**fields) -> None:
     missing = [name for name, value in fields.items() if not value]
     if missing:
         raise MandatoryMissing(*missing)
+
+
+class _KnownAccounts:
+    """The last known ``(Account, version)`` of up to ``size`` accounts (the least recently
+    written dropped first): where a change starts, checked by its compare-and-set. The
+    accounts kept here are never handed out, only copies of them."""
+
+    def __init__(self, size: int):
+        self._size = size
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[Account | None, int]] = {}
+
+    def get(self, name: str) -> tuple[Account | None, int] | None:
+        return self._entries.get(name)
+
+    def put(self, name: str, account: Account | None, version: int) -> None:
+        with self._lock:
+            self._entries.pop(name, None)
+            self._entries[name] = (account, version)
+            if len(self._entries) > self._size:
+                del self._entries[next(iter(self._entries))]
+
+    def forget(self, name: str) -> None:
+        with self._lock:
+            self._entries.pop(name, None)
 
 
 class _KeyedLocks:

@@ -16,7 +16,6 @@ When a call's socket dies mid-call its session lives on: the inbound links
 (``fslink``) deliver its CHANNEL_HANGUP_COMPLETE and carry its ``uuid_kill``.
 """
 
-import contextlib
 import logging
 
 import gevent
@@ -35,7 +34,7 @@ from fs_cgr.errors import (
     NotFound,
     UnauthorizedDestination,
 )
-from fs_cgr.esl import ESLError, OutboundServer
+from fs_cgr.esl import ESLError, OutboundServer, frames
 from fs_cgr.routes.service import format_cgr_routes, route_ids
 from fs_cgr.sessions.service import INSUFFICIENT_FUNDS
 
@@ -108,7 +107,8 @@ class FreeSwitchAgent:
         try:
             call.run()
         finally:
-            del self.calls[call.uuid]
+            if self.calls.get(call.uuid) is call:
+                del self.calls[call.uuid]
             if call.orphaned:
                 self._adopt(call)
 
@@ -120,43 +120,48 @@ class FreeSwitchAgent:
 
     def disconnect(self, session, reason: str) -> None:
         """The session service's on_disconnect (paid time over, or a debit failed)."""
-        uuid = session.origin_id
         verdict = notify.INSUFFICIENT_FUNDS if reason == INSUFFICIENT_FUNDS else notify.SYSTEM_ERROR
-        call = self.calls.get(uuid)
-        api = call.api if call is not None and call.open else self._link_api(session.origin_host)
-        self.end_call(api, uuid, verdict, session.debit_interval / 1e9)
+        grace = session.debit_interval / 1e9
+        self.end_call(session.origin_id, session.origin_host, verdict, grace)
 
-    def end_call(self, api, uuid: str, verdict: str, grace: float = 1.0) -> None:
+    def end_call(self, uuid: str, origin_host: str, verdict: str, grace: float = 1.0) -> None:
         """Tell the dialplan why (cgr_notify), optionally announce it, then hang up."""
         try:
-            api(f"uuid_setvar {uuid} cgr_notify {verdict}")
+            self.api_for(uuid, origin_host)(f"uuid_setvar {uuid} cgr_notify {verdict}")
         except CommandFailed as exc:
             log.warning("call %s: cgr_notify not set before hangup: %s", uuid, exc)
         announcement = self.config.empty_balance_ann_file
         announce = announcement and verdict == notify.INSUFFICIENT_FUNDS
-        if announce and self._announce(api, uuid, announcement):
+        if announce and self._announce(uuid, origin_host, announcement):
             # FreeSWITCH hangs up after the file; should it not, the call ends anyway
-            gevent.spawn_later(grace or 1.0, self._kill, api, uuid)
+            gevent.spawn_later(grace or 1.0, self.kill, uuid, origin_host)
             return
-        self._kill(api, uuid)
+        self.kill(uuid, origin_host)
 
-    def _announce(self, api, uuid: str, path: str) -> bool:
+    def _announce(self, uuid: str, origin_host: str, path: str) -> bool:
+        command = f"uuid_broadcast {uuid} playback!{HANGUP_CAUSE.lower()}::{path} aleg"
         try:
-            api(f"uuid_broadcast {uuid} playback!{HANGUP_CAUSE.lower()}::{path} aleg")
+            self.api_for(uuid, origin_host)(command)
             return True
         except CommandFailed as exc:
             log.warning("call %s: empty-balance announcement failed: %s", uuid, exc)
             return False
 
-    def _kill(self, api, uuid: str, cause: str = HANGUP_CAUSE) -> None:
+    def kill(self, uuid: str, origin_host: str, cause: str = HANGUP_CAUSE) -> None:
         try:
-            api(f"uuid_kill {uuid} {cause}")
+            self.api_for(uuid, origin_host)(f"uuid_kill {uuid} {cause}")
         except CommandFailed as exc:
             log.info("call %s: uuid_kill: %s", uuid, exc)
 
-    def _link_api(self, origin_host: str):
+    def api_for(self, uuid: str, origin_host: str):
+        """``api(command) -> reply``: over the call's socket while it is open, else over
+        the inbound link of its box. Raises CommandFailed."""
+        call = self.calls.get(uuid)
+        if call is not None and call.open:
+            return call.api
+        link = self.links.by_alias(origin_host) or self.links.only()
+
         def api(command: str) -> str:
-            link = self.links.by_alias(origin_host) or self.links.only()
             if link is None:
                 raise CommandFailed(f"no link to FreeSWITCH {origin_host!r}")
             try:
@@ -178,17 +183,29 @@ class FreeSwitchAgent:
         if call is not None:  # its own socket reports it; kept in case the socket dies first
             call.link_hangup = event
             return
-        defaults = self.defaults(link)
-        if self.sessions.get(cgrid(event.uuid, defaults.origin_host)) is not None:
-            gevent.spawn(self._finish, event, defaults)
+        try:
+            cgr_event = FSEvent(event.headers).cgr_event(self.defaults(link))
+        except ValueError as exc:
+            log.warning("call %s: unreadable hangup event: %s", event.uuid, exc)
+            return
+        if self.sessions.get(cgrid(cgr_event["OriginID"], cgr_event["OriginHost"])) is not None:
+            gevent.spawn(self._terminate, cgr_event)
 
     def _finish(self, event, defaults: Defaults) -> None:
         try:
-            self.sessions.terminate(FSEvent(event.headers).cgr_event(defaults))
+            cgr_event = FSEvent(event.headers).cgr_event(defaults)
+        except ValueError as exc:
+            log.warning("call %s: unreadable hangup event: %s", event.uuid, exc)
+            return
+        self._terminate(cgr_event)
+
+    def _terminate(self, cgr_event: dict) -> None:
+        try:
+            self.sessions.terminate(cgr_event)
         except NotFound:
             pass  # finished by the other path meanwhile
         except Exception:
-            log.exception("call %s: terminating after a socket loss failed", event.uuid)
+            log.exception("call %s: terminating after a socket loss failed", cgr_event["OriginID"])
 
 
 class Call:
@@ -199,8 +216,7 @@ class Call:
         self.conn = conn
         self.uuid = conn.uuid
         self.channel = FSEvent(conn.channel)
-        self.link = agent.links.for_channel(conn.channel)
-        self.defaults = agent.defaults(self.link)
+        self.defaults = agent.defaults(agent.links.for_channel(conn.channel))
         self.answered = False
         self.hung_up = False
         self.link_hangup = None  # the inbound link's CHANNEL_HANGUP_COMPLETE, if it came first
@@ -231,23 +247,45 @@ class Call:
             self._kill_unauthorized()
             return
         if followed:
+            self._forget_channel_data()
             self._follow()
 
     # -- connect: the verdict ------------------------------------------------------
     def _subscribe(self) -> None:
-        """Own events only (myevents), JSON, and a bounded linger so HANGUP_COMPLETE is not
-        lost when the call ends; plain ``linger`` would keep the socket forever."""
+        """Own events only (myevents), in JSON, and a bounded linger so HANGUP_COMPLETE is not
+        lost when the call ends (plain ``linger`` would keep the socket forever). Filters
+        spare both sides the ~10 other events of a call; a FreeSWITCH refusing them only
+        costs CPU. Sent in one go: one round trip."""
         linger = max(1, self.agent.config.linger)
+        needed = [
+            frames.command("myevents"),
+            frames.linger(linger),
+            frames.event(CALL_EVENTS, "json"),
+        ]
+        optional = [frames.command(f"filter Event-Name {name}") for name in CALL_EVENTS]
+        replies = self._pipeline(needed + optional)
+        for reply in replies[: len(needed)]:
+            if not reply.ok:
+                raise CommandFailed(reply.text)
+        if not all(reply.ok for reply in replies[len(needed) :]):
+            log.debug("call %s: FreeSWITCH refused event filters", self.uuid)
+
+    def _pipeline(self, commands: list[bytes]) -> list:
+        """Send every command without waiting in between; their replies, in order."""
+        jobs = [gevent.spawn(self._send, command) for command in commands]
+        gevent.joinall(jobs)
+        replies = [job.value for job in jobs]
+        for reply in replies:
+            if isinstance(reply, ESLError):
+                raise CommandFailed(str(reply))
+        return replies
+
+    def _send(self, command: bytes):
+        """The reply, or the ESLError instead of raising it (in a greenlet of its own)."""
         try:
-            for reply in (
-                self.conn.myevents(COMMAND_TIMEOUT),
-                self.conn.linger(linger, COMMAND_TIMEOUT),
-                self.conn.subscribe(CALL_EVENTS, "json", COMMAND_TIMEOUT),
-            ):
-                if not reply.ok:
-                    raise CommandFailed(reply.text)
+            return self.conn.send(command, COMMAND_TIMEOUT)
         except ESLError as exc:
-            raise CommandFailed(str(exc)) from None
+            return exc
 
     def _authorize(self) -> bool:
         """Set the verdict and transfer the call back; True when the call must be followed."""
@@ -306,32 +344,44 @@ class Call:
             self.api(f"uuid_setvar_multi {self.uuid} {pairs}")
         destination = self.channel.call_destination
         if not destination:  # nowhere to send it back to: the verdict stands, the call ends
-            self.agent._kill(self.api, self.uuid, NO_DESTINATION_CAUSE)
+            self.agent.kill(self.uuid, self.defaults.origin_host, NO_DESTINATION_CAUSE)
             return
         context = self.conn.channel.get("Caller-Context") or "default"
         self.api(f"uuid_transfer {self.uuid} {destination} XML {context}")
 
     def _kill_unauthorized(self) -> None:
         """A call whose verdict did not get through must not go on; nothing was charged."""
-        api = self.api if self.open else self.agent._link_api(self.defaults.origin_host)
-        self.agent._kill(api, self.uuid)
+        self.agent.kill(self.uuid, self.defaults.origin_host)
 
     # -- after the transfer: answer and hangup ---------------------------------------
+    def _forget_channel_data(self) -> None:
+        """The connect reply (~110 headers) is not needed once the verdict is given; a held
+        call keeps only its uuid (thousands of calls are held at once)."""
+        self.channel = None
+        self.conn.channel = {"Unique-ID": self.uuid}
+
     def _follow(self) -> None:
-        while (event := self.conn.next_event()) is not None:
-            if event.uuid != self.uuid:
-                continue
-            if event.name == "CHANNEL_ANSWER" and not self.answered:
-                self._answered(event)
-            elif event.name == "CHANNEL_HANGUP_COMPLETE":
-                self.hung_up = True
-                self._hangup_complete(event)
-                self._exit()
-                return
-        if not self.answered:
+        while not self.hung_up and self._next_event():
+            pass
+        if not self.hung_up and not self.answered:
             # The answer would go unseen and uncharged: end the call rather than lose it.
             log.error("call %s: socket lost before answer; killing the call", self.uuid)
             self._kill_unauthorized()
+
+    def _next_event(self) -> bool:
+        """Handle the socket's next event; False once the socket is closed. (A function of
+        its own, so a held call does not keep its last event alive while it waits.)"""
+        event = self.conn.next_event()
+        if event is None:
+            return False
+        if event.uuid != self.uuid:
+            return True
+        if event.name == "CHANNEL_ANSWER" and not self.answered:
+            self._answered(event)
+        elif event.name == "CHANNEL_HANGUP_COMPLETE":
+            self.hung_up = True
+            self._hangup_complete(event)  # then the socket closes: FreeSWITCH stops lingering
+        return True
 
     def _answered(self, event) -> None:
         self.answered = True
@@ -344,7 +394,7 @@ class Call:
             # No session: end the call now; terminate still charges what it used (CGrateS).
             verdict = refusal(exc)
             log_refusal(self.uuid, verdict, exc)
-            self.agent.end_call(self.api, self.uuid, verdict)
+            self.agent.end_call(self.uuid, self.defaults.origin_host, verdict)
 
     def _hangup_complete(self, event) -> None:
         fsev = FSEvent(event.headers)
@@ -356,13 +406,10 @@ class Call:
                 self.agent.sessions.process_cdr(cgr_event)
         except NotFound:
             pass  # the session ended already (channel sync, a second event)
+        except CGRError as exc:  # e.g. a refused call without an account: no CDR
+            log.warning("call %s: hangup not processed: %s", self.uuid, exc.message)
         except Exception:
             log.exception("call %s: hangup not processed", self.uuid)
-
-    def _exit(self) -> None:
-        """FreeSWITCH lingers for us; we have what we need, so close now."""
-        with contextlib.suppress(ESLError):
-            self.conn.exit(COMMAND_TIMEOUT)
 
 
 def _max_usage_asked(flags: tuple[str, ...], prepaid: bool) -> bool:

@@ -140,6 +140,9 @@ class _Handler(WSGIHandler):
             self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().handle()
 
+    def log_request(self):
+        """No access log (the server has ``log=None``): skip formatting a line per request."""
+
 
 class ServerThread:
     """Runs an ApiServer in a thread of its own (tests, benchmarks, ``fs-cgr`` in-process use).

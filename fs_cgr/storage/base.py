@@ -49,15 +49,19 @@ class CasResult:
     ``applied``: the new document was written (version bumped).
     ``duplicate``: the idempotency key was seen before; ``stored`` is the
     result saved with it and nothing was written now.
-    ``conflict``: the version moved on; re-read and retry.
+    ``conflict``: the version moved on; ``doc`` and ``version`` are the account as it is
+    now (None and 0 when it does not exist), so a retry needs no separate read.
+
+    ``version`` is the account's version after the step (0 = no account).
     """
 
-    __slots__ = ("status", "stored", "version")
+    __slots__ = ("status", "stored", "version", "doc")
 
-    def __init__(self, status: str, stored=None, version: int = 0):
+    def __init__(self, status: str, stored=None, version: int = 0, doc: dict | None = None):
         self.status = status
         self.stored = stored
         self.version = version
+        self.doc = doc
 
     applied = property(lambda self: self.status == "applied")
     duplicate = property(lambda self: self.status == "duplicate")
@@ -84,9 +88,13 @@ class DataDB(ABC):
         Returns the new version."""
 
     # -- accounts --------------------------------------------------------------
+    # Versions count every write of an account key and never go back, not even when the
+    # account is removed and created again, or after ``flush``: a version names one state
+    # of one account for ever, so a cached (doc, version) can only be stale, never wrong.
+
     @abstractmethod
     def get_account(self, tenant: str, account: str) -> tuple[dict, int] | None:
-        """The account document and its version, or None."""
+        """The account document and its version (> 0), or None."""
 
     @abstractmethod
     def cas_account(
@@ -100,10 +108,15 @@ class DataDB(ABC):
     ) -> CasResult:
         """One atomic step: write ``doc`` only if the version is still ``expected_version``
         (0 = the account must not exist) and the idempotency key is unseen; then remember
-        ``result`` under the key (JSON-able) so a retried debit returns it unchanged."""
+        ``result`` under the key (JSON-able) so a retried debit returns it unchanged.
+
+        The new version is one more than the highest this account key ever had. On a
+        conflict the result carries the current document and version."""
 
     @abstractmethod
-    def remove_account(self, tenant: str, account: str) -> bool: ...
+    def remove_account(self, tenant: str, account: str) -> bool:
+        """Delete the account; its version counter stays, so an account created again
+        goes on from there."""
 
     @abstractmethod
     def account_ids(self, tenant: str | None = None) -> list[str]:
@@ -121,7 +134,8 @@ class DataDB(ABC):
 
     @abstractmethod
     def flush(self) -> None:
-        """Remove everything this DataDB holds (tests, ``fs-cgr`` reset)."""
+        """Remove everything this DataDB holds (tests, ``fs-cgr`` reset) but the counters
+        that must never go back: the live version and the account versions."""
 
     def close(self) -> None:  # noqa: B027 - optional hook: most backends hold nothing
         """Release connections; a no-op for backends that hold none."""

@@ -3,6 +3,8 @@
 It keeps documents as JSON text (``codec``), so callers get fresh copies and
 the same values Redis would give back. One lock guards every step; no step
 waits on I/O while holding it, so threads and greenlets both stay safe.
+Account versions live apart from the documents and outlast removals and
+``flush``, so they never go back.
 """
 
 import threading
@@ -24,6 +26,7 @@ class MemoryDataDB(DataDB):
         self._live: dict[str, dict[str, str]] = {}
         self._live_version = 0
         self._accounts: dict[tuple[str, str], tuple[str, int]] = {}
+        self._last_versions: dict[tuple[str, str], int] = {}  # never cleared
         self._idempotency: dict[tuple[str, str, str], tuple[float, str]] = {}
         self._journal: dict[str, str] = {}
         self._next_purge = time.monotonic() + _PURGE_EVERY
@@ -75,19 +78,22 @@ class MemoryDataDB(DataDB):
         key = (tenant, account)
         with self._lock:
             now = time.monotonic()
-            current = self._accounts.get(key, (None, 0))[1]
+            current_text, current = self._accounts.get(key, (None, 0))
             if idempotency_key is not None:
                 seen = self._idempotency.get((tenant, account, idempotency_key))
                 if seen is not None and seen[0] > now:
                     return CasResult("duplicate", codec.decode(seen[1]), current)
             if current != expected_version:
-                return CasResult("conflict", version=current)
-            self._accounts[key] = (text, current + 1)
+                current_doc = None if current_text is None else codec.decode(current_text)
+                return CasResult("conflict", version=current, doc=current_doc)
+            version = self._last_versions.get(key, 0) + 1
+            self._accounts[key] = (text, version)
+            self._last_versions[key] = version
             if idempotency_key is not None:
                 expires = now + self.idempotency_ttl
                 self._idempotency[(tenant, account, idempotency_key)] = (expires, stored_result)
                 self._purge_expired(now)
-            return CasResult("applied", version=current + 1)
+            return CasResult("applied", version=version)
 
     def _purge_expired(self, now: float) -> None:
         if now < self._next_purge:
@@ -123,7 +129,8 @@ class MemoryDataDB(DataDB):
         return [codec.decode(text) for text in texts]
 
     def flush(self) -> None:
-        """Remove everything; the live version moves on (never back) so nodes reload."""
+        """Remove everything but the version counters; the live version moves on (never
+        back) so nodes reload."""
         with self._lock:
             self._live.clear()
             self._live_version += 1

@@ -6,7 +6,7 @@ Redis Cluster hash tags: keys that one atomic step touches share a slot.
 =====================================  ===================================================
 ``P:{live}:<kind>``                    hash: object id -> JSON document (one per LIVE_KIND)
 ``P:{live}:version``                   counter bumped by every ``write_live`` and ``flush``
-``P:{acc:<tenant>:<account>}``         hash: ``doc`` (JSON) and ``v`` (version)
+``P:{acc:<tenant>:<account>}``         hash: ``doc`` (JSON) and ``v`` (version counter)
 ``P:{acc:<tenant>:<account>}:idem:K``  JSON result remembered for idempotency key K (TTL)
 ``P:accounts:<tenant>``                set of account names (index for ``account_ids``)
 ``P:tenants``                          set of tenants that ever had an account
@@ -14,7 +14,11 @@ Redis Cluster hash tags: keys that one atomic step touches share a slot.
 =====================================  ===================================================
 
 ``cas_account`` is one Lua script, so the idempotency check, version check
-and writes happen as a single step on the server. The account index lives in
+and writes happen as a single step on the server. Concurrent calls share round
+trips (``_ScriptBatches``): each still runs its own script, atomically, with
+its own reply. An account exists while its
+hash holds ``doc``: removing it (and ``flush``) deletes only ``doc``, so the
+version counter never goes back. The account index lives in
 other slots, so it is written apart: before creating an account (version 0),
 and ``account_ids`` lists only indexed accounts that exist. A crash between
 the two steps therefore never hides an account and never shows a ghost.
@@ -25,14 +29,16 @@ matching redis-py clients but have not been run against real deployments.
 """
 
 import functools
+import hashlib
 import re
+import threading
 from collections.abc import Iterable
 from urllib.parse import unquote, urlsplit
 
 import redis
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
-from redis.exceptions import RedisClusterException
+from redis.exceptions import NoScriptError, RedisClusterException
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
@@ -49,13 +55,16 @@ _DELETE_BATCH = 500
 
 # KEYS[1] account hash, KEYS[2] (optional) idempotency record;
 # ARGV expected version, document, result, TTL in seconds.
+# Replies {status, version, stored result or current document (nil when none)}.
 _CAS_SCRIPT = """
-local version = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+local current = redis.call('HMGET', KEYS[1], 'doc', 'v')
+local version = 0
+if current[1] then version = tonumber(current[2]) end
 if KEYS[2] then
   local stored = redis.call('GET', KEYS[2])
   if stored then return {'duplicate', version, stored} end
 end
-if version ~= tonumber(ARGV[1]) then return {'conflict', version} end
+if version ~= tonumber(ARGV[1]) then return {'conflict', version, current[1]} end
 version = redis.call('HINCRBY', KEYS[1], 'v', 1)
 redis.call('HSET', KEYS[1], 'doc', ARGV[2])
 if KEYS[2] then redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4]) end
@@ -105,7 +114,7 @@ class RedisDataDB(DataDB):
             connect_timeout=timeout if connect_timeout is None else connect_timeout,
             health_check_interval=health_check_interval,
         )
-        self._cas = self._client.register_script(_CAS_SCRIPT)
+        self._cas = _ScriptBatches(self._client, _CAS_SCRIPT)
         self._live_version_key = f"{prefix}:{{live}}:version"
         self._journal_key = f"{prefix}:{{journal}}"
 
@@ -178,10 +187,12 @@ class RedisDataDB(DataDB):
         if expected_version == 0:
             self._index_account(tenant, account)
         args = [expected_version, doc_text, result_text, self.idempotency_ttl]
-        reply = self._cas(keys=keys, args=args)
+        reply = self._cas.run(keys, args)
         status, version = reply[0], int(reply[1])
         if status == "duplicate":
             return CasResult(status, codec.decode(reply[2]), version)
+        if status == "conflict" and len(reply) > 2 and reply[2] is not None:
+            return CasResult(status, version=version, doc=codec.decode(reply[2]))
         return CasResult(status, version=version)
 
     def _index_account(self, tenant: str, account: str) -> None:
@@ -193,7 +204,7 @@ class RedisDataDB(DataDB):
     @_unavailable_on_redis_errors
     def remove_account(self, tenant: str, account: str) -> bool:
         require_account(tenant, account)
-        removed = self._client.delete(self._account_key(tenant, account))
+        removed = self._client.hdel(self._account_key(tenant, account), "doc")
         self._client.srem(self._index_key(tenant), account)
         return bool(removed)
 
@@ -207,7 +218,7 @@ class RedisDataDB(DataDB):
         ]
         pipe = self._client.pipeline(transaction=False)
         for t, account in candidates:
-            pipe.exists(self._account_key(t, account))
+            pipe.hexists(self._account_key(t, account), "doc")
         exists = pipe.execute() if candidates else []
         return sorted(f"{t}:{a}" for (t, a), found in zip(candidates, exists, strict=True) if found)
 
@@ -227,7 +238,8 @@ class RedisDataDB(DataDB):
 
     @_unavailable_on_redis_errors
     def flush(self) -> None:
-        """Delete every key under the prefix; the live version moves on so nodes reload."""
+        """Delete every key under the prefix but the version counters: account hashes only
+        lose their document, and the live version moves on so nodes reload."""
         batch = []
         for key in self._client.scan_iter(match=f"{self.prefix}:*", count=_DELETE_BATCH):
             if key != self._live_version_key:
@@ -241,11 +253,130 @@ class RedisDataDB(DataDB):
     def _delete(self, keys: list[str]) -> None:
         pipe = self._client.pipeline(transaction=False)
         for key in keys:
-            pipe.unlink(key)
+            pipe.type(key)
+        kinds = pipe.execute() if keys else []
+        accounts = f"{self.prefix}:{{acc:"
+        for key, kind in zip(keys, kinds, strict=True):
+            if kind == "hash" and key.startswith(accounts):
+                pipe.hdel(key, "doc")
+            else:
+                pipe.unlink(key)
         pipe.execute()
 
     def close(self) -> None:
         self._client.close()
+
+
+class _ScriptBatches:
+    """Runs one Lua script for many callers, sharing round trips.
+
+    Calls that arrive while a batch is on the wire wait, and the next batch carries
+    them all as one pipeline (not a transaction): every call stays its own atomic
+    script run with its own reply. One batch is in flight at a time; one of its
+    callers sends it, then hands the turn to the first call still waiting. Waiting
+    needs no timeout of its own: every batch ends within the client's socket
+    timeouts, and its sender always wakes the batch and passes the turn on.
+    """
+
+    def __init__(self, client, script: str):
+        self._client = client
+        self._script = script
+        self._sha = hashlib.sha1(script.encode()).hexdigest()
+        self._lock = threading.Lock()
+        self._waiting: list[_ScriptCall] = []
+        self._sending = False
+
+    def run(self, keys: list[str], args: list):
+        call = _ScriptCall(keys, args)
+        with self._lock:
+            self._waiting.append(call)
+            if self._sending:
+                call.woken = threading.Event()
+            else:
+                self._sending = call.sends = True
+        if not call.sends:
+            try:
+                call.woken.wait()
+            except BaseException:  # the caller was stopped (e.g. its own timeout)
+                self._leave(call)
+                raise
+        if call.sends:
+            self._send_waiting()
+        if call.error is not None:
+            raise call.error
+        return call.reply
+
+    def _leave(self, call: "_ScriptCall") -> None:
+        with self._lock:
+            if call in self._waiting:
+                self._waiting.remove(call)
+                if call.sends:
+                    self._pass_turn()
+
+    def _pass_turn(self) -> None:
+        """To the first waiting call, or to whoever comes next (the lock is held)."""
+        if self._waiting:
+            following = self._waiting[0]
+            following.sends = True
+            following.woken.set()
+        else:
+            self._sending = False
+
+    def _send_waiting(self) -> None:
+        with self._lock:
+            batch, self._waiting = self._waiting, []
+        try:
+            self._send(batch)
+        finally:
+            for call in batch:
+                if not call.answered:  # this greenlet was stopped while sending
+                    call.error = redis.ConnectionError("batch sender interrupted")
+            with self._lock:
+                self._pass_turn()
+            for call in batch:
+                if call.woken is not None:
+                    call.woken.set()
+
+    def _send(self, calls: list["_ScriptCall"]) -> None:
+        try:
+            _answer(calls, self._pipeline(calls), retry_unknown=True)
+            unknown = [call for call in calls if not call.answered]
+            if unknown:  # not run at all: load the script (a restarted server), run them again
+                self._client.script_load(self._script)
+                _answer(unknown, self._pipeline(unknown), retry_unknown=False)
+        except _REDIS_ERRORS as exc:
+            for call in calls:
+                if not call.answered:
+                    call.error, call.answered = exc, True
+
+    def _pipeline(self, calls: list["_ScriptCall"]) -> list:
+        pipe = self._client.pipeline(transaction=False)
+        for call in calls:
+            pipe.evalsha(self._sha, len(call.keys), *call.keys, *call.args)
+        return pipe.execute(raise_on_error=False)
+
+
+class _ScriptCall:
+    __slots__ = ("keys", "args", "reply", "error", "answered", "sends", "woken")
+
+    def __init__(self, keys: list[str], args: list):
+        self.keys, self.args = keys, args
+        self.reply = self.error = None
+        self.answered = self.sends = False
+        self.woken: threading.Event | None = None  # only a call that waits needs one
+
+
+def _answer(calls: list[_ScriptCall], replies: list, *, retry_unknown: bool) -> None:
+    """Give each call its reply (an error reply raises in its caller); with
+    ``retry_unknown``, calls the server did not know the script for stay unanswered."""
+    for call, reply in zip(calls, replies, strict=True):
+        if retry_unknown and isinstance(reply, NoScriptError):
+            continue
+        if isinstance(reply, Exception):
+            call.error = reply
+        else:
+            call.reply = reply
+        call.answered = True
 
 
 def connect(url: str, *, timeout: float, connect_timeout: float, health_check_interval: int):

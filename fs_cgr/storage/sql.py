@@ -22,7 +22,14 @@ from fs_cgr.errors import StorageUnavailable
 from fs_cgr.storage import codec
 from fs_cgr.storage.base import StorDB
 from fs_cgr.storage.checks import require_id
-from fs_cgr.storage.sql_cdrs import cdr_to_row, conditions, order_by, paging, row_to_cdr
+from fs_cgr.storage.sql_cdrs import (
+    cdr_to_row,
+    conditions,
+    mysql_insert_statements,
+    order_by,
+    paging,
+    row_to_cdr,
+)
 from fs_cgr.storage.sql_models import build_models
 from fs_cgr.times import now
 
@@ -35,6 +42,7 @@ _UNAVAILABLE = (
     pymysql.err.InterfaceError,
     sqlite3.OperationalError,
 )
+_MAX_STATEMENT = 1_024_000  # characters of one multi-row INSERT (PyMySQL's own limit)
 
 
 class SQLStorDB(StorDB):
@@ -126,31 +134,36 @@ class SQLStorDB(StorDB):
 
     # -- CDRs --------------------------------------------------------------------
     def store_cdrs(self, cdrs: list[dict]) -> int:
-        """Every CDR is checked first, so a bad one stores nothing. Then one prepared
-        INSERT IGNORE runs over all rows: PyMySQL sends them as multi-row statements
-        (up to 1 MB each), SQLite steps them in C; peewee's per-value query building
-        would cost more than the database does."""
+        """Every CDR is checked first, so a bad one stores nothing. Then INSERT IGNORE
+        runs over all rows: on MySQL as multi-row statements (up to 1 MB each) whose
+        text ``mysql_insert_statements`` builds, on SQLite one prepared statement
+        stepped in C; peewee's per-value query building would cost more than the
+        database does."""
         rows = [cdr_to_row(cdr) for cdr in cdrs]
         if not rows:
             return 0
         fields = [self._cdr._meta.columns[column] for column in rows[0]]
-        values = [tuple(f.db_value(row[f.column_name]) for f in fields) for row in rows]
-        # PyMySQL may split many rows over several statements: keep them in one transaction
+        head = self._insert_ignore_head(fields)
+        mysql = isinstance(self._db, pw.MySQLDatabase)
+        if mysql:
+            statements = list(mysql_insert_statements(head, rows, _MAX_STATEMENT))
+        else:
+            values = [tuple(f.db_value(row[f.column_name]) for f in fields) for row in rows]
+        # many rows may take several statements: keep them in one transaction
         with self._session(), self._db.atomic() if len(rows) > 1 else nullcontext():
             cursor = self._db.cursor()
-            cursor.executemany(self._insert_ignore_sql(fields), values)
+            if mysql:
+                return sum(cursor.execute(statement) for statement in statements)
+            cursor.executemany(head + "(" + ", ".join([self._db.param] * len(fields)) + ")", values)
             return cursor.rowcount
 
-    def _insert_ignore_sql(self, fields: list) -> str:
+    def _insert_ignore_head(self, fields: list) -> str:
+        """``INSERT IGNORE INTO table (columns) VALUES `` for the CDR table."""
         open_quote, close_quote = self._db.quote
         table = self._cdr._meta.table_name
         columns = ", ".join(f"{open_quote}{f.column_name}{close_quote}" for f in fields)
-        placeholders = ", ".join([self._db.param] * len(fields))
         ignore = "IGNORE" if isinstance(self._db, pw.MySQLDatabase) else "OR IGNORE"
-        return (
-            f"INSERT {ignore} INTO {open_quote}{table}{close_quote} ({columns}) "
-            f"VALUES ({placeholders})"
-        )
+        return f"INSERT {ignore} INTO {open_quote}{table}{close_quote} ({columns}) VALUES "
 
     def get_cdrs(self, query: dict) -> list[dict]:
         cdr = self._cdr

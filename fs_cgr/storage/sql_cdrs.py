@@ -14,6 +14,7 @@ that skipped normalisation cannot silently match everything.
 """
 
 import operator
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import reduce
 
@@ -23,7 +24,7 @@ from fs_cgr.durations import parse_duration
 from fs_cgr.money import to_decimal
 from fs_cgr.storage import codec
 from fs_cgr.storage.sql_models import COST_DECIMALS, COST_LIMIT
-from fs_cgr.times import now, parse_time
+from fs_cgr.times import UTC, now, parse_time
 
 UNRATED_COST = Decimal(-1)
 _COST_QUANTUM = Decimal(1).scaleb(-COST_DECIMALS)
@@ -85,7 +86,12 @@ def cdr_to_row(cdr: dict) -> dict:
     """The column values of one CDR; ValueError names what is wrong with it."""
     if not isinstance(cdr, dict):
         raise ValueError(f"a CDR must be a dict, got {type(cdr).__name__}")
-    row = {column: _text(cdr, field, size) for field, (column, size) in TEXT_FIELDS.items()}
+    row = {}
+    for field, (column, size) in TEXT_FIELDS.items():
+        value = cdr.get(field)
+        if value.__class__ is not str or len(value) > size:  # the common case without a call
+            value = _text(cdr, field, size)
+        row[column] = value
     for required in ("CGRID", "RunID"):
         if not row[TEXT_FIELDS[required][0]]:
             raise ValueError(f"CDR without {required}: {cdr.get('OriginID')!r}")
@@ -129,6 +135,47 @@ def _cost(value, cgrid: str) -> Decimal:
     return cost
 
 
+def mysql_insert_statements(head: str, rows: list[dict], limit: int):
+    """``head`` ("INSERT ... VALUES ") with ``rows`` as literal tuples, split into
+    statements of at most ``limit`` characters (one row may exceed it alone).
+
+    Building the text here costs a fraction of PyMySQL's per-value escaping. Text
+    goes as hex literals (X'...', as PyMySQL sends bytes), so nothing needs escaping
+    whatever the SQL mode, and every statement is plain ASCII.
+    """
+    parts, size = [], len(head)
+    for row in rows:
+        literals = [  # most values are text: no call for those
+            "X'" + value.encode().hex() + "'" if value.__class__ is str else _mysql_literal(value)
+            for value in row.values()
+        ]
+        values = "(" + ",".join(literals) + ")"
+        if parts and size + len(values) + 1 > limit:
+            yield head + ",".join(parts)
+            parts, size = [], len(head)
+        parts.append(values)
+        size += len(values) + 1
+    if parts:
+        yield head + ",".join(parts)
+
+
+def _mysql_literal(value) -> str:
+    """A column value as MySQL literal text, as PyMySQL would send it."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return "X'" + value.encode().hex() + "'"
+    if isinstance(value, datetime):  # UTC without zone, as UTCDateTimeField stores it
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
+        return "'" + str(value)[:-6] + "'"  # isoformat(" ") without "+00:00", but faster
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"no MySQL literal for {type(value).__name__} {value!r}")
+
+
 def row_to_cdr(row: dict) -> dict:
     cost_details = row["cost_details"]
     cdr = {field: row[column] for field, (column, _) in TEXT_FIELDS.items()}
@@ -156,9 +203,9 @@ def conditions(model, query: dict) -> list:
     for key, field in LIST_FILTERS.items():
         column = getattr(model, TEXT_FIELDS[field][0])
         if query.get(key) is not None:
-            found.append(column.in_(_strings(query[key], key)))
+            found.append(_one_of(column, _strings(query[key], key)))
         if query.get("Not" + key):
-            found.append(column.not_in(_strings(query["Not" + key], "Not" + key)))
+            found.append(~_one_of(column, _strings(query["Not" + key], "Not" + key)))
     found += _range_conditions(model, query)
     found += _destination_conditions(model.destination, query)
     found += _extra_field_conditions(model.extra_fields, query)
@@ -172,6 +219,15 @@ def conditions(model, query: dict) -> list:
             raise ValueError(f"Unrated must be true or false, got {unrated!r}")
         found.append(model.cost < 0 if unrated else model.cost >= 0)
     return found
+
+
+def _one_of(column, values: list[str]):
+    """``column IN (values)``, one placeholder per value: peewee's own IN builds a node
+    per value, which costs more than the query for the 500 CGRIDs of a CDR batch."""
+    if not values:
+        return column.in_(values)  # peewee writes the always-false condition
+    placeholders = ",".join([column.model._meta.database.param] * len(values))
+    return column.in_(pw.SQL(f"({placeholders})", values))
 
 
 def _strings(values, key: str) -> list[str]:

@@ -48,7 +48,7 @@ class RecordingAccounts(AccountService):
 
     def __init__(self, node):
         super().__init__(node)
-        self.debited, self.refunded, self.adjusted = [], [], []
+        self.reset()
 
     def debit(self, *args, **kwargs):
         debit = super().debit(*args, **kwargs)
@@ -64,6 +64,9 @@ class RecordingAccounts(AccountService):
         adjustment = super().adjust(*args, **kwargs)
         self.adjusted.append(adjustment.amount)
         return adjustment
+
+    def reset(self) -> None:
+        self.debited, self.refunded, self.adjusted = [], [], []
 
     @property
     def net(self) -> Decimal:

@@ -13,6 +13,8 @@ from fs_cgr.agents import notify
 from tests.agents.conftest import BACKENDS
 from tests.agents.lab import DE, UNPRICED
 from tests.fssim import wait_until
+from tests.fssim.sim import Listener
+from tests.fssim.wire import command_reply
 
 START = Decimal("1")
 
@@ -28,6 +30,8 @@ def setup_commands(linger: int = 5) -> list[str]:
         "myevents",
         f"linger {linger}",
         "event json CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE",
+        "filter Event-Name CHANNEL_ANSWER",
+        "filter Event-Name CHANNEL_HANGUP_COMPLETE",
     ]
 
 
@@ -75,8 +79,7 @@ def test_prepaid_call_authorized_debited_ahead_and_refunded_at_hangup(make_lab, 
     assert cdr["RequestType"] == "*prepaid" and cdr["Usage"] == billmsec * 1_000_000
     assert cdr["Cost"] == per_second_cost(billmsec) == START - lab.balance("1001")
     assert lab.node.accounts.net == cdr["Cost"]
-    call.wait_closed()
-    assert wire(call)[-1] == "exit"
+    call.wait_closed()  # fs_cgr closes the socket once the call is settled
     assert lab.node.sessions.active() == []
 
 
@@ -167,7 +170,6 @@ def test_missing_destination_is_refused_and_the_call_ended(lab):
     assert wire(call) == setup_commands() + [
         "api uuid_setvar_multi <uuid> cgr_notify=-MISSING_PARAMETER",
         "api uuid_kill <uuid> MANDATORY_IE_MISSING",
-        "exit",
     ]
     assert call.vars["cgr_notify"] == notify.MISSING_PARAMETER
     assert lab.balance("1001") == START
@@ -218,10 +220,9 @@ def test_money_running_out_cuts_the_call_within_one_debit_interval(lab):
     assert money_ends - 0.05 <= killed <= money_ends + 1.0
     assert call.channel.hangup_cause == "MANAGER_REQUEST"
     commands = wire(call)
-    assert commands[-3:] == [
+    assert commands[-2:] == [
         "api uuid_setvar <uuid> cgr_notify -INSUFFICIENT_FUNDS",
         "api uuid_kill <uuid> MANAGER_REQUEST",
-        "exit",
     ]
     cdr = lab.cdr_of(call)
     _, billmsec = billed(call)
@@ -418,3 +419,24 @@ def test_call_ended_while_fs_cgr_was_down_is_finished_at_restart(make_lab):
     cdr = lab.cdr_of(call)
     paid = START - lab.balance("1001")
     assert cdr["Cost"] == paid and Decimal("0.01") <= paid <= Decimal("0.03")  # no refund lost
+
+
+def test_a_freeswitch_refusing_event_filters_is_still_followed(lab, monkeypatch):
+    """Filters only save CPU: without them the call is charged all the same."""
+    handle = Listener.handle
+
+    def refuse_filters(listener, command):
+        if command.startswith("filter "):
+            listener.write(command_reply("-ERR command not found"))
+        else:
+            handle(listener, command)
+
+    monkeypatch.setattr(Listener, "handle", refuse_filters)
+    lab.topup("1001", "1")
+    call = lab.call()
+    lab.answer(call)
+    gevent.sleep(1.1)
+    call.hangup()
+    _, billmsec = billed(call)
+    assert "CHANNEL_EXECUTE" in call.events_sent  # unfiltered: the agent skips them
+    assert lab.cdr_of(call)["Cost"] == per_second_cost(billmsec) == START - lab.balance("1001")

@@ -57,6 +57,8 @@ class FreeSwitchSim:
         self.channels: dict[str, SimChannel] = {}  # live channels by uuid
         self.calls: list[SimCall] = []
         self.listeners: list[Listener] = []
+        self.bound: dict[str, set] = {}  # uuid -> listeners that sent myevents for it
+        self.unbound: set = set()  # listeners without myevents (they hear every channel)
         self.inbound_sessions: list[InboundSession] = []
         self.inbound_log: list[str] = []  # every command received on any inbound connection
         self.inbound_stalled = False  # True: inbound commands are read but never answered
@@ -142,7 +144,8 @@ class FreeSwitchSim:
         self.broadcast(event_name, channel.uuid, channel.event_pairs(event_name, extra))
 
     def broadcast(self, event_name: str, uuid: str, pairs, body: str = "") -> None:
-        for listener in list(self.listeners):
+        # A myevents socket only hears its own channel: thousands of held calls stay cheap.
+        for listener in [*self.bound.get(uuid, ()), *self.unbound]:
             if listener.wants(event_name, uuid):
                 listener.send_event(event_name, pairs, body)
 
@@ -373,16 +376,38 @@ class Listener:
         self.reply_delay = reply_delay
         self.commands: list[str] = []  # every command received, without its blank line
         self.events_sent: list[str] = []  # Event-Name of every event written
-        self.myevents_uuid = ""
+        self._myevents_uuid = ""
         self.event_names: set[str] = set()
         self.event_format = "plain"
+        self.filters: set[tuple[str, str]] = set()  # (header, value) of ``filter`` commands
         self.closed_flag = Flag()
         self._write_lock = Semaphore()
         sim.listeners.append(self)
+        sim.unbound.add(self)
 
     @property
     def closed(self) -> bool:
         return self.closed_flag.is_set()
+
+    @property
+    def myevents_uuid(self) -> str:
+        return self._myevents_uuid
+
+    @myevents_uuid.setter
+    def myevents_uuid(self, uuid: str) -> None:
+        self._unregister()
+        self._myevents_uuid = uuid
+        if uuid:
+            self.sim.bound.setdefault(uuid, set()).add(self)
+        else:
+            self.sim.unbound.add(self)
+
+    def _unregister(self) -> None:
+        self.sim.unbound.discard(self)
+        bound = self.sim.bound.get(self._myevents_uuid, set())
+        bound.discard(self)
+        if not bound:
+            self.sim.bound.pop(self._myevents_uuid, None)
 
     def write(self, data: bytes) -> None:
         with self._write_lock:
@@ -397,6 +422,7 @@ class Listener:
         if self.closed:
             return
         self.closed_flag.set()
+        self._unregister()
         if self in self.sim.listeners:
             self.sim.listeners.remove(self)
         with contextlib.suppress(OSError):
@@ -404,9 +430,18 @@ class Listener:
         self.sock.close()
 
     def wants(self, event_name: str, uuid: str) -> bool:
+        if not self._passes_filters(event_name, uuid):
+            return False
         if self.myevents_uuid:
             return uuid == self.myevents_uuid
         return event_name in self.event_names or "ALL" in self.event_names
+
+    def _passes_filters(self, event_name: str, uuid: str) -> bool:
+        """``filter <header> <value>``: once any is set, only events matching one pass
+        (the simulator knows Event-Name and Unique-ID of an event here)."""
+        if not self.filters:
+            return True
+        return ("Event-Name", event_name) in self.filters or ("Unique-ID", uuid) in self.filters
 
     def send_event(self, event_name: str, pairs, body: str = "") -> None:
         encode = wire.json_event if self.event_format == "json" else wire.plain_event
@@ -456,6 +491,10 @@ class Listener:
             self.event_names.update(names.split())
             self.write(wire.command_reply(f"+OK event listener enabled {fmt}"))
             self.subscribed()
+        elif name == "filter":
+            header, _, value = args.partition(" ")
+            self.filters.add((header, value))
+            self.write(wire.command_reply(f"+OK filter added. [{header}]=[{value}]"))
         elif name == "noevents":
             self.event_names.clear()
             self.myevents_uuid = ""

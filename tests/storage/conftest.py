@@ -1,14 +1,16 @@
 """Every storage test runs against each backend: memory + Redis (DataDB), SQLite + MariaDB (StorDB).
 
 Redis tests use the server of ``redis_url`` (db 15) under their own key
-prefix; MySQL tests use their own table prefix. Both are flushed before and
-after each test, so runs are isolated and repeatable.
+prefix, wiped before and after each test (account version counters too, which
+``flush`` keeps); MySQL tests use their own table prefix, flushed before and
+after. So runs are isolated and repeatable.
 """
 
 import socket
 import threading
 
 import pytest
+import redis
 
 from fs_cgr.storage import open_datadb, open_stordb
 
@@ -29,14 +31,36 @@ def redis_prefix() -> str:
     return TEST_PREFIX
 
 
+def wipe_redis_prefix(url: str, prefix: str) -> None:
+    """Delete every key under ``prefix``: a DataDB as new, which ``flush`` never gives
+    (it keeps the account version counters so that versions never go back)."""
+    client = redis.Redis.from_url(url, socket_timeout=2)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
+        if keys:
+            client.unlink(*keys)
+    finally:
+        client.close()
+
+
 @pytest.fixture
 def datadb(datadb_url):
     options = {} if datadb_url == "internal://" else {"prefix": TEST_PREFIX}
+    if options:
+        wipe_redis_prefix(datadb_url, TEST_PREFIX)
     db = open_datadb(datadb_url, **options)
-    db.flush()
     yield db
-    db.flush()
     db.close()
+    if options:
+        wipe_redis_prefix(datadb_url, TEST_PREFIX)
+
+
+@pytest.fixture
+def wiped_redis(redis_url, redis_prefix):
+    """The ``redis_prefix`` keys of ``redis_url`` wiped before and after the test."""
+    wipe_redis_prefix(redis_url, redis_prefix)
+    yield
+    wipe_redis_prefix(redis_url, redis_prefix)
 
 
 @pytest.fixture

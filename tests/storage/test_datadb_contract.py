@@ -108,9 +108,18 @@ def test_cas_account_conflict_writes_nothing(datadb):
     ahead = datadb.cas_account("cgrates.org", "1001", 5, {"Value": "99"})
     assert (ahead.conflict, ahead.version) == (True, 1)
     missing = datadb.cas_account("cgrates.org", "nobody", 3, {"Value": "1"})
-    assert (missing.conflict, missing.version) == (True, 0)
+    assert (missing.conflict, missing.version, missing.doc) == (True, 0, None)
     assert datadb.get_account("cgrates.org", "1001") == ({"Value": "10"}, 1)
     assert datadb.get_account("cgrates.org", "nobody") is None
+
+
+def test_conflict_carries_the_current_document(datadb):
+    datadb.cas_account("cgrates.org", "1001", 0, {"Value": Decimal("10.5")})
+    stale = datadb.cas_account("cgrates.org", "1001", 0, {"Value": "99"}, "k", "r")
+    assert (stale.conflict, stale.version, stale.doc) == (True, 1, {"Value": Decimal("10.5")})
+    assert isinstance(stale.doc["Value"], Decimal)
+    retried = datadb.cas_account("cgrates.org", "1001", stale.version, {"Value": "9"}, "k", "r")
+    assert retried.applied and retried.doc is None
 
 
 def test_cas_account_duplicate_returns_stored_result_and_writes_nothing(datadb):
@@ -188,8 +197,37 @@ def test_remove_account_and_account_ids(datadb):
     assert datadb.get_account("t1", "z") is None
     assert datadb.account_ids("t1") == ["t1:a", "t1:with:colon"]
     recreated = datadb.cas_account("t1", "z", 0, {"new": True})
-    assert recreated.applied and recreated.version == 1
+    assert recreated.applied and recreated.version == 2  # versions go on, never back
     assert "t1:z" in datadb.account_ids()
+
+
+def test_versions_are_never_reused_across_removal(datadb):
+    """A version cached before a removal can never match the re-created account."""
+    for version in range(3):
+        datadb.cas_account("t1", "a", version, {"old": version + 1})
+    datadb.remove_account("t1", "a")
+    removed = datadb.cas_account("t1", "a", 3, {"stale": True})
+    assert (removed.conflict, removed.version, removed.doc) == (True, 0, None)
+    for version in (0, 4, 5):
+        assert datadb.cas_account("t1", "a", version, {"new": version}).applied
+    assert datadb.get_account("t1", "a") == ({"new": 5}, 6)
+    for stale in (1, 2, 3):
+        outcome = datadb.cas_account("t1", "a", stale, {"stale": True}, "k", "r")
+        assert (outcome.conflict, outcome.version, outcome.doc) == (True, 6, {"new": 5})
+    assert datadb.get_account("t1", "a") == ({"new": 5}, 6)
+
+
+def test_versions_are_never_reused_across_flush(datadb):
+    for version in range(3):
+        datadb.cas_account("t1", "a", version, {"old": version + 1})
+    datadb.flush()
+    assert datadb.get_account("t1", "a") is None
+    assert datadb.account_ids() == []
+    for version in (0, 4):
+        assert datadb.cas_account("t1", "a", version, {"new": version}).applied
+    stale = datadb.cas_account("t1", "a", 2, {"stale": True})
+    assert (stale.conflict, stale.version, stale.doc) == (True, 5, {"new": 4})
+    assert datadb.get_account("t1", "a") == ({"new": 4}, 5)
 
 
 def test_failed_creation_lists_no_account(datadb):

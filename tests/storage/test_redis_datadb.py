@@ -1,5 +1,9 @@
-"""What only the Redis DataDB has: key layout, Cluster slots, TTLs, timeouts, URLs."""
+"""What only the Redis DataDB has: key layout, Cluster slots, TTLs, timeouts, URLs, and
+compare-and-sets that share round trips."""
 
+import json
+import multiprocessing
+import threading
 import time
 
 import pytest
@@ -10,14 +14,13 @@ from fs_cgr.errors import StorageUnavailable
 from fs_cgr.storage import open_datadb
 from fs_cgr.storage.base import RATES
 from fs_cgr.storage.redis_datadb import DEFAULT_IDEMPOTENCY_TTL, RedisDataDB
+from tests.storage import stopped_waiter
 
 
 @pytest.fixture
-def redis_datadb(redis_url, redis_prefix):
+def redis_datadb(redis_url, redis_prefix, wiped_redis):
     db = RedisDataDB(redis_url, prefix=redis_prefix)
-    db.flush()
     yield db
-    db.flush()
     db.close()
 
 
@@ -60,9 +63,8 @@ def test_atomic_steps_stay_in_one_cluster_slot(redis_datadb, raw, redis_prefix, 
     assert len({key_slot(k.encode()) for k in account_keys}) == 1
 
 
-def test_idempotency_record_expires(redis_url, redis_prefix, raw):
+def test_idempotency_record_expires(redis_url, redis_prefix, raw, wiped_redis):
     db = RedisDataDB(redis_url, prefix=redis_prefix, idempotency_ttl=60)
-    db.flush()
     db.cas_account("cgrates.org", "1001", 0, {}, "debit-1", 1)
     ttl = raw.ttl(f"{redis_prefix}:{{acc:cgrates.org:1001}}:idem:debit-1")
     assert 55 <= ttl <= 60
@@ -71,6 +73,70 @@ def test_idempotency_record_expires(redis_url, redis_prefix, raw):
     db.flush()
     db.close()
     assert DEFAULT_IDEMPOTENCY_TTL == 7 * 24 * 3600
+
+
+def test_removal_and_flush_keep_only_the_version_counter(redis_datadb, raw, redis_prefix):
+    key = f"{redis_prefix}:{{acc:cgrates.org:1001}}"
+    redis_datadb.cas_account("cgrates.org", "1001", 0, {"n": 1}, "debit-1", {"ok": True})
+    redis_datadb.remove_account("cgrates.org", "1001")
+    assert raw.hgetall(key) == {"v": "1"}
+    redis_datadb.cas_account("cgrates.org", "1001", 0, {"n": 2})
+    redis_datadb.flush()
+    assert raw.hgetall(key) == {"v": "2"}
+    assert sorted(raw.scan_iter(match=f"{redis_prefix}:*")) == sorted(
+        [key, f"{redis_prefix}:{{live}}:version"]
+    )
+
+
+def test_concurrent_compare_and_sets_share_round_trips(redis_datadb):
+    sent = []
+    pipeline = redis_datadb._cas._pipeline
+
+    def counting(calls):
+        sent.append(len(calls))
+        return pipeline(calls)
+
+    redis_datadb._cas._pipeline = counting
+    barrier = threading.Barrier(8)
+    outcomes = []
+
+    def work(worker: int):
+        barrier.wait()
+        for n in range(25):
+            doc = {"worker": worker, "n": n}
+            outcomes.append(redis_datadb.cas_account("t", f"a{worker}", n, doc, f"k{n}", n))
+
+    threads = [threading.Thread(target=work, args=(worker,)) for worker in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(outcomes) == sum(sent) == 200
+    assert all(outcome.applied for outcome in outcomes)
+    assert len(sent) < 200  # some calls went together
+    for worker in range(8):
+        assert redis_datadb.get_account("t", f"a{worker}") == ({"worker": worker, "n": 24}, 25)
+        assert redis_datadb.cas_account("t", f"a{worker}", 25, {}, "k7").stored == 7
+
+
+def test_script_unknown_to_the_server_is_loaded_and_runs_once(redis_datadb, raw):
+    redis_datadb.cas_account("t", "a", 0, {"n": 1})
+    raw.script_flush()  # as after a server restart
+    assert redis_datadb.cas_account("t", "a", 1, {"n": 2}).version == 2
+    assert redis_datadb.get_account("t", "a") == ({"n": 2}, 2)
+
+
+def test_a_stopped_waiting_caller_stalls_no_one(silent_port, tmp_path):
+    report = tmp_path / "report.json"
+    child = multiprocessing.get_context("spawn").Process(
+        target=stopped_waiter.run, args=(silent_port, str(report)), daemon=True
+    )
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    found = json.loads(report.read_text())
+    assert found["outcomes"] == {"a": "unavailable", "c": "unavailable"}
+    assert found["elapsed"] < 5
 
 
 def test_account_index_ignores_ghosts(redis_datadb, raw, redis_prefix):

@@ -1,0 +1,131 @@
+"""The agent against a real FreeSWITCH (docker/README.md), skipped unless FS_ESL_HOST is set.
+
+FreeSWITCH must run freeswitch_conf/ (its dialplan sends charged calls to
+``socket 127.0.0.1:8084 async full``); these tests start their own Node and agent on
+127.0.0.1:8084, so stop any other fs_cgr there first. Calls are originated over the inbound
+ESL as in ../shared/esl-captures: ``originate {cgr_...}loopback/<number>/default &park``;
+the loopback B leg runs the dialplan and reaches the agent.
+
+Answered calls need a number that FreeSWITCH's routing answers after ``+AUTH_OK`` (vanilla
+sends unknown numbers nowhere): FS_TEST_ANSWER_NUMBER, e.g. with this extension in
+``dialplan/default/10_test.xml``::
+
+    <extension name="fs_cgr_test_answer">
+      <condition field="destination_number" expression="^77\\d+$">
+        <action application="answer"/>
+        <action application="park"/>
+      </condition>
+    </extension>
+
+Environment: FS_ESL_HOST, FS_ESL_PORT (8021), FS_ESL_PASSWORD (ClueCon),
+FS_TEST_ANSWER_NUMBER (answered scenarios are skipped without it).
+"""
+
+import os
+import time
+from decimal import Decimal
+
+import pytest
+from gevent.queue import Empty
+
+from fs_cgr.agents.freeswitch import FreeSwitchAgent
+from fs_cgr.app import Node
+from fs_cgr.config import load_config
+from fs_cgr.esl import InboundClient
+from fs_cgr.money import ZERO
+from tests.agents.lab import DE, TENANT, RecordingAccounts, write_plan
+
+HOST = os.environ.get("FS_ESL_HOST", "")
+PORT = int(os.environ.get("FS_ESL_PORT", "8021"))
+PASSWORD = os.environ.get("FS_ESL_PASSWORD", "ClueCon")
+ANSWER_NUMBER = os.environ.get("FS_TEST_ANSWER_NUMBER", "")
+
+NEEDS_FREESWITCH = pytest.mark.skipif(not HOST, reason="FS_ESL_HOST not set: no FreeSWITCH")
+
+
+class RealLab:
+    """A Node and agent on 127.0.0.1:8084, and a control connection to FreeSWITCH."""
+
+    def __init__(self, tmp_path):
+        overrides = {
+            "general.data_dir": str(tmp_path),
+            "listen.http": "127.0.0.1:0",
+            "stordb.url": f"sqlite:///{tmp_path}/stordb.sqlite",
+            "sessions.debit_interval": "1s",
+            "sessions.channel_sync_interval": "0s",
+            "freeswitch_agent.listen": "127.0.0.1:8084",
+            "freeswitch_agent.linger": "5s",
+            "freeswitch_agent.event_socket_conns": [
+                {"address": f"{HOST}:{PORT}", "password": PASSWORD, "alias": "fs"}
+            ],
+        }
+        self.node = Node(load_config(overrides=overrides, env={}))
+        self.node.accounts = RecordingAccounts(self.node)
+        self.node.tariffplans.load_folder(write_plan(tmp_path))
+        self.node.rating.refresh()
+        self.node.start()
+        self.agent = FreeSwitchAgent(self.node).start()
+        self.control = InboundClient(
+            (HOST, PORT), PASSWORD, events=("CHANNEL_HANGUP_COMPLETE",), event_format="json"
+        ).start()
+        assert self.control.wait_connected(5), "no inbound ESL connection to FreeSWITCH"
+
+    def close(self) -> None:
+        self.control.api("hupall MANAGER_REQUEST cgr_test yes")
+        self.control.stop()
+        self.agent.stop(hangup=False)
+        self.node.stop()
+
+    def topup(self, account: str, amount: str) -> None:
+        self.node.accounts.add_balance(TENANT, account, "*monetary", amount)
+
+    def balance(self, account: str) -> Decimal:
+        found = self.node.accounts.get_account(TENANT, account)
+        return sum((b.value for b in found.balances.get("*monetary", ())), ZERO)
+
+    def originate(self, number: str = DE, **variables) -> None:
+        """A loopback call; its B leg runs the dialplan (and fs_cgr's socket)."""
+        variables = {"origination_caller_id_number": "1001", "cgr_test": "yes", **variables}
+        channel_vars = ",".join(f"{name}={value}" for name, value in variables.items())
+        reply = self.control.bgapi(f"originate {{{channel_vars}}}loopback/{number}/default &park")
+        assert reply.ok, reply.text
+
+    def live_call(self, timeout: float = 10) -> str:
+        """The uuid of the answered call fs_cgr holds a session for."""
+        deadline = time.monotonic() + timeout
+        while not self.node.sessions.active():
+            assert time.monotonic() < deadline, "no session: the call was not answered"
+            time.sleep(0.01)
+        return self.node.sessions.active()[0].origin_id
+
+    def next_hangup(self, timeout: float = 30) -> dict:
+        """The next B leg's CHANNEL_HANGUP_COMPLETE (billsec, variable_cgr_notify, cause)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                event = self.control.events.get(timeout=max(0.0, deadline - time.monotonic()))
+            except Empty:
+                raise AssertionError("no call ended") from None
+            if event.get("variable_loopback_leg") == "B":
+                return event.headers
+
+    def cdr(self, uuid: str) -> dict:
+        deadline = time.monotonic() + 10
+        while not (found := self.node.cdrs.get_cdrs({"OriginIDs": [uuid]})):
+            assert time.monotonic() < deadline, f"no CDR for {uuid}"
+            time.sleep(0.05)
+        return found[0]
+
+
+@pytest.fixture
+def real(tmp_path):
+    lab = RealLab(tmp_path)
+    yield lab
+    lab.close()
+
+
+@pytest.fixture
+def answer_number() -> str:
+    if not ANSWER_NUMBER:
+        pytest.skip("FS_TEST_ANSWER_NUMBER not set: no routing that answers calls")
+    return ANSWER_NUMBER
