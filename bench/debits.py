@@ -30,6 +30,7 @@ from pathlib import Path  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
 import gevent  # noqa: E402
+import redis  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -121,6 +122,16 @@ def one_run(service, args, run: int) -> tuple[float, float, float, float]:
     )
 
 
+def remove_keys(url: str, prefix: str) -> None:
+    """Every key of the run, account version counters too (``flush`` keeps those)."""
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        for key in client.scan_iter(match=f"{prefix}:*", count=500):
+            client.unlink(key)
+    finally:
+        client.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -132,13 +143,14 @@ def main() -> None:
     parser.add_argument("--greenlets", type=int, default=64)
     parser.add_argument("--kind", choices=("debit", "adjust"), default="debit")
     args = parser.parse_args()
-    url = f"{args.redis}?prefix=fs_cgr_bench_debits_{os.getpid()}"
+    prefix = f"fs_cgr_bench_debits_{os.getpid()}"
+    url = f"{args.redis}?prefix={prefix}"
     service = build(url, args.accounts)
     try:
         results = [one_run(service, args, run) for run in range(args.runs)]
     finally:
-        service.datadb.flush()
         service.datadb.close()
+        remove_keys(args.redis, prefix)
     rates, p50s, p99s, cpus = zip(*results, strict=True)
     print(
         f"{args.kind}: {statistics.median(rates):,.0f}/s"

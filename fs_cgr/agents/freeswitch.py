@@ -346,8 +346,7 @@ class Call:
         if not destination:  # nowhere to send it back to: the verdict stands, the call ends
             self.agent.kill(self.uuid, self.defaults.origin_host, NO_DESTINATION_CAUSE)
             return
-        context = self.conn.channel.get("Caller-Context") or "default"
-        self.api(f"uuid_transfer {self.uuid} {destination} XML {context}")
+        self.api(f"uuid_transfer {self.uuid} {destination} XML {self.channel.call_context}")
 
     def _kill_unauthorized(self) -> None:
         """A call whose verdict did not get through must not go on; nothing was charged."""

@@ -137,6 +137,11 @@ class FSEvent:
         return self._header("Caller-Destination-Number") or self.variable("sip_req_user")
 
     @property
+    def call_context(self) -> str:
+        """The dialplan context the call runs in: uuid_transfer keeps it."""
+        return self._header("Caller-Context") or "default"
+
+    @property
     def answered(self) -> bool:
         return self._header("Caller-Channel-Answered-Time") not in ("", "0")
 

@@ -1,4 +1,4 @@
-"""CDR dicts <-> ``cdrs`` rows, and CDR queries as SQL conditions.
+"""CDR dicts <-> ``cdrs`` rows (and rows as MySQL INSERT text), CDR queries as SQL conditions.
 
 A CDR dict uses CGrateS' field names (see fs_cgr.cdrs.query). ``Cost`` None
 or -1 means "not priced" and is stored as -1, as CGrateS does; a cost is
@@ -89,7 +89,7 @@ def cdr_to_row(cdr: dict) -> dict:
     row = {}
     for field, (column, size) in TEXT_FIELDS.items():
         value = cdr.get(field)
-        if value.__class__ is not str or len(value) > size:  # the common case without a call
+        if value.__class__ is not str or len(value) > size:  # else fine: no call for it
             value = _text(cdr, field, size)
         row[column] = value
     for required in ("CGRID", "RunID"):
@@ -160,7 +160,7 @@ def mysql_insert_statements(head: str, rows: list[dict], limit: int):
 
 
 def _mysql_literal(value) -> str:
-    """A column value as MySQL literal text, as PyMySQL would send it."""
+    """A column value as MySQL literal text (what PyMySQL would send, text as hex)."""
     if value is None:
         return "NULL"
     if isinstance(value, str):

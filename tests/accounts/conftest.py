@@ -24,6 +24,7 @@ from fs_cgr.app import LiveRating
 from fs_cgr.rating import CallDescriptor, RatingEngine
 from fs_cgr.storage import open_datadb
 from tests.api.conftest import api, api_server  # noqa: F401  (the API fixtures, for test_api)
+from tests.storage.conftest import wipe_redis_prefix
 
 T0 = datetime(2014, 8, 4, 13, 0, tzinfo=timezone.utc)
 
@@ -208,5 +209,6 @@ def service(request):
     else:
         datadb = open_datadb(redis_test_url(request.getfixturevalue("redis_url")))
     yield service_on(datadb)
-    datadb.flush()
     datadb.close()
+    if request.param == "redis":  # every key, version counters too (flush keeps those)
+        wipe_redis_prefix(request.getfixturevalue("redis_url"), datadb.prefix)

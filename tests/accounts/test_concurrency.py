@@ -17,6 +17,7 @@ from fs_cgr.accounts.model import MONETARY
 from fs_cgr.storage import open_datadb
 from tests.accounts import concurrency_worker
 from tests.accounts.conftest import service_on
+from tests.storage.conftest import wipe_redis_prefix
 
 START = Decimal("100")
 PROCESSES = 2
@@ -31,8 +32,8 @@ def hot_account(redis_url):
     service = service_on(open_datadb(url))
     service.add_balance("cgrates.org", "hot", MONETARY, START, {"ID": "main"})
     yield url, service
-    service.datadb.flush()
     service.datadb.close()
+    wipe_redis_prefix(redis_url, service.datadb.prefix)
 
 
 @pytest.mark.redis
