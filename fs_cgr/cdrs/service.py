@@ -5,6 +5,8 @@ into runs (no matching charger: PARTIALLY_EXECUTED, nothing stored), each run
 is priced by its RequestType (``CDRRater``), and the CDRs are stored in
 batches. A (CGRID, RunID) already stored is neither priced nor charged again;
 debits carry idempotency keys so even two nodes racing on one CDR charge once.
+Calls ending (``process_call_events``) share a group commit instead: each call
+rates its own runs, one writer checks and stores the CDRs of all waiting calls.
 When StorDB does not answer, rated CDRs go to the spool and are replayed later.
 """
 
@@ -14,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from fs_cgr.cdrs.chargers import ChargerService
+from fs_cgr.cdrs.commit import GroupCommit
 from fs_cgr.cdrs.event import normalize
 from fs_cgr.cdrs.query import parse_query
 from fs_cgr.cdrs.rater import CDRRater
@@ -50,6 +53,7 @@ class CDRService:
         self._stop = threading.Event()
         self._replayer: threading.Thread | None = None
         self._storer = ThreadPoolExecutor(1, thread_name_prefix="fs-cgr-cdr-store")
+        self._commits = GroupCommit(self._commit, self.batch)
 
     # -- lifecycle: the spool replayer ----------------------------------------
     def start(self) -> None:
@@ -65,6 +69,7 @@ class CDRService:
         self._replayer.start()
 
     def stop(self) -> None:
+        self._commits.stop()
         self._stop.set()
         if self._replayer is not None:
             self._replayer.join(timeout=10)
@@ -117,9 +122,32 @@ class CDRService:
                 storing = self._storer.submit(self._store, rated)
         return outcomes
 
+    def process_call_events(
+        self, events: list[dict], use_chargers: bool = True, session_costs: dict | None = None
+    ) -> list[CDROutcome]:
+        """``process_events`` for the call path: the runs are priced here, in the caller,
+        then stored by the group commit together with other calls' CDRs.
+
+        A run stored before is found only then, after pricing: its ``*postpaid``
+        debit repeats the first one's idempotency key, so it charges nothing.
+        """
+        outcomes = []
+        runs = self._event_runs(events, use_chargers, outcomes)
+        self._commits.store(self._priced(runs, session_costs or {}))
+        return outcomes
+
+    def _commit(self, rated: list) -> None:
+        """The group commit's batch: one duplicate check, one store."""
+        self._store(self._unstored(rated))
+
     def _rate(self, events, use_chargers, session_costs, outcomes) -> list:
         """Price the runs of ``events`` not stored before; [(outcome, CDR)]."""
-        runs = []  # (outcome, run event)
+        runs = self._unstored(self._event_runs(events, use_chargers, outcomes))
+        return self._priced(runs, session_costs)
+
+    def _event_runs(self, events, use_chargers, outcomes) -> list:
+        """[(outcome, run event)]; one new outcome per event is appended to ``outcomes``."""
+        runs = []
         for event in events:
             outcome = CDROutcome()
             outcomes.append(outcome)
@@ -127,18 +155,27 @@ class CDRService:
                 runs += [(outcome, run) for run in self._runs(event, use_chargers)]
             except CGRError as exc:
                 outcome.error = exc
-        existing = self._stored_keys({run["CGRID"] for _, run in runs})
-        rated = []
-        for outcome, run in runs:
-            key = (run["CGRID"], run["RunID"])
+        return runs
+
+    def _priced(self, runs, session_costs) -> list:
+        return [
+            (outcome, self.rater.rate(run, session_costs.get((run["CGRID"], run["RunID"]))))
+            for outcome, run in runs
+        ]
+
+    def _unstored(self, pairs: list) -> list:
+        """The (outcome, run or CDR) pairs whose (CGRID, RunID) is not stored yet; the
+        others count as duplicates, as does the same run twice among ``pairs``."""
+        existing = self._stored_keys({doc["CGRID"] for _, doc in pairs})
+        fresh = []
+        for outcome, doc in pairs:
+            key = (doc["CGRID"], doc["RunID"])
             if key in existing:
                 outcome.duplicates += 1
                 continue
-            existing.add(key)  # the same run twice in one batch is one CDR
-            cdr = self.rater.rate(run, session_costs.get(key))
-            outcome.cdrs.append(cdr)
-            rated.append((outcome, cdr))
-        return rated
+            existing.add(key)
+            fresh.append((outcome, doc))
+        return fresh
 
     def _runs(self, event: dict, use_chargers: bool) -> list[dict]:
         run = normalize(event, self.node.config.general)
@@ -165,6 +202,8 @@ class CDRService:
 
     def _store(self, rated: list) -> None:
         """Insert in batches; whatever StorDB refuses from the first failure on is spooled."""
+        for outcome, cdr in rated:
+            outcome.cdrs.append(cdr)
         for start in range(0, len(rated), self.batch):
             chunk = rated[start : start + self.batch]
             cdrs = [cdr for _, cdr in chunk]

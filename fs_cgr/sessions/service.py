@@ -316,7 +316,7 @@ class SessionService:
             self._remember(session.cgrid, result)
         if self.node.config.freeswitch_agent.create_cdr:
             events = [run.event for run in session.runs]
-            result.cdr = self.node.cdrs.process_events(events, False, costs)
+            result.cdr = self.node.cdrs.process_call_events(events, False, costs)
         return result
 
     def _settle(self, session: Session, run: SessionRun, usage: int) -> dict:
@@ -377,7 +377,7 @@ class SessionService:
     # -- CDRs, listing -----------------------------------------------------------------
     def process_cdr(self, event: dict):
         """SessionSv1.ProcessCDR: the CDR path, where ``*prepaid`` runs find the session cost."""
-        return self.node.cdrs.process_event(event)
+        return self.node.cdrs.process_call_events([event])[0]
 
     def active(self) -> list[Session]:
         with self._lock:

@@ -1,0 +1,133 @@
+"""The call path's group commit: calls ending at once share one duplicate check and one
+insert, yet each learns its own outcome, and nothing is lost or stored twice."""
+
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+from fs_cgr.cdrs import commit
+from fs_cgr.errors import StorageUnavailable
+from tests.cdrs.helpers import call, monetary, top_up
+
+
+class HeldStore:
+    """Wraps the StorDB's store_cdrs: counts the batches, holds the first until released."""
+
+    def __init__(self, node, fail=None):
+        self.store = node.stordb.store_cdrs
+        self.fail = fail
+        self.batches = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, cdrs):
+        self.batches.append([cdr["OriginID"] for cdr in cdrs])
+        self.entered.set()
+        self.release.wait(10)
+        if self.fail is not None:
+            self.fail(cdrs)
+        return self.store(cdrs)
+
+
+def _end_calls(node, store, events) -> list:
+    """One thread per event through ``process_call_events``; the others queue while the
+    first batch is held. The outcome (or exception) of each event, in order."""
+    node.stordb.store_cdrs = store
+    results = [None] * len(events)
+
+    def end(index):
+        try:
+            results[index] = node.cdrs.process_call_events([events[index]])[0]
+        except Exception as exc:
+            results[index] = exc
+
+    threads = [threading.Thread(target=end, args=(0,))]
+    threads[0].start()
+    assert store.entered.wait(10)
+    threads += [threading.Thread(target=end, args=(n,)) for n in range(1, len(events))]
+    for thread in threads[1:]:
+        thread.start()
+    commits = node.cdrs._commits
+    while commits._queue.qsize() < len(events) - 1:
+        threading.Event().wait(0.01)
+    store.release.set()
+    for thread in threads:
+        thread.join(10)
+    return results
+
+
+def _postpaid(origin_id):
+    return call(origin_id, RequestType="*postpaid", Usage="120s")
+
+
+def test_waiting_calls_are_stored_in_one_batch_each_with_its_outcome(node):
+    top_up(node, "1001", 10)
+    assert node.cdrs.process_call_events([_postpaid("g0")])[0].stored == 1
+    store = HeldStore(node)
+    events = [_postpaid(f"g{n}") for n in range(1, 11)] + [_postpaid("g0"), _postpaid("g5")]
+    results = _end_calls(node, store, events)
+    assert [sorted(batch) for batch in store.batches] == [
+        ["g1"],
+        sorted(f"g{n}" for n in range(2, 11)),
+    ]
+    fresh, repeated = results[:10], results[10:]
+    assert [(o.stored, o.duplicates, len(o.cdrs)) for o in fresh] == [(1, 0, 1)] * 10
+    assert [(o.stored, o.duplicates, o.cdrs) for o in repeated] == [(0, 1, [])] * 2
+    assert node.cdrs.count_cdrs({}) == 11
+    assert monetary(node, "1001") == Decimal(10) - 11 * Decimal("0.7002")  # g0, g5 charged once
+
+
+def test_a_batch_stordb_refuses_is_spooled_for_every_waiter(embedded):
+    def unavailable(cdrs):
+        raise StorageUnavailable("stordb down")
+
+    events = [call(f"s{n}", RequestType="*rated", Usage="60s") for n in range(5)]
+    results = _end_calls(embedded, HeldStore(embedded, unavailable), events)
+    assert [(o.stored, o.spooled) for o in results] == [(0, 1)] * 5
+    assert len(Path(embedded.cdrs.spool.path).read_text().splitlines()) == 5
+    del embedded.stordb.store_cdrs  # StorDB is back
+    assert embedded.cdrs.replay_spool() == 5
+    assert embedded.cdrs.replay_spool() == 0
+    assert embedded.cdrs.count_cdrs({}) == 5
+
+
+def test_one_callers_bad_cdr_fails_only_that_caller(embedded):
+    def refuse_bad(cdrs):
+        if any(cdr["OriginID"] == "bad" for cdr in cdrs):
+            raise ValueError("bad CDR")
+
+    events = [call(f"b{n}", RequestType="*rated", Usage="60s") for n in range(3)]
+    events.insert(2, call("bad", RequestType="*rated", Usage="60s"))
+    results = _end_calls(embedded, HeldStore(embedded, refuse_bad), events)
+    assert isinstance(results.pop(2), ValueError)
+    assert [(o.stored, o.duplicates, len(o.cdrs)) for o in results] == [(1, 0, 1)] * 3
+    stored = embedded.cdrs.get_cdrs({})
+    assert sorted(cdr["OriginID"] for cdr in stored) == ["b0", "b1", "b2"]
+
+
+def test_an_idle_writer_ends_and_the_next_call_starts_another(embedded, monkeypatch):
+    monkeypatch.setattr(commit, "IDLE_EXIT", 0.3)
+    commits = embedded.cdrs._commits
+    assert embedded.cdrs.process_call_events([call("i0", Usage="60s")])[0].stored == 1
+    first = commits._writer
+    first.join(5)
+    assert not first.is_alive() and commits._writer is None
+    assert embedded.cdrs.process_call_events([call("i1", Usage="60s")])[0].stored == 1
+    assert commits._writer is not first
+    assert embedded.cdrs.count_cdrs({}) == 2
+
+
+def test_terminate_hands_its_session_cost_to_the_cdr_without_a_stordb_read(embedded):
+    top_up(embedded, "1001", 10)
+    event = call("t1", RequestType="*prepaid", Usage="120s", CGRDebitInterval="0s")
+    embedded.sessions.initiate(event)
+    reads = []
+    embedded.stordb.get_session_cost = lambda *key: reads.append(key)
+    result = embedded.sessions.terminate(dict(event, Usage="90s"))
+    assert reads == []
+    (outcome,) = result.cdr
+    assert outcome.stored == 1
+    assert (outcome.cdrs[0]["Cost"], outcome.cdrs[0]["CostSource"]) == (
+        Decimal("0.6501"),
+        "*sessions",
+    )
