@@ -20,6 +20,7 @@ from functools import reduce
 
 import peewee as pw
 
+from fs_cgr.cdrs.query import LIST_FILTERS
 from fs_cgr.durations import parse_duration
 from fs_cgr.money import to_decimal
 from fs_cgr.storage import codec
@@ -44,20 +45,6 @@ TEXT_FIELDS = {
     "Subject": ("subject", 128),
     "Destination": ("destination", 128),
     "CostSource": ("cost_source", 64),
-}
-# query key -> CDR field it filters
-LIST_FILTERS = {
-    "CGRIDs": "CGRID",
-    "RunIDs": "RunID",
-    "OriginIDs": "OriginID",
-    "OriginHosts": "OriginHost",
-    "Sources": "Source",
-    "ToRs": "ToR",
-    "RequestTypes": "RequestType",
-    "Tenants": "Tenant",
-    "Categories": "Category",
-    "Accounts": "Account",
-    "Subjects": "Subject",
 }
 # query bound keys -> column; the first is inclusive, the second exclusive
 RANGE_FILTERS = {
