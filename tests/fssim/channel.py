@@ -90,7 +90,6 @@ class SimChannel:
         self.app_uuid = new_uuid()
         self.broadcasts: list[str] = []  # uuid_broadcast / sched_broadcast paths played
         self.vars: dict[str, str] = {}
-        self.broadcasts: list[str] = []  # uuid_broadcast paths, in order
         for name, value in self._initial_vars(variables, socket_address):
             self.vars[name] = str(value)
 

@@ -269,18 +269,6 @@ class FreeSwitchSim:
     def _api_global_getvar(self, args):
         return (self.core_uuid if args == ["core_uuid"] else ""), None
 
-    def _api_uuid_broadcast(self, args):
-        """Records the announcement; ``app!cause::file`` hangs up once it is played (at once)."""
-        if len(args) < 2:
-            return "-USAGE: <uuid> <path> [aleg|bleg|both]\n", None
-        channel = self.channels.get(args[0])
-        if channel is None:
-            return NO_CHANNEL, None
-        channel.broadcasts.append(args[1])
-        app, _, rest = args[1].partition("!")
-        cause = rest.partition("::")[0].upper() if "::" in rest else ""
-        return "+OK Message sent\n", (lambda: self.hangup(channel, cause)) if cause else None
-
     def _api_uuid_getvar(self, args):
         if len(args) < 2:
             return "-USAGE: <uuid> <var>\n", None
