@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
+from fs_cgr.accounts.actions import check_live
 from fs_cgr.errors import CGRError, MandatoryMissing, NotFound
 from fs_cgr.rating import RatingEngine, TariffPlan, load_folder
 from fs_cgr.storage.base import (
@@ -46,7 +47,8 @@ class TariffPlanService:
         """Validate ``(kind, id, doc or None)`` changes against the live plan, then write them.
 
         Returns the new live version (the current one on ``dry_run``). Raises
-        TariffPlanError (nothing written) when the result would not compile.
+        TariffPlanError (nothing written) when the result would not compile, and
+        InvalidArgument when an action or action plan could not run.
         """
         changes = list(changes)
         return self.change_live(lambda live: changes, dry_run)
@@ -58,7 +60,9 @@ class TariffPlanService:
         with self._lock:
             live = datadb.read_live()
             changes = [(kind, key, _stored(doc)) for kind, key, doc in make_changes(live)]
-            RatingEngine.compile(_merged(live, changes))
+            merged = _merged(live, changes)
+            RatingEngine.compile(merged)
+            check_live(merged)  # actions that could not run are refused before the write
             if dry_run or not changes:
                 return datadb.live_version()
             version = datadb.write_live(changes)

@@ -87,10 +87,6 @@ class Balance:
     def is_default(self) -> bool:
         return self.id == DEFAULT_BALANCE_ID
 
-    @property
-    def restricts_destination(self) -> bool:
-        return not _matches_any(self.destination_ids)
-
     def is_expired(self, at: datetime) -> bool:
         return self.expiry is not None and self.expiry < at
 

@@ -93,6 +93,17 @@ def test_dangling_reference_refuses_the_whole_folder(api, tmp_path):
     assert _cost(api) == Decimal("0.4")  # the cheaper mobile rate of the bad folder never applied
 
 
+def test_action_plan_naming_missing_actions_refuses_the_whole_folder(api, tmp_path):
+    _load_example(api)
+    broken = copy_plan(tmp_path / "no_actions")
+    replace_in(broken / "Rates.csv", "RT_DE_MOBILE,0.1,0.12", "RT_DE_MOBILE,0.2,0.5")
+    plans = (broken / "ActionPlans.csv").read_text().splitlines()
+    (broken / "ActionPlans.csv").write_text("\n".join([*plans, "AP_GHOST,ACT_NOWHERE,*asap,10"]))
+    message = _error(api, "APIerSv1.LoadTariffPlanFromFolder", {"FolderPath": str(broken)})
+    assert "ACT_NOWHERE" in message
+    assert _cost(api) == Decimal("0.4")  # nothing of the refused folder was written
+
+
 def test_missing_folder_and_path(api, tmp_path):
     missing = {"FolderPath": str(tmp_path / "nope")}
     assert _error(api, "APIerSv1.LoadTariffPlanFromFolder", missing) == "INVALID_PATH"
