@@ -62,10 +62,6 @@ def _stored_time(text: str | None) -> datetime | None:
         return parse_time(text)
 
 
-def _matches_any(value: dict[str, bool]) -> bool:
-    return not value or value.get(ANY, False)
-
-
 @dataclass(slots=True)
 class Balance:
     uuid: str
