@@ -238,7 +238,6 @@ class Call:
 
     def run(self) -> None:
         try:
-            self._subscribe()
             followed = self._authorize()
         except CommandFailed as exc:
             log.error(
@@ -251,55 +250,18 @@ class Call:
             self._follow()
 
     # -- connect: the verdict ------------------------------------------------------
-    def _subscribe(self) -> None:
-        """Own events only (myevents), in JSON, and a bounded linger so HANGUP_COMPLETE is not
-        lost when the call ends (plain ``linger`` would keep the socket forever). Filters
-        spare both sides the ~10 other events of a call; a FreeSWITCH refusing them only
-        costs CPU. Sent in one go: one round trip."""
-        linger = max(1, self.agent.config.linger)
-        needed = [
-            frames.command("myevents"),
-            frames.linger(linger),
-            frames.event(CALL_EVENTS, "json"),
-        ]
-        optional = [frames.command(f"filter Event-Name {name}") for name in CALL_EVENTS]
-        replies = self._pipeline(needed + optional)
-        for reply in replies[: len(needed)]:
-            if not reply.ok:
-                raise CommandFailed(reply.text)
-        if not all(reply.ok for reply in replies[len(needed) :]):
-            log.debug("call %s: FreeSWITCH refused event filters", self.uuid)
-
-    def _pipeline(self, commands: list[bytes]) -> list:
-        """Send every command without waiting in between; their replies, in order."""
-        jobs = [gevent.spawn(self._send, command) for command in commands]
-        gevent.joinall(jobs)
-        replies = [job.value for job in jobs]
-        for reply in replies:
-            if isinstance(reply, ESLError):
-                raise CommandFailed(str(reply))
-        return replies
-
-    def _send(self, command: bytes):
-        """The reply, or the ESLError instead of raising it (in a greenlet of its own)."""
-        try:
-            return self.conn.send(command, COMMAND_TIMEOUT)
-        except ESLError as exc:
-            return exc
-
     def _authorize(self) -> bool:
         """Set the verdict and transfer the call back; True when the call must be followed."""
         try:
             event = self.channel.cgr_event(self.defaults)
         except ValueError as exc:
             log.warning("call %s: unreadable channel data: %s", self.uuid, exc)
-            self._transfer({"cgr_notify": notify.MISSING_PARAMETER})
+            self._transfer({"cgr_notify": notify.MISSING_PARAMETER}, follow=False)
             return False
         if event["RequestType"] == NO_CHARGING:
-            self._transfer({"cgr_notify": notify.AUTH_OK})
+            self._transfer({"cgr_notify": notify.AUTH_OK}, follow=False)
             return False
-        variables = self._verdict(event)
-        self._transfer(variables)
+        self._transfer(self._verdict(event), follow=True)
         return True
 
     def _verdict(self, event: dict) -> dict:
@@ -334,19 +296,34 @@ class Call:
             log.warning("call %s: no routes: %s", self.uuid, exc.message)
             return ""
 
-    def _transfer(self, variables: dict) -> None:
-        """Variables in one command when they allow it, then back to the dialled number."""
-        if any(";" in value for value in variables.values()):
-            for name, value in variables.items():
-                self.api(f"uuid_setvar {self.uuid} {name} {value}")
-        else:
-            pairs = ";".join(f"{name}={value}" for name, value in variables.items())
-            self.api(f"uuid_setvar_multi {self.uuid} {pairs}")
+    def _transfer(self, variables: dict, follow: bool) -> None:
+        """Set the variables, then send the call back to the dialled number: two round
+        trips. A followed call subscribes in the first: its own events (myevents), in
+        JSON, and a bounded linger so HANGUP_COMPLETE is not lost when the call ends
+        (plain ``linger`` would keep the socket forever). The filters spare both sides
+        the ~10 other events of a call; a FreeSWITCH refusing them only costs CPU. The
+        transfer waits for the variables: without them the call would come back here."""
+        subscription = _subscription(self.agent.config.linger) if follow else []
+        needed = len(subscription) - len(CALL_EVENTS)
+        replies = self._send_all(subscription + _setvars(self.uuid, variables))
+        for reply in replies[:needed]:
+            if not reply.ok:
+                raise CommandFailed(reply.text)
+        if not all(reply.ok for reply in replies[needed : len(subscription)]):
+            log.debug("call %s: FreeSWITCH refused event filters", self.uuid)
+        for reply in replies[len(subscription) :]:
+            checked(reply.text)
         destination = self.channel.call_destination
         if not destination:  # nowhere to send it back to: the verdict stands, the call ends
             self.agent.kill(self.uuid, self.defaults.origin_host, NO_DESTINATION_CAUSE)
             return
         self.api(f"uuid_transfer {self.uuid} {destination} XML {self.channel.call_context}")
+
+    def _send_all(self, commands: list[bytes]) -> list:
+        try:
+            return self.conn.send_all(commands, COMMAND_TIMEOUT)
+        except ESLError as exc:
+            raise CommandFailed(str(exc)) from None
 
     def _kill_unauthorized(self) -> None:
         """A call whose verdict did not get through must not go on; nothing was charged."""
@@ -384,10 +361,12 @@ class Call:
 
     def _answered(self, event) -> None:
         self.answered = True
+        fsev = FSEvent(event.headers)
         try:
             self.agent.sessions.initiate(
-                FSEvent(event.headers).cgr_event(self.defaults),
+                fsev.cgr_event(self.defaults),
                 on_disconnect=self.agent.disconnect,
+                answered_at=fsev.answered_at,
             )
         except Exception as exc:
             # No session: end the call now; terminate still charges what it used (CGrateS).
@@ -409,6 +388,26 @@ class Call:
             log.warning("call %s: hangup not processed: %s", self.uuid, exc.message)
         except Exception:
             log.exception("call %s: hangup not processed", self.uuid)
+
+
+def _subscription(linger: int) -> list[bytes]:
+    """The commands a followed call's socket needs, the optional event filters last."""
+    return [
+        frames.command("myevents"),
+        frames.linger(max(1, linger)),
+        frames.event(CALL_EVENTS, "json"),
+        *(frames.command(f"filter Event-Name {name}") for name in CALL_EVENTS),
+    ]
+
+
+def _setvars(uuid: str, variables: dict) -> list[bytes]:
+    """One uuid_setvar_multi; one uuid_setvar each where a value holds its separator ';'."""
+    if any(";" in value for value in variables.values()):
+        return [
+            frames.api(f"uuid_setvar {uuid} {name} {value}") for name, value in variables.items()
+        ]
+    pairs = ";".join(f"{name}={value}" for name, value in variables.items())
+    return [frames.api(f"uuid_setvar_multi {uuid} {pairs}")]
 
 
 def _max_usage_asked(flags: tuple[str, ...], prepaid: bool) -> bool:

@@ -145,6 +145,12 @@ class FSEvent:
     def answered(self) -> bool:
         return self._header("Caller-Channel-Answered-Time") not in ("", "0")
 
+    @property
+    def answered_at(self) -> datetime | None:
+        """The answer to the microsecond: when paid time starts to count. (The neutral
+        event's AnswerTime keeps whole seconds, as CGrateS rates and stores it.)"""
+        return _exact_epoch_us(self._header("Caller-Channel-Answered-Time"))
+
     def variable(self, name: str) -> str:
         return self._header(_VAR + name)
 
@@ -234,9 +240,15 @@ def _caller_profile(document: Mapping) -> Mapping:
 def _epoch_us(value: str) -> datetime | None:
     """FreeSWITCH's µs epoch; "0" means the moment has not happened. Whole seconds are
     kept, as CGrateS keeps them (its CDRs store no sub-second times)."""
+    moment = _exact_epoch_us(value)
+    return None if moment is None else moment.replace(microsecond=0)
+
+
+def _exact_epoch_us(value: str) -> datetime | None:
     if not value or value == "0":
         return None
-    return datetime.fromtimestamp(_integer("channel time", value) // 1_000_000, UTC)
+    micros = _integer("channel time", value)
+    return datetime.fromtimestamp(micros // 1_000_000, UTC).replace(microsecond=micros % 1_000_000)
 
 
 def _seconds(name: str, value: str) -> int | None:

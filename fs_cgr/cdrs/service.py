@@ -195,10 +195,9 @@ class CDRService:
         if not cgrids:
             return set()
         try:
-            found = self.node.stordb.get_cdrs({"CGRIDs": sorted(cgrids)})
+            return self.node.stordb.stored_runs(list(cgrids))
         except StorageUnavailable:
             return set()
-        return {(cdr["CGRID"], cdr["RunID"]) for cdr in found}
 
     def _store(self, rated: list) -> None:
         """Insert in batches; whatever StorDB refuses from the first failure on is spooled."""

@@ -141,7 +141,10 @@ def parse_headers(block: bytes) -> dict[str, str]:
         name, colon, value = line.partition(":")
         if not colon or not name or name != name.strip() or " " in name:
             raise ProtocolError(f"malformed header line {line[:80]!r}")
-        headers.setdefault(name, unquote(value.lstrip(" "), errors="replace"))
+        value = value.lstrip(" ")
+        if "%" in value:  # most values have nothing to decode: skip the call
+            value = unquote(value, errors="replace")
+        headers.setdefault(name, value)
     return headers
 
 

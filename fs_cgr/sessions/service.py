@@ -145,17 +145,19 @@ class SessionService:
             raise ChargersError("NOT_FOUND") from None
 
     # -- initiate / update -------------------------------------------------------------
-    def initiate(self, event: dict, on_disconnect=None) -> dict:
+    def initiate(self, event: dict, on_disconnect=None, answered_at=None) -> dict:
         """Start charging a call; ``{"MaxUsage": ns}``.
 
         ``on_disconnect(session, reason)`` is called (from a greenlet, at most
         once) when the call must end: reason INSUFFICIENT_FUNDS when the paid
         time ran out, SYSTEM_ERROR when a debit failed. Without one the session
-        is terminated here with the usage paid for.
+        is terminated here with the usage paid for. ``answered_at``: the answer
+        to the microsecond, where the event's AnswerTime has whole seconds only.
         """
         ev = normalize(event, self.node.config.general)
         interval = ev.get("CGRDebitInterval", self.config.debit_interval)
-        session = Session(ev, [SessionRun(run) for run in self._runs(ev)], interval, _anchor(ev))
+        anchor = _anchor(answered_at or ev.get("AnswerTime"))
+        session = Session(ev, [SessionRun(run) for run in self._runs(ev)], interval, anchor)
         session.on_disconnect = on_disconnect
         with self._lock:
             if session.cgrid in self._sessions:
@@ -288,7 +290,7 @@ class SessionService:
             return finished  # terminated already (e.g. when its paid time ran out)
         if session is None:
             runs = [SessionRun(run) for run in self._runs(ev)]
-            session = Session(ev, runs, 0, _anchor(ev))
+            session = Session(ev, runs, 0, _anchor(ev.get("AnswerTime")))
         usage = ev.get("Usage")
         return self._finish(session, ev, (session.paid_usage or 0) if usage is None else usage)
 
@@ -466,11 +468,10 @@ class SessionService:
                 log.error("session %s: journal entry not deleted: %s", session.cgrid, exc)
 
 
-def _anchor(ev: dict) -> datetime:
-    """When paid time starts counting: a recent AnswerTime (the usual event delay), else now
+def _anchor(answer: datetime | None) -> datetime:
+    """When paid time starts counting: a recent answer (the usual event delay), else now
     (replayed or test events with old times must not be disconnected at once)."""
     moment = utc_now()
-    answer = ev.get("AnswerTime")
     if answer is not None and timedelta(0) <= moment - answer <= timedelta(seconds=MAX_ANSWER_LAG):
         return answer
     return moment

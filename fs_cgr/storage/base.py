@@ -174,6 +174,11 @@ class StorDB(ABC):
     @abstractmethod
     def count_cdrs(self, query: dict) -> int: ...
 
+    @abstractmethod
+    def stored_runs(self, cgrids: list[str]) -> set[tuple[str, str]]:
+        """The (CGRID, RunID) pairs stored for ``cgrids``: the duplicate check of the
+        CDR path, which needs no more than these two columns."""
+
     # -- session costs (what a prepaid session really charged) -----------------
     @abstractmethod
     def set_session_cost(self, doc: dict) -> None:

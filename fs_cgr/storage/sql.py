@@ -42,6 +42,16 @@ _UNAVAILABLE = (
     pymysql.err.InterfaceError,
     sqlite3.OperationalError,
 )
+# a session cost's document keys and their columns, in the order the lookup selects them
+_SESSION_COST_KEYS = {
+    "CGRID": "cgrid",
+    "RunID": "run_id",
+    "OriginHost": "origin_host",
+    "OriginID": "origin_id",
+    "CostSource": "cost_source",
+    "Usage": "usage",
+    "CostDetails": "cost_details",
+}
 _MAX_STATEMENT = 1_024_000  # characters of one multi-row INSERT (PyMySQL's own limit)
 
 
@@ -69,8 +79,24 @@ class SQLStorDB(StorDB):
         else:
             raise ValueError(f"not a StorDB URL: {url!r}")
         self._tp, self._cdr, self._session_cost = build_models(self._db, table_prefix)
+        self._stored_runs_sql, self._session_cost_sql = self._hot_queries()
         with self._session():
             self._db.create_tables([self._tp, self._cdr, self._session_cost], safe=True)
+
+    def _hot_queries(self) -> tuple[str, str]:
+        """The SQL of the two lookups every call's CDR makes, written once: peewee
+        would build the same text anew each time, at a cost above the query's own."""
+        quote = self._quote
+        cdr, sc = self._cdr._meta, self._session_cost._meta
+        columns = ", ".join(
+            quote(sc.fields[name].column_name) for name in _SESSION_COST_KEYS.values()
+        )
+        where = f"{quote('cgrid')} = {self._db.param} AND {quote('run_id')} = {self._db.param}"
+        return (
+            f"SELECT {quote('cgrid')}, {quote('run_id')} FROM {quote(cdr.table_name)}"
+            f" WHERE {quote('cgrid')}",
+            f"SELECT {columns} FROM {quote(sc.table_name)} WHERE {where} LIMIT 1",
+        )
 
     @contextmanager
     def _session(self):
@@ -159,11 +185,15 @@ class SQLStorDB(StorDB):
 
     def _insert_ignore_head(self, fields: list) -> str:
         """``INSERT IGNORE INTO table (columns) VALUES `` for the CDR table."""
-        open_quote, close_quote = self._db.quote
-        table = self._cdr._meta.table_name
-        columns = ", ".join(f"{open_quote}{f.column_name}{close_quote}" for f in fields)
+        table = self._quote(self._cdr._meta.table_name)
+        columns = ", ".join(self._quote(f.column_name) for f in fields)
         ignore = "IGNORE" if isinstance(self._db, pw.MySQLDatabase) else "OR IGNORE"
-        return f"INSERT {ignore} INTO {open_quote}{table}{close_quote} ({columns}) VALUES "
+        return f"INSERT {ignore} INTO {table} ({columns}) VALUES "
+
+    def _quote(self, name: str) -> str:
+        """A table or column name quoted for this database."""
+        open_quote, close_quote = self._db.quote
+        return f"{open_quote}{name}{close_quote}"
 
     def get_cdrs(self, query: dict) -> list[dict]:
         cdr = self._cdr
@@ -184,6 +214,15 @@ class SQLStorDB(StorDB):
         paging(query)
         with self._session():
             return select.count()
+
+    def stored_runs(self, cgrids: list[str]) -> set[tuple[str, str]]:
+        cgrids = sorted(set(cgrids))
+        if not cgrids:
+            return set()
+        marks = ", ".join([self._db.param] * len(cgrids))
+        sql = f"{self._stored_runs_sql} IN ({marks})"
+        with self._session():
+            return {tuple(row) for row in self._db.execute_sql(sql, cgrids).fetchall()}
 
     def _matching(self, query: dict):
         where = conditions(self._cdr, query)
@@ -216,22 +255,14 @@ class SQLStorDB(StorDB):
             self._upsert(insert, [sc.cgrid, sc.run_id], preserve)
 
     def get_session_cost(self, cgrid: str, run_id: str) -> dict | None:
-        sc = self._session_cost
-        query = sc.select().where(sc.cgrid == cgrid, sc.run_id == run_id).dicts()
         with self._session():
-            row = query.first()
+            row = self._db.execute_sql(self._session_cost_sql, (cgrid, run_id)).fetchone()
         if row is None:
             return None
-        details = row["cost_details"]
-        return {
-            "CGRID": row["cgrid"],
-            "RunID": row["run_id"],
-            "OriginHost": row["origin_host"],
-            "OriginID": row["origin_id"],
-            "CostSource": row["cost_source"],
-            "Usage": row["usage"],
-            "CostDetails": None if details is None else codec.decode(details),
-        }
+        doc = dict(zip(_SESSION_COST_KEYS, row, strict=True))
+        details = doc["CostDetails"]
+        doc["CostDetails"] = None if details is None else codec.decode(details)
+        return doc
 
     def flush(self) -> None:
         with self._session(), self._db.atomic():

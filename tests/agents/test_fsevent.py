@@ -71,6 +71,10 @@ def test_answer_adds_the_answer_time_but_no_usage(channel):
     assert fsev.answered
     assert event["AnswerTime"] == at(1795314809)
     assert "Usage" not in event and "DisconnectCause" not in event
+    answered_us = int(fsev.headers["Caller-Channel-Answered-Time"])
+    assert answered_us % 1_000_000  # the capture's answer has a fraction of a second...
+    exact = fsev.answered_at  # ...which paid time counts from
+    assert (exact - at(1795314809)).total_seconds() * 1_000_000 == answered_us % 1_000_000
 
 
 def test_hangup_complete_of_a_killed_loopback_call(channel):

@@ -120,6 +120,16 @@ def test_duplicate_cgrid_runid_is_stored_once(stordb):
     assert stordb.store_cdrs([]) == 0
 
 
+def test_stored_runs_names_exactly_the_stored_pairs(stordb):
+    stordb.store_cdrs([make_cdr("c1"), make_cdr("c1", "*raw"), make_cdr("c2"), make_cdr("c3")])
+    found = stordb.stored_runs(["c1", "c2", "c1", "absent"])
+    assert found == {("c1", "*default"), ("c1", "*raw"), ("c2", "*default")}
+    assert stordb.stored_runs([]) == set()
+    many = [f"bulk{number}" for number in range(700)]
+    stordb.store_cdrs([make_cdr(cgrid) for cgrid in many[::2]])
+    assert stordb.stored_runs(many) == {(cgrid, "*default") for cgrid in many[::2]}
+
+
 def test_store_cdrs_in_many_chunks(stordb):
     cdrs = [make_cdr(f"bulk{number}") for number in range(1234)]
     assert stordb.store_cdrs(cdrs) == 1234
