@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from fs_cgr.api.registry import resolve
 from fs_cgr.errors import CGRError
-from fs_cgr.storage.codec import encode  # exact Decimals at the C encoder's speed
+from fs_cgr.jsoncodec import encode  # exact Decimals at the C encoder's speed
 
 __all__ = ["encode", "error_reply", "handle"]
 

@@ -9,8 +9,8 @@ CostDetails an object.
 
 from decimal import Decimal
 
+from fs_cgr import jsoncodec
 from fs_cgr.cdrs.event import extra_fields, usage_text
-from fs_cgr.storage import codec
 from fs_cgr.times import format_time
 
 UNRATED = Decimal(-1)
@@ -71,7 +71,7 @@ def as_external(cdr: dict) -> dict:
         "ExtraFields": cdr.get("ExtraFields") or {},
         "CostSource": cdr.get("CostSource", ""),
         "Cost": plain_amount(cdr.get("Cost", UNRATED)),
-        "CostDetails": codec.encode(details) if details is not None else "null",
+        "CostDetails": jsoncodec.encode(details) if details is not None else "null",
         "ExtraInfo": cdr.get("ExtraInfo", ""),
         "PreRated": bool(cdr.get("PreRated")),
     }

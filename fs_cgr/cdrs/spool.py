@@ -14,7 +14,7 @@ import os
 import threading
 from decimal import Decimal
 
-from fs_cgr.storage import codec
+from fs_cgr import jsoncodec
 from fs_cgr.times import format_time, parse_time
 
 log = logging.getLogger(__name__)
@@ -98,11 +98,11 @@ def encode_cdr(cdr: dict) -> str:
     doc = dict(cdr)
     for key in _TIME_FIELDS:
         doc[key] = format_time(doc[key]) if doc.get(key) else ""
-    return codec.encode(doc)
+    return jsoncodec.encode(doc)
 
 
 def decode_cdr(line: str) -> dict:
-    cdr = codec.decode(line)
+    cdr = jsoncodec.decode(line)
     for key in _TIME_FIELDS:
         cdr[key] = parse_time(cdr.get(key))
     cdr["Cost"] = Decimal(cdr.get("Cost", -1))

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from fs_cgr.storage import codec
+from fs_cgr import jsoncodec
 from fs_cgr.storage.base import LIVE_KINDS
 
 
@@ -21,7 +21,7 @@ def encode_live_changes(
         require_id("live object id", obj_id)
         if doc is not None and not isinstance(doc, dict):
             raise ValueError(f"{kind} {obj_id}: document must be a dict or None")
-        encoded.append((kind, obj_id, None if doc is None else codec.encode(doc)))
+        encoded.append((kind, obj_id, None if doc is None else jsoncodec.encode(doc)))
     return encoded
 
 
@@ -49,4 +49,4 @@ def encode_cas(tenant, account, expected_version, doc, idempotency_key, result) 
         raise ValueError(f"account document must be a dict, got {type(doc).__name__}")
     if idempotency_key is not None:
         require_id("idempotency key", idempotency_key)
-    return codec.encode(doc), codec.encode(result)
+    return jsoncodec.encode(doc), jsoncodec.encode(result)

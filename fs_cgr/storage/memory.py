@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterable
 
-from fs_cgr.storage import codec
+from fs_cgr import jsoncodec
 from fs_cgr.storage.base import LIVE_KINDS, CasResult, DataDB
 from fs_cgr.storage.checks import encode_cas, encode_live_changes, require_account, require_id
 
@@ -39,7 +39,7 @@ class MemoryDataDB(DataDB):
         with self._lock:
             snapshot = {kind: dict(self._live.get(kind, {})) for kind in LIVE_KINDS}
         return {
-            kind: {obj_id: codec.decode(text) for obj_id, text in objects.items()}
+            kind: {obj_id: jsoncodec.decode(text) for obj_id, text in objects.items()}
             for kind, objects in snapshot.items()
         }
 
@@ -61,7 +61,7 @@ class MemoryDataDB(DataDB):
         stored = self._accounts.get((tenant, account))
         if stored is None:
             return None
-        return codec.decode(stored[0]), stored[1]
+        return jsoncodec.decode(stored[0]), stored[1]
 
     def cas_account(
         self,
@@ -82,9 +82,9 @@ class MemoryDataDB(DataDB):
             if idempotency_key is not None:
                 seen = self._idempotency.get((tenant, account, idempotency_key))
                 if seen is not None and seen[0] > now:
-                    return CasResult("duplicate", codec.decode(seen[1]), current)
+                    return CasResult("duplicate", jsoncodec.decode(seen[1]), current)
             if current != expected_version:
-                current_doc = None if current_text is None else codec.decode(current_text)
+                current_doc = None if current_text is None else jsoncodec.decode(current_text)
                 return CasResult("conflict", version=current, doc=current_doc)
             version = self._last_versions.get(key, 0) + 1
             self._accounts[key] = (text, version)
@@ -115,7 +115,7 @@ class MemoryDataDB(DataDB):
     # -- session journal -------------------------------------------------------
     def journal_put(self, session_id: str, doc: dict) -> None:
         require_id("session id", session_id)
-        text = codec.encode(doc)
+        text = jsoncodec.encode(doc)
         with self._lock:
             self._journal[session_id] = text
 
@@ -126,7 +126,7 @@ class MemoryDataDB(DataDB):
     def journal_all(self) -> list[dict]:
         with self._lock:
             texts = list(self._journal.values())
-        return [codec.decode(text) for text in texts]
+        return [jsoncodec.decode(text) for text in texts]
 
     def flush(self) -> None:
         """Remove everything but the version counters; the live version moves on (never

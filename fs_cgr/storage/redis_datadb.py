@@ -42,8 +42,8 @@ from redis.exceptions import NoScriptError, RedisClusterException
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
+from fs_cgr import jsoncodec
 from fs_cgr.errors import StorageUnavailable
-from fs_cgr.storage import codec
 from fs_cgr.storage.base import LIVE_KINDS, CasResult, DataDB
 from fs_cgr.storage.checks import encode_cas, encode_live_changes, require_account, require_id
 
@@ -140,7 +140,7 @@ class RedisDataDB(DataDB):
             pipe.hgetall(self._live_key(kind))
         replies = pipe.execute()
         return {
-            kind: {obj_id: codec.decode(text) for obj_id, text in objects.items()}
+            kind: {obj_id: jsoncodec.decode(text) for obj_id, text in objects.items()}
             for kind, objects in zip(LIVE_KINDS, replies, strict=True)
         }
 
@@ -167,7 +167,7 @@ class RedisDataDB(DataDB):
         doc, version = self._client.hmget(self._account_key(tenant, account), "doc", "v")
         if doc is None:
             return None
-        return codec.decode(doc), int(version)
+        return jsoncodec.decode(doc), int(version)
 
     @_unavailable_on_redis_errors
     def cas_account(
@@ -190,9 +190,9 @@ class RedisDataDB(DataDB):
         reply = self._cas.run(keys, args)
         status, version = reply[0], int(reply[1])
         if status == "duplicate":
-            return CasResult(status, codec.decode(reply[2]), version)
+            return CasResult(status, jsoncodec.decode(reply[2]), version)
         if status == "conflict" and len(reply) > 2 and reply[2] is not None:
-            return CasResult(status, version=version, doc=codec.decode(reply[2]))
+            return CasResult(status, version=version, doc=jsoncodec.decode(reply[2]))
         return CasResult(status, version=version)
 
     def _index_account(self, tenant: str, account: str) -> None:
@@ -226,7 +226,7 @@ class RedisDataDB(DataDB):
     @_unavailable_on_redis_errors
     def journal_put(self, session_id: str, doc: dict) -> None:
         require_id("session id", session_id)
-        self._client.hset(self._journal_key, session_id, codec.encode(doc))
+        self._client.hset(self._journal_key, session_id, jsoncodec.encode(doc))
 
     @_unavailable_on_redis_errors
     def journal_delete(self, session_id: str) -> None:
@@ -234,7 +234,7 @@ class RedisDataDB(DataDB):
 
     @_unavailable_on_redis_errors
     def journal_all(self) -> list[dict]:
-        return [codec.decode(text) for text in self._client.hvals(self._journal_key)]
+        return [jsoncodec.decode(text) for text in self._client.hvals(self._journal_key)]
 
     @_unavailable_on_redis_errors
     def flush(self) -> None:

@@ -18,8 +18,8 @@ import pymysql
 from playhouse.pool import MaxConnectionsExceeded, PooledMySQLDatabase
 from pymysql.constants.SERVER_STATUS import SERVER_STATUS_IN_TRANS
 
+from fs_cgr import jsoncodec
 from fs_cgr.errors import StorageUnavailable
-from fs_cgr.storage import codec
 from fs_cgr.storage.base import StorDB
 from fs_cgr.storage.checks import require_id
 from fs_cgr.storage.sql_cdrs import (
@@ -120,7 +120,7 @@ class SQLStorDB(StorDB):
         if not isinstance(doc, dict):
             raise ValueError(f"tariff-plan document must be a dict, got {type(doc).__name__}")
         tp = self._tp
-        insert = tp.insert(tpid=tpid, kind=kind, obj_id=obj_id, doc=codec.encode(doc))
+        insert = tp.insert(tpid=tpid, kind=kind, obj_id=obj_id, doc=jsoncodec.encode(doc))
         with self._session():
             self._upsert(insert, [tp.tpid, tp.kind, tp.obj_id], [tp.doc])
 
@@ -129,7 +129,7 @@ class SQLStorDB(StorDB):
         query = tp.select(tp.doc).where(tp.tpid == tpid, tp.kind == kind, tp.obj_id == obj_id)
         with self._session():
             text = query.scalar()
-        return None if text is None else codec.decode(text)
+        return None if text is None else jsoncodec.decode(text)
 
     def get_tp_ids(self, tpid: str, kind: str) -> list[str]:
         return sorted(self.get_tp_all(tpid, kind))
@@ -139,7 +139,7 @@ class SQLStorDB(StorDB):
         query = tp.select(tp.obj_id, tp.doc).where(tp.tpid == tpid, tp.kind == kind).tuples()
         with self._session():
             rows = list(query)
-        return {obj_id: codec.decode(text) for obj_id, text in sorted(rows)}
+        return {obj_id: jsoncodec.decode(text) for obj_id, text in sorted(rows)}
 
     def remove_tp(self, tpid: str, kind: str | None = None, obj_id: str | None = None) -> int:
         if obj_id is not None and kind is None:
@@ -247,7 +247,7 @@ class SQLStorDB(StorDB):
             origin_id=doc.get("OriginID") or "",
             cost_source=doc.get("CostSource") or "",
             usage=usage,
-            cost_details=None if details is None else codec.encode(details),
+            cost_details=None if details is None else jsoncodec.encode(details),
             created_at=now(),
         )
         preserve = [sc.origin_host, sc.origin_id, sc.cost_source, sc.usage, sc.cost_details]
@@ -261,7 +261,7 @@ class SQLStorDB(StorDB):
             return None
         doc = dict(zip(_SESSION_COST_KEYS, row, strict=True))
         details = doc["CostDetails"]
-        doc["CostDetails"] = None if details is None else codec.decode(details)
+        doc["CostDetails"] = None if details is None else jsoncodec.decode(details)
         return doc
 
     def flush(self) -> None:

@@ -20,10 +20,10 @@ from functools import reduce
 
 import peewee as pw
 
+from fs_cgr import jsoncodec
 from fs_cgr.cdrs.query import LIST_FILTERS
 from fs_cgr.durations import parse_duration
 from fs_cgr.money import to_decimal
-from fs_cgr.storage import codec
 from fs_cgr.storage.sql_models import COST_DECIMALS, COST_LIMIT
 from fs_cgr.times import UTC, now, parse_time
 
@@ -93,9 +93,9 @@ def cdr_to_row(cdr: dict) -> dict:
         setup_time=parse_time(cdr.get("SetupTime")),
         answer_time=parse_time(cdr.get("AnswerTime")),
         usage=usage,
-        extra_fields=codec.encode(extra_fields),
+        extra_fields=jsoncodec.encode(extra_fields),
         cost=_cost(cdr.get("Cost"), row["cgrid"]),
-        cost_details=None if cost_details is None else codec.encode(cost_details),
+        cost_details=None if cost_details is None else jsoncodec.encode(cost_details),
         extra_info=_text(cdr, "ExtraInfo", None),
         created_at=now(),
     )
@@ -171,9 +171,9 @@ def row_to_cdr(row: dict) -> dict:
         SetupTime=row["setup_time"],
         AnswerTime=row["answer_time"],
         Usage=row["usage"],
-        ExtraFields=codec.decode(row["extra_fields"]),
+        ExtraFields=jsoncodec.decode(row["extra_fields"]),
         Cost=row["cost"],
-        CostDetails=None if cost_details is None else codec.decode(cost_details),
+        CostDetails=None if cost_details is None else jsoncodec.decode(cost_details),
         ExtraInfo=row["extra_info"],
         PreRated=False,
         Partial=False,
@@ -257,7 +257,9 @@ def _extra_field_conditions(column, query: dict) -> list:
     """
 
     def present(field: str, value: str):
-        needle = codec.encode(field) + ":" + ("" if value == "*exists" else codec.encode(value))
+        needle = (
+            jsoncodec.encode(field) + ":" + ("" if value == "*exists" else jsoncodec.encode(value))
+        )
         return pw.fn.INSTR(column, needle) > 0
 
     found = []

@@ -57,7 +57,7 @@ class ScaledDecimalField(pw.BigIntegerField):
 
 
 class JSONTextField(pw.TextField):
-    """JSON text from fs_cgr.storage.codec. ``long`` = LONGTEXT (MySQL's TEXT stops at 64 KiB).
+    """JSON text from fs_cgr.jsoncodec. ``long`` = LONGTEXT (MySQL's TEXT stops at 64 KiB).
 
     On MySQL it goes to PyMySQL as UTF-8 bytes, which PyMySQL sends as a hex
     literal at C speed; escaping a str costs it a Python-level pass per character.

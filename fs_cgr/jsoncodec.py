@@ -1,4 +1,4 @@
-"""JSON text for stored documents, exact for money.
+"""JSON text exact for money: stored documents, and the API's replies.
 
 Every backend stores documents as this text, so memory, Redis and SQL give
 back the same values: a Decimal is written as an exact JSON number and every

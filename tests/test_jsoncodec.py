@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from fs_cgr.storage.codec import decode, encode
+from fs_cgr.jsoncodec import decode, encode
 
 
 def test_decimals_are_written_as_exact_numbers():
