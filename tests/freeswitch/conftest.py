@@ -13,9 +13,13 @@ sends unknown numbers nowhere): FS_TEST_ANSWER_NUMBER, e.g. with this extension 
     <extension name="fs_cgr_test_answer">
       <condition field="destination_number" expression="^77\\d+$">
         <action application="answer"/>
-        <action application="park"/>
+        <action application="echo"/>
       </condition>
     </extension>
+
+Not ``park``: a parked channel is "controlled", and FreeSWITCH ends the park, hence the
+call, when the controlling outbound socket closes (fs_cgr restarting); a bridged call, or
+``echo``, goes on.
 
 Environment: FS_ESL_HOST, FS_ESL_PORT (8021), FS_ESL_PASSWORD (ClueCon),
 FS_TEST_ANSWER_NUMBER (answered scenarios are skipped without it).
@@ -25,6 +29,7 @@ import os
 import time
 from decimal import Decimal
 
+import gevent
 import pytest
 from gevent.queue import Empty
 
@@ -33,6 +38,7 @@ from fs_cgr.app import Node
 from fs_cgr.config import load_config
 from fs_cgr.esl import InboundClient
 from fs_cgr.money import ZERO
+from tests.agents.conftest import node_overrides
 from tests.agents.lab import DE, TENANT, RecordingAccounts, write_plan
 
 HOST = os.environ.get("FS_ESL_HOST", "")
@@ -44,37 +50,50 @@ NEEDS_FREESWITCH = pytest.mark.skipif(not HOST, reason="FS_ESL_HOST not set: no 
 
 
 class RealLab:
-    """A Node and agent on 127.0.0.1:8084, and a control connection to FreeSWITCH."""
+    """A Node and agent on 127.0.0.1:8084 (Redis + MariaDB, so a restart keeps the journal),
+    and a control connection to FreeSWITCH."""
 
-    def __init__(self, tmp_path):
-        overrides = {
-            "general.data_dir": str(tmp_path),
-            "listen.http": "127.0.0.1:0",
-            "stordb.url": f"sqlite:///{tmp_path}/stordb.sqlite",
-            "sessions.debit_interval": "1s",
-            "sessions.channel_sync_interval": "0s",
-            "freeswitch_agent.listen": "127.0.0.1:8084",
-            "freeswitch_agent.linger": "5s",
-            "freeswitch_agent.event_socket_conns": [
-                {"address": f"{HOST}:{PORT}", "password": PASSWORD, "alias": "fs"}
-            ],
-        }
-        self.node = Node(load_config(overrides=overrides, env={}))
-        self.node.accounts = RecordingAccounts(self.node)
-        self.node.tariffplans.load_folder(write_plan(tmp_path))
-        self.node.rating.refresh()
-        self.node.start()
-        self.agent = FreeSwitchAgent(self.node).start()
+    def __init__(self, request, tmp_path):
+        self.request, self.tmp_path = request, tmp_path
+        self.plan_dir = write_plan(tmp_path)
+        self.start_node(fresh=True)
         self.control = InboundClient(
             (HOST, PORT), PASSWORD, events=("CHANNEL_HANGUP_COMPLETE",), event_format="json"
         ).start()
         assert self.control.wait_connected(5), "no inbound ESL connection to FreeSWITCH"
 
+    def start_node(self, fresh: bool = False) -> None:
+        """A new Node and agent on the same databases (a restart when not ``fresh``)."""
+        overrides = node_overrides(
+            "redis+mariadb",
+            self.request,
+            self.tmp_path,
+            (HOST, PORT),
+            **{
+                "freeswitch_agent.listen": "127.0.0.1:8084",
+                "freeswitch_agent.event_socket_conns": [
+                    {"address": f"{HOST}:{PORT}", "password": PASSWORD, "alias": "fs"}
+                ],
+            },
+        )
+        self.node = Node(load_config(overrides=overrides, env={}))
+        self.node.accounts = RecordingAccounts(self.node)
+        if fresh:
+            self.node.datadb.flush()
+            self.node.stordb.flush()
+            self.node.tariffplans.load_folder(self.plan_dir)
+            self.node.rating.refresh()
+        self.node.start()
+        self.agent = FreeSwitchAgent(self.node).start()
+
+    def stop_node(self, hangup: bool = False) -> None:
+        self.agent.stop(hangup=hangup)
+        self.node.stop()
+
     def close(self) -> None:
         self.control.api("hupall MANAGER_REQUEST cgr_test yes")
         self.control.stop()
-        self.agent.stop(hangup=False)
-        self.node.stop()
+        self.stop_node()
 
     def topup(self, account: str, amount: str) -> None:
         self.node.accounts.add_balance(TENANT, account, "*monetary", amount)
@@ -95,7 +114,7 @@ class RealLab:
         deadline = time.monotonic() + timeout
         while not self.node.sessions.active():
             assert time.monotonic() < deadline, "no session: the call was not answered"
-            time.sleep(0.01)
+            gevent.sleep(0.01)
         return self.node.sessions.active()[0].origin_id
 
     def next_hangup(self, timeout: float = 30) -> dict:
@@ -109,17 +128,20 @@ class RealLab:
             if event.get("variable_loopback_leg") == "B":
                 return event.headers
 
+    def alive(self, uuid: str) -> bool:
+        return self.control.api(f"uuid_exists {uuid}").text == "true"
+
     def cdr(self, uuid: str) -> dict:
         deadline = time.monotonic() + 10
         while not (found := self.node.cdrs.get_cdrs({"OriginIDs": [uuid]})):
             assert time.monotonic() < deadline, f"no CDR for {uuid}"
-            time.sleep(0.05)
+            gevent.sleep(0.05)
         return found[0]
 
 
 @pytest.fixture
-def real(tmp_path):
-    lab = RealLab(tmp_path)
+def real(request, tmp_path):
+    lab = RealLab(request, tmp_path)
     yield lab
     lab.close()
 

@@ -1,8 +1,8 @@
 """tests/agents' scenarios against a real FreeSWITCH (see conftest.py for the setup)."""
 
-import time
 from decimal import Decimal
 
+import gevent
 import pytest
 
 from fs_cgr.agents import notify
@@ -57,7 +57,7 @@ def test_answered_call_is_charged_exactly_its_billmsec(real, answer_number):
     real.topup("1001", "1")
     real.originate(answer_number, cgr_account="1001", cgr_reqtype="*prepaid", cgr_destination=DE)
     uuid = real.live_call()
-    time.sleep(2.5)
+    gevent.sleep(2.5)
     real.control.api(f"uuid_kill {uuid} NORMAL_CLEARING")
     billmsec = real.next_hangup()["variable_billmsec"]
     cdr = real.cdr(uuid)
@@ -70,7 +70,8 @@ def test_socket_lost_mid_call_is_finished_over_the_inbound_link(real, answer_num
     real.originate(answer_number, cgr_account="1001", cgr_reqtype="*prepaid", cgr_destination=DE)
     uuid = real.live_call()
     real.agent.calls[uuid].conn.close("test: socket lost")
-    time.sleep(1.5)
+    gevent.sleep(1.5)
+    assert real.alive(uuid)  # the call goes on without its socket
     real.control.api(f"uuid_kill {uuid} NORMAL_CLEARING")
     billmsec = real.next_hangup()["variable_billmsec"]
     cdr = real.cdr(uuid)
@@ -91,7 +92,64 @@ def test_channel_sync_keeps_live_calls(real, answer_number):
     real.originate(answer_number, cgr_account="1001", cgr_reqtype="*prepaid", cgr_destination=DE)
     uuid = real.live_call()
     real.agent.calls[uuid].conn.close("test: socket lost")
-    time.sleep(0.2)
+    gevent.sleep(0.2)
     assert real.agent.sync.sync() == []  # FreeSWITCH still lists the channel
+    assert real.alive(uuid) and real.node.sessions.active()
     real.control.api(f"uuid_kill {uuid} NORMAL_CLEARING")
     real.next_hangup()
+
+
+@pytest.mark.parametrize(
+    ("reqtype", "charged"), [("*postpaid", True), ("*pseudoprepaid", True), ("*rated", False)]
+)
+def test_request_types_are_priced_at_hangup(real, answer_number, reqtype, charged):
+    real.topup("1001", "1")
+    real.originate(answer_number, cgr_account="1001", cgr_reqtype=reqtype, cgr_destination=DE)
+    uuid = real.live_call()
+    assert real.balance("1001") == START  # nothing paid ahead
+    gevent.sleep(1.5)
+    real.control.api(f"uuid_kill {uuid} NORMAL_CLEARING")
+    billmsec = real.next_hangup()["variable_billmsec"]
+    cdr = real.cdr(uuid)
+    assert (cdr["RequestType"], cdr["Cost"]) == (reqtype, per_second_cost(billmsec))
+    assert START - real.balance("1001") == (cdr["Cost"] if charged else 0)
+
+
+def test_none_request_type_is_let_through_and_left_alone(real, answer_number):
+    real.topup("1001", "1")
+    real.originate(answer_number, cgr_account="1001", cgr_reqtype="*none", cgr_destination=DE)
+    gevent.sleep(1.5)
+    assert real.node.sessions.active() == []
+    real.control.api("hupall NORMAL_CLEARING cgr_test yes")
+    hangup = real.next_hangup()
+    assert hangup["variable_cgr_notify"] == notify.AUTH_OK and int(hangup["variable_billsec"]) >= 1
+    gevent.sleep(0.3)
+    assert real.node.cdrs.get_cdrs({}) == [] and real.balance("1001") == START
+
+
+def test_authorized_call_nobody_answers_costs_nothing(real):
+    real.topup("1001", "1")
+    real.originate(DE, cgr_account="1001", cgr_reqtype="*prepaid")  # no extension answers it
+    hangup = real.next_hangup()
+    assert hangup["variable_cgr_notify"] == notify.AUTH_OK
+    assert hangup.get("variable_billsec", "0") == "0"
+    cdr = real.cdr(hangup["Unique-ID"])
+    assert (cdr["Cost"], cdr["Usage"]) == (0, 0)
+    assert real.balance("1001") == START and real.node.accounts.net == 0
+
+
+def test_restart_mid_call_resumes_the_session_and_charges_once(real, answer_number):
+    real.topup("1001", "1")
+    real.originate(answer_number, cgr_account="1001", cgr_reqtype="*prepaid", cgr_destination=DE)
+    uuid = real.live_call()
+    gevent.sleep(1.2)
+    real.stop_node(hangup=False)  # a crash or an upgrade: the outbound socket is gone
+    real.start_node()
+    assert [s.origin_id for s in real.node.sessions.active()] == [uuid]  # resumed
+    gevent.sleep(1.2)
+    assert real.alive(uuid)
+    real.control.api(f"uuid_kill {uuid} NORMAL_CLEARING")  # seen over the new inbound link
+    billmsec = real.next_hangup()["variable_billmsec"]
+    cdr = real.cdr(uuid)
+    assert cdr["Cost"] == per_second_cost(billmsec) == START - real.balance("1001")
+    assert real.node.datadb.journal_all() == []

@@ -28,6 +28,12 @@ VERSION = (
     " (git a88d069 2024-08-02 21:02:27Z 64bit)\n"
 )
 NO_CHANNEL = "-ERR No such channel!\n"
+SHOW_USAGE = (
+    "-USAGE: codec|endpoint|application|api|dialplan|file|timer|calls [count]|channels [count"
+    "|like <match string>]|calls|detailed_calls|bridged_calls|detailed_bridged_calls|aliases"
+    "|complete|chat|management|modules|nat_map|say|interfaces|interface_types|tasks|limits"
+    "|status\n"
+)
 SHOW_CHANNELS_COLUMNS = (
     "uuid,direction,created,created_epoch,name,state,cid_name,cid_num,ip_addr,dest,application,"
     "application_data,dialplan,context,read_codec,read_rate,read_bit_rate,write_codec,write_rate,"
@@ -257,7 +263,7 @@ class FreeSwitchSim:
             return "-USAGE: <uuid> <var>=<value>;<var>=<value>...\n", None
         channel = self.channels.get(args[0])
         if channel is None:
-            return NO_CHANNEL, None
+            return NO_CHANNEL + "-USAGE: <uuid> <var>=<value>;<var>=<value>...\n", None
         for pair in " ".join(args[1:]).split(";"):
             name, _, value = pair.partition("=")
             if value:
@@ -299,20 +305,20 @@ class FreeSwitchSim:
 
     def _api_uuid_broadcast(self, args):
         if len(args) < 2:
-            return "-USAGE: <uuid> <path> [aleg|bleg|both]\n", None
+            return "-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n", None
         channel = self.channels.get(args[0])
         if channel is None:
-            return NO_CHANNEL, None
-        return "+OK Message sent successfully\n", lambda: self.broadcast_file(channel, args[1])
+            return "-ERR invalid uuid\n", None
+        return "+OK Message sent\n", lambda: self.broadcast_file(channel, args[1])
 
     def _api_sched_broadcast(self, args):
+        """FreeSWITCH schedules without looking the uuid up: +OK even for a gone channel."""
         if len(args) < 3 or not args[0].startswith("+"):
             return "-USAGE: [[+]<time>|@time] <uuid> <path> [aleg|bleg|both]\n", None
         channel = self.channels.get(args[1])
-        if channel is None:
-            return NO_CHANNEL, None
-        self.clock.call_later(int(args[0][1:]), lambda: self.broadcast_file(channel, args[2]))
-        return f"+OK Message scheduled with task id: {self.next_sequence()}\n", None
+        if channel is not None:
+            self.clock.call_later(int(args[0][1:]), lambda: self.broadcast_file(channel, args[2]))
+        return "+OK Message scheduled\n", None
 
     def _api_hupall(self, args):
         cause = args[0] if args else "MANAGER_REQUEST"
@@ -332,7 +338,7 @@ class FreeSwitchSim:
 
     def _api_show(self, args):
         if args[:1] != ["channels"]:
-            return "-USAGE: show channels [count]\n", None
+            return SHOW_USAGE, None
         channels = list(self.channels.values())
         if args[1:] == ["count"] or not channels:
             return f"\n{len(channels)} total.\n", None
