@@ -79,12 +79,8 @@ class SimWorker:
     def _call(self, variables: dict):
         """Place a call and wait for its verdict; None when none came."""
         call = self.sim.place_call(self.agent, variables, destination=DESTINATION)
-        deadline = time.monotonic() + 10
-        while not call.channel.transferred_to and not call.closed:
-            if time.monotonic() > deadline:
-                return None
-            self.gevent.sleep(0.002)
-        return call
+        self.gevent.wait([call.channel.transferred, call.closed_flag], timeout=10, count=1)
+        return call if call.channel.transferred_to or call.closed else None
 
     def _run(self, count: int, concurrency: int, one_call, rate: float = 0) -> float:
         """``count`` calls, at most ``concurrency`` at once; ``rate`` > 0: started at that

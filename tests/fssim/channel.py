@@ -8,6 +8,8 @@ between x.99 and y.97 bills 4 s).
 import time
 import uuid as uuidlib
 
+from gevent.event import Event as Flag
+
 # Event-Calling-File / -Function / -Line-Number of each event, as in the captures.
 CALLERS = {
     "CHANNEL_DATA": ("mod_event_socket.c", "parse_command", "2021"),
@@ -86,6 +88,8 @@ class SimChannel:
         self.rdnis = ""
         self.transfer_source = ""
         self.transferred_to = ""  # "<destination> <dialplan> <context>" once transferred
+        self.transferred = Flag()  # set with transferred_to: wait on it instead of polling
+        self.calls: list = []  # the outbound sockets (SimCall) the channel opened
         self.app = ("socket", f"{socket_address} async full")
         self.app_uuid = new_uuid()
         self.broadcasts: list[str] = []  # uuid_broadcast / sched_broadcast paths played
@@ -226,6 +230,7 @@ class SimChannel:
         now_s = self.sim.clock.now_us() // 1_000_000
         self.transfer_source = f"{now_s}:{new_uuid()}:bl_xfer:{destination}/{context}/{dialplan}"
         self.transferred_to = f"{destination} {dialplan} {context}"
+        self.transferred.set()
         self.rdnis = self.destination
         self.destination, self.dialplan, self.context = destination, dialplan, context
         self.profile_index += 1

@@ -98,6 +98,7 @@ class FreeSwitchSim:
         self.channels[channel.uuid] = channel
         call = SimCall(self, sock, channel, drop_park=drop_park, reply_delay=reply_delay)
         self.calls.append(call)
+        channel.calls.append(call)
         call.start()
         return call
 
@@ -147,13 +148,20 @@ class FreeSwitchSim:
         return self._session_id
 
     def emit(self, channel: SimChannel, event_name: str, extra=()) -> None:
-        self.broadcast(event_name, channel.uuid, channel.event_pairs(event_name, extra))
+        self.broadcast(event_name, channel.uuid, lambda: channel.event_pairs(event_name, extra))
 
-    def broadcast(self, event_name: str, uuid: str, pairs, body: str = "") -> None:
+    def broadcast(self, event_name: str, uuid: str, build_pairs, body: str = "") -> None:
+        """``build_pairs()`` makes the event's headers, only when some listener wants it."""
         # A myevents socket only hears its own channel: thousands of held calls stay cheap.
-        for listener in [*self.bound.get(uuid, ()), *self.unbound]:
-            if listener.wants(event_name, uuid):
-                listener.send_event(event_name, pairs, body)
+        listeners = [
+            listener
+            for listener in [*self.bound.get(uuid, ()), *self.unbound]
+            if listener.wants(event_name, uuid)
+        ]
+        if listeners:
+            pairs, encoded = build_pairs(), {}  # one serialization per event format
+            for listener in listeners:
+                listener.send_event(event_name, pairs, body, encoded)
 
     def close(self) -> None:
         self.stop_inbound()
@@ -209,7 +217,7 @@ class FreeSwitchSim:
         channel.mark_hungup(cause)
         self.channels.pop(channel.uuid, None)
         self.emit(channel, "CHANNEL_HANGUP")
-        bound = [call for call in self.calls if call.channel is channel and not call.closed]
+        bound = [call for call in channel.calls if not call.closed]
         for call in bound:
             call.channel_hung_up()
         response = "PLAYBACK ERROR" if channel.app == PLAYBACK else "_none_"
@@ -437,10 +445,14 @@ class Listener:
             return True
         return ("Event-Name", event_name) in self.filters or ("Unique-ID", uuid) in self.filters
 
-    def send_event(self, event_name: str, pairs, body: str = "") -> None:
-        encode = wire.json_event if self.event_format == "json" else wire.plain_event
+    def send_event(self, event_name: str, pairs, body: str = "", encoded=None) -> None:
+        """``encoded`` (format -> bytes) shares one serialization among listeners."""
+        encoded = {} if encoded is None else encoded
+        if self.event_format not in encoded:
+            encode = wire.json_event if self.event_format == "json" else wire.plain_event
+            encoded[self.event_format] = encode(pairs, body)
         self.events_sent.append(event_name)
-        self.write(encode(pairs, body))
+        self.write(encoded[self.event_format])
 
     def serve(self) -> None:
         """Read commands until EOF; each is handled in this greenlet, in order."""
@@ -521,7 +533,7 @@ class Listener:
             ("Job-Command", command),
             ("Job-Command-Arg", command_arg),
         ]
-        self.sim.broadcast("BACKGROUND_JOB", "", pairs, body)
+        self.sim.broadcast("BACKGROUND_JOB", "", lambda: pairs, body)
         if after is not None:
             after()
 
@@ -584,7 +596,9 @@ class SimCall(Listener):
 
     def wait_transfer(self, timeout: float = 5.0) -> str:
         """``"<destination> <dialplan> <context>"`` once the channel was transferred."""
-        return wait_until(lambda: self.channel.transferred_to, timeout, "uuid_transfer")
+        if not self.channel.transferred.wait(timeout):
+            raise AssertionError(f"no uuid_transfer within {timeout}s")
+        return self.channel.transferred_to
 
     def answer(self) -> None:
         self.sim.answer(self.channel)

@@ -61,21 +61,18 @@ def json_event(pairs, body: str = "") -> bytes:
     """One JSON object on one line, no trailing newline; ``ARRAY::`` values become lists."""
     if body:
         pairs = [*pairs, ("_body", body)]
-    members = ",".join(f"{_json(name)}:{_json(_json_value(value))}" for name, value in pairs)
+    members = ",".join(f"{encode_basestring(name)}:{_json(value)}" for name, value in pairs)
     data = ("{" + members + "}").encode()
     return f"Content-Length: {len(data)}\nContent-Type: text/event-json\n\n".encode() + data
 
 
-def _json_value(value: str):
+def _json(value: str) -> str:
+    """A header value as JSON: a string (json.dumps' result without its overhead), or the
+    list an ``ARRAY::`` value is."""
     if value.startswith("ARRAY::"):
-        return value[len("ARRAY::") :].split("|:")
-    return value
-
-
-def _json(value) -> str:
-    if isinstance(value, str):
-        return encode_basestring(value)  # what json.dumps does for a str, without its overhead
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        items = value[len("ARRAY::") :].split("|:")
+        return json.dumps(items, ensure_ascii=False, separators=(",", ":"))
+    return encode_basestring(value)
 
 
 def linger_notice(uuid: str, channel_name: str, linger_time: int) -> bytes:
