@@ -27,6 +27,7 @@ NO_CHARGING = "*none"
 MANDATORY = ("Account", "Subject", "Destination", "Category", "OriginID", "Tenant")
 
 _VAR = "variable_"
+_CGR_VAR = _VAR + "cgr_"  # channel variables named cgr_*
 _READ_CGR_VARIABLES = frozenset(
     f"cgr_{name}"
     for name in (
@@ -208,7 +209,7 @@ class FSEvent:
         extra = {
             key[len(_VAR) :]: self._header(key)
             for key in self.headers
-            if key.startswith(_VAR + "cgr_") and key[len(_VAR) :] not in _READ_CGR_VARIABLES
+            if key.startswith(_CGR_VAR) and key[len(_VAR) :] not in _READ_CGR_VARIABLES
         }
         for name in defaults.extra_fields:
             value = self.variable(name)
