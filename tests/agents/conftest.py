@@ -40,6 +40,20 @@ def node_overrides(backend: str, request, data_dir: Path, inbound, **extra) -> d
     return overrides
 
 
+def start_agent(overrides: dict, plan_dir: Path, fresh: bool):
+    """A started Node (its accounts recorded) and agent; ``fresh`` empties the databases and
+    loads the plan, else they are kept as a restart finds them."""
+    node = Node(load_config(overrides=overrides, env={}))
+    node.accounts = RecordingAccounts(node)
+    if fresh:
+        node.datadb.flush()
+        node.stordb.flush()
+        node.tariffplans.load_folder(plan_dir)
+        node.rating.refresh()
+    node.start()
+    return node, FreeSwitchAgent(node).start()
+
+
 class Lab:
     """One FreeSWITCH (the simulator) and one fs_cgr node with its agent."""
 
@@ -57,15 +71,7 @@ class Lab:
         overrides = node_overrides(
             self.backend, self.request, self.tmp_path, self.inbound, **{**self.config, **config}
         )
-        self.node = Node(load_config(overrides=overrides, env={}))
-        self.node.accounts = RecordingAccounts(self.node)
-        if fresh:
-            self.node.datadb.flush()
-            self.node.stordb.flush()
-            self.node.tariffplans.load_folder(self.plan_dir)
-            self.node.rating.refresh()
-        self.node.start()
-        self.agent = FreeSwitchAgent(self.node).start()
+        self.node, self.agent = start_agent(overrides, self.plan_dir, fresh)
 
     def stop_node(self, hangup: bool = False) -> None:
         self.agent.stop(hangup=hangup)

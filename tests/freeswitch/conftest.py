@@ -33,13 +33,10 @@ import gevent
 import pytest
 from gevent.queue import Empty
 
-from fs_cgr.agents.freeswitch import FreeSwitchAgent
-from fs_cgr.app import Node
-from fs_cgr.config import load_config
 from fs_cgr.esl import InboundClient
 from fs_cgr.money import ZERO
-from tests.agents.conftest import node_overrides
-from tests.agents.lab import DE, TENANT, RecordingAccounts, write_plan
+from tests.agents.conftest import node_overrides, start_agent
+from tests.agents.lab import DE, TENANT, write_plan
 
 HOST = os.environ.get("FS_ESL_HOST", "")
 PORT = int(os.environ.get("FS_ESL_PORT", "8021"))
@@ -76,15 +73,7 @@ class RealLab:
                 ],
             },
         )
-        self.node = Node(load_config(overrides=overrides, env={}))
-        self.node.accounts = RecordingAccounts(self.node)
-        if fresh:
-            self.node.datadb.flush()
-            self.node.stordb.flush()
-            self.node.tariffplans.load_folder(self.plan_dir)
-            self.node.rating.refresh()
-        self.node.start()
-        self.agent = FreeSwitchAgent(self.node).start()
+        self.node, self.agent = start_agent(overrides, self.plan_dir, fresh)
 
     def stop_node(self, hangup: bool = False) -> None:
         self.agent.stop(hangup=hangup)
