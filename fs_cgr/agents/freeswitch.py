@@ -231,10 +231,7 @@ class Call:
         return self.answered and not self.hung_up
 
     def api(self, command: str) -> str:
-        try:
-            return checked(self.conn.api(command, COMMAND_TIMEOUT).text)
-        except ESLError as exc:
-            raise CommandFailed(str(exc)) from None
+        return checked(self._send_all([frames.api(command)])[0].text)
 
     def run(self) -> None:
         try:

@@ -142,6 +142,37 @@ def test_reply_that_never_comes_times_out_and_a_late_one_is_discarded(pair, capl
     assert not conn.closed.is_set()
 
 
+def test_commands_sent_together_get_their_replies_in_order(pair):
+    conn, peer = pair
+    commands = [frames.command("myevents"), frames.linger(5), frames.api("uuid_exists u")]
+    result = gevent.spawn(conn.send_all, commands, 5)
+    sent = b"".join(commands)
+    assert recv_exactly(peer, len(sent)) == sent  # all of them before any reply
+    peer.sendall(b"Content-Type: command/reply\nReply-Text: +OK Events Enabled\n\n")
+    event = b"Event-Name: CHANNEL_PARK\nUnique-ID: u\n\n"
+    peer.sendall(b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(event) + event)
+    peer.sendall(b"Content-Type: command/reply\nReply-Text: +OK will linger 5 seconds\n\n")
+    peer.sendall(b"Content-Type: api/response\nContent-Length: 4\n\ntrue")
+    replies = result.get(timeout=5)
+    assert [reply.text for reply in replies] == [
+        "+OK Events Enabled",
+        "+OK will linger 5 seconds",
+        "true",
+    ]
+    assert conn.next_event(timeout=1).name == "CHANNEL_PARK"
+
+
+def test_commands_sent_together_time_out_together_and_late_replies_are_discarded(pair):
+    conn, peer = pair
+    with pytest.raises(ESLTimeout, match="no reply to '2 commands'"):
+        conn.send_all([frames.api("uuid_exists a"), frames.api("uuid_exists b")], timeout=0.2)
+    after = gevent.spawn(conn.api, "uuid_exists c", 5)
+    gevent.sleep(0.05)
+    for text in (b"late", b"lat2", b"mine"):
+        peer.sendall(b"Content-Type: api/response\nContent-Length: 4\n\n" + text)
+    assert after.get(timeout=5).text == "mine"
+
+
 def test_socket_drop_releases_every_waiting_command(pair):
     conn, peer = pair
     waiting = [gevent.spawn(conn.api, f"uuid_exists u{i}", 30) for i in range(3)]
