@@ -132,7 +132,7 @@ class SimChannel:
     # --- headers ------------------------------------------------------------
 
     def event_pairs(self, event_name: str, extra=()) -> list[tuple[str, str]]:
-        pairs = self._core_pairs(event_name)
+        pairs = self.sim.event_head(event_name)
         if event_name == "CHANNEL_HANGUP_COMPLETE":
             pairs.append(("Hangup-Cause", self.hangup_cause))
         if event_name == "CHANNEL_DATA":
@@ -142,21 +142,6 @@ class SimChannel:
         if event_name != "CHANNEL_STATE":
             pairs += [(f"variable_{name}", value) for name, value in self.vars.items()]
         return pairs + list(extra)
-
-    def _core_pairs(self, event_name: str) -> list[tuple[str, str]]:
-        now = self.sim.clock.now_us()
-        file, function, line = CALLERS[event_name]
-        return [
-            ("Event-Name", event_name),
-            *self.sim.host_pairs(),
-            ("Event-Date-Local", local_stamp(now)),
-            ("Event-Date-GMT", gmt_stamp(now)),
-            ("Event-Date-Timestamp", str(now)),
-            ("Event-Calling-File", file),
-            ("Event-Calling-Function", function),
-            ("Event-Calling-Line-Number", line),
-            ("Event-Sequence", str(self.sim.next_sequence())),
-        ]
 
     def _state_pairs(self) -> list[tuple[str, str]]:
         pairs = [

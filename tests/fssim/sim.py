@@ -139,6 +139,22 @@ class FreeSwitchSim:
             ("FreeSWITCH-IPv6", "fd00::2"),
         ]
 
+    def event_head(self, event_name: str) -> list[tuple[str, str]]:
+        """The headers every event starts with: its name, the box, the time, who fired it."""
+        now = self.clock.now_us()
+        file, function, line = CALLERS[event_name]
+        return [
+            ("Event-Name", event_name),
+            *self.host_pairs(),
+            ("Event-Date-Local", local_stamp(now)),
+            ("Event-Date-GMT", gmt_stamp(now)),
+            ("Event-Date-Timestamp", str(now)),
+            ("Event-Calling-File", file),
+            ("Event-Calling-Function", function),
+            ("Event-Calling-Line-Number", line),
+            ("Event-Sequence", str(self.next_sequence())),
+        ]
+
     def next_sequence(self) -> int:
         self._sequence += 1
         return self._sequence
@@ -517,18 +533,8 @@ class Listener:
         self.write(wire.command_reply(f"+OK Job-UUID: {job}", ("Job-UUID", job)))
         body, after = self.sim.run_api(args)
         command, _, command_arg = args.partition(" ")
-        file, function, line = CALLERS["BACKGROUND_JOB"]
-        now = self.sim.clock.now_us()
         pairs = [
-            ("Event-Name", "BACKGROUND_JOB"),
-            *self.sim.host_pairs(),
-            ("Event-Date-Local", local_stamp(now)),
-            ("Event-Date-GMT", gmt_stamp(now)),
-            ("Event-Date-Timestamp", str(now)),
-            ("Event-Calling-File", file),
-            ("Event-Calling-Function", function),
-            ("Event-Calling-Line-Number", line),
-            ("Event-Sequence", str(self.sim.next_sequence())),
+            *self.sim.event_head("BACKGROUND_JOB"),
             ("Job-UUID", job),
             ("Job-Command", command),
             ("Job-Command-Arg", command_arg),
