@@ -34,6 +34,13 @@ class MandatoryMissing(CGRError):
         super().__init__(f"[{' '.join(fields)}]")
 
 
+def require(doc, names) -> None:
+    """MandatoryMissing naming every field of ``names`` that ``doc`` leaves empty, in order."""
+    missing = [name for name in names if not doc.get(name)]
+    if missing:
+        raise MandatoryMissing(*missing)
+
+
 class UnauthorizedDestination(CGRError):
     code = "UNAUTHORIZED_DESTINATION"
 

@@ -12,7 +12,7 @@ fs_cgr does not have: they are skipped with one warning per ID.
 import logging
 from datetime import datetime
 
-from fs_cgr.errors import MandatoryMissing, NotFound
+from fs_cgr.errors import MandatoryMissing, NotFound, require
 from fs_cgr.filters import REQ_PREFIX, FilterEngine, LiveObjects, is_active
 from fs_cgr.money import to_decimal
 from fs_cgr.storage.base import CHARGERS
@@ -118,9 +118,7 @@ def normalize_profile(profile: dict) -> dict:
     """A ChargerProfile as the API sends it (or the CSV loader writes it), as stored."""
     if not isinstance(profile, dict):
         raise MandatoryMissing("Tenant", "ID")
-    missing = [name for name in ("Tenant", "ID") if not profile.get(name)]
-    if missing:
-        raise MandatoryMissing(*missing)
+    require(profile, ("Tenant", "ID"))
     return {
         "Tenant": str(profile["Tenant"]),
         "ID": str(profile["ID"]),

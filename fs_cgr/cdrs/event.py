@@ -11,7 +11,8 @@ fields are kept as they are and end up in the CDR's ExtraFields.
 import hashlib
 
 from fs_cgr.durations import format_duration, parse_duration
-from fs_cgr.errors import InvalidArgument, MandatoryMissing
+from fs_cgr.errors import InvalidArgument
+from fs_cgr.errors import require as require_fields
 from fs_cgr.times import format_time, parse_time
 
 PREPAID = "*prepaid"
@@ -83,9 +84,7 @@ def normalize(event: dict, general, require=("Account", "Destination")) -> dict:
     out["Subject"] = out["Subject"] or out["Account"]
     for key in ("OriginID", "OriginHost", "Source"):
         out[key] = _text(out.get(key))
-    missing = [name for name in require if not out.get(name)]
-    if missing:
-        raise MandatoryMissing(*missing)
+    require_fields(out, require)
     _parse_types(out)
     out["CGRID"] = _text(out.get("CGRID")) or cgrid(out["OriginID"], out["OriginHost"])
     return out

@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from fs_cgr.durations import MINUTE, parse_duration
-from fs_cgr.errors import InvalidArgument, MandatoryMissing, NotFound, ServerError
+from fs_cgr.errors import InvalidArgument, MandatoryMissing, NotFound, ServerError, require
 from fs_cgr.filters import FilterEngine, LiveObjects, is_active
 from fs_cgr.money import to_decimal
 from fs_cgr.routes.pricing import cost_on_rating_plans
@@ -157,9 +157,7 @@ class RouteService:
         }
 
     def _price(self, tenant: str, event: dict, plan_ids) -> tuple[Decimal, str] | None:
-        missing = [name for name in ("Account", "Destination", "SetupTime") if not event.get(name)]
-        if missing:
-            raise MandatoryMissing(*missing)
+        require(event, ("Account", "Destination", "SetupTime"))
         usage = event.get("Usage")
         return cost_on_rating_plans(
             self.node.rating.engine.data,
@@ -216,9 +214,7 @@ def normalize_profile(profile: dict) -> dict:
     """A RouteProfile as the API sends it (or CGrateS v0.10's SupplierProfile), as stored."""
     if not isinstance(profile, dict):
         raise MandatoryMissing("Tenant", "ID")
-    missing = [name for name in ("Tenant", "ID") if not profile.get(name)]
-    if missing:
-        raise MandatoryMissing(*missing)
+    require(profile, ("Tenant", "ID"))
     routes = profile.get("Routes")
     if routes is None:
         routes = [supplier_as_route(s) for s in profile.get("Suppliers") or ()]
