@@ -54,25 +54,18 @@ def _server_error(exc: CGRError) -> CGRError:
 # -- accounts ----------------------------------------------------------------------------
 @rpc("APIerSv1.SetAccount")
 def set_account(node, params: dict) -> str:
-    _require(params, "Tenant", "Account")
     plan = _text(params, "ActionPlanID", "ActionPlanId")
-    options = _options(params)
-    try:
-        node.accounts.set_account(
-            params["Tenant"],
-            params["Account"],
-            allow_negative=options.get("AllowNegative"),
-            disabled=options.get("Disabled"),
-            action_plan_ids=[plan] if plan else [],
-            overwrite_plans=bool(plan),
-        )
-    except CGRError as exc:
-        raise _server_error(exc) from None
-    return OK
+    return _set_account(node, params, [plan] if plan else [], overwrite_plans=bool(plan))
 
 
 @rpc("APIerSv2.SetAccount")
 def set_account_v2(node, params: dict) -> str:
+    plans = list(params.get("ActionPlanIDs") or ())
+    return _set_account(node, params, plans, bool(params.get("ActionPlansOverwrite")))
+
+
+def _set_account(node, params: dict, plan_ids: list, overwrite_plans: bool) -> str:
+    """SetAccount of either version; they differ only in how they name action plans."""
     _require(params, "Tenant", "Account")
     options = _options(params)
     try:
@@ -81,8 +74,8 @@ def set_account_v2(node, params: dict) -> str:
             params["Account"],
             allow_negative=options.get("AllowNegative"),
             disabled=options.get("Disabled"),
-            action_plan_ids=list(params.get("ActionPlanIDs") or ()),
-            overwrite_plans=bool(params.get("ActionPlansOverwrite")),
+            action_plan_ids=plan_ids,
+            overwrite_plans=overwrite_plans,
         )
     except CGRError as exc:
         raise _server_error(exc) from None
