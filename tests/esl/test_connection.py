@@ -22,8 +22,7 @@ from tests.fssim.captures import capture_files, read_blocks
 REPLY_TYPES = (frames.COMMAND_REPLY, frames.API_RESPONSE)
 
 
-@pytest.fixture
-def pair():
+def connected_pair(name: str):
     """``(Connection under test, raw peer socket)`` on loopback."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -32,7 +31,12 @@ def pair():
     client.settimeout(None)
     peer, _ = listener.accept()
     listener.close()
-    conn = Connection(client, name="test").start()
+    return Connection(client, name=name).start(), peer
+
+
+@pytest.fixture
+def pair():
+    conn, peer = connected_pair("test")
     yield conn, peer
     conn.close()
     peer.close()
@@ -85,14 +89,7 @@ def expected_outcomes(blocks):
 def test_every_captured_socket_replays_with_replies_and_events_in_order(captures_dir):
     replayed = 0
     for name, section, blocks in captured_sockets(captures_dir):
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1)
-        client = socket.create_connection(listener.getsockname(), timeout=5)
-        client.settimeout(None)
-        peer, _ = listener.accept()
-        listener.close()
-        conn = Connection(client, name=f"{name}/{section}").start()
+        conn, peer = connected_pair(f"{name}/{section}")
         mismatches = []
         peer_greenlet = gevent.spawn(replay_peer, peer, blocks, mismatches)
         expected_replies, expected_events = expected_outcomes(blocks)
