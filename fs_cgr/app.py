@@ -16,8 +16,10 @@ from fs_cgr.config import Config
 from fs_cgr.rating import RatingEngine
 from fs_cgr.routes.service import RouteService
 from fs_cgr.sessions.service import SessionService
+from fs_cgr.stats.service import StatService
 from fs_cgr.storage import open_datadb, open_stordb
 from fs_cgr.tariffplans import TariffPlanService
+from fs_cgr.thresholds.service import ThresholdService
 
 log = logging.getLogger(__name__)
 
@@ -104,11 +106,21 @@ class Node:
         self.cdrs = CDRService(self)
         self.sessions = SessionService(self)
         self.routes = RouteService(self)
+        self.thresholds = ThresholdService(self)
+        self.stats = StatService(self)
         self._started = False
 
     @property
     def services(self) -> list:
-        return [self.tariffplans, self.accounts, self.cdrs, self.sessions, self.routes]
+        return [
+            self.tariffplans,
+            self.accounts,
+            self.cdrs,
+            self.sessions,
+            self.routes,
+            self.thresholds,
+            self.stats,
+        ]
 
     def start(self) -> "Node":
         if not self._started:

@@ -22,6 +22,8 @@ from fs_cgr.storage.base import (
     RATES,
     RATING_PLANS,
     RATING_PROFILES,
+    STAT_QUEUE_PROFILES,
+    THRESHOLD_PROFILES,
     TIMINGS,
 )
 
@@ -84,6 +86,9 @@ class TariffPlanService:
         """Load a CGrateS CSV folder: validate, write atomically, then run its AccountActions."""
         plan = load_folder(_existing_folder(path))
         self.apply_live(_upserts(plan.live), dry_run=dry_run)
+        if not dry_run:  # loaded stat queues and thresholds start afresh, as in CGrateS
+            self.node.stats.reset_queues(plan.live.get(STAT_QUEUE_PROFILES, {}))
+            self.node.thresholds.reset_thresholds(plan.live.get(THRESHOLD_PROFILES, {}))
         if plan.account_actions and not dry_run:
             self.node.accounts.execute_account_actions(plan.account_actions)
         return plan
@@ -107,6 +112,8 @@ class TariffPlanService:
             return deletes + _dangling(_merged(live, deletes))
 
         self.change_live(removals)
+        self.node.stats.remove_queues(plan.live.get(STAT_QUEUE_PROFILES, {}))
+        self.node.thresholds.remove_thresholds(plan.live.get(THRESHOLD_PROFILES, {}))
         for action in plan.account_actions:
             self.node.accounts.remove_account(action["Tenant"], action["Account"])
 

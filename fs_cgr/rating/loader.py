@@ -7,8 +7,8 @@ same ID continue one object (rate slots, prefixes, bindings, ...); in Filters,
 Chargers and Routes a continuation row may leave Tenant and ID empty. A bad value
 raises TariffPlanError "File.csv:LINE: column NAME: reason".
 
-Files that carry nothing fs_cgr rates or executes (Attributes, Resources, Stats,
-Thresholds, ActionTriggers, SharedGroups, ...) are ignored.
+Files that carry nothing fs_cgr rates or executes (Attributes, Resources,
+ActionTriggers, SharedGroups, ...) are ignored.
 """
 
 import csv
@@ -29,6 +29,8 @@ from fs_cgr.storage.base import (
     RATING_PLANS,
     RATING_PROFILES,
     ROUTES,
+    STAT_QUEUE_PROFILES,
+    THRESHOLD_PROFILES,
     TIMINGS,
 )
 from fs_cgr.times import parse_time
@@ -433,6 +435,74 @@ def _route(row: _Row, docs: dict, state: dict):
     route["RouteParameters"] = row.text("RouteParameters") or route["RouteParameters"]
 
 
+def _stat_queue(row: _Row, docs: dict, state: dict):
+    """Later rows of a queue add filters, metrics (with their MetricFilterIDs) and
+    thresholds; a non-empty value replaces the one before, as CGrateS merges them."""
+    doc = _profile_doc(row, docs, state, dict(_STAT_QUEUE_DEFAULTS, FilterIDs=[], Metrics=[]))
+    doc.setdefault("ThresholdIDs", [])
+    _extend(doc["FilterIDs"], row.items("FilterIDs"))
+    _extend(doc["ThresholdIDs"], row.items("ThresholdIDs"))
+    doc["ActivationInterval"] = (
+        row.activation_interval("ActivationInterval") or doc["ActivationInterval"]
+    )
+    for column in ("QueueLength", "MinItems"):
+        doc[column] = row.integer(column) or doc[column]
+    if row.text("TTL"):
+        doc["TTL"] = _signed_duration(row, "TTL")
+    doc["Stored"] = row.flag("Stored") or doc["Stored"]
+    doc["Blocker"] = row.flag("Blocker") or doc["Blocker"]
+    doc["Weight"] = row.number("Weight") or doc["Weight"]
+    for metric_id in row.items("Metrics"):
+        metric = next((m for m in doc["Metrics"] if m["MetricID"] == metric_id), None)
+        if metric is None:
+            metric = {"MetricID": metric_id, "FilterIDs": []}
+            doc["Metrics"].append(metric)
+        metric["FilterIDs"].extend(row.items("MetricFilterIDs"))
+
+
+_STAT_QUEUE_DEFAULTS = {
+    "ActivationInterval": None,
+    "QueueLength": 0,
+    "TTL": 0,
+    "MinItems": 0,
+    "Stored": False,
+    "Blocker": False,
+    "Weight": 0,
+}
+
+
+def _threshold(row: _Row, docs: dict, state: dict):
+    """The first row of a threshold sets MaxHits, MinHits, MinSleep, Blocker and Async;
+    every row may add filters and action sets and replace the Weight."""
+    is_new = f"{row.text('Tenant')}:{row.text('ID')}" not in docs
+    doc = _profile_doc(row, docs, state, {"FilterIDs": [], "ActionIDs": [], "Weight": 0})
+    if is_new and row.text("ID"):
+        doc.update(
+            {
+                "ActivationInterval": None,
+                "MaxHits": row.integer("MaxHits"),
+                "MinHits": row.integer("MinHits"),
+                "MinSleep": parse_duration(row.duration("MinSleep")),
+                "Blocker": row.flag("Blocker"),
+                "Async": row.flag("Async"),
+            }
+        )
+    _extend(doc["FilterIDs"], row.items("FilterIDs"))
+    _extend(doc["ActionIDs"], row.items("ActionIDs"))
+    doc["ActivationInterval"] = (
+        row.activation_interval("ActivationInterval") or doc["ActivationInterval"]
+    )
+    doc["Weight"] = row.number("Weight") or doc["Weight"]
+
+
+def _signed_duration(row: _Row, column: str) -> int:
+    """Nanoseconds; negative allowed (a stat queue TTL of -1 means no TTL)."""
+    try:
+        return parse_duration(row.text(column))
+    except ValueError:
+        row.fail(column, f"invalid duration {row.text(column)!r}")
+
+
 _ROUTE_COLUMNS = (
     "Tenant",
     "ID",
@@ -511,4 +581,40 @@ _FILES = {
     ),
     "Routes.csv": (ROUTES, _ROUTE_COLUMNS, _route),
     "Suppliers.csv": (ROUTES, _ROUTE_COLUMNS, _route),  # CGrateS' older name, same columns
+    "Stats.csv": (
+        STAT_QUEUE_PROFILES,
+        (
+            "Tenant",
+            "ID",
+            "FilterIDs",
+            "ActivationInterval",
+            "QueueLength",
+            "TTL",
+            "MinItems",
+            "Metrics",
+            "MetricFilterIDs",
+            "Stored",
+            "Blocker",
+            "Weight",
+            "ThresholdIDs",
+        ),
+        _stat_queue,
+    ),
+    "Thresholds.csv": (
+        THRESHOLD_PROFILES,
+        (
+            "Tenant",
+            "ID",
+            "FilterIDs",
+            "ActivationInterval",
+            "MaxHits",
+            "MinHits",
+            "MinSleep",
+            "Blocker",
+            "Weight",
+            "ActionIDs",
+            "Async",
+        ),
+        _threshold,
+    ),
 }

@@ -28,6 +28,8 @@ ACTION_PLANS = "action_plans"
 CHARGERS = "chargers"
 ROUTES = "routes"
 FILTERS = "filters"
+STAT_QUEUE_PROFILES = "stat_queue_profiles"
+THRESHOLD_PROFILES = "threshold_profiles"
 LIVE_KINDS = (
     DESTINATIONS,
     TIMINGS,
@@ -40,7 +42,14 @@ LIVE_KINDS = (
     CHARGERS,
     ROUTES,
     FILTERS,
+    STAT_QUEUE_PROFILES,
+    THRESHOLD_PROFILES,
 )
+
+# Kinds of state documents (``DataDB.get_state`` / ``cas_state``): what services count
+# while they run, id "tenant:ID" like their profiles.
+STAT_QUEUES = "stat_queues"
+THRESHOLDS = "thresholds"
 
 
 class CasResult:
@@ -131,6 +140,23 @@ class DataDB(ABC):
 
     @abstractmethod
     def journal_all(self) -> list[dict]: ...
+
+    # -- state documents (stat queues, thresholds) ------------------------------
+    # Versioned like accounts, so every node changes them by compare-and-set and no
+    # concurrent update is lost. A removed document keeps its version counter.
+
+    @abstractmethod
+    def get_state(self, kind: str, obj_id: str) -> tuple[dict, int] | None:
+        """The document and its version (> 0), or None."""
+
+    @abstractmethod
+    def cas_state(self, kind: str, obj_id: str, expected_version: int, doc) -> CasResult:
+        """Write ``doc`` (None = remove) only if the version is still ``expected_version``
+        (0 = the document must not exist). A conflict carries the current doc and version."""
+
+    @abstractmethod
+    def state_ids(self, kind: str) -> list[str]:
+        """Ids of the existing documents of ``kind``, sorted."""
 
     @abstractmethod
     def flush(self) -> None:

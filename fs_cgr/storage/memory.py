@@ -29,6 +29,8 @@ class MemoryDataDB(DataDB):
         self._last_versions: dict[tuple[str, str], int] = {}  # never cleared
         self._idempotency: dict[tuple[str, str, str], tuple[float, str]] = {}
         self._journal: dict[str, str] = {}
+        self._states: dict[tuple[str, str], str] = {}
+        self._state_versions: dict[tuple[str, str], int] = {}  # never cleared
         self._next_purge = time.monotonic() + _PURGE_EVERY
 
     # -- live tariff objects -------------------------------------------------
@@ -128,6 +130,36 @@ class MemoryDataDB(DataDB):
             texts = list(self._journal.values())
         return [jsoncodec.decode(text) for text in texts]
 
+    # -- state documents -------------------------------------------------------
+    def get_state(self, kind: str, obj_id: str) -> tuple[dict, int] | None:
+        require_id(kind, obj_id)
+        with self._lock:
+            text = self._states.get((kind, obj_id))
+            version = self._state_versions.get((kind, obj_id), 0)
+        return None if text is None else (jsoncodec.decode(text), version)
+
+    def cas_state(self, kind: str, obj_id: str, expected_version: int, doc) -> CasResult:
+        require_id(kind, obj_id)
+        text = None if doc is None else jsoncodec.encode(doc)
+        key = (kind, obj_id)
+        with self._lock:
+            current_text = self._states.get(key)
+            current = self._state_versions.get(key, 0) if current_text is not None else 0
+            if current != expected_version:
+                current_doc = None if current_text is None else jsoncodec.decode(current_text)
+                return CasResult("conflict", version=current, doc=current_doc)
+            version = self._state_versions.get(key, 0) + 1
+            self._state_versions[key] = version
+            if text is None:
+                self._states.pop(key, None)
+            else:
+                self._states[key] = text
+            return CasResult("applied", version=version)
+
+    def state_ids(self, kind: str) -> list[str]:
+        with self._lock:
+            return sorted(obj_id for k, obj_id in self._states if k == kind)
+
     def flush(self) -> None:
         """Remove everything but the version counters; the live version moves on (never
         back) so nodes reload."""
@@ -137,3 +169,4 @@ class MemoryDataDB(DataDB):
             self._accounts.clear()
             self._idempotency.clear()
             self._journal.clear()
+            self._states.clear()

@@ -11,6 +11,7 @@ Redis Cluster hash tags: keys that one atomic step touches share a slot.
 ``P:accounts:<tenant>``                set of account names (index for ``account_ids``)
 ``P:tenants``                          set of tenants that ever had an account
 ``P:{journal}``                        hash: session id -> JSON journal record
+``P:{state:<kind>}``                   hash: ``d:<id>`` JSON state document, ``v:<id>`` version
 =====================================  ===================================================
 
 ``cas_account`` is one Lua script, so the idempotency check, version check
@@ -71,6 +72,20 @@ if KEYS[2] then redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4]) end
 return {'applied', version}
 """
 
+# KEYS[1] state hash of one kind; ARGV id, expected version, document ('' = remove).
+# Replies {status, version, current document (nil when none) on a conflict}.
+_STATE_CAS_SCRIPT = """
+local doc_field, version_field = 'd:' .. ARGV[1], 'v:' .. ARGV[1]
+local current = redis.call('HMGET', KEYS[1], doc_field, version_field)
+local version = 0
+if current[1] then version = tonumber(current[2]) end
+if version ~= tonumber(ARGV[2]) then return {'conflict', version, current[1]} end
+version = redis.call('HINCRBY', KEYS[1], version_field, 1)
+if ARGV[3] == '' then redis.call('HDEL', KEYS[1], doc_field)
+else redis.call('HSET', KEYS[1], doc_field, ARGV[3]) end
+return {'applied', version}
+"""
+
 
 _REDIS_ERRORS = (redis.RedisError, RedisClusterException)
 
@@ -115,6 +130,7 @@ class RedisDataDB(DataDB):
             health_check_interval=health_check_interval,
         )
         self._cas = _ScriptBatches(self._client, _CAS_SCRIPT)
+        self._state_cas = _ScriptBatches(self._client, _STATE_CAS_SCRIPT)
         self._live_version_key = f"{prefix}:{{live}}:version"
         self._journal_key = f"{prefix}:{{journal}}"
 
@@ -235,6 +251,32 @@ class RedisDataDB(DataDB):
     @_unavailable_on_redis_errors
     def journal_all(self) -> list[dict]:
         return [jsoncodec.decode(text) for text in self._client.hvals(self._journal_key)]
+
+    # -- state documents -------------------------------------------------------
+    def _state_key(self, kind: str) -> str:
+        return f"{self.prefix}:{{state:{kind}}}"
+
+    @_unavailable_on_redis_errors
+    def get_state(self, kind: str, obj_id: str) -> tuple[dict, int] | None:
+        require_id(kind, obj_id)
+        doc, version = self._client.hmget(self._state_key(kind), f"d:{obj_id}", f"v:{obj_id}")
+        return None if doc is None else (jsoncodec.decode(doc), int(version))
+
+    @_unavailable_on_redis_errors
+    def cas_state(self, kind: str, obj_id: str, expected_version: int, doc) -> CasResult:
+        require_id(kind, obj_id)
+        text = "" if doc is None else jsoncodec.encode(doc)
+        reply = self._state_cas.run([self._state_key(kind)], [obj_id, expected_version, text])
+        status, version = reply[0], int(reply[1])
+        current = reply[2] if len(reply) > 2 else None
+        return CasResult(
+            status, version=version, doc=None if current is None else jsoncodec.decode(current)
+        )
+
+    @_unavailable_on_redis_errors
+    def state_ids(self, kind: str) -> list[str]:
+        fields = self._client.hkeys(self._state_key(kind))
+        return sorted(field[2:] for field in fields if field.startswith("d:"))
 
     @_unavailable_on_redis_errors
     def flush(self) -> None:

@@ -12,12 +12,21 @@ from tests.conformance_runner import SHARED, Client, Runner
 
 NOT_YET_SERVED: tuple[str, ...] = ()  # every category is served now
 CASES_FILE = SHARED / "conformance" / "public_cases.json"
+SUBSYSTEMS_FILE = SHARED / "conformance" / "public_cases_subsystems.json"
+# Categories of the subsystems file that run; each subsystem adds its own line.
+SUBSYSTEM_CATEGORIES = [
+    "stats",
+    "thresholds",
+]
 
 
 def _cases() -> list:
     if not CASES_FILE.is_file():
         return [pytest.param(None, marks=pytest.mark.skip(reason=f"{CASES_FILE} absent"))]
     cases = json.loads(CASES_FILE.read_text())
+    if SUBSYSTEMS_FILE.is_file():
+        subsystems = json.loads(SUBSYSTEMS_FILE.read_text())
+        cases += [case for case in subsystems if case["category"] in SUBSYSTEM_CATEGORIES]
     return [
         pytest.param(case, id=case["id"])
         for case in cases

@@ -1,0 +1,55 @@
+"""ThresholdS over JSON-RPC: ThresholdSv1 and the APIerSv1 threshold profile methods."""
+
+from fs_cgr.api import params as p
+from fs_cgr.api.registry import rpc
+
+OK = "OK"
+
+
+@rpc("ThresholdSv1.ProcessEvent")
+def process_event(node, params: dict) -> list[str]:
+    ids = p.id_list(params, "ThresholdIDs")
+    return node.thresholds.process_event(p.cgr_event(node, params), ids)
+
+
+@rpc("ThresholdSv1.GetThresholdsForEvent")
+def get_thresholds_for_event(node, params: dict) -> list[dict]:
+    ids = p.id_list(params, "ThresholdIDs")
+    return node.thresholds.thresholds_for_event(p.cgr_event(node, params), ids)
+
+
+@rpc("ThresholdSv1.GetThreshold")
+def get_threshold(node, params: dict) -> dict:
+    return node.thresholds.get_threshold(*p.tenant_id(node, params))
+
+
+@rpc("ThresholdSv1.GetThresholdIDs")
+def get_threshold_ids(node, params: dict) -> list[str]:
+    return node.thresholds.threshold_ids(p.tenant(node, params))
+
+
+@rpc("ThresholdSv1.Ping")
+def ping(node, params: dict) -> str:
+    return "Pong"
+
+
+@rpc("APIerSv1.SetThresholdProfile")
+def set_threshold_profile(node, params: dict) -> str:
+    node.thresholds.set_profile({**params, "Tenant": p.tenant(node, params)})
+    return OK
+
+
+@rpc("APIerSv1.GetThresholdProfile")
+def get_threshold_profile(node, params: dict) -> dict:
+    return node.thresholds.get_profile(*p.tenant_id(node, params))
+
+
+@rpc("APIerSv1.RemoveThresholdProfile")
+def remove_threshold_profile(node, params: dict) -> str:
+    node.thresholds.remove_profile(*p.tenant_id(node, params))
+    return OK
+
+
+@rpc("APIerSv1.GetThresholdProfileIDs")
+def get_threshold_profile_ids(node, params: dict) -> list[str]:
+    return node.thresholds.profile_ids(p.tenant(node, params))

@@ -1,0 +1,129 @@
+"""Tenant-scoped live profiles (stat queue, threshold, ...) and which of them an event hits.
+
+CGrateS' StatS and ThresholdS pick their profiles the same way: the given IDs, or every
+profile of the tenant; then the active ones (ActivationInterval, looked at only when the
+event carries a Time) whose FilterIDs pass; highest Weight first, cut after the first
+Blocker. ``ProfileStore`` does that for one live kind, and keeps the profiles through
+``TariffPlanService.apply_live`` like every other live object.
+"""
+
+from datetime import datetime
+
+from fs_cgr.durations import parse_duration
+from fs_cgr.errors import InvalidArgument, MandatoryMissing, NotFound
+from fs_cgr.filters import FilterEngine, LiveObjects, is_active
+from fs_cgr.money import to_decimal
+from fs_cgr.times import parse_time
+
+
+class ProfileStore:
+    def __init__(self, node, kind: str, live: LiveObjects | None = None):
+        self.node = node
+        self.kind = kind
+        self.live = live or LiveObjects(node.datadb, rating=node.rating)
+        self.filters = FilterEngine(node, self.live)
+
+    def set(self, doc: dict) -> None:
+        self.node.tariffplans.apply_live([(self.kind, f"{doc['Tenant']}:{doc['ID']}", doc)])
+        self.live.refresh()
+
+    def get(self, tenant: str, profile_id: str, fresh: bool = True) -> dict:
+        if fresh:
+            self.live.refresh()
+        doc = self.live.kind(self.kind).get(f"{tenant}:{profile_id}")
+        if doc is None:
+            raise NotFound()
+        return doc
+
+    def remove(self, tenant: str, profile_id: str) -> None:
+        self.get(tenant, profile_id)
+        self.node.tariffplans.apply_live([(self.kind, f"{tenant}:{profile_id}", None)])
+        self.live.refresh()
+
+    def ids(self, tenant: str) -> list[str]:
+        """Profile IDs of the tenant, sorted; NotFound when there are none."""
+        self.live.refresh()
+        prefix = tenant + ":"
+        ids = sorted(
+            key[len(prefix) :] for key in self.live.kind(self.kind) if key.startswith(prefix)
+        )
+        if not ids:
+            raise NotFound()
+        return ids
+
+    def matching(
+        self, tenant: str, event: dict, ids=None, moment: datetime | None = None
+    ) -> list[dict]:
+        """The profiles ``event`` hits, best first, up to and with the first Blocker."""
+        docs = self.live.kind(self.kind)
+        if ids:
+            candidates = [docs[key] for key in (f"{tenant}:{i}" for i in ids) if key in docs]
+        else:
+            prefix = tenant + ":"
+            candidates = [doc for key, doc in docs.items() if key.startswith(prefix)]
+        found = [
+            doc
+            for doc in candidates
+            if (moment is None or is_active(doc.get("ActivationInterval"), moment))
+            and self.filters.matches(tenant, doc.get("FilterIDs"), event, moment)
+        ]
+        found.sort(key=lambda doc: (-to_decimal(doc.get("Weight")), doc["ID"]))
+        for index, doc in enumerate(found):
+            if doc.get("Blocker"):
+                return found[: index + 1]
+        return found
+
+
+def cgr_event_parts(node, cgr_event: dict) -> tuple[str, dict, datetime | None]:
+    """(tenant, event, time) of a CGREvent ``{Tenant, ID, Time, Event}``; the tenant
+    defaults to the node's, the time to None (activation intervals not looked at)."""
+    if not isinstance(cgr_event, dict):
+        raise MandatoryMissing("CGREvent")
+    event = cgr_event.get("Event")
+    if not isinstance(event, dict):
+        raise MandatoryMissing("Event")
+    try:
+        moment = parse_time(cgr_event.get("Time"))
+    except ValueError as exc:
+        raise InvalidArgument(f"Time: {exc}") from None
+    return cgr_event.get("Tenant") or node.config.general.default_tenant, event, moment
+
+
+# -- profile fields as the API and the CSV loader give them ------------------------------
+def id_list(value) -> list[str]:
+    """IDs given as a list or as CGrateS' ``a;b`` text."""
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [part for part in value.split(";") if part]
+    return [str(part) for part in value]
+
+
+def integer_field(profile: dict, name: str) -> int:
+    value = profile.get(name)
+    if value in (None, ""):
+        return 0
+    if isinstance(value, bool):
+        raise InvalidArgument(f"{name} must be an integer, got {value!r}")
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise InvalidArgument(f"{name} must be an integer, got {value!r}") from None
+    return number
+
+
+def duration_field(profile: dict, name: str) -> int:
+    """Nanoseconds from a JSON number (CGrateS' form) or a duration text ("1s", "-1")."""
+    try:
+        return parse_duration(profile.get(name))
+    except ValueError:
+        raise InvalidArgument(f"{name} must be a duration, got {profile.get(name)!r}") from None
+
+
+def weight(value):
+    """Weights stay JSON numbers, checked here so a typo is refused, not stored."""
+    try:
+        number = to_decimal(value)
+    except ValueError:
+        raise InvalidArgument(f"Weight must be a number, got {value!r}") from None
+    return int(number) if number == number.to_integral_value() else float(number)
