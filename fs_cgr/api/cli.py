@@ -271,5 +271,32 @@ def import_cdrs(args, client) -> int:
     return 1 if totals["Failed"] else 0
 
 
+@command(
+    "stats",
+    "print the metrics of a stat queue (StatSv1.GetQueueStringMetrics), or of every queue",
+    arg("queue", nargs="?", default="", metavar="QUEUE", help="queue ID (default: every queue)"),
+    arg("--tenant", default="", help="tenant (default: the server's default tenant)"),
+    arg("--json", action="store_true", help="print the metrics as JSON"),
+)
+def stats(args, client) -> int:
+    tenant = {"Tenant": args.tenant} if args.tenant else {}
+    queue_ids = [args.queue] if args.queue else client.call("StatSv1.GetQueueIDs", tenant)
+    metrics = {
+        queue_id: client.call("StatSv1.GetQueueStringMetrics", {**tenant, "ID": queue_id})
+        for queue_id in sorted(queue_ids)
+    }
+    if args.json:
+        print_json(metrics)
+        return 0
+    if not metrics:
+        print("no stat queues")
+    for queue_id, values in metrics.items():
+        print(queue_id)
+        width = max((len(metric_id) for metric_id in values), default=0)
+        for metric_id in sorted(values):
+            print(f"  {metric_id.ljust(width)}  {values[metric_id]}")
+    return 0
+
+
 if __name__ == "__main__":
     sys.exit(main())
