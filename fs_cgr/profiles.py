@@ -10,7 +10,7 @@ Blocker. ``ProfileStore`` does that for one live kind, and keeps the profiles th
 from datetime import datetime
 
 from fs_cgr.durations import parse_duration
-from fs_cgr.errors import InvalidArgument, MandatoryMissing, NotFound
+from fs_cgr.errors import InvalidArgument, MandatoryMissing, NotFound, require
 from fs_cgr.filters import FilterEngine, LiveObjects, is_active
 from fs_cgr.money import to_decimal
 from fs_cgr.times import parse_time
@@ -90,6 +90,20 @@ def cgr_event_parts(node, cgr_event: dict) -> tuple[str, dict, datetime | None]:
 
 
 # -- profile fields as the API and the CSV loader give them ------------------------------
+def profile_head(profile) -> dict:
+    """The fields every profile has: Tenant and ID (both required), FilterIDs and
+    ActivationInterval."""
+    if not isinstance(profile, dict):
+        raise MandatoryMissing("Tenant", "ID")
+    require(profile, ("Tenant", "ID"))
+    return {
+        "Tenant": str(profile["Tenant"]),
+        "ID": str(profile["ID"]),
+        "FilterIDs": id_list(profile.get("FilterIDs")),
+        "ActivationInterval": profile.get("ActivationInterval") or None,
+    }
+
+
 def id_list(value) -> list[str]:
     """IDs given as a list or as CGrateS' ``a;b`` text."""
     if not value:

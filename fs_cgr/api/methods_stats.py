@@ -1,9 +1,8 @@
 """StatS over JSON-RPC: StatSv1 and the APIerSv1 stat queue profile methods (CGrateS v0.10)."""
 
 from fs_cgr.api import params as p
+from fs_cgr.api.profile_methods import register_profile_methods
 from fs_cgr.api.registry import rpc
-
-OK = "OK"
 
 
 @rpc("StatSv1.ProcessEvent")
@@ -41,23 +40,4 @@ def ping(node, params: dict) -> str:
     return "Pong"
 
 
-@rpc("APIerSv1.SetStatQueueProfile")
-def set_stat_queue_profile(node, params: dict) -> str:
-    node.stats.set_profile({**params, "Tenant": p.tenant(node, params)})
-    return OK
-
-
-@rpc("APIerSv1.GetStatQueueProfile")
-def get_stat_queue_profile(node, params: dict) -> dict:
-    return node.stats.get_profile(*p.tenant_id(node, params))
-
-
-@rpc("APIerSv1.RemoveStatQueueProfile")
-def remove_stat_queue_profile(node, params: dict) -> str:
-    node.stats.remove_profile(*p.tenant_id(node, params))
-    return OK
-
-
-@rpc("APIerSv1.GetStatQueueProfileIDs")
-def get_stat_queue_profile_ids(node, params: dict) -> list[str]:
-    return node.stats.profile_ids(p.tenant(node, params))
+register_profile_methods("StatQueueProfile", lambda node: node.stats)

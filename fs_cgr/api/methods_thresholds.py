@@ -1,9 +1,8 @@
 """ThresholdS over JSON-RPC: ThresholdSv1 and the APIerSv1 threshold profile methods."""
 
 from fs_cgr.api import params as p
+from fs_cgr.api.profile_methods import register_profile_methods
 from fs_cgr.api.registry import rpc
-
-OK = "OK"
 
 
 @rpc("ThresholdSv1.ProcessEvent")
@@ -33,23 +32,4 @@ def ping(node, params: dict) -> str:
     return "Pong"
 
 
-@rpc("APIerSv1.SetThresholdProfile")
-def set_threshold_profile(node, params: dict) -> str:
-    node.thresholds.set_profile({**params, "Tenant": p.tenant(node, params)})
-    return OK
-
-
-@rpc("APIerSv1.GetThresholdProfile")
-def get_threshold_profile(node, params: dict) -> dict:
-    return node.thresholds.get_profile(*p.tenant_id(node, params))
-
-
-@rpc("APIerSv1.RemoveThresholdProfile")
-def remove_threshold_profile(node, params: dict) -> str:
-    node.thresholds.remove_profile(*p.tenant_id(node, params))
-    return OK
-
-
-@rpc("APIerSv1.GetThresholdProfileIDs")
-def get_threshold_profile_ids(node, params: dict) -> list[str]:
-    return node.thresholds.profile_ids(p.tenant(node, params))
+register_profile_methods("ThresholdProfile", lambda node: node.thresholds)

@@ -9,8 +9,8 @@ room for the new one); each leaving item is taken out of every metric.
 import logging
 from datetime import datetime
 
-from fs_cgr.errors import InvalidArgument, MandatoryMissing, ServerError, require
-from fs_cgr.profiles import duration_field, id_list, integer_field, weight
+from fs_cgr.errors import InvalidArgument, ServerError
+from fs_cgr.profiles import duration_field, id_list, integer_field, profile_head, weight
 from fs_cgr.stats.metrics import MetricError, metric_for
 from fs_cgr.times import add_ns, format_time, parse_time
 
@@ -21,9 +21,7 @@ NO_THRESHOLDS = "*none"
 
 def normalize_profile(profile: dict) -> dict:
     """A StatQueueProfile as the API sends it, checked, as stored (TTL in ns)."""
-    if not isinstance(profile, dict):
-        raise MandatoryMissing("Tenant", "ID")
-    require(profile, ("Tenant", "ID"))
+    head = profile_head(profile)
     metrics = profile.get("Metrics") or []
     if not isinstance(metrics, list) or not all(
         isinstance(m, dict) and m.get("MetricID") for m in metrics
@@ -35,10 +33,7 @@ def normalize_profile(profile: dict) -> dict:
         except MetricError as exc:
             raise ServerError(exc.message) from None
     return {
-        "Tenant": str(profile["Tenant"]),
-        "ID": str(profile["ID"]),
-        "FilterIDs": id_list(profile.get("FilterIDs")),
-        "ActivationInterval": profile.get("ActivationInterval") or None,
+        **head,
         "QueueLength": integer_field(profile, "QueueLength"),
         "TTL": duration_field(profile, "TTL"),
         "MinItems": integer_field(profile, "MinItems"),

@@ -22,7 +22,6 @@ from fs_cgr.errors import (
     MandatoryMissing,
     NotFound,
     PartiallyExecuted,
-    require,
 )
 from fs_cgr.filters import LiveObjects
 from fs_cgr.profiles import (
@@ -31,6 +30,7 @@ from fs_cgr.profiles import (
     duration_field,
     id_list,
     integer_field,
+    profile_head,
     weight,
 )
 from fs_cgr.storage.base import THRESHOLD_PROFILES, THRESHOLDS
@@ -231,17 +231,12 @@ def _key(tenant: str, threshold_id: str) -> str:
 
 def normalize_profile(profile: dict) -> dict:
     """A ThresholdProfile as the API sends it, checked, as stored (MinSleep in ns)."""
-    if not isinstance(profile, dict):
-        raise MandatoryMissing("Tenant", "ID")
-    require(profile, ("Tenant", "ID"))
+    head = profile_head(profile)
     min_sleep = duration_field(profile, "MinSleep")
     if min_sleep < 0:
         raise InvalidArgument(f"MinSleep must not be negative, got {profile.get('MinSleep')!r}")
     return {
-        "Tenant": str(profile["Tenant"]),
-        "ID": str(profile["ID"]),
-        "FilterIDs": id_list(profile.get("FilterIDs")),
-        "ActivationInterval": profile.get("ActivationInterval") or None,
+        **head,
         "MaxHits": integer_field(profile, "MaxHits"),
         "MinHits": integer_field(profile, "MinHits"),
         "MinSleep": min_sleep,

@@ -11,8 +11,6 @@ from fs_cgr.errors import NotFound, PartiallyExecuted, ServerError
 from fs_cgr.stats import service as stats_service
 from fs_cgr.times import UTC
 
-from .nodes import node, nodes, redis_nodes  # noqa: F401 - fixtures
-
 TENANT = "cgrates.org"
 ANSWERED = "2026-11-22T10:00:00Z"
 ALL_METRICS = ["*asr", "*acd", "*tcd", "*acc", "*tcc", "*ddc"]

@@ -14,7 +14,6 @@ from fs_cgr.storage.base import ACTIONS
 from fs_cgr.thresholds import service as thresholds_service
 from fs_cgr.thresholds.events import account_update_events
 from fs_cgr.times import UTC
-from tests.stats.nodes import node, nodes, redis_nodes  # noqa: F401 - fixtures
 
 TENANT = "cgrates.org"
 

@@ -1,0 +1,1 @@
+from tests.stats.nodes import node, nodes, redis_nodes  # noqa: F401 - fixtures
