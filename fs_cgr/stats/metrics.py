@@ -40,14 +40,21 @@ def _format_number(value: Decimal) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def _number(event: dict, field: str) -> Decimal:
+def _number(event: dict, field: str):
     """The event's field as a number; a missing field names itself (``NOT_FOUND:Cost``)."""
     if field not in event or event[field] is None:
         raise MetricError(f"NOT_FOUND:{field}")
     try:
-        return to_decimal(event[field])
+        return _compact(to_decimal(event[field]))
     except (ValueError, InvalidOperation):
         raise MetricError(f"cannot convert field: {event[field]!r} to float64") from None
+
+
+def _compact(value):
+    """Whole numbers as int: stored queues stay small and quick to write."""
+    if isinstance(value, int) or value != value.to_integral_value():
+        return value
+    return int(value)
 
 
 def _duration(event: dict, field: str) -> int:
@@ -120,7 +127,7 @@ class _Compressed(Metric):
 
     def new_state(self, min_items: int, filter_ids: list) -> dict:
         state = super().new_state(min_items, filter_ids)
-        state.update({"Sum": Decimal(0), "Count": 0, "Events": {}})
+        state.update({"Sum": 0, "Count": 0, "Events": {}})
         return state
 
     def sample(self, event: dict):
@@ -128,7 +135,7 @@ class _Compressed(Metric):
 
     def add(self, state: dict, event_id: str, event: dict) -> None:
         sample = self.sample(event)
-        state["Sum"] = state["Sum"] + sample
+        state["Sum"] = _compact(state["Sum"] + sample)
         self._remember(state, event_id, sample)
 
     def _remember(self, state: dict, event_id: str, sample) -> None:
@@ -143,13 +150,13 @@ class _Compressed(Metric):
 
     @staticmethod
     def _average(old, factor: int, sample):
-        return (Decimal(old) * factor + sample) / (factor + 1)
+        return _compact((Decimal(old) * factor + sample) / (factor + 1))
 
     def remove(self, state: dict, event_id: str) -> None:
         entry = state["Events"].get(event_id)
         if entry is None:
             return
-        state["Sum"] = state["Sum"] - entry[self.slot]
+        state["Sum"] = _compact(state["Sum"] - entry[self.slot])
         state["Count"] -= 1
         self._forget(state, event_id, entry)
 
@@ -211,7 +218,7 @@ class _NumberMetric(_Compressed):
     def sample(self, event: dict) -> Decimal:
         if self.constant:
             try:
-                return to_decimal(self.field_name)
+                return _compact(to_decimal(self.field_name))
             except ValueError:
                 raise MetricError(f"cannot convert field: {self.field_name!r} to float64") from None
         return _number(event, self.field)
@@ -229,7 +236,7 @@ class _ASR(_Compressed):
     def new_state(self, min_items: int, filter_ids: list) -> dict:
         state = super().new_state(min_items, filter_ids)
         del state["Sum"]
-        state["Answered"] = Decimal(0)
+        state["Answered"] = 0
         return state
 
     def add(self, state: dict, event_id: str, event: dict) -> None:
@@ -238,7 +245,7 @@ class _ASR(_Compressed):
         except ValueError:
             raise MetricError(f"cannot parse AnswerTime {event.get('AnswerTime')!r}") from None
         state["Answered"] = state["Answered"] + answered
-        self._remember(state, event_id, Decimal(answered))
+        self._remember(state, event_id, answered)
 
     def remove(self, state: dict, event_id: str) -> None:
         entry = state["Events"].get(event_id)

@@ -20,7 +20,7 @@ from fs_cgr.filters import LiveObjects
 from fs_cgr.profiles import ProfileStore, cgr_event_parts
 from fs_cgr.stats import queue as queues
 from fs_cgr.storage.base import STAT_QUEUE_PROFILES, STAT_QUEUES
-from fs_cgr.storage.state import UNCHANGED, update_state
+from fs_cgr.storage.state import UNCHANGED, StateStore
 from fs_cgr.times import now as utc_now
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ class StatService:
     def __init__(self, node, live: LiveObjects | None = None):
         self.node = node
         self.profiles = ProfileStore(node, STAT_QUEUE_PROFILES, live)
+        self.state = StateStore(node.datadb)
 
     # -- profiles ----------------------------------------------------------------------
     def set_profile(self, profile: dict) -> None:
@@ -40,8 +41,7 @@ class StatService:
         doc = queues.normalize_profile(profile)
         self.profiles.set(doc)
         key = f"{doc['Tenant']}:{doc['ID']}"
-        update_state(
-            self.node.datadb,
+        self.state.update(
             STAT_QUEUES,
             key,
             lambda current: (queues.new_queue(doc) if current is None else UNCHANGED, None),
@@ -62,15 +62,14 @@ class StatService:
         plan load leaves them."""
         for key, profile in profiles.items():
             fresh = queues.new_queue(profile)
-            update_state(self.node.datadb, STAT_QUEUES, key, lambda current, q=fresh: (q, None))
+            self.state.update(STAT_QUEUES, key, lambda current, q=fresh: (q, None))
 
     def remove_queues(self, keys) -> None:
         for key in keys:
             self._remove_queue(key)
 
     def _remove_queue(self, key: str) -> None:
-        update_state(
-            self.node.datadb,
+        self.state.update(
             STAT_QUEUES,
             key,
             lambda current: (UNCHANGED if current is None else None, None),
@@ -118,7 +117,7 @@ class StatService:
             error = queues.add_event(queue, profile, event_id, event, passes, utc_now())
             return queue, (queue, error)
 
-        return update_state(self.node.datadb, STAT_QUEUES, f"{tenant}:{profile['ID']}", change)
+        return self.state.update(STAT_QUEUES, f"{tenant}:{profile['ID']}", change)
 
     def _notify_thresholds(self, profile: dict, queue: dict) -> bool:
         """Send ThresholdS the queue's metrics; False when ThresholdS failed."""
@@ -149,7 +148,7 @@ class StatService:
                 return current, current
             return UNCHANGED, current
 
-        return update_state(self.node.datadb, STAT_QUEUES, key, change)
+        return self.state.update(STAT_QUEUES, key, change)
 
     def _unstored_queue(self, tenant: str, queue_id: str) -> dict:
         """A profile whose queue was never written (e.g. loaded from the StorDB) has an
@@ -164,5 +163,5 @@ class StatService:
 
     def queue_ids(self, tenant: str) -> list[str]:
         prefix = tenant + ":"
-        stored = self.node.datadb.state_ids(STAT_QUEUES)
+        stored = self.state.ids(STAT_QUEUES)
         return [key[len(prefix) :] for key in stored if key.startswith(prefix)]

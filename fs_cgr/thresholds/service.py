@@ -34,7 +34,7 @@ from fs_cgr.profiles import (
     weight,
 )
 from fs_cgr.storage.base import THRESHOLD_PROFILES, THRESHOLDS
-from fs_cgr.storage.state import UNCHANGED, update_state
+from fs_cgr.storage.state import UNCHANGED, StateStore
 from fs_cgr.thresholds.actions import run_action_set
 from fs_cgr.thresholds.background import Background
 from fs_cgr.thresholds.events import account_update_events
@@ -51,6 +51,7 @@ class ThresholdService:
     def __init__(self, node, live: LiveObjects | None = None):
         self.node = node
         self.profiles = ProfileStore(node, THRESHOLD_PROFILES, live)
+        self.state = StateStore(node.datadb)
         self.background = Background("fs-cgr-thresholds")
 
     def stop(self) -> None:
@@ -68,7 +69,7 @@ class ThresholdService:
                 return new_threshold(doc["Tenant"], doc["ID"]), None
             return UNCHANGED, None
 
-        update_state(self.node.datadb, THRESHOLDS, _key(doc["Tenant"], doc["ID"]), change)
+        self.state.update(THRESHOLDS, _key(doc["Tenant"], doc["ID"]), change)
 
     def get_profile(self, tenant: str, profile_id: str) -> dict:
         return self.profiles.get(tenant, profile_id)
@@ -84,12 +85,11 @@ class ThresholdService:
         """Fresh thresholds (0 hits) for these profiles, as a tariff plan load leaves them."""
         for key, profile in profiles.items():
             fresh = new_threshold(profile["Tenant"], profile["ID"])
-            update_state(self.node.datadb, THRESHOLDS, key, lambda current, t=fresh: (t, None))
+            self.state.update(THRESHOLDS, key, lambda current, t=fresh: (t, None))
 
     def remove_thresholds(self, keys) -> None:
         for key in keys:
-            update_state(
-                self.node.datadb,
+            self.state.update(
                 THRESHOLDS,
                 key,
                 lambda current: (UNCHANGED if current is None else None, None),
@@ -98,25 +98,25 @@ class ThresholdService:
     # -- thresholds --------------------------------------------------------------------
     def get_threshold(self, tenant: str, threshold_id: str) -> dict:
         """ThresholdSv1.GetThreshold: ``{Tenant, ID, Hits, Snooze}``; NotFound when gone."""
-        stored = self.node.datadb.get_state(THRESHOLDS, _key(tenant, threshold_id))
+        stored = self.state.get(THRESHOLDS, _key(tenant, threshold_id))
         if stored is None:
             self.profiles.get(tenant, threshold_id)  # a profile never counted: 0 hits
             return new_threshold(tenant, threshold_id)
-        if stored[0].get(GONE):
+        if stored.get(GONE):
             raise NotFound()
-        return stored[0]
+        return stored
 
     def threshold_ids(self, tenant: str) -> list[str]:
         prefix = tenant + ":"
         return [
             key[len(prefix) :]
-            for key in self.node.datadb.state_ids(THRESHOLDS)
+            for key in self.state.ids(THRESHOLDS)
             if key.startswith(prefix) and not self._gone(key)
         ]
 
     def _gone(self, key: str) -> bool:
-        stored = self.node.datadb.get_state(THRESHOLDS, key)
-        return stored is not None and bool(stored[0].get(GONE))
+        stored = self.state.get(THRESHOLDS, key)
+        return stored is not None and bool(stored.get(GONE))
 
     def thresholds_for_event(self, cgr_event: dict, threshold_ids=None) -> list[dict]:
         """ThresholdSv1.GetThresholdsForEvent: the thresholds the event would hit."""
@@ -174,7 +174,7 @@ class ThresholdService:
                 updated[GONE] = True
             return updated, fire
 
-        return update_state(self.node.datadb, THRESHOLDS, _key(tenant, threshold_id), change)
+        return self.state.update(THRESHOLDS, _key(tenant, threshold_id), change)
 
     def _run_actions(self, profile: dict, tenant: str, event: dict) -> bool:
         """Run the profile's action sets (on the worker when Async); False when a
