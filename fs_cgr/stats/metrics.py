@@ -44,10 +44,15 @@ def _number(event: dict, field: str):
     """The event's field as a number; a missing field names itself (``NOT_FOUND:Cost``)."""
     if field not in event or event[field] is None:
         raise MetricError(f"NOT_FOUND:{field}")
+    value = event[field]
     try:
-        return _compact(to_decimal(event[field]))
+        return _compact(to_decimal(value))
     except (ValueError, InvalidOperation):
-        raise MetricError(f"cannot convert field: {event[field]!r} to float64") from None
+        pass
+    try:  # a duration text ("1m30s") counts its nanoseconds, as a Go Duration would
+        return parse_duration(value)
+    except ValueError:
+        raise MetricError(f"cannot convert field: {value!r} to float64") from None
 
 
 def _compact(value):
