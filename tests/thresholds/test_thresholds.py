@@ -245,6 +245,22 @@ def test_two_nodes_count_every_hit_and_run_max_hits_actions_once(redis_nodes):
     assert two.thresholds.get_threshold(TENANT, "TH_COUNT")["Hits"] == counted
 
 
+def test_hits_and_snooze_survive_a_restart(redis_nodes):
+    first = redis_nodes.new()
+    topup_actions(first)
+    first.accounts.set_account(TENANT, "1001")
+    first.thresholds.set_profile(threshold(MaxHits=3, MinSleep="1h"))
+    first.thresholds.process_event(event("e1"))
+    first.thresholds.process_event(event("e2"))  # snoozed: counted, no actions
+    first.stop()
+    second = redis_nodes.new()
+    assert second.thresholds.get_threshold(TENANT, "TH_1001")["Hits"] == 2
+    second.thresholds.process_event(event("e3"))  # still snoozed, and the last hit
+    assert bonus(second) == 1
+    with pytest.raises(NotFound):
+        second.thresholds.get_threshold(TENANT, "TH_1001")
+
+
 def test_tariff_plan_thresholds_load(node, tariffplans_dir):
     node.tariffplans.load_folder(tariffplans_dir / "cgrates_tutorial")
     profile = node.thresholds.get_profile(TENANT, "THD_ACNT_1001")
