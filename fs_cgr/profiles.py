@@ -13,7 +13,7 @@ from fs_cgr.durations import parse_duration
 from fs_cgr.errors import InvalidArgument, MandatoryMissing, NotFound, require
 from fs_cgr.filters import FilterEngine, LiveObjects, is_active
 from fs_cgr.money import to_decimal
-from fs_cgr.times import parse_time
+from fs_cgr.times import format_time, parse_time
 
 
 class ProfileStore:
@@ -27,13 +27,13 @@ class ProfileStore:
         self.node.tariffplans.apply_live([(self.kind, f"{doc['Tenant']}:{doc['ID']}", doc)])
         self.live.refresh()
 
-    def get(self, tenant: str, profile_id: str, fresh: bool = True) -> dict:
-        if fresh:
-            self.live.refresh()
+    def get(self, tenant: str, profile_id: str) -> dict:
+        """The profile as CGrateS replies it (ActivationInterval times in full)."""
+        self.live.refresh()
         doc = self.live.kind(self.kind).get(f"{tenant}:{profile_id}")
         if doc is None:
             raise NotFound()
-        return doc
+        return {**doc, "ActivationInterval": _interval_reply(doc.get("ActivationInterval"))}
 
     def remove(self, tenant: str, profile_id: str) -> None:
         self.get(tenant, profile_id)
@@ -89,6 +89,20 @@ def cgr_event_parts(node, cgr_event: dict) -> tuple[str, dict, datetime | None]:
     return cgr_event.get("Tenant") or node.config.general.default_tenant, event, moment
 
 
+def _interval_reply(interval) -> dict | None:
+    """``{ActivationTime, ExpiryTime}`` with Go's zero time for an open end, or None."""
+    if not interval:
+        return None
+    if isinstance(interval, str):
+        start, _, end = interval.partition(";")
+    else:
+        start, end = interval.get("ActivationTime"), interval.get("ExpiryTime")
+    return {
+        "ActivationTime": format_time(parse_time(start)),
+        "ExpiryTime": format_time(parse_time(end)),
+    }
+
+
 # -- profile fields as the API and the CSV loader give them ------------------------------
 def profile_head(profile) -> dict:
     """The fields every profile has: Tenant and ID (both required), FilterIDs and
@@ -100,8 +114,17 @@ def profile_head(profile) -> dict:
         "Tenant": str(profile["Tenant"]),
         "ID": str(profile["ID"]),
         "FilterIDs": id_list(profile.get("FilterIDs")),
-        "ActivationInterval": profile.get("ActivationInterval") or None,
+        "ActivationInterval": _checked_interval(profile.get("ActivationInterval")),
     }
+
+
+def _checked_interval(interval) -> dict | None:
+    if interval is not None and not isinstance(interval, (dict, str)):
+        raise InvalidArgument("ActivationInterval must be {ActivationTime, ExpiryTime}")
+    try:
+        return _interval_reply(interval)
+    except ValueError as exc:
+        raise InvalidArgument(f"ActivationInterval: {exc}") from None
 
 
 def id_list(value) -> list[str]:

@@ -256,6 +256,10 @@ def test_tariff_plan_load_and_removal(node, tariffplans_dir):
     node.tariffplans.load_folder(folder)
     profile = node.stats.get_profile(TENANT, "Stats1")
     assert profile["TTL"] == 1_000_000_000 and profile["MinItems"] == 2
+    assert profile["ActivationInterval"] == {
+        "ActivationTime": "2014-07-29T15:00:00Z",
+        "ExpiryTime": "0001-01-01T00:00:00Z",  # Go's zero time, as CGrateS replies
+    }
     assert [m["MetricID"] for m in profile["Metrics"]][-1] == "*pdd"
     assert node.stats.queue_ids(TENANT) == ["Stats1"]
     assert node.thresholds.get_threshold(TENANT, "THD_STATS_3")["Hits"] == 0
