@@ -85,6 +85,7 @@ class TariffPlanService:
     def load_folder(self, path, dry_run: bool = False) -> TariffPlan:
         """Load a CGrateS CSV folder: validate, write atomically, then run its AccountActions."""
         plan = load_folder(_existing_folder(path))
+        self.node.stats.check_profiles(plan.live.get(STAT_QUEUE_PROFILES, {}))
         self.apply_live(_upserts(plan.live), dry_run=dry_run)
         if not dry_run:  # loaded stat queues and thresholds start afresh, as in CGrateS
             self.node.stats.reset_queues(plan.live.get(STAT_QUEUE_PROFILES, {}))

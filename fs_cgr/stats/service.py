@@ -57,6 +57,12 @@ class StatService:
     def profile_ids(self, tenant: str) -> list[str]:
         return self.profiles.ids(tenant)
 
+    def check_profiles(self, profiles: dict[str, dict]) -> None:
+        """Refuse profiles (``{tenant:ID: profile}``) whose queues could not be built
+        (an unknown metric), before anything is written."""
+        for profile in profiles.values():
+            queues.normalize_profile(profile)
+
     def reset_queues(self, profiles: dict[str, dict]) -> None:
         """Fresh, empty queues for these profiles (``{tenant:ID: profile}``), as a tariff
         plan load leaves them."""

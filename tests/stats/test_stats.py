@@ -268,3 +268,18 @@ def test_tariff_plan_load_and_removal(node, tariffplans_dir):
     assert node.thresholds.threshold_ids(TENANT) == []
     with pytest.raises(NotFound):
         node.stats.get_profile(TENANT, "Stats1")
+
+
+def test_a_folder_with_an_unknown_metric_loads_nothing(node, tmp_path):
+    folder = tmp_path / "plan"
+    folder.mkdir()
+    (folder / "Stats.csv").write_text(
+        "#Tenant,ID,FilterIDs,ActivationInterval,QueueLength,TTL,MinItems,Metrics,"
+        "MetricFilterIDs,Stored,Blocker,Weight,ThresholdIDs\n"
+        "cgrates.org,SQ_BAD,,,10,-1,0,*asr;*nope,,false,false,10,*none\n"
+    )
+    with pytest.raises(ServerError, match=r"unsupported metric type <\*nope>"):
+        node.tariffplans.load_folder(folder)
+    with pytest.raises(NotFound):
+        node.stats.get_profile(TENANT, "SQ_BAD")
+    assert node.stats.queue_ids(TENANT) == []
