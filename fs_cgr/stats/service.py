@@ -12,6 +12,7 @@ profile's ThresholdIDs (all matching thresholds when empty, none for ``*none``),
 CGrateS does with ``stats.thresholds_conns``; fs_cgr always has ThresholdS at hand.
 """
 
+import copy
 import logging
 import uuid
 
@@ -101,18 +102,19 @@ class StatService:
             raise NotFound()
         failed = False
         for profile in matched:
-            queue, error = self._add(profile, str(event_id), event)
+            values, error = self._add(profile, str(event_id), event)
             if error is not None:
                 log.warning(
                     "<StatS> Queue: %s:%s, ignoring event: %s", tenant, profile["ID"], error
                 )
                 failed = True
-            failed = not self._notify_thresholds(profile, queue) or failed
+            failed = not self._notify_thresholds(profile, values) or failed
         if failed:
             raise PartiallyExecuted()
         return [profile["ID"] for profile in matched]
 
     def _add(self, profile: dict, event_id: str, event: dict) -> tuple[dict, str | None]:
+        """Put the event into the profile's queue: (metric values after it, error)."""
         tenant = profile["Tenant"]
 
         def passes(filter_ids, ev) -> bool:
@@ -121,23 +123,23 @@ class StatService:
         def change(current):
             queue = current if current is not None else queues.new_queue(profile)
             error = queues.add_event(queue, profile, event_id, event, passes, utc_now())
-            return queue, (queue, error)
+            return queue, (queues.event_values(queue), error)
 
         return self.state.update(STAT_QUEUES, f"{tenant}:{profile['ID']}", change)
 
-    def _notify_thresholds(self, profile: dict, queue: dict) -> bool:
-        """Send ThresholdS the queue's metrics; False when ThresholdS failed."""
+    def _notify_thresholds(self, profile: dict, values: dict) -> bool:
+        """Send ThresholdS the queue's metric values; False when ThresholdS failed."""
         threshold_ids = profile.get("ThresholdIDs") or []
         if threshold_ids == [queues.NO_THRESHOLDS]:
             return True
-        event = {"EventType": STAT_UPDATE, "StatID": queue["ID"], **queues.event_values(queue)}
-        cgr_event = {"Tenant": queue["Tenant"], "ID": str(uuid.uuid4()), "Event": event}
+        event = {"EventType": STAT_UPDATE, "StatID": profile["ID"], **values}
+        cgr_event = {"Tenant": profile["Tenant"], "ID": str(uuid.uuid4()), "Event": event}
         try:
             self.node.thresholds.process_event(cgr_event, threshold_ids or None)
         except NotFound:
             return True
         except Exception:
-            log.exception("<StatS> ThresholdS failed on the update of %s", queue["ID"])
+            log.exception("<StatS> ThresholdS failed on the update of %s", profile["ID"])
             return False
         return True
 
@@ -145,27 +147,27 @@ class StatService:
     def get_queue(self, tenant: str, queue_id: str) -> dict:
         """StatSv1.GetStatQueue: the queue without its expired items (they are dropped
         from the stored queue too)."""
-        key = f"{tenant}:{queue_id}"
+        return self._read(tenant, queue_id, copy.deepcopy)
+
+    def string_metrics(self, tenant: str, queue_id: str) -> dict[str, str]:
+        return self._read(tenant, queue_id, queues.string_metrics)
+
+    def float_metrics(self, tenant: str, queue_id: str) -> dict:
+        return self._read(tenant, queue_id, queues.float_metrics)
+
+    def _read(self, tenant: str, queue_id: str, view):
+        """``view(queue)``, taken while no update of the queue runs; expired items are
+        dropped (and stored) first. A profile whose queue was never written (e.g. loaded
+        from the StorDB) has an empty one; no profile: NotFound."""
 
         def change(current):
             if current is None:
-                return UNCHANGED, self._unstored_queue(tenant, queue_id)
+                return UNCHANGED, view(queues.new_queue(self.profiles.get(tenant, queue_id)))
             if queues.remove_expired(current, utc_now()):
-                return current, current
-            return UNCHANGED, current
+                return current, view(current)
+            return UNCHANGED, view(current)
 
-        return self.state.update(STAT_QUEUES, key, change)
-
-    def _unstored_queue(self, tenant: str, queue_id: str) -> dict:
-        """A profile whose queue was never written (e.g. loaded from the StorDB) has an
-        empty one; no profile: NotFound."""
-        return queues.new_queue(self.profiles.get(tenant, queue_id))
-
-    def string_metrics(self, tenant: str, queue_id: str) -> dict[str, str]:
-        return queues.string_metrics(self.get_queue(tenant, queue_id))
-
-    def float_metrics(self, tenant: str, queue_id: str) -> dict:
-        return queues.float_metrics(self.get_queue(tenant, queue_id))
+        return self.state.update(STAT_QUEUES, f"{tenant}:{queue_id}", change)
 
     def queue_ids(self, tenant: str) -> list[str]:
         prefix = tenant + ":"
