@@ -163,7 +163,7 @@ def percentile(values: list[float], fraction: float) -> float:
 class Node:
     """The fs_cgr node of the embedded and socket paths, in this process."""
 
-    def __init__(self):
+    def __init__(self, no_cdr: bool = False):
         from fs_cgr.agents.freeswitch import FreeSwitchAgent
         from fs_cgr.api.server import ApiServer
         from fs_cgr.app import Node as FsCgrNode
@@ -180,6 +180,8 @@ class Node:
                 {"address": esl, "password": env("FS_ESL_PASSWORD", "ClueCon"), "alias": "fs"}
             ],
         }
+        if no_cdr:
+            overrides["freeswitch_agent.create_cdr"] = False
         self.node = FsCgrNode(load_config(overrides=overrides, env={}))
         self.node.datadb.flush()
         self.node.stordb.flush()
@@ -262,12 +264,13 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--settle", type=float, default=1.0, help="seconds after SIPp ends")
     parser.add_argument("--paths", default=",".join(PATHS))
+    parser.add_argument("--no-cdr", action="store_true", help="freeswitch_agent.create_cdr off")
     args = parser.parse_args(argv)
     if not env("FS_ESL_HOST"):
         print("FS_ESL_HOST not set: no FreeSWITCH to measure, skipped")
         return 0
     fs_pid = freeswitch_pid()
-    node = Node()
+    node = Node(args.no_cdr)
     workdir = Path(tempfile.mkdtemp(prefix="fs-cgr-sipp-"))
     paths = args.paths.split(",")
     runs = {path: [] for path in paths}

@@ -65,11 +65,15 @@ class EmbeddedChannel:
     def vars(self) -> dict:
         return self.channel.vars
 
-    def run(self, handler, global_vars: dict) -> "EmbeddedChannel":
-        """The dialplan's ``python`` action: the handler on a native thread, then its
-        ``respond`` (if any) on the hub."""
+    def run(self, handler, global_vars: dict, native: bool = True) -> "EmbeddedChannel":
+        """The dialplan's ``python`` action: the handler on a native thread (``native``;
+        in a gevent monkey-patched process, in this greenlet), then its ``respond`` (if
+        any) on the hub."""
         self.session = SimSession(self.channel, global_vars)
-        gevent.get_hub().threadpool.apply(handler, (self.session,))
+        if native:
+            gevent.get_hub().threadpool.apply(handler, (self.session,))
+        else:
+            handler(self.session)
         for app, data in self.session.executed:
             if app == "respond" and data[:1] in "3456":
                 self.sim.hangup(self.channel, RESPOND_CAUSES.get(data[:3], "CALL_REJECTED"))
@@ -80,3 +84,10 @@ class EmbeddedChannel:
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         self.sim.hangup(self.channel, cause)
+
+    def wait_hangup(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for the channel to end (fs_cgr cut it); True if it did."""
+        deadline = gevent.get_hub().loop.now() + timeout
+        while self.channel.alive and gevent.get_hub().loop.now() < deadline:
+            gevent.sleep(0.05)
+        return not self.channel.alive
