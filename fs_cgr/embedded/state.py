@@ -79,3 +79,18 @@ burst = BurstLog(_error)
 
 def report(uuid: str, verdict) -> None:
     burst.failure(f"fs_cgr: call {uuid}: {verdict.notify} ({verdict.error})")
+
+
+_shared: dict = {}
+
+
+def shared(key, make):
+    """One ``make()`` per key and interpreter (e.g. a compiled tariff plan), kept across
+    the per-call reloads of the module that asks."""
+    found = _shared.get(key)
+    if found is None:
+        with _lock:
+            found = _shared.get(key)
+            if found is None:
+                found = _shared[key] = make()
+    return found

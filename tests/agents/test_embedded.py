@@ -86,7 +86,7 @@ def per_second_cost(billmsec: int) -> Decimal:
 def test_the_handler_imports_no_gevent():
     """It runs on FreeSWITCH's native threads, where no gevent hub may run."""
     probe = (
-        "import sys, fs_cgr.embedded.handler\n"
+        "import sys, fs_cgr.embedded.handler, fs_cgr.embedded.price\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'gevent', 'greenlet'}))"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
