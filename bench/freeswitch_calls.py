@@ -41,25 +41,41 @@ monkey.patch_all()
 
 import gevent  # noqa: E402
 
-SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="fs_cgr bench: INVITE with digest auth, hold, BYE">
-  <send retrans="500" start_rtd="1"><![CDATA[
+INVITE = """<![CDATA[
 INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: <sip:[user]@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
 To: <sip:[service]@[remote_ip]:[remote_port]>
 Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:[user]@[local_ip]:[local_port]>
+CSeq: {cseq} INVITE
+Contact: <sip:[user]@[local_ip]:[local_port]>{auth}
 Max-Forwards: 70
 Content-Type: application/sdp
 Content-Length: [len]
 
-{sdp}
-]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="407" auth="true"/>
-  <send><![CDATA[
+v=0
+o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+
+]]>"""
+# within the dialog: after the 200 OK (the To tag and route set are known)
+IN_DIALOG = """<![CDATA[
+{method} [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[user]@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: {cseq} {method}
+Max-Forwards: 70
+Content-Length: 0
+
+]]>"""
+# the first INVITE's 407 is acknowledged in its own transaction
+ACK_407 = """<![CDATA[
 ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
 [last_Via:]
 [last_From:]
@@ -69,59 +85,30 @@ CSeq: 1 ACK
 Max-Forwards: 70
 Content-Length: 0
 
-]]></send>
-  <send retrans="500"><![CDATA[
-INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:[user]@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 2 INVITE
-Contact: <sip:[user]@[local_ip]:[local_port]>
-[authentication]
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
+]]>"""
 
-{sdp}
-]]></send>
+
+def scenario(hold_ms: int) -> str:
+    """INVITE, 407 challenge, INVITE with digest auth, 200 OK (the measured time), hold, BYE."""
+    return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="fs_cgr bench: INVITE with digest auth, hold, BYE">
+  <send retrans="500" start_rtd="1">{INVITE.format(cseq=1, auth="")}</send>
+  <recv response="100" optional="true"/>
+  <recv response="407" auth="true"/>
+  <send>{ACK_407}</send>
+  <send retrans="500">{INVITE.format(cseq=2, auth=chr(10) + "[authentication]")}</send>
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
   <recv response="200" rtd="1" rrs="true"/>
-  <send><![CDATA[
-ACK [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:[user]@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 2 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
+  <send>{IN_DIALOG.format(method="ACK", cseq=2)}</send>
   <pause milliseconds="{hold_ms}"/>
-  <send retrans="500"><![CDATA[
-BYE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:[user]@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 3 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
+  <send retrans="500">{IN_DIALOG.format(method="BYE", cseq=3)}</send>
   <recv response="200" crlf="true"/>
 </scenario>
 """
-SDP = """v=0
-o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000"""
+
+
 # the agent tests' plan, plus the bench number's prefix priced like 49...
 EXTRA_DESTINATION = "DST_DE,77\n"
 PATHS = ("bypass", "embedded", "socket")
@@ -205,12 +192,12 @@ class Node:
 
 def run_sipp(user: str, args, workdir: Path) -> dict:
     """One SIPp run of ``args.calls`` calls from ``user``; its RTTs and call counts."""
-    scenario = workdir / "uac_auth.xml"
-    scenario.write_text(SCENARIO.replace("{sdp}", SDP).replace("{hold_ms}", str(args.hold_ms)))
+    scenario_file = workdir / "uac_auth.xml"
+    scenario_file.write_text(scenario(args.hold_ms))
     for old in workdir.glob("uac_auth_*"):
         old.unlink()
     command = [
-        "sipp", env("FS_SIP", f"{env('FS_ESL_HOST')}:5060"), "-sf", str(scenario),
+        "sipp", env("FS_SIP", f"{env('FS_ESL_HOST')}:5060"), "-sf", str(scenario_file),
         "-s", env("FS_BENCH_NUMBER", "7700"), "-key", "user", user,
         "-au", user, "-ap", env("FS_SIP_PASSWORD", "1234"),
         "-m", str(args.calls), "-r", str(args.rate), "-i", env("FS_SIPP_IP", "127.0.0.1"),

@@ -271,26 +271,9 @@ def test_channel_sync_ends_an_embedded_call_whose_hangup_was_lost(elab):
 
 
 def test_money_check_over_many_concurrent_embedded_calls(elab):
-    lab = elab.lab
     accounts = [f"30{n:02d}" for n in range(16)]
-    for n, account in enumerate(accounts):
-        lab.topup(account, ("0.03", "1")[n % 2])
-    calls = [
-        elab.call(account=account, reqtype=("*prepaid", "*postpaid")[n % 2])
-        for n, account in enumerate(accounts)
-    ]
-    for call in calls:
-        elab.answer(call)
-    gevent.sleep(0.5)
-    for n, call in enumerate(calls[: len(calls) // 2]):
-        gevent.sleep(0.1 * n)
-        call.hangup()
-    gevent.sleep(4)  # the rest: prepaid ones run out of money, postpaid are hung up
-    for call in calls:
-        if call.channel.alive:
-            call.hangup()
-    cdrs = [elab.cdr_of(call) for call in calls]
-    start = (Decimal("0.03") + Decimal("1")) * len(accounts) / 2
-    end = sum((lab.balance(account) for account in accounts), Decimal(0))
-    assert sum(cdr["Cost"] for cdr in cdrs) == lab.node.accounts.net == start - end
-    wait_until(lambda: lab.node.sessions.active() == [], 5, "every session to end")
+
+    def place(account, reqtype):
+        return elab.call(account=account, reqtype=reqtype)
+
+    elab.lab.money_check(place, elab.answer, accounts, dry="0.03", talk=4)
