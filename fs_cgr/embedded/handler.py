@@ -19,13 +19,16 @@ Settings are FreeSWITCH variables (a channel's, else the global ones from vars.x
 from fs_cgr.agents import notify
 from fs_cgr.agents.fsevent import EMBEDDED_MARKER, FSEvent
 from fs_cgr.embedded import state
-from fs_cgr.embedded.authorize import authorize
+from fs_cgr.embedded.authorize import Verdict, authorize
 
 
 def handler(session, args=""):
     """Authorize the call of ``session`` (mod_python3's Session) and return."""
     channel = FSEvent.from_channel(session.getVariable)
-    verdict = authorize(state.client(session.getVariable), channel)
+    try:
+        verdict = authorize(state.client(session.getVariable), channel)
+    except Exception as exc:  # e.g. an unusable fs_cgr_rpc_url: refused, never let through
+        verdict = Verdict({"cgr_notify": notify.SYSTEM_ERROR}, error=repr(exc))
     if verdict.notify == notify.SYSTEM_ERROR:
         state.report(channel.uuid, verdict)
     variables = {**verdict.variables, EMBEDDED_MARKER: "true"}

@@ -220,6 +220,12 @@ def test_node_unreachable_or_silent_fails_closed_within_the_timeout(elab, silent
     assert elab.lab.node.accounts.net == 0
 
 
+def test_an_unusable_node_url_refuses_the_call(elab):
+    call = elab.call(url="https://elsewhere/jsonrpc")
+    assert call.vars["cgr_notify"] == notify.SYSTEM_ERROR
+    assert call.session.executed == [("respond", "503 Service Unavailable")]
+
+
 def test_burst_log_counts_what_it_kept_quiet():
     now = [0.0]
     written = []
