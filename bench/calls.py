@@ -12,6 +12,8 @@ hold     ``--hold`` answered *prepaid calls held at once with a 10 s debit inter
          past two intervals: RSS per call, and whether every loop debited in time.
 money    ``--calls`` calls (prepaid and postpaid, some accounts running dry mid-call):
          debits - refunds + adjustments = sum of CDR costs = start - end balances.
+         ``--embedded``: the calls are authorized by the mod_python3 handler
+         (fs_cgr.embedded, over the node's JSON-RPC) and followed over the inbound link.
 """
 
 import argparse
@@ -73,8 +75,9 @@ class SimWorker:
         self.gevent = gevent
         self.agent = None
 
-    def target(self, agent) -> dict:
+    def target(self, agent, rpc_url: str = "") -> dict:
         self.agent = tuple(agent)
+        self.rpc_url = rpc_url
         return {}
 
     def _call(self, variables: dict):
@@ -155,6 +158,8 @@ class SimWorker:
         cut = []
 
         def one_call(index: int) -> None:
+            if self.rpc_url:
+                return embedded_call(index)
             call = self._call(variables[index])
             if call is None:
                 return
@@ -166,6 +171,19 @@ class SimWorker:
             else:
                 cut.append(call.uuid)
             call.wait_closed(30)
+
+        def embedded_call(index: int) -> None:
+            from fs_cgr.embedded.handler import handler
+            from tests.fssim.embedded import EmbeddedChannel
+
+            call = EmbeddedChannel(self.sim, variables[index], DESTINATION)
+            call.run(handler, {"fs_cgr_rpc_url": self.rpc_url}, native=False)
+            if call.vars.get("cgr_notify") == "+AUTH_OK":
+                call.answer()
+                if call.wait_hangup(talk[index]):
+                    cut.append(call.uuid)
+            if call.channel.alive:
+                call.hangup()
 
         elapsed = self._run(count, concurrency, one_call)
         self.sim.calls.clear()
@@ -211,7 +229,13 @@ class Bench:
         self.node.rating.refresh()
         self.node.start()
         self.agent = FreeSwitchAgent(self.node).start()
-        self.ask("target", agent=list(self.agent.address))
+        self.api = None
+        if args.embedded:
+            from fs_cgr.api.server import ApiServer
+
+            self.api = ApiServer(self.node, "127.0.0.1:0")
+            self.api.start()
+        self.ask("target", agent=list(self.agent.address), rpc_url=self.api.url if self.api else "")
 
     def recv(self) -> dict:
         line = self.child.stdout.readline()  # cooperative: gevent patched subprocess
@@ -396,6 +420,9 @@ def main(argv=None) -> int:
     parser.add_argument("--calls", type=int, default=10000, help="calls of the money check")
     parser.add_argument(
         "--no-cdr", action="store_true", help="create_cdr off: the agent without the CDR path"
+    )
+    parser.add_argument(
+        "--embedded", action="store_true", help="money: calls authorized by the embedded handler"
     )
     parser.add_argument("--sim-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -17,14 +17,16 @@ from fs_cgr.agents import notify
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "freeswitch_conf"
 DIALPLAN = CONF / "dialplan" / "default" / "00_fs_cgr.xml"
+EMBEDDED_DIALPLAN = CONF / "dialplan" / "default" / "00_fs_cgr_embedded.xml.inactive"
+PYTHON_CONF = CONF / "autoload_configs" / "python.conf.xml"
 EVENT_SOCKET = CONF / "autoload_configs" / "event_socket.conf.xml"
 DOCKER = ROOT / "docker"
 XML_FILES = sorted(p for p in CONF.rglob("*") if p.is_file() and ".xml" in p.name)
 ROUTES = "ARRAY::2|:supplier2|:supplier1"
 
 
-def _extensions():
-    return ET.parse(DIALPLAN).getroot().findall("extension")
+def _extensions(dialplan=DIALPLAN):
+    return ET.parse(dialplan).getroot().findall("extension")
 
 
 def _field_value(field: str, variables: dict) -> str:
@@ -32,10 +34,10 @@ def _field_value(field: str, variables: dict) -> str:
     return variables.get(name, "")
 
 
-def hunt(variables: dict) -> tuple[list[tuple[str, str]], bool]:
+def hunt(variables: dict, dialplan=DIALPLAN) -> tuple[list[tuple[str, str]], bool]:
     """(actions queued by our extensions, whether the hunt stopped in our file)."""
     actions = []
-    for extension in _extensions():
+    for extension in _extensions(dialplan):
         proceed = False
         for condition in extension.findall("condition"):
             field = condition.get("field")
@@ -218,3 +220,38 @@ def test_docker_compose_uses_a_public_freeswitch_image_and_our_files():
     assert services["fs_cgr"]["build"]["dockerfile"] == "docker/Dockerfile"
     base_images = re.findall(r"^FROM (\S+)", (DOCKER / "Dockerfile").read_text(), re.M)
     assert base_images == ["python:3.11-slim"]  # fs_cgr only: FreeSWITCH is never built here
+
+
+# -- embedded mode ---------------------------------------------------------------------------
+
+
+def test_one_variant_is_active():
+    """FreeSWITCH includes dialplan/default/*.xml: the embedded variant ships inactive."""
+    active = sorted(p.name for p in DIALPLAN.parent.glob("*.xml"))
+    assert active == ["00_fs_cgr.xml"] and EMBEDDED_DIALPLAN.exists()
+
+
+def test_embedded_first_pass_runs_the_handler_and_continues_to_routing():
+    actions, stopped = hunt({"cgr_reqtype": "*prepaid"}, EMBEDDED_DIALPLAN)
+    assert actions == [("python", "fs_cgr.embedded.handler"), ("set", "cgr_route=${cgr_routes[1]}")]
+    assert not stopped  # no transfer, no second pass: the routing after it runs next
+
+
+@pytest.mark.parametrize("variables", [{}, {"cgr_reqtype": "*prepaid", "cgr_notify": "+AUTH_OK"}])
+def test_embedded_handler_is_skipped_without_reqtype_or_with_a_verdict(variables):
+    assert hunt(variables, EMBEDDED_DIALPLAN) == ([], False)
+
+
+def test_startup_script_preloads_the_module_the_dialplan_runs():
+    from fs_cgr.embedded import handler
+
+    settings = ET.parse(PYTHON_CONF).getroot().find("settings")
+    params = {p.get("name"): p.get("value") for p in settings.findall("param")}
+    assert params == {"startup-script": handler.__name__}
+    assert callable(handler.handler) and callable(handler.runtime)  # mod_python3's entry points
+
+
+@pytest.mark.parametrize("value", [v for v in notify.ALL if v != notify.AUTH_OK])
+def test_the_embedded_handler_refuses_as_the_socket_dialplan_does(value):
+    actions, _ = hunt({"cgr_reqtype": "*prepaid", "cgr_notify": value})
+    assert _responses(actions) == [notify.SIP_RESPONSES[value]]

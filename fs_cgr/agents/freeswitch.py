@@ -21,6 +21,7 @@ import logging
 import gevent
 
 from fs_cgr.agents import notify
+from fs_cgr.agents.embedded import EmbeddedCalls
 from fs_cgr.agents.fsevent import NO_CHARGING, Defaults, FSEvent, validate
 from fs_cgr.agents.fslink import ChannelSync, FreeSwitchLinks
 from fs_cgr.cdrs.event import PREPAID, cgrid
@@ -65,7 +66,10 @@ class FreeSwitchAgent:
         self.config = node.config.freeswitch_agent
         self.sessions = node.sessions
         self.calls: dict[str, Call] = {}  # uuid -> call whose socket is still open
-        self.links = FreeSwitchLinks(self.config.event_socket_conns, self._link_hangup)
+        self.embedded = EmbeddedCalls(self)  # calls authorized in FreeSWITCH (mod_python3)
+        self.links = FreeSwitchLinks(
+            self.config.event_socket_conns, self._link_hangup, on_answer=self.embedded.answered
+        )
         self.sync = ChannelSync(
             self.links,
             self.sessions,
@@ -147,6 +151,12 @@ class FreeSwitchAgent:
             log.warning("call %s: empty-balance announcement failed: %s", uuid, exc)
             return False
 
+    def refuse(self, uuid: str, origin_host: str, exc: Exception) -> None:
+        """A call whose session could not start: its verdict, then the hangup."""
+        verdict = refusal(exc)
+        log_refusal(uuid, verdict, exc)
+        self.end_call(uuid, origin_host, verdict)
+
     def kill(self, uuid: str, origin_host: str, cause: str = HANGUP_CAUSE) -> None:
         try:
             self.api_for(uuid, origin_host)(f"uuid_kill {uuid} {cause}")
@@ -182,6 +192,8 @@ class FreeSwitchAgent:
         call = self.calls.get(event.uuid)
         if call is not None:  # its own socket reports it; kept in case the socket dies first
             call.link_hangup = event
+            return
+        if self.embedded.hung_up(link, event):
             return
         try:
             cgr_event = FSEvent(event.headers).cgr_event(self.defaults(link))

@@ -53,6 +53,18 @@ _CDR_CALLER_PROFILE = {
     "dialplan": "Caller-Dialplan",
     "uuid": "Unique-ID",
 }
+# channel variable (or caller-profile field, which getVariable falls back to) -> the ESL
+# header of the same datum: what an embedded handler reads with ``session.getVariable``
+_CHANNEL_FIELDS = {
+    "uuid": "Unique-ID",
+    "username": "Caller-Username",
+    "destination_number": "Caller-Destination-Number",
+    "context": "Caller-Context",
+    "dialplan": "Caller-Dialplan",
+    "created_time": "Caller-Channel-Created-Time",
+}
+_CHANNEL_VARIABLES = (*sorted(_READ_CGR_VARIABLES), "process_cdr", "sip_req_user")
+EMBEDDED_MARKER = "fs_cgr_embedded"  # set ("true") on calls the embedded handler authorized
 _CDR_VARIABLES = {
     "uuid": "Unique-ID",
     "start_uepoch": "Caller-Channel-Created-Time",
@@ -112,6 +124,18 @@ class FSEvent:
                 headers[header] = value
         return cls(headers)
 
+    @classmethod
+    def from_channel(cls, get_variable) -> "FSEvent":
+        """A live channel read inside FreeSWITCH (mod_python3's ``session.getVariable``),
+        in ESL header form. Only the variables fs_cgr reads are fetched: a channel's
+        variables cannot be listed from there, so unknown cgr_* extra fields are not seen."""
+        headers = {header: get_variable(name) or "" for name, header in _CHANNEL_FIELDS.items()}
+        for name in _CHANNEL_VARIABLES:
+            value = get_variable(name)
+            if value:
+                headers[_VAR + name] = value
+        return cls(headers)
+
     # -- what the agent needs besides the event --------------------------------------
 
     @property
@@ -141,6 +165,11 @@ class FSEvent:
     def call_context(self) -> str:
         """The dialplan context the call runs in: uuid_transfer keeps it."""
         return self._header("Caller-Context") or "default"
+
+    @property
+    def embedded(self) -> bool:
+        """The embedded handler authorized this call: the inbound link follows it."""
+        return self.variable(EMBEDDED_MARKER) == "true"
 
     @property
     def answered(self) -> bool:

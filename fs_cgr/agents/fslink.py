@@ -3,8 +3,11 @@
 A call's outbound socket can die while the call goes on. What keeps such a call
 charged and ended correctly runs over these links instead:
 
-* every box's CHANNEL_HANGUP_COMPLETE (``event json``) goes to ``on_hangup``, so the
-  agent can finish a session whose socket is gone;
+* every charged call's CHANNEL_HANGUP_COMPLETE (``event json``) goes to ``on_hangup``, so
+  the agent can finish a session whose socket is gone, and its CHANNEL_ANSWER to
+  ``on_answer``, which starts the sessions of calls the embedded handler authorized
+  (they have no socket). A filter lets only channels with ``cgr_notify`` through: the
+  calls fs_cgr gave a verdict, not the b-legs and uncharged calls of the box;
 * ``uuid_kill`` for a session whose socket is gone;
 * ``show channels``: which calls a box positively still has (recovery, channel sync);
 * ``hupall MANAGER_REQUEST cgr_reqtype *prepaid|*postpaid`` when fs_cgr shuts down.
@@ -28,6 +31,8 @@ log = logging.getLogger(__name__)
 COMMAND_TIMEOUT = 5.0  # seconds for one api command on a link
 SHUTDOWN_REQUEST_TYPES = ("*prepaid", "*postpaid")
 HANGUP_COMPLETE = "CHANNEL_HANGUP_COMPLETE"
+ANSWER = "CHANNEL_ANSWER"
+CHARGED_CALLS = ("variable_cgr_notify", "/./")  # ESL filter: a regular expression between '/'
 NO_SUCH_CHANNEL = "-ERR No such channel!"
 _TOTAL = re.compile(r"(\d+) total\.")
 
@@ -61,18 +66,23 @@ def parse_channels(text: str) -> frozenset[str]:
 
 
 class FreeSwitchLink:
-    """One FreeSWITCH box; ``on_hangup(link, event)`` gets its CHANNEL_HANGUP_COMPLETE events."""
+    """One FreeSWITCH box; ``on_hangup(link, event)`` gets its charged calls'
+    CHANNEL_HANGUP_COMPLETE, ``on_answer(link, event)`` their CHANNEL_ANSWER."""
 
-    def __init__(self, conn_config, on_hangup, command_timeout: float = COMMAND_TIMEOUT):
+    def __init__(
+        self, conn_config, on_hangup, command_timeout: float = COMMAND_TIMEOUT, on_answer=None
+    ):
         self.alias = conn_config.alias or conn_config.address
         self.on_hangup = on_hangup
+        self.on_answer = on_answer
         self.command_timeout = command_timeout
         self.core_uuid = ""
         self.client = InboundClient(
             conn_config.address,
             conn_config.password,
-            events=(HANGUP_COMPLETE,),
+            events=(HANGUP_COMPLETE,) if on_answer is None else (ANSWER, HANGUP_COMPLETE),
             event_format="json",
+            filters=(CHARGED_CALLS,),
             on_connect=self._connected,
             command_timeout=command_timeout,
             reconnects=conn_config.reconnects,
@@ -146,18 +156,26 @@ class FreeSwitchLink:
             event = self.client.events.get()
             if not self.core_uuid:
                 self.core_uuid = event.get("Core-UUID", "")
-            if event.name == HANGUP_COMPLETE:
-                try:
-                    self.on_hangup(self, event)
-                except Exception:
-                    log.exception("FreeSWITCH %s: hangup of %s not handled", self.alias, event.uuid)
+            handle = {HANGUP_COMPLETE: self.on_hangup, ANSWER: self.on_answer}.get(event.name)
+            if handle is None:
+                continue
+            try:
+                handle(self, event)
+            except Exception:
+                log.exception(
+                    "FreeSWITCH %s: %s of %s not handled", self.alias, event.name, event.uuid
+                )
 
 
 class FreeSwitchLinks:
     """Every configured box; calls are matched to their box by Core-UUID."""
 
-    def __init__(self, conn_configs, on_hangup, command_timeout: float = COMMAND_TIMEOUT):
-        self.links = [FreeSwitchLink(conf, on_hangup, command_timeout) for conf in conn_configs]
+    def __init__(
+        self, conn_configs, on_hangup, command_timeout: float = COMMAND_TIMEOUT, on_answer=None
+    ):
+        self.links = [
+            FreeSwitchLink(conf, on_hangup, command_timeout, on_answer) for conf in conn_configs
+        ]
 
     def start(self) -> "FreeSwitchLinks":
         for link in self.links:

@@ -13,3 +13,13 @@ MISSING_PARAMETER = "-MISSING_PARAMETER"
 SYSTEM_ERROR = "-SYSTEM_ERROR"
 
 ALL = (AUTH_OK, INSUFFICIENT_FUNDS, UNAUTHORIZED_DESTINATION, MISSING_PARAMETER, SYSTEM_ERROR)
+
+# The SIP answer to a refused call (the socket dialplan's table in 00_fs_cgr.xml; the
+# embedded handler answers with it); an unknown verdict is refused as a system error.
+REFUSED = "503 Service Unavailable"
+SIP_RESPONSES = {
+    INSUFFICIENT_FUNDS: "403 Forbidden",
+    UNAUTHORIZED_DESTINATION: "403 Forbidden",
+    MISSING_PARAMETER: "403 Forbidden",
+    SYSTEM_ERROR: REFUSED,
+}

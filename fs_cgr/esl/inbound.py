@@ -45,6 +45,7 @@ class InboundClient:
         *,
         events=(),
         event_format: str = "plain",
+        filters=(),
         on_connect=None,
         connect_timeout: float = 5.0,
         command_timeout: float = DEFAULT_TIMEOUT,
@@ -58,6 +59,7 @@ class InboundClient:
         self.password = password
         self.subscriptions = tuple(events)
         self.event_format = event_format
+        self.filters = tuple(filters)  # (header, value) pairs: ``filter <header> <value>``
         self.on_connect = on_connect
         self.connect_timeout = connect_timeout
         self.command_timeout = command_timeout
@@ -141,6 +143,10 @@ class InboundClient:
                 reply = conn.subscribe(self.subscriptions, self.event_format, self.command_timeout)
                 if not reply.ok:
                     raise ESLError(f"event subscription refused: {reply.text}")
+            for header, value in self.filters:
+                reply = conn.send(frames.command(f"filter {header} {value}"), self.command_timeout)
+                if not reply.ok:
+                    raise ESLError(f"event filter refused: {reply.text}")
         except BaseException as exc:
             conn.close(f"setup failed: {exc!r}")
             raise

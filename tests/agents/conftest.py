@@ -8,6 +8,7 @@ real time, and FreeSWITCH's billsec must measure the same seconds.
 from decimal import Decimal
 from pathlib import Path
 
+import gevent
 import pytest
 
 from fs_cgr.agents.freeswitch import FreeSwitchAgent
@@ -112,6 +113,32 @@ class Lab:
     def answer(self, call) -> None:
         call.answer()
         wait_until(lambda: self.session(call) is not None, 5, "the session")
+
+    def money_check(self, place, answer, accounts, dry: str, talk: float) -> None:
+        """Many calls at once: ``place(account, reqtype)`` one per account (even ones *prepaid
+        with ``dry`` money, odd ones *postpaid with 1), ``answer(call)`` each; half are hung up
+        one by one, the rest after ``talk`` s (prepaid ones ran dry meanwhile). Then debits -
+        refunds = sum of CDR costs = start - end balances, and no session is left."""
+        for n, account in enumerate(accounts):
+            self.topup(account, (dry, "1")[n % 2])
+        calls = [
+            place(account, ("*prepaid", "*postpaid")[n % 2]) for n, account in enumerate(accounts)
+        ]
+        for call in calls:
+            answer(call)
+        gevent.sleep(0.5)
+        for n, call in enumerate(calls[: len(calls) // 2]):
+            gevent.sleep(0.1 * n)
+            call.hangup()
+        gevent.sleep(talk)
+        for call in calls:
+            if call.channel.alive:
+                call.hangup()
+        cdrs = [self.cdr_of(call) for call in calls]
+        start = (Decimal(dry) + Decimal("1")) * len(accounts) / 2
+        end = sum((self.balance(account) for account in accounts), Decimal(0))
+        assert sum(cdr["Cost"] for cdr in cdrs) == self.node.accounts.net == start - end
+        wait_until(lambda: self.node.sessions.active() == [], 5, "every session to end")
 
     def session(self, call):
         return next((s for s in self.node.sessions.active() if s.origin_id == call.uuid), None)

@@ -349,27 +349,11 @@ def test_channel_sync_that_times_out_ends_nothing(lab, monkeypatch):
 def test_money_check_over_many_concurrent_calls(make_lab, backend):
     lab = make_lab(backend)
     accounts = [f"20{n:02d}" for n in range(12)]
-    for n, account in enumerate(accounts):
-        lab.topup(account, ("0.05", "1")[n % 2])  # postpaid ones must pay in full
-    calls = [
-        lab.call(account=account, reqtype=("*prepaid", "*postpaid")[n % 2])
-        for n, account in enumerate(accounts)
-    ]
-    for call in calls:
-        lab.answer(call)
-    gevent.sleep(0.5)
-    for n, call in enumerate(calls[: len(calls) // 2]):
-        gevent.sleep(0.1 * n)
-        call.hangup()
-    gevent.sleep(6)  # the rest: prepaid ones run out of money, postpaid are hung up
-    for call in calls:
-        if call.channel.alive:
-            call.hangup()
-    cdrs = [lab.cdr_of(call) for call in calls]
-    start = (Decimal("0.05") + Decimal("1")) * len(accounts) / 2
-    end = sum((lab.balance(account) for account in accounts), Decimal(0))
-    assert sum(cdr["Cost"] for cdr in cdrs) == lab.node.accounts.net == start - end
-    assert lab.node.sessions.active() == []
+
+    def place(account, reqtype):
+        return lab.call(account=account, reqtype=reqtype)
+
+    lab.money_check(place, lab.answer, accounts, dry="0.05", talk=6)
 
 
 # -- fs_cgr restarts mid-call (the journal lives in Redis) -----------------------------------

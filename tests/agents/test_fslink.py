@@ -1,5 +1,6 @@
 """Inbound links: reading ``show channels``, several FreeSWITCH boxes, hangup events."""
 
+import gevent
 import pytest
 
 from fs_cgr.agents.fslink import FreeSwitchLinks, UnreadableChannels, parse_channels
@@ -73,9 +74,11 @@ def links(boxes, hangups):
     started.stop()
 
 
-def park(sim: FreeSwitchSim):
+def park(sim: FreeSwitchSim, variables=None):
     """A channel on ``sim`` with no outbound socket (as after a socket drop)."""
-    channel = SimChannel(sim, "4912345", "1001", {"cgr_reqtype": "*prepaid"}, "127.0.0.1:8084")
+    if variables is None:
+        variables = {"cgr_reqtype": "*prepaid", "cgr_notify": "+AUTH_OK"}
+    channel = SimChannel(sim, "4912345", "1001", variables, "127.0.0.1:8084")
     sim.channels[channel.uuid] = channel
     return channel
 
@@ -109,6 +112,21 @@ def test_hangup_events_of_every_box_reach_the_handler(boxes, links, hangups):
         sim.hangup(channel, "NORMAL_CLEARING")
     wait_until(lambda: len(hangups) == 2, 5, "both hangups")
     assert sorted(hangups) == [("fs1", channels[0].uuid), ("fs2", channels[1].uuid)]
+
+
+def test_only_calls_with_a_verdict_reach_the_handler(boxes, links, hangups):
+    """The link filters on cgr_notify: b-legs and uncharged calls are not even sent."""
+    sims, _ = boxes
+    assert "filter variable_cgr_notify /./" in sims[0].inbound_log
+    uncharged, bleg = park(sims[0], {}), park(sims[0], {"cgr_reqtype": "*prepaid"})
+    charged = park(sims[0])
+    for channel in (uncharged, bleg, charged):
+        sims[0].hangup(channel, "NORMAL_CLEARING")
+    wait_until(lambda: hangups, 5, "the hangup")
+    gevent.sleep(0.1)
+    assert hangups == [("fs1", charged.uuid)]
+    session = sims[0].inbound_sessions[0]
+    assert session.events_sent == ["CHANNEL_HANGUP_COMPLETE"]
 
 
 def test_live_channels_tells_a_silent_box_apart(boxes, links):

@@ -12,6 +12,7 @@ the test advances; socket timing (reply delays, stalls) is real.
 """
 
 import contextlib
+import re
 
 import gevent
 from gevent import socket
@@ -177,7 +178,8 @@ class FreeSwitchSim:
         if listeners:
             pairs, encoded = build_pairs(), {}  # one serialization per event format
             for listener in listeners:
-                listener.send_event(event_name, pairs, body, encoded)
+                if listener.passes_filters(pairs):
+                    listener.send_event(event_name, pairs, body, encoded)
 
     def close(self) -> None:
         self.stop_inbound()
@@ -383,6 +385,22 @@ class FreeSwitchSim:
         return ",".join(fields)
 
 
+def _filter_sign(value: str) -> tuple[bool, str]:
+    """A filter value's leading ``+``/``-``/spaces: (positive, the rest)."""
+    positive = True
+    while value and value[0] in "+- ":
+        if value[0] != " ":
+            positive = value[0] == "+"
+        value = value[1:]
+    return positive, value
+
+
+def _filter_regex(expression: str) -> re.Pattern:
+    """FreeSWITCH's ``/re/flags`` (an ``i`` among the flags ignores case)."""
+    pattern, _, options = expression[1:].rpartition("/")
+    return re.compile(pattern, re.IGNORECASE if "i" in options else 0)
+
+
 class Listener:
     """A socket FreeSWITCH writes events and replies to; reads commands ending in a blank line."""
 
@@ -397,7 +415,7 @@ class Listener:
         self._myevents_uuid = ""
         self.event_names: set[str] = set()
         self.event_format = "plain"
-        self.filters: set[tuple[str, str]] = set()  # (header, value) of ``filter`` commands
+        self.filters: list[tuple[str, str]] = []  # (header, value) of ``filter``, in order
         self.closed_flag = Flag()
         self._write_lock = Semaphore()
         sim.listeners.append(self)
@@ -448,18 +466,37 @@ class Listener:
         self.sock.close()
 
     def wants(self, event_name: str, uuid: str) -> bool:
-        if not self._passes_filters(event_name, uuid):
-            return False
+        """Subscribed to the event (its filters are applied to its headers later)."""
         if self.myevents_uuid:
             return uuid == self.myevents_uuid
         return event_name in self.event_names or "ALL" in self.event_names
 
-    def _passes_filters(self, event_name: str, uuid: str) -> bool:
-        """``filter <header> <value>``: once any is set, only events matching one pass
-        (the simulator knows Event-Name and Unique-ID of an event here)."""
+    def passes_filters(self, pairs) -> bool:
+        """mod_event_socket's ``filter <header> <value>``: once any is set, an event passes
+        when a filter matches one of its headers, unless a ``-`` filter matches too. A value
+        starting with ``/`` is a regular expression (``/re/``); ``+``/``-`` before the value
+        make a filter positive/negative; a filter on a header the event lacks is skipped."""
         if not self.filters:
             return True
-        return ("Event-Name", event_name) in self.filters or ("Unique-ID", uuid) in self.filters
+        headers = {}
+        for name, value in pairs:
+            headers.setdefault(name, value)
+        send = False
+        for header, raw in self.filters:
+            value = headers.get(header)
+            if value is None:
+                continue
+            positive, expected = _filter_sign(raw)
+            if send and positive:
+                continue
+            if raw.startswith("/"):
+                matched = _filter_regex(expected).search(value) is not None
+            else:
+                matched = value.lower() == expected.lower()
+            if matched and not positive:
+                return False
+            send = send or matched
+        return send
 
     def send_event(self, event_name: str, pairs, body: str = "", encoded=None) -> None:
         """``encoded`` (format -> bytes) shares one serialization among listeners."""
@@ -515,7 +552,7 @@ class Listener:
             self.subscribed()
         elif name == "filter":
             header, _, value = args.partition(" ")
-            self.filters.add((header, value))
+            self.filters.append((header, value))
             self.write(wire.command_reply(f"+OK filter added. [{header}]=[{value}]"))
         elif name == "noevents":
             self.event_names.clear()

@@ -1,0 +1,301 @@
+"""SIPp calls through a real FreeSWITCH, side by side: no charging, embedded, socket.
+
+    FS_ESL_HOST=127.0.0.1 FS_ESL_PASSWORD=... FS_SIP=192.0.2.2:5060 FS_SIP_PASSWORD=... \\
+        python bench/freeswitch_calls.py --rate 50 --calls 100 --runs 3
+
+Skips (exit 0) without FS_ESL_HOST. FreeSWITCH runs freeswitch_conf/ with mod_python3
+(docs/freeswitch.md) and an extension answering FS_BENCH_NUMBER (7700) with ``echo``; the
+three paths are three SIP users calling it with digest auth:
+
+bypass    FS_BENCH_BYPASS_USER (1000): no cgr_reqtype, fs_cgr never sees the call;
+embedded  FS_BENCH_EMBEDDED_USER (1010): cgr_reqtype *prepaid, its user_context runs
+          00_fs_cgr_embedded.xml.inactive (the mod_python3 handler);
+socket    FS_BENCH_SOCKET_USER (1001): cgr_reqtype *prepaid, 00_fs_cgr.xml (outbound socket
+          + uuid_transfer).
+
+This process runs the node (JSON-RPC on FS_CGR_API, 127.0.0.1:2080, the handler's default
+URL; the outbound socket server on 127.0.0.1:8084; the inbound link to FS_ESL_HOST) with
+embedded databases. Per path and run: SIPp's INVITE -> 200 OK times (p50/p99 ms, first
+INVITE to the 200, the 407 challenge included), the clean call rate (SIPp's successful /
+created), and CPU per call from /proc of FreeSWITCH and of this process. Paths alternate
+within each run; medians over the runs are printed. Keep runs short on a shared machine.
+"""
+
+import argparse
+import csv
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gevent import monkey  # noqa: E402
+
+monkey.patch_all()
+
+import gevent  # noqa: E402
+
+INVITE = """<![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[user]@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: {cseq} INVITE
+Contact: <sip:[user]@[local_ip]:[local_port]>{auth}
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+
+]]>"""
+# within the dialog: after the 200 OK (the To tag and route set are known)
+IN_DIALOG = """<![CDATA[
+{method} [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[user]@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: {cseq} {method}
+Max-Forwards: 70
+Content-Length: 0
+
+]]>"""
+# the first INVITE's 407 is acknowledged in its own transaction
+ACK_407 = """<![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]>"""
+
+
+def scenario(hold_ms: int) -> str:
+    """INVITE, 407 challenge, INVITE with digest auth, 200 OK (the measured time), hold, BYE."""
+    return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="fs_cgr bench: INVITE with digest auth, hold, BYE">
+  <send retrans="500" start_rtd="1">{INVITE.format(cseq=1, auth="")}</send>
+  <recv response="100" optional="true"/>
+  <recv response="407" auth="true"/>
+  <send>{ACK_407}</send>
+  <send retrans="500">{INVITE.format(cseq=2, auth=chr(10) + "[authentication]")}</send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="1" rrs="true"/>
+  <send>{IN_DIALOG.format(method="ACK", cseq=2)}</send>
+  <pause milliseconds="{hold_ms}"/>
+  <send retrans="500">{IN_DIALOG.format(method="BYE", cseq=3)}</send>
+  <recv response="200" crlf="true"/>
+</scenario>
+"""
+
+
+# the agent tests' plan, plus the bench number's prefix priced like 49...
+EXTRA_DESTINATION = "DST_DE,77\n"
+PATHS = ("bypass", "embedded", "socket")
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def freeswitch_pid() -> int:
+    if env("FS_PID"):
+        return int(env("FS_PID"))
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "freeswitch":
+                    return int(entry.name)
+            except OSError:
+                continue
+    raise SystemExit("no freeswitch process found (set FS_PID)")
+
+
+def process_cpu(pid: int) -> float:
+    """utime + stime of a process, seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+class Node:
+    """The fs_cgr node of the embedded and socket paths, in this process."""
+
+    def __init__(self, no_cdr: bool = False):
+        from fs_cgr.agents.freeswitch import FreeSwitchAgent
+        from fs_cgr.api.server import ApiServer
+        from fs_cgr.app import Node as FsCgrNode
+        from fs_cgr.config import load_config
+        from tests.agents.lab import write_plan
+
+        self.tmp = tempfile.mkdtemp(prefix="fs-cgr-fsbench-")
+        esl = f"{env('FS_ESL_HOST')}:{env('FS_ESL_PORT', '8021')}"
+        overrides = {
+            "general.data_dir": self.tmp,
+            "stordb.url": f"sqlite:///{self.tmp}/stordb.sqlite",
+            "freeswitch_agent.listen": "127.0.0.1:8084",
+            "freeswitch_agent.event_socket_conns": [
+                {"address": esl, "password": env("FS_ESL_PASSWORD", "ClueCon"), "alias": "fs"}
+            ],
+        }
+        if no_cdr:
+            overrides["freeswitch_agent.create_cdr"] = False
+        self.node = FsCgrNode(load_config(overrides=overrides, env={}))
+        self.node.datadb.flush()
+        self.node.stordb.flush()
+        plan = write_plan(Path(self.tmp))
+        with (plan / "Destinations.csv").open("a") as destinations:
+            destinations.write(EXTRA_DESTINATION)
+        self.node.tariffplans.load_folder(plan)
+        self.node.rating.refresh()
+        self.node.start()
+        self.api = ApiServer(self.node, env("FS_CGR_API", "127.0.0.1:2080"))
+        self.api.start()
+        self.agent = FreeSwitchAgent(self.node).start()
+        for user in (env("FS_BENCH_EMBEDDED_USER", "1010"), env("FS_BENCH_SOCKET_USER", "1001")):
+            self.node.accounts.add_balance("cgrates.org", user, "*monetary", "100000")
+
+    def close(self) -> None:
+        self.agent.stop(hangup=False)
+        self.api.stop(timeout=1)
+        self.node.stop()
+
+
+def run_sipp(user: str, args, workdir: Path) -> dict:
+    """One SIPp run of ``args.calls`` calls from ``user``; its RTTs and call counts."""
+    scenario_file = workdir / "uac_auth.xml"
+    scenario_file.write_text(scenario(args.hold_ms))
+    for old in workdir.glob("uac_auth_*"):
+        old.unlink()
+    command = [
+        "sipp", env("FS_SIP", f"{env('FS_ESL_HOST')}:5060"), "-sf", str(scenario_file),
+        "-s", env("FS_BENCH_NUMBER", "7700"), "-key", "user", user,
+        "-au", user, "-ap", env("FS_SIP_PASSWORD", "1234"),
+        "-m", str(args.calls), "-r", str(args.rate), "-i", env("FS_SIPP_IP", "127.0.0.1"),
+        "-timeout", str(args.calls / args.rate + args.hold_ms / 1000 + 20),
+        "-trace_stat", "-trace_rtt", "-rtt_freq", "1", "-bg",
+    ]  # fmt: skip
+    started = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=30)
+    match = re.search(r"PID=\[(\d+)\]", started.stdout + started.stderr)
+    if match is None:
+        raise SystemExit(f"sipp did not start: {started.stdout}{started.stderr}")
+    while Path(f"/proc/{match.group(1)}").exists():
+        gevent.sleep(0.1)
+    rtts = []
+    for path in workdir.glob("uac_auth_*_rtt.csv"):
+        with path.open() as rows:
+            rtts += [float(row["response_time_ms"]) for row in csv.DictReader(rows, delimiter=";")]
+    stats = {}
+    for path in workdir.glob("uac_auth_*_.csv"):
+        with path.open() as rows:
+            stats = list(csv.DictReader(rows, delimiter=";"))[-1]
+    created = int(stats.get("TotalCallCreated", 0))
+    return {
+        "rtts": rtts,
+        "created": created,
+        "ok": int(stats.get("SuccessfulCall(C)", 0)),
+    }
+
+
+def measure(path: str, args, fs_pid: int, workdir: Path) -> dict:
+    user = env(
+        f"FS_BENCH_{path.upper()}_USER", {"bypass": "1000", "embedded": "1010"}.get(path, "1001")
+    )
+    fs_before, own_before = process_cpu(fs_pid), own_cpu()
+    result = run_sipp(user, args, workdir)
+    gevent.sleep(args.settle)  # hangups, terminates and CDRs of the last calls
+    calls = max(1, result["created"])
+    return {
+        "p50": percentile(result["rtts"], 0.50),
+        "p99": percentile(result["rtts"], 0.99),
+        "clean": result["ok"] / calls,
+        "fs_cpu_ms": (process_cpu(fs_pid) - fs_before) * 1000 / calls,
+        "fscgr_cpu_ms": (own_cpu() - own_before) * 1000 / calls,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=50, help="calls per second")
+    parser.add_argument("--calls", type=int, default=100, help="calls per run and path")
+    parser.add_argument("--hold-ms", type=int, default=2000, help="answered time per call")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--settle", type=float, default=1.0, help="seconds after SIPp ends")
+    parser.add_argument("--paths", default=",".join(PATHS))
+    parser.add_argument("--no-cdr", action="store_true", help="freeswitch_agent.create_cdr off")
+    args = parser.parse_args(argv)
+    if not env("FS_ESL_HOST"):
+        print("FS_ESL_HOST not set: no FreeSWITCH to measure, skipped")
+        return 0
+    fs_pid = freeswitch_pid()
+    node = Node(args.no_cdr)
+    workdir = Path(tempfile.mkdtemp(prefix="fs-cgr-sipp-"))
+    paths = args.paths.split(",")
+    runs = {path: [] for path in paths}
+    try:
+        for run in range(args.runs):
+            for path in paths:
+                runs[path].append(figures := measure(path, args, fs_pid, workdir))
+                print(
+                    f"run {run + 1} {path:9s} "
+                    + " ".join(f"{k}={v:.3f}" for k, v in figures.items())
+                )
+    finally:
+        node.close()
+    print(f"\nmedians of {args.runs} runs: {args.calls} calls at {args.rate}/s, {args.hold_ms} ms")
+    print("path       INVITE->200 p50  p99 (ms)  clean   FreeSWITCH CPU/call  fs-cgr CPU/call (ms)")
+    medians = {
+        path: {key: statistics.median(r[key] for r in results) for key in results[0]}
+        for path, results in runs.items()
+    }
+    for path, m in medians.items():
+        print(
+            f"{path:9s}  {m['p50']:15.1f}  {m['p99']:8.1f}  {m['clean']:6.3f}  "
+            f"{m['fs_cpu_ms']:19.2f}  {m['fscgr_cpu_ms']:15.2f}"
+        )
+    if "bypass" in medians:
+        base = medians["bypass"]
+        for path in (p for p in paths if p != "bypass"):
+            m = medians[path]
+            added_cpu = (
+                m["fs_cpu_ms"] + m["fscgr_cpu_ms"] - base["fs_cpu_ms"] - base["fscgr_cpu_ms"]
+            )
+            print(
+                f"{path} vs bypass: +{m['p50'] - base['p50']:.1f} ms p50, "
+                f"+{added_cpu:.2f} ms CPU/call (FreeSWITCH + fs-cgr), "
+                f"clean rate {m['clean'] / base['clean'] if base['clean'] else 0:.3f}x"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Calls the embedded handler authorized (``fs_cgr.embedded``), followed over the links.
+
+Such a call has no outbound socket: FreeSWITCH's mod_python3 handler asked the node
+(SessionSv1.AuthorizeEvent), set cgr_notify and the marker ``fs_cgr_embedded=true``,
+and the dialplan went on. Its CHANNEL_ANSWER and CHANNEL_HANGUP_COMPLETE arrive on the
+inbound link of its box, as they do for CGrateS' FreeSWITCH agent:
+
+ANSWER           ``sessions.initiate`` (prepaid: debit ahead; money end -> the agent's
+                 ``disconnect`` -> cgr_notify + ``uuid_kill`` over the link);
+HANGUP_COMPLETE  answered: ``sessions.terminate`` with billmsec (refund, cost, CDR);
+                 unanswered: only the CDR, as for socket calls.
+
+Restart, journal and channel sync work as for a socket call whose socket is gone: the
+sessions are journaled by the session service and recovered against ``show channels``.
+"""
+
+import logging
+
+import gevent
+
+from fs_cgr.agents.fsevent import NO_CHARGING, FSEvent
+from fs_cgr.cdrs.event import cgrid
+from fs_cgr.errors import CGRError, NotFound
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedCalls:
+    """The link events of embedded calls, each call's in order (answer before hangup)."""
+
+    def __init__(self, agent):
+        self.agent = agent
+        self.sessions = agent.sessions
+        self.answering: dict[str, gevent.Greenlet] = {}  # uuid -> its initiate, while it runs
+
+    def _followed(self, event) -> FSEvent | None:
+        """The event as an FSEvent when it is an embedded call's (not a socket call's)."""
+        fsev = FSEvent(event.headers)
+        if not fsev.embedded or fsev.uuid in self.agent.calls:
+            return None
+        return fsev
+
+    def answered(self, link, event) -> None:
+        """The links' on_answer: start charging (in a greenlet of its own)."""
+        fsev = self._followed(event)
+        if fsev is None:
+            return
+        job = gevent.spawn(self._initiate, fsev, self.agent.defaults(link))
+        self.answering[fsev.uuid] = job
+        job.link(lambda done: self._answered(fsev.uuid, done))
+
+    def _answered(self, uuid: str, job) -> None:
+        if self.answering.get(uuid) is job:
+            del self.answering[uuid]
+
+    def _initiate(self, fsev: FSEvent, defaults) -> None:
+        try:
+            event = fsev.cgr_event(defaults)
+            if event["RequestType"] == NO_CHARGING:
+                return
+            if self.sessions.get(cgrid(event["OriginID"], event["OriginHost"])) is not None:
+                return  # followed already (the same answer seen twice)
+            self.sessions.initiate(
+                event, on_disconnect=self.agent.disconnect, answered_at=fsev.answered_at
+            )
+        except Exception as exc:
+            # No session: end the call now; its hangup still charges what it used.
+            self.agent.refuse(fsev.uuid, defaults.origin_host, exc)
+
+    def hung_up(self, link, event) -> bool:
+        """Finish an embedded call (in a greenlet, after its answer's initiate); False when
+        the event is not an embedded call's."""
+        fsev = self._followed(event)
+        if fsev is None:
+            return False
+        gevent.spawn(self._finish, fsev, self.agent.defaults(link), self.answering.get(fsev.uuid))
+        return True
+
+    def _finish(self, fsev: FSEvent, defaults, answering) -> None:
+        if answering is not None:
+            answering.join()
+        try:
+            event = fsev.cgr_event(defaults)
+            if event["RequestType"] == NO_CHARGING:
+                return
+            if fsev.answered:
+                self.sessions.terminate(event)
+            elif self.agent.config.create_cdr:
+                self.sessions.process_cdr(event)
+        except NotFound:
+            pass  # ended already (channel sync)
+        except CGRError as exc:
+            log.warning("call %s: hangup not processed: %s", fsev.uuid, exc.message)
+        except Exception:
+            log.exception("call %s: hangup not processed", fsev.uuid)

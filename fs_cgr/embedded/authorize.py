@@ -1,0 +1,136 @@
+"""The verdict of one call: SessionSv1.AuthorizeEvent on the node, as channel variables.
+
+The request carries the cgr_flags the way CGrateS' FreeSWITCH agent turns them into
+V1AuthorizeArgs (no flags: just the max usage). What the node answers becomes
+``cgr_notify`` (the values of ``fs_cgr.agents.notify``), ``cgr_max_usage`` (seconds),
+``cgr_routes`` (when a route profile matched) and the fields AttributeS altered. Any
+failure to get an answer is ``-SYSTEM_ERROR``: a call is never let through unchecked.
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from fs_cgr.agents import notify
+from fs_cgr.agents.fsevent import Defaults, FSEvent
+from fs_cgr.embedded.rpc import NodeRefused, NodeUnavailable
+from fs_cgr.errors import InvalidArgument
+from fs_cgr.routes.service import format_cgr_routes
+
+METHOD = "SessionSv1.AuthorizeEvent"
+ROUTE_FLAGS = ("*routes", "*suppliers")  # CGrateS v0.11 and v0.10 names
+# the node fills Tenant, Category and RequestType from its own configuration when empty
+NODE_DEFAULTS = Defaults(tenant="", category="", request_type="")
+# JSON-RPC error text -> verdict (the same classes the socket agent's REFUSALS name)
+REFUSED_BY_ERROR = (
+    ("UNAUTHORIZED_DESTINATION", notify.UNAUTHORIZED_DESTINATION),
+    ("INSUFFICIENT_CREDIT", notify.INSUFFICIENT_FUNDS),
+    ("ACCOUNT_NOT_FOUND", notify.INSUFFICIENT_FUNDS),
+    ("ACCOUNT_DISABLED", notify.INSUFFICIENT_FUNDS),
+    ("MANDATORY_IE_MISSING", notify.MISSING_PARAMETER),
+    ("INVALID_ARGUMENT", notify.MISSING_PARAMETER),
+)
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass
+class Verdict:
+    """What the handler sets on the channel; ``error`` is why a call gets -SYSTEM_ERROR."""
+
+    variables: dict = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def notify(self) -> str:
+        return self.variables["cgr_notify"]
+
+    @property
+    def allowed(self) -> bool:
+        return self.notify == notify.AUTH_OK
+
+
+def authorize_args(channel: FSEvent) -> dict:
+    """V1AuthorizeArgs of a channel: its event, and the subsystems its cgr_flags ask for."""
+    event = {
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name, value in channel.cgr_event(NODE_DEFAULTS).items()
+        if value not in ("", None)
+    }
+    flags = channel.flags
+    args = {"Tenant": event.get("Tenant", ""), "ID": channel.uuid, "Event": event}
+    if not flags or "*accounts" in flags or event.get("RequestType") == "*prepaid":
+        args["GetMaxUsage"] = True
+    if any(flag in flags for flag in ROUTE_FLAGS):
+        args["GetRoutes"] = True
+    if any(flag.startswith("*attributes") for flag in flags):
+        args["GetAttributes"] = True
+    if "*resources" in flags:
+        args["AuthorizeResources"] = True
+    return args
+
+
+def authorize(client, channel: FSEvent) -> Verdict:
+    """Ask the node; every outcome is a verdict, never an exception."""
+    try:
+        args = authorize_args(channel)
+    except ValueError as exc:  # unreadable channel data, e.g. a created_time that is no number
+        return Verdict({"cgr_notify": notify.MISSING_PARAMETER}, error=str(exc))
+    try:
+        reply = _ask(client, args)
+    except NodeUnavailable as exc:
+        return Verdict({"cgr_notify": notify.SYSTEM_ERROR}, error=str(exc))
+    except NodeRefused as exc:
+        return Verdict({"cgr_notify": refusal(exc.message)}, error=exc.message)
+    try:
+        return Verdict(granted(reply, args))
+    except (InvalidArgument, ValueError, TypeError, KeyError) as exc:
+        return Verdict({"cgr_notify": notify.SYSTEM_ERROR}, error=f"unusable reply: {exc}")
+
+
+def _ask(client, args: dict) -> dict:
+    """AuthorizeEvent; when no route profile matches (NOT_FOUND), once more without
+    routes: the call then goes on without cgr_routes, as on the socket path."""
+    try:
+        return client.call(METHOD, args) or {}
+    except NodeRefused as exc:
+        if not (args.get("GetRoutes") and exc.message.startswith("NOT_FOUND")):
+            raise
+    without_routes = {key: value for key, value in args.items() if key != "GetRoutes"}
+    if not any(key.startswith(("Get", "Authorize")) for key in without_routes):
+        return {}
+    return client.call(METHOD, without_routes) or {}
+
+
+def granted(reply: dict, args: dict) -> dict:
+    """The variables of an answered request: refused when the max usage is 0."""
+    if args.get("GetMaxUsage") and int(reply.get("MaxUsage") or 0) <= 0:
+        return {"cgr_notify": notify.INSUFFICIENT_FUNDS}
+    variables = {"cgr_notify": notify.AUTH_OK}
+    if "MaxUsage" in reply:
+        variables["cgr_max_usage"] = str(int(reply["MaxUsage"]) // 1_000_000_000)
+    digest = reply.get("RoutesDigest") or ""
+    if digest:
+        variables["cgr_routes"] = format_cgr_routes(digest.split(","))
+    variables.update(altered_fields(reply.get("Attributes")))
+    return variables
+
+
+def altered_fields(attributes) -> dict:
+    """Channel variables from AttributeS' reply: each altered field that is in the event."""
+    if not attributes:
+        return {}
+    event = (attributes.get("CGREvent") or {}).get("Event") or {}
+    altered = {}
+    for name in attributes.get("AlteredFields") or ():
+        name = name.removeprefix("*req.")
+        if name in event and _VARIABLE_NAME.fullmatch(name):
+            altered[name] = str(event[name])
+    return altered
+
+
+def refusal(message: str) -> str:
+    """The verdict for the node's error text; anything unknown is a system error."""
+    for code, verdict in REFUSED_BY_ERROR:
+        if code in message:
+            return verdict
+    return notify.SYSTEM_ERROR

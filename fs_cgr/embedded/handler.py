@@ -1,0 +1,43 @@
+"""The mod_python3 entry points: ``handler`` for the dialplan, ``runtime`` for start-up.
+
+Dialplan: ``<action application="python" data="fs_cgr.embedded.handler"/>``. mod_python3
+re-imports (reloads) this module on every call, so it holds no state: the shared client
+and the burst log live in ``fs_cgr.embedded.state``, imported once per interpreter.
+``autoload_configs/python.conf.xml`` names this module as ``startup-script`` so the
+imports are paid when FreeSWITCH starts, not by the first call.
+
+The handler sets the verdict's channel variables and the marker the node follows the
+call by, then returns: an authorized call simply goes on through the dialplan (no
+transfer, no second hunt); a refused one is answered here with the SIP response of its
+``cgr_notify``, so no later action can put it through.
+
+Settings are FreeSWITCH variables (a channel's, else the global ones from vars.xml):
+``fs_cgr_rpc_url`` (default ``http://127.0.0.1:2080/jsonrpc``) and
+``fs_cgr_rpc_timeout`` (seconds, default 1).
+"""
+
+from fs_cgr.agents import notify
+from fs_cgr.agents.fsevent import EMBEDDED_MARKER, FSEvent
+from fs_cgr.embedded import state
+from fs_cgr.embedded.authorize import Verdict, authorize
+
+
+def handler(session, args=""):
+    """Authorize the call of ``session`` (mod_python3's Session) and return."""
+    channel = FSEvent.from_channel(session.getVariable)
+    try:
+        verdict = authorize(state.client(session.getVariable), channel)
+    except Exception as exc:  # e.g. an unusable fs_cgr_rpc_url: refused, never let through
+        verdict = Verdict({"cgr_notify": notify.SYSTEM_ERROR}, error=repr(exc))
+    if verdict.notify == notify.SYSTEM_ERROR:
+        state.report(channel.uuid, verdict)
+    variables = {**verdict.variables, EMBEDDED_MARKER: "true"}
+    for name, value in variables.items():
+        session.setVariable(name, value)
+    if not verdict.allowed:
+        session.execute("respond", notify.SIP_RESPONSES.get(verdict.notify, notify.REFUSED))
+
+
+def runtime(args=""):
+    """mod_python3's startup-script hook: everything is imported by now."""
+    state.log("fs_cgr embedded handler loaded")
