@@ -44,9 +44,17 @@ class LiveObjects:
         self._lock = threading.Lock()
 
     def kind(self, kind: str) -> dict[str, dict]:
-        if time.monotonic() - self._checked_at >= self.check_interval or self._rating_moved():
-            self.refresh()
+        stale = self._stale()
+        if stale or self._due():
+            self._load(wait=stale)
         return self._docs.get(kind, {})
+
+    def _stale(self) -> bool:
+        """Never loaded, or older than this node's rating data."""
+        return self._version is None or self._rating_moved()
+
+    def _due(self) -> bool:
+        return time.monotonic() - self._checked_at >= self.check_interval
 
     def _rating_moved(self) -> bool:
         if self.rating is None:
@@ -55,14 +63,28 @@ class LiveObjects:
         return self.rating.version != self._rating_version
 
     def refresh(self) -> None:
-        with self._lock:
-            self._checked_at = time.monotonic()
-            if self.rating is not None:
-                self._rating_version = self.rating.version
+        self._load(wait=True, force=True)
+
+    def _load(self, wait: bool, force: bool = False) -> None:
+        """Re-read the documents when the live version moved. The DataDB reads yield to
+        other greenlets: until they are done the documents held stay in place and the
+        check stays due, so a caller whose documents are stale (never loaded, or older
+        than this node's own tariff change) waits for them, and one that only came for
+        the periodic look answers from the loaded ones. A DataDB error propagates."""
+        if not self._lock.acquire(blocking=wait):
+            return
+        try:
+            if not (force or self._stale() or self._due()):
+                return  # loaded by the caller we waited for
+            rating_version = self.rating.version if self.rating is not None else None
             version = self.datadb.live_version()
             if version != self._version:
                 self._docs = self.datadb.read_live()
                 self._version = version
+            self._rating_version = rating_version
+            self._checked_at = time.monotonic()
+        finally:
+            self._lock.release()
 
 
 def is_active(interval, moment: datetime) -> bool:

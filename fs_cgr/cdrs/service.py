@@ -186,6 +186,8 @@ class CDRService:
             return self.chargers.runs(run)
         except NotFound:
             raise PartiallyExecuted() from None
+        except StorageUnavailable:
+            raise  # the chargers could not be read: not "no charger matched"
         except CGRError as exc:
             log.warning("chargers failed for CGRID %s: %s", run["CGRID"], exc.message)
             raise PartiallyExecuted() from None
