@@ -32,6 +32,7 @@ from fs_cgr.errors import (
     InvalidArgument,
     MandatoryMissing,
     NotFound,
+    StorageUnavailable,
     UnauthorizedDestination,
 )
 from fs_cgr.esl import ESLError, OutboundServer, frames
@@ -381,6 +382,8 @@ class Call:
                 self.agent.sessions.process_cdr(cgr_event)
         except NotFound:
             pass  # the session ended already (channel sync, a second event)
+        except StorageUnavailable as exc:  # the session service keeps the facts and retries
+            log.error("call %s: settling deferred: %s", self.uuid, exc.message)
         except CGRError as exc:  # e.g. a refused call without an account: no CDR
             log.warning("call %s: hangup not processed: %s", self.uuid, exc.message)
         except Exception:

@@ -1,0 +1,40 @@
+"""A Redis outage cuts the prepaid calls it cannot charge, and loses none of their money:
+once Redis is back, with fs_cgr running on, each has its CDR with its real usage."""
+
+from decimal import Decimal
+
+import gevent
+
+from fs_cgr.agents import notify
+from tests.agents.lab import DE
+from tests.fssim import wait_until
+
+CALLS = 6
+DEBIT_INCREMENT_NS = 1_000_000_000  # the lab's tariff: per second
+
+
+def test_calls_cut_by_a_redis_outage_are_billed_once_redis_is_back(make_lab, own_redis):
+    lab = make_lab("redis+mariadb", **{"datadb.url": own_redis.url})
+    lab.topup("1001", "10")
+    start = lab.balance("1001")
+    calls = [lab.call("1001", DE) for _ in range(CALLS)]
+    for call in calls:
+        lab.answer(call)
+    gevent.sleep(1.6)  # a debit or two each
+
+    own_redis.kill()
+    wait_until(lambda: not any(call.channel.alive for call in calls), 10, "the calls cut")
+    assert {call.vars["cgr_notify"] for call in calls} == {notify.SYSTEM_ERROR}
+    gevent.sleep(1.0)  # settling is refused meanwhile
+    assert lab.cdrs() == []
+
+    own_redis.start()
+    cdrs = wait_until(lambda: len(lab.cdrs()) == CALLS and lab.cdrs(), 30, "every CDR")
+    assert start - lab.balance("1001") == sum(Decimal(cdr["Cost"]) for cdr in cdrs)
+    usages = {cdr["OriginID"]: cdr["Usage"] for cdr in cdrs}
+    for call in calls:
+        billed = int(call.vars["billmsec"]) * 1_000_000
+        assert billed > 0
+        assert abs(usages[call.uuid] - billed) < DEBIT_INCREMENT_NS
+    assert lab.node.sessions.active() == []
+    assert lab.node.datadb.journal_all() == []
