@@ -19,7 +19,8 @@ import re
 
 import gevent
 
-from fs_cgr.esl import ESLError, InboundClient
+from fs_cgr.esl import ESLError, InboundClient, commands
+from fs_cgr.esl.commands import UnsafeArgument
 from fs_cgr.times import diff_ns
 from fs_cgr.times import now as utc_now
 
@@ -112,8 +113,8 @@ class FreeSwitchLink:
     def kill(self, uuid: str, cause: str = "MANAGER_REQUEST") -> bool | None:
         """uuid_kill: True done, False the box has no such channel, None no answer."""
         try:
-            reply = self.api(f"uuid_kill {uuid} {cause}")
-        except ESLError as exc:
+            reply = self.api(commands.uuid_kill(uuid, cause))
+        except (ESLError, UnsafeArgument) as exc:
             log.error("FreeSWITCH %s: uuid_kill %s failed: %s", self.alias, uuid, exc)
             return None
         if reply.startswith("+OK"):
@@ -127,7 +128,7 @@ class FreeSwitchLink:
         """hupall of the charged calls; FreeSWITCH answers +OK whether or not any matched."""
         for request_type in request_types:
             try:
-                self.api(f"hupall MANAGER_REQUEST cgr_reqtype {request_type}")
+                self.api(commands.hupall("MANAGER_REQUEST", "cgr_reqtype", request_type))
             except ESLError as exc:
                 log.error("FreeSWITCH %s: hupall %s failed: %s", self.alias, request_type, exc)
 

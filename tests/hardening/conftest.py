@@ -10,7 +10,7 @@ import time
 import pytest
 import redis
 
-from tests.agents.conftest import make_lab, plan_dir  # noqa: F401 - the agent lab fixtures
+from tests.agents.conftest import lab, make_lab, plan_dir  # noqa: F401 - the agent lab
 
 
 def free_port() -> int:
