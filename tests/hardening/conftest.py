@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from tests.agents.conftest import lab, make_lab, plan_dir  # noqa: F401 - the agent lab
+from tests.api.conftest import api, api_server  # noqa: F401 - a node behind its HTTP API
 
 
 def free_port() -> int:
