@@ -10,14 +10,30 @@ such an escape, i.e. almost all, are passed after one regex search.
 import re
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE_ESCAPE_TEXT = re.compile(_SURROGATE_ESCAPE.pattern.decode())
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a decoded pair is one code point already
+
+
+def has_surrogate_escape(raw: bytes | str) -> bool:
+    """Whether a JSON text may hold a lone surrogate (one regex search)."""
+    if isinstance(raw, str):
+        return _SURROGATE_ESCAPE_TEXT.search(raw) is not None
+    return _SURROGATE_ESCAPE.search(raw) is not None
 
 
 def lone_surrogate_path(raw: bytes, decoded, root: str = "") -> str | None:
     """Where in ``decoded`` (the JSON value of the body ``raw``) a string or key holds a
     lone surrogate, as ``root.Field[0].Other``; None when there is none."""
-    if _SURROGATE_ESCAPE.search(raw) is None:
+    if not has_surrogate_escape(raw):
         return None
     return _find(decoded, root)
+
+
+def replace_lone_surrogates(value):
+    """A str (or list of str) with each lone surrogate replaced by U+FFFD."""
+    if isinstance(value, list):
+        return [replace_lone_surrogates(item) for item in value]
+    return _LONE_SURROGATE.sub("\ufffd", value)
 
 
 def _find(value, path: str) -> str | None:

@@ -62,6 +62,8 @@ def _parse(body: bytes) -> dict:
         raise InvalidRequest(
             f"body is not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})"
         ) from None
+    except RecursionError:
+        raise InvalidRequest("body is JSON nested too deeply") from None
     if not isinstance(request, dict):
         raise InvalidRequest("the request must be a JSON object with method and params")
     return request
