@@ -7,16 +7,19 @@ and their ``*not`` forms. Elements and values may name event fields as
 ``~*req.Field``; any other value is a constant.
 """
 
+import logging
 import threading
 import time
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from fs_cgr.durations import format_duration, parse_duration
-from fs_cgr.errors import ServerError
+from fs_cgr.errors import ServerError, StorageUnavailable
 from fs_cgr.storage.base import FILTERS
 from fs_cgr.times import format_time, parse_time
 from fs_cgr.times import now as utc_now
+
+log = logging.getLogger(__name__)
 
 REQ_PREFIX = "~*req."
 LIVE_CHECK_INTERVAL = 0.5  # seconds between looks at the DataDB's live version
@@ -70,21 +73,31 @@ class LiveObjects:
         other greenlets: until they are done the documents held stay in place and the
         check stays due, so a caller whose documents are stale (never loaded, or older
         than this node's own tariff change) waits for them, and one that only came for
-        the periodic look answers from the loaded ones. A DataDB error propagates."""
+        the periodic look answers from the loaded ones. A DataDB error propagates, except
+        on a periodic look: then the loaded documents serve until the DataDB answers."""
         if not self._lock.acquire(blocking=wait):
             return
         try:
-            if not (force or self._stale() or self._due()):
+            stale = self._stale()
+            if not (force or stale or self._due()):
                 return  # loaded by the caller we waited for
             rating_version = self.rating.version if self.rating is not None else None
-            version = self.datadb.live_version()
-            if version != self._version:
-                self._docs = self.datadb.read_live()
-                self._version = version
+            try:
+                self._read()
+            except StorageUnavailable as exc:
+                if force or stale:
+                    raise
+                log.warning("live objects v%s kept: %s", self._version, exc.message)
             self._rating_version = rating_version
             self._checked_at = time.monotonic()
         finally:
             self._lock.release()
+
+    def _read(self) -> None:
+        version = self.datadb.live_version()
+        if version != self._version:
+            self._docs = self.datadb.read_live()
+            self._version = version
 
 
 def is_active(interval, moment: datetime) -> bool:

@@ -207,6 +207,8 @@ class FreeSwitchAgent:
             self.sessions.terminate(cgr_event)
         except NotFound:
             pass  # finished by the other path meanwhile
+        except StorageUnavailable as exc:  # the session service keeps the facts and retries
+            log.error("call %s: settling deferred: %s", cgr_event["OriginID"], exc.message)
         except Exception:
             log.exception("call %s: terminating after a socket loss failed", cgr_event["OriginID"])
 

@@ -22,16 +22,24 @@ def test_calls_cut_by_a_redis_outage_are_billed_once_redis_is_back(make_lab, own
         lab.answer(call)
     gevent.sleep(1.6)  # a debit or two each
 
+    ringing = lab.call("1001", DE)  # authorized before the outage, never answered
     own_redis.kill()
     wait_until(lambda: not any(call.channel.alive for call in calls), 10, "the calls cut")
     assert {call.vars["cgr_notify"] for call in calls} == {notify.SYSTEM_ERROR}
+    late = lab.call("1001", DE)  # a new call meets the outage: refused, nothing charged
+    gevent.sleep(0.6)  # the live objects' and rating's periodic look is due: it fails
+    ringing.hangup("ORIGINATOR_CANCEL")
+    ringing.wait_closed()
     gevent.sleep(1.0)  # settling is refused meanwhile
-    assert lab.cdrs() == []
+    assert [cdr["OriginID"] for cdr in lab.cdrs()] == [ringing.uuid]  # no money: stored
 
     own_redis.start()
-    cdrs = wait_until(lambda: len(lab.cdrs()) == CALLS and lab.cdrs(), 30, "every CDR")
+    wanted = CALLS + 1
+    cdrs = wait_until(lambda: len(lab.cdrs()) == wanted and lab.cdrs(), 30, "every CDR")
     assert start - lab.balance("1001") == sum(Decimal(cdr["Cost"]) for cdr in cdrs)
     usages = {cdr["OriginID"]: cdr["Usage"] for cdr in cdrs}
+    assert usages[ringing.uuid] == 0
+    assert late.vars["cgr_notify"] == notify.SYSTEM_ERROR and late.uuid not in usages
     for call in calls:
         billed = int(call.vars["billmsec"]) * 1_000_000
         assert billed > 0
