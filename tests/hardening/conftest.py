@@ -12,6 +12,7 @@ import redis
 
 from tests.agents.conftest import lab, make_lab, plan_dir  # noqa: F401 - the agent lab
 from tests.api.conftest import api, api_server  # noqa: F401 - a node behind its HTTP API
+from tests.cdrs.conftest import embedded  # noqa: F401 - a node on the embedded backend
 
 
 def free_port() -> int:

@@ -4,7 +4,6 @@ import json
 import multiprocessing
 
 from fs_cgr.errors import StorageUnavailable
-from tests.cdrs.conftest import embedded  # noqa: F401 - a node on the embedded backend
 from tests.cdrs.helpers import call, monetary, top_up, write_plan
 from tests.hardening import first_requests_worker
 
