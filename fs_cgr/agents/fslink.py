@@ -27,6 +27,8 @@ from fs_cgr.times import now as utc_now
 log = logging.getLogger(__name__)
 
 COMMAND_TIMEOUT = 5.0  # seconds for one api command on a link
+RECOVER_RETRY_FIRST = 0.5  # seconds before recovery is tried again (the journal was unreadable)
+RECOVER_RETRY_MAX = 10.0
 SHUTDOWN_REQUEST_TYPES = ("*prepaid", "*postpaid")
 HANGUP_COMPLETE = "CHANNEL_HANGUP_COMPLETE"
 NO_SUCH_CHANNEL = "-ERR No such channel!"
@@ -236,6 +238,15 @@ class ChannelSync:
     def start(self) -> None:
         if self.interval > 0:
             self._loop = gevent.spawn(self._run)
+        elif not self.recovered:  # no sync loop to retry it: retry until the DataDB answers
+            self._loop = gevent.spawn(self._recover_until_done)
+
+    def _recover_until_done(self) -> None:
+        pause = RECOVER_RETRY_FIRST
+        while not self.recovered:
+            gevent.sleep(pause)
+            self.recover()
+            pause = min(pause * 2, RECOVER_RETRY_MAX)
 
     def stop(self) -> None:
         if self._loop is not None:

@@ -46,3 +46,26 @@ def test_calls_cut_by_a_redis_outage_are_billed_once_redis_is_back(make_lab, own
         assert abs(usages[call.uuid] - billed) < DEBIT_INCREMENT_NS
     assert lab.node.sessions.active() == []
     assert lab.node.datadb.journal_all() == []
+
+
+def test_sessions_journaled_before_a_restart_are_recovered_once_redis_answers(make_lab, own_redis):
+    """fs_cgr restarts while Redis is down: the journal cannot be read at start; the same
+    process recovers it when Redis is back (no channel sync loop configured)."""
+    lab = make_lab("redis+mariadb", **{"datadb.url": own_redis.url})
+    lab.topup("1001", "10")
+    start = lab.balance("1001")
+    call = lab.call("1001", DE)
+    lab.answer(call)
+    gevent.sleep(1.2)
+    lab.stop_node(hangup=False)
+    own_redis.kill()
+    lab.start_node()
+    assert lab.node.sessions.active() == []  # the journal could not be read
+    own_redis.start()
+    wait_until(lambda: lab.session(call) is not None, 10, "the session resumed")
+    gevent.sleep(1.0)
+    call.hangup()
+    cdr = lab.cdr_of(call)
+    billed = int(call.vars["billmsec"]) * 1_000_000
+    assert abs(cdr["Usage"] - billed) < DEBIT_INCREMENT_NS
+    assert start - lab.balance("1001") == Decimal(cdr["Cost"]) > 0
