@@ -21,7 +21,7 @@ def has_surrogate_escape(raw: bytes | str) -> bool:
     return _SURROGATE_ESCAPE.search(raw) is not None
 
 
-def lone_surrogate_path(raw: bytes, decoded, root: str = "") -> str | None:
+def lone_surrogate_path(raw: bytes | str, decoded, root: str = "") -> str | None:
     """Where in ``decoded`` (the JSON value of the body ``raw``) a string or key holds a
     lone surrogate, as ``root.Field[0].Other``; None when there is none."""
     if not has_surrogate_escape(raw):

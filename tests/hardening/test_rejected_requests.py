@@ -117,3 +117,33 @@ def test_paired_surrogates_are_text(funded):
     assert reply == {"id": 1, "result": "OK", "error": None}
     (stored,) = funded.call("APIerSv1.GetCDRs", {})
     assert stored["ExtraFields"]["Note"] == "\U0001f600"
+
+
+def freeswitch_cdr(uuid: str, **variables) -> dict:
+    return {
+        "variables": {
+            "uuid": uuid,
+            "cgr_reqtype": "*postpaid",
+            "cgr_account": "1001",
+            "start_uepoch": "1407157200000000",
+            "answer_uepoch": "1407157200000000",
+            "billsec": "120",
+            **variables,
+        },
+        "callflow": {"caller_profile": {"destination_number": "1002", "username": "1001"}},
+    }
+
+
+@pytest.mark.parametrize(
+    "uuid, variables, status, error",
+    [
+        ("u" * 129, {}, 422, "INVALID_ARGUMENT: OriginID is 129 characters long, at most 128"),
+        ("fs-1", {"sip_user_agent": "x\ud800"}, 400, "sip_user_agent: not valid Unicode"),
+    ],
+)
+def test_freeswitch_json_cdr_refused_before_any_charge(funded, uuid, variables, status, error):
+    """Not 200: mod_json_cdr keeps the CDR, and nothing was charged."""
+    body = json.dumps(freeswitch_cdr(uuid, **variables)).encode()
+    got, reply = funded.post(body, "/freeswitch_json")
+    assert got == status and error in (reply.decode() if isinstance(reply, bytes) else reply)
+    assert_unchanged(funded)
