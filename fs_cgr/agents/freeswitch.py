@@ -340,9 +340,9 @@ class Call:
             return None
         return commands.uuid_transfer(self.uuid, destination, "XML", self.channel.call_context)
 
-    def _send_all(self, commands: list[bytes]) -> list:
+    def _send_all(self, frames_out: list[bytes]) -> list:
         try:
-            return self.conn.send_all(commands, COMMAND_TIMEOUT)
+            return self.conn.send_all(frames_out, COMMAND_TIMEOUT)
         except ESLError as exc:
             raise CommandFailed(str(exc)) from None
 
@@ -354,7 +354,7 @@ class Call:
     def _forget_channel_data(self) -> None:
         """The connect reply (~110 headers) is not needed once the verdict is given; a held
         call keeps only its uuid (thousands of calls are held at once)."""
-        self.channel = None
+        self.channel = self.transfer_to = None
         self.conn.channel = {"Unique-ID": self.uuid}
 
     def _follow(self) -> None:
