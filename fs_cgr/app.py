@@ -13,6 +13,7 @@ import time
 from fs_cgr.accounts.service import AccountService
 from fs_cgr.cdrs.service import CDRService
 from fs_cgr.config import Config
+from fs_cgr.errors import StorageUnavailable
 from fs_cgr.rating import RatingEngine
 from fs_cgr.routes.service import RouteService
 from fs_cgr.sessions.service import SessionService
@@ -57,6 +58,9 @@ class LiveRating:
         elif self._due() and self._lock.acquire(blocking=False):  # one refresher at a time;
             try:  # the other requests meanwhile rate with the engine they have
                 self._reload()
+            except StorageUnavailable as exc:  # rate with it until the DataDB answers
+                self._checked_at = time.monotonic()
+                log.warning("rating with live objects v%s: %s", self._version, exc.message)
             finally:
                 self._lock.release()
         return self._engine

@@ -7,16 +7,19 @@ and their ``*not`` forms. Elements and values may name event fields as
 ``~*req.Field``; any other value is a constant.
 """
 
+import logging
 import threading
 import time
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from fs_cgr.durations import format_duration, parse_duration
-from fs_cgr.errors import ServerError
+from fs_cgr.errors import ServerError, StorageUnavailable
 from fs_cgr.storage.base import FILTERS
 from fs_cgr.times import format_time, parse_time
 from fs_cgr.times import now as utc_now
+
+log = logging.getLogger(__name__)
 
 REQ_PREFIX = "~*req."
 LIVE_CHECK_INTERVAL = 0.5  # seconds between looks at the DataDB's live version
@@ -44,9 +47,17 @@ class LiveObjects:
         self._lock = threading.Lock()
 
     def kind(self, kind: str) -> dict[str, dict]:
-        if time.monotonic() - self._checked_at >= self.check_interval or self._rating_moved():
-            self.refresh()
+        stale = self._stale()
+        if stale or self._due():
+            self._load(wait=stale)
         return self._docs.get(kind, {})
+
+    def _stale(self) -> bool:
+        """Never loaded, or older than this node's rating data."""
+        return self._version is None or self._rating_moved()
+
+    def _due(self) -> bool:
+        return time.monotonic() - self._checked_at >= self.check_interval
 
     def _rating_moved(self) -> bool:
         if self.rating is None:
@@ -55,14 +66,38 @@ class LiveObjects:
         return self.rating.version != self._rating_version
 
     def refresh(self) -> None:
-        with self._lock:
+        self._load(wait=True, force=True)
+
+    def _load(self, wait: bool, force: bool = False) -> None:
+        """Re-read the documents when the live version moved. The DataDB reads yield to
+        other greenlets: until they are done the documents held stay in place and the
+        check stays due, so a caller whose documents are stale (never loaded, or older
+        than this node's own tariff change) waits for them, and one that only came for
+        the periodic look answers from the loaded ones. A DataDB error propagates, except
+        on a periodic look: then the loaded documents serve until the DataDB answers."""
+        if not self._lock.acquire(blocking=wait):
+            return
+        try:
+            stale = self._stale()
+            if not (force or stale or self._due()):
+                return  # loaded by the caller we waited for
+            rating_version = self.rating.version if self.rating is not None else None
+            try:
+                self._read()
+            except StorageUnavailable as exc:
+                if force or stale:
+                    raise
+                log.warning("live objects v%s kept: %s", self._version, exc.message)
+            self._rating_version = rating_version
             self._checked_at = time.monotonic()
-            if self.rating is not None:
-                self._rating_version = self.rating.version
-            version = self.datadb.live_version()
-            if version != self._version:
-                self._docs = self.datadb.read_live()
-                self._version = version
+        finally:
+            self._lock.release()
+
+    def _read(self) -> None:
+        version = self.datadb.live_version()
+        if version != self._version:
+            self._docs = self.datadb.read_live()
+            self._version = version
 
 
 def is_active(interval, moment: datetime) -> bool:

@@ -33,9 +33,11 @@ from fs_cgr.errors import (
     InvalidArgument,
     MandatoryMissing,
     NotFound,
+    StorageUnavailable,
     UnauthorizedDestination,
 )
-from fs_cgr.esl import ESLError, OutboundServer, frames
+from fs_cgr.esl import ESLError, OutboundServer, commands, frames
+from fs_cgr.esl.commands import UnsafeArgument
 from fs_cgr.routes.service import format_cgr_routes, route_ids
 from fs_cgr.sessions.service import INSUFFICIENT_FUNDS
 
@@ -46,6 +48,7 @@ LINK_WAIT = 5.0  # seconds start() waits for the inbound links before recovering
 CALL_EVENTS = ("CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE")
 HANGUP_CAUSE = "MANAGER_REQUEST"
 NO_DESTINATION_CAUSE = "MANDATORY_IE_MISSING"
+UNSAFE_DESTINATION_CAUSE = "INVALID_NUMBER_FORMAT"  # a number or context no command may carry
 ROUTE_FLAGS = ("*routes", "*suppliers")  # CGrateS v0.11 and v0.10 names
 REFUSALS = (
     (UnauthorizedDestination, notify.UNAUTHORIZED_DESTINATION),
@@ -131,8 +134,8 @@ class FreeSwitchAgent:
     def end_call(self, uuid: str, origin_host: str, verdict: str, grace: float = 1.0) -> None:
         """Tell the dialplan why (cgr_notify), optionally announce it, then hang up."""
         try:
-            self.api_for(uuid, origin_host)(f"uuid_setvar {uuid} cgr_notify {verdict}")
-        except CommandFailed as exc:
+            self.api_for(uuid, origin_host)(commands.uuid_setvar(uuid, "cgr_notify", verdict))
+        except (CommandFailed, UnsafeArgument) as exc:
             log.warning("call %s: cgr_notify not set before hangup: %s", uuid, exc)
         announcement = self.config.empty_balance_ann_file
         announce = announcement and verdict == notify.INSUFFICIENT_FUNDS
@@ -143,11 +146,11 @@ class FreeSwitchAgent:
         self.kill(uuid, origin_host)
 
     def _announce(self, uuid: str, origin_host: str, path: str) -> bool:
-        command = f"uuid_broadcast {uuid} playback!{HANGUP_CAUSE.lower()}::{path} aleg"
         try:
-            self.api_for(uuid, origin_host)(command)
+            application = f"playback!{HANGUP_CAUSE.lower()}::{path}"
+            self.api_for(uuid, origin_host)(commands.uuid_broadcast(uuid, application, "aleg"))
             return True
-        except CommandFailed as exc:
+        except (CommandFailed, UnsafeArgument) as exc:
             log.warning("call %s: empty-balance announcement failed: %s", uuid, exc)
             return False
 
@@ -159,8 +162,8 @@ class FreeSwitchAgent:
 
     def kill(self, uuid: str, origin_host: str, cause: str = HANGUP_CAUSE) -> None:
         try:
-            self.api_for(uuid, origin_host)(f"uuid_kill {uuid} {cause}")
-        except CommandFailed as exc:
+            self.api_for(uuid, origin_host)(commands.uuid_kill(uuid, cause))
+        except (CommandFailed, UnsafeArgument) as exc:
             log.info("call %s: uuid_kill: %s", uuid, exc)
 
     def api_for(self, uuid: str, origin_host: str):
@@ -216,6 +219,8 @@ class FreeSwitchAgent:
             self.sessions.terminate(cgr_event)
         except NotFound:
             pass  # finished by the other path meanwhile
+        except StorageUnavailable as exc:  # the session service keeps the facts and retries
+            log.error("call %s: settling deferred: %s", cgr_event["OriginID"], exc.message)
         except Exception:
             log.exception("call %s: terminating after a socket loss failed", cgr_event["OriginID"])
 
@@ -232,6 +237,8 @@ class Call:
         self.answered = False
         self.hung_up = False
         self.link_hangup = None  # the inbound link's CHANNEL_HANGUP_COMPLETE, if it came first
+        self.transfer_to: str | None = None  # the uuid_transfer command, once checked
+        self.kill_cause = NO_DESTINATION_CAUSE  # why a call without a transfer is hung up
 
     @property
     def open(self) -> bool:
@@ -247,11 +254,14 @@ class Call:
 
     def run(self) -> None:
         try:
+            commands.argument("connect", "Unique-ID", self.uuid)
+        except UnsafeArgument as exc:  # no command could name this channel safely
+            log.error("call %s: not a FreeSWITCH channel: %s", self.uuid[:80], exc)
+            return
+        try:
             followed = self._authorize()
-        except CommandFailed as exc:
-            log.error(
-                "call %s: FreeSWITCH did not take the verdict (%s); killing it", self.uuid, exc
-            )
+        except (CommandFailed, UnsafeArgument) as exc:  # e.g. a route ID no command may carry
+            log.error("call %s: the verdict was not given (%s); killing it", self.uuid, exc)
             self._kill_unauthorized()
             return
         if followed:
@@ -262,7 +272,13 @@ class Call:
     def _authorize(self) -> bool:
         """Set the verdict and transfer the call back; True when the call must be followed."""
         try:
+            self.transfer_to = self._transfer_command()
             event = self.channel.cgr_event(self.defaults)
+        except UnsafeArgument as exc:  # the dialplan never sees this call again
+            log.warning("call %s: refused, %s", self.uuid, exc)
+            self.kill_cause = UNSAFE_DESTINATION_CAUSE
+            self._transfer({"cgr_notify": notify.MISSING_PARAMETER}, follow=False)
+            return False
         except ValueError as exc:
             log.warning("call %s: unreadable channel data: %s", self.uuid, exc)
             self._transfer({"cgr_notify": notify.MISSING_PARAMETER}, follow=False)
@@ -314,7 +330,8 @@ class Call:
         transfer waits for the variables: without them the call would come back here."""
         subscription = _subscription(self.agent.config.linger) if follow else []
         needed = len(subscription) - len(CALL_EVENTS)
-        replies = self._send_all(subscription + _setvars(self.uuid, variables))
+        setvars = [frames.api(line) for line in commands.set_variables(self.uuid, variables)]
+        replies = self._send_all(subscription + setvars)
         for reply in replies[:needed]:
             if not reply.ok:
                 raise CommandFailed(reply.text)
@@ -322,15 +339,22 @@ class Call:
             log.debug("call %s: FreeSWITCH refused event filters", self.uuid)
         for reply in replies[len(subscription) :]:
             checked(reply.text)
-        destination = self.channel.call_destination
-        if not destination:  # nowhere to send it back to: the verdict stands, the call ends
-            self.agent.kill(self.uuid, self.defaults.origin_host, NO_DESTINATION_CAUSE)
+        if self.transfer_to is None:  # nowhere to send it back to: the verdict stands, call ends
+            self.agent.kill(self.uuid, self.defaults.origin_host, self.kill_cause)
             return
-        self.api(f"uuid_transfer {self.uuid} {destination} XML {self.channel.call_context}")
+        self.api(self.transfer_to)
 
-    def _send_all(self, commands: list[bytes]) -> list:
+    def _transfer_command(self) -> str | None:
+        """uuid_transfer back to the number dialled, in its context; None without a number.
+        UnsafeArgument when the number or context would change the command."""
+        destination = self.channel.call_destination
+        if not destination:
+            return None
+        return commands.uuid_transfer(self.uuid, destination, "XML", self.channel.call_context)
+
+    def _send_all(self, frames_out: list[bytes]) -> list:
         try:
-            return self.conn.send_all(commands, COMMAND_TIMEOUT)
+            return self.conn.send_all(frames_out, COMMAND_TIMEOUT)
         except ESLError as exc:
             raise CommandFailed(str(exc)) from None
 
@@ -342,7 +366,7 @@ class Call:
     def _forget_channel_data(self) -> None:
         """The connect reply (~110 headers) is not needed once the verdict is given; a held
         call keeps only its uuid (thousands of calls are held at once)."""
-        self.channel = None
+        self.channel = self.transfer_to = None
         self.conn.channel = {"Unique-ID": self.uuid}
 
     def _follow(self) -> None:
@@ -393,6 +417,8 @@ class Call:
                 self.agent.sessions.process_cdr(cgr_event)
         except NotFound:
             pass  # the session ended already (channel sync, a second event)
+        except StorageUnavailable as exc:  # the session service keeps the facts and retries
+            log.error("call %s: settling deferred: %s", self.uuid, exc.message)
         except CGRError as exc:  # e.g. a refused call without an account: no CDR
             log.warning("call %s: hangup not processed: %s", self.uuid, exc.message)
         except Exception:
@@ -407,16 +433,6 @@ def _subscription(linger: int) -> list[bytes]:
         frames.event(CALL_EVENTS, "json"),
         *(frames.command(f"filter Event-Name {name}") for name in CALL_EVENTS),
     ]
-
-
-def _setvars(uuid: str, variables: dict) -> list[bytes]:
-    """One uuid_setvar_multi; one uuid_setvar each where a value holds its separator ';'."""
-    if any(";" in value for value in variables.values()):
-        return [
-            frames.api(f"uuid_setvar {uuid} {name} {value}") for name, value in variables.items()
-        ]
-    pairs = ";".join(f"{name}={value}" for name, value in variables.items())
-    return [frames.api(f"uuid_setvar_multi {uuid} {pairs}")]
 
 
 def _max_usage_asked(flags: tuple[str, ...], prepaid: bool) -> bool:

@@ -22,13 +22,16 @@ import re
 
 import gevent
 
-from fs_cgr.esl import ESLError, InboundClient
+from fs_cgr.esl import ESLError, InboundClient, commands
+from fs_cgr.esl.commands import UnsafeArgument
 from fs_cgr.times import diff_ns
 from fs_cgr.times import now as utc_now
 
 log = logging.getLogger(__name__)
 
 COMMAND_TIMEOUT = 5.0  # seconds for one api command on a link
+RECOVER_RETRY_FIRST = 0.5  # seconds before recovery is tried again (the journal was unreadable)
+RECOVER_RETRY_MAX = 10.0
 SHUTDOWN_REQUEST_TYPES = ("*prepaid", "*postpaid")
 HANGUP_COMPLETE = "CHANNEL_HANGUP_COMPLETE"
 ANSWER = "CHANNEL_ANSWER"
@@ -122,8 +125,8 @@ class FreeSwitchLink:
     def kill(self, uuid: str, cause: str = "MANAGER_REQUEST") -> bool | None:
         """uuid_kill: True done, False the box has no such channel, None no answer."""
         try:
-            reply = self.api(f"uuid_kill {uuid} {cause}")
-        except ESLError as exc:
+            reply = self.api(commands.uuid_kill(uuid, cause))
+        except (ESLError, UnsafeArgument) as exc:
             log.error("FreeSWITCH %s: uuid_kill %s failed: %s", self.alias, uuid, exc)
             return None
         if reply.startswith("+OK"):
@@ -137,7 +140,7 @@ class FreeSwitchLink:
         """hupall of the charged calls; FreeSWITCH answers +OK whether or not any matched."""
         for request_type in request_types:
             try:
-                self.api(f"hupall MANAGER_REQUEST cgr_reqtype {request_type}")
+                self.api(commands.hupall("MANAGER_REQUEST", "cgr_reqtype", request_type))
             except ESLError as exc:
                 log.error("FreeSWITCH %s: hupall %s failed: %s", self.alias, request_type, exc)
 
@@ -253,6 +256,15 @@ class ChannelSync:
     def start(self) -> None:
         if self.interval > 0:
             self._loop = gevent.spawn(self._run)
+        elif not self.recovered:  # no sync loop to retry it: retry until the DataDB answers
+            self._loop = gevent.spawn(self._recover_until_done)
+
+    def _recover_until_done(self) -> None:
+        pause = RECOVER_RETRY_FIRST
+        while not self.recovered:
+            gevent.sleep(pause)
+            self.recover()
+            pause = min(pause * 2, RECOVER_RETRY_MAX)
 
     def stop(self) -> None:
         if self._loop is not None:

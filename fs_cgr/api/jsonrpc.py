@@ -14,6 +14,7 @@ from decimal import Decimal
 from fs_cgr.api.registry import resolve
 from fs_cgr.errors import CGRError
 from fs_cgr.jsoncodec import encode  # exact Decimals at the C encoder's speed
+from fs_cgr.textcheck import lone_surrogate_path
 
 __all__ = ["encode", "error_reply", "handle"]
 
@@ -32,6 +33,7 @@ def handle(node, body: bytes) -> bytes:
     try:
         request = _parse(body)
         request_id = request.get("id")
+        _refuse_invalid_text(body, request)
         result = _dispatch(node, request)
         reply = {"id": request_id, "result": result, "error": None}
     except CGRError as exc:
@@ -60,9 +62,18 @@ def _parse(body: bytes) -> dict:
         raise InvalidRequest(
             f"body is not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})"
         ) from None
+    except RecursionError:
+        raise InvalidRequest("body is JSON nested too deeply") from None
     if not isinstance(request, dict):
         raise InvalidRequest("the request must be a JSON object with method and params")
     return request
+
+
+def _refuse_invalid_text(body: bytes, request: dict) -> None:
+    """No store could hold a lone surrogate: refused before any method runs."""
+    invalid = lone_surrogate_path(body, request)
+    if invalid is not None:
+        raise InvalidRequest(f"{invalid}: not valid Unicode text (a lone UTF-16 surrogate)")
 
 
 def _dispatch(node, request: dict):

@@ -12,6 +12,7 @@ fs_cgr does not have: they are skipped with one warning per ID.
 import logging
 from datetime import datetime
 
+from fs_cgr.cdrs.event import check_storable
 from fs_cgr.errors import MandatoryMissing, NotFound, require
 from fs_cgr.filters import REQ_PREFIX, FilterEngine, LiveObjects, is_active
 from fs_cgr.money import to_decimal
@@ -79,7 +80,7 @@ class ChargerService:
 
     def runs(self, event: dict, now: datetime | None = None) -> list[dict]:
         """One event per matching profile, with RunID and attributes applied."""
-        return [self.run_event(event, doc) for doc in self.matching(event, now)]
+        return [check_storable(self.run_event(event, doc)) for doc in self.matching(event, now)]
 
     def run_event(self, event: dict, profile: dict) -> dict:
         run = dict(event)

@@ -10,9 +10,11 @@ fields are kept as they are and end up in the CDR's ExtraFields.
 
 import hashlib
 
+from fs_cgr import jsoncodec
 from fs_cgr.durations import format_duration, parse_duration
 from fs_cgr.errors import InvalidArgument
 from fs_cgr.errors import require as require_fields
+from fs_cgr.storage.sql_cdrs import TEXT_FIELDS
 from fs_cgr.times import format_time, parse_time
 
 PREPAID = "*prepaid"
@@ -51,6 +53,7 @@ MAIN_FIELDS = frozenset(
         "Rated",
     )
 )
+EXTRA_FIELDS_BYTES = 65_535  # a MySQL TEXT column: the CDR's ExtraFields as JSON
 _TIME_FIELDS = ("SetupTime", "AnswerTime")
 _DURATION_FIELDS = ("Usage", "CGRDebitInterval")
 
@@ -87,7 +90,35 @@ def normalize(event: dict, general, require=("Account", "Destination")) -> dict:
     require_fields(out, require)
     _parse_types(out)
     out["CGRID"] = _text(out.get("CGRID")) or cgrid(out["OriginID"], out["OriginHost"])
-    return out
+    return check_storable(out)
+
+
+def check_storable(event: dict) -> dict:
+    """``event``, or InvalidArgument naming the first field the StorDB would refuse: a main
+    text field that is not text or is longer than its column, or ExtraFields longer than
+    theirs. Runs on every entry path before any charge (``normalize``, and each charger
+    run), so a CDR the StorDB cannot take never moves money."""
+    for name, (_, size) in TEXT_FIELDS.items():
+        value = event.get(name)
+        if value is None:
+            continue
+        if value.__class__ is not str:
+            raise InvalidArgument(f"{name} must be text, got {value!r:.60}")
+        if len(value) > size:
+            raise InvalidArgument(f"{name} is {len(value)} characters long, at most {size}")
+    if _extra_bytes(event) > EXTRA_FIELDS_BYTES:
+        raise InvalidArgument(f"ExtraFields take more than {EXTRA_FIELDS_BYTES} bytes as JSON")
+    return event
+
+
+def _extra_bytes(event: dict) -> int:
+    """The ExtraFields' JSON size; encoded only when a cheap upper bound (6 bytes a
+    character, as for an escaped one) could exceed the column."""
+    extra = [(key, value) for key, value in event.items() if key not in MAIN_FIELDS]
+    bound = sum(len(key) + len(str(value)) + 6 for key, value in extra) * 6
+    if bound <= EXTRA_FIELDS_BYTES:
+        return bound
+    return len(jsoncodec.encode(extra_fields(event)).encode())
 
 
 def request_type(value: str) -> str:

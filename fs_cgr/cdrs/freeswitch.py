@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fs_cgr.agents.fsevent import Defaults, FSEvent
 from fs_cgr.errors import CGRError, InvalidArgument, MandatoryMissing
+from fs_cgr.textcheck import lone_surrogate_path
 
 # FreeSWITCH's cdr_csv.conf.xml "example" template, column by column.
 EXAMPLE_TEMPLATE = (
@@ -80,6 +81,9 @@ def json_cdr_event(body: bytes | str, defaults: Defaults) -> dict:
         raise InvalidArgument(f"body is not JSON: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("variables"), dict):
         raise InvalidArgument("a mod_json_cdr document needs a 'variables' object")
+    invalid = lone_surrogate_path(body, document)
+    if invalid is not None:  # refused before any charge; mod_json_cdr keeps the CDR
+        raise InvalidArgument(f"{invalid}: not valid Unicode text (a lone UTF-16 surrogate)")
     return _event(FSEvent.from_json_cdr(document), defaults)
 
 

@@ -18,9 +18,10 @@ from decimal import Decimal
 
 from fs_cgr.cdrs.event import NONE, POSTPAID, PREPAID, PSEUDOPREPAID, start_time
 from fs_cgr.cdrs.record import UNRATED, new_cdr
-from fs_cgr.errors import CGRError, MandatoryMissing
+from fs_cgr.errors import CGRError, InvalidArgument, MandatoryMissing
 from fs_cgr.money import ROUND_MIDDLE, round_money, to_decimal
 from fs_cgr.rating import CallDescriptor
+from fs_cgr.storage.sql_models import COST_LIMIT
 from fs_cgr.times import add_ns
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,12 @@ class CDRRater:
         return cdr
 
     def _price(self, run: dict):
-        return self.node.rating.engine.get_cost(call_descriptor(run))
+        """The run's CallCost; InvalidArgument, before any debit, when the StorDB could
+        not hold its cost."""
+        cc = self.node.rating.engine.get_cost(call_descriptor(run))
+        if abs(cc.cost) >= COST_LIMIT:
+            raise InvalidArgument(f"Cost {cc.cost} beyond what a CDR holds ({COST_LIMIT})")
+        return cc
 
     def _set_cost(self, cdr: dict, cost: Decimal, details: dict, source: str) -> None:
         details = dict(details)

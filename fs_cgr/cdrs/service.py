@@ -17,11 +17,17 @@ from dataclasses import dataclass, field
 
 from fs_cgr.cdrs.chargers import ChargerService
 from fs_cgr.cdrs.commit import GroupCommit
-from fs_cgr.cdrs.event import normalize
+from fs_cgr.cdrs.event import check_storable, normalize
 from fs_cgr.cdrs.query import parse_query
 from fs_cgr.cdrs.rater import CDRRater
 from fs_cgr.cdrs.spool import Spool
-from fs_cgr.errors import CGRError, NotFound, PartiallyExecuted, StorageUnavailable
+from fs_cgr.errors import (
+    CGRError,
+    InvalidArgument,
+    NotFound,
+    PartiallyExecuted,
+    StorageUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -181,11 +187,13 @@ class CDRService:
         run = normalize(event, self.node.config.general)
         if not use_chargers:
             run["RunID"] = run.get("RunID") or "*default"
-            return [run]
+            return [check_storable(run)]
         try:
             return self.chargers.runs(run)
         except NotFound:
             raise PartiallyExecuted() from None
+        except (StorageUnavailable, InvalidArgument):
+            raise  # the chargers could not be read, or a run could not be stored
         except CGRError as exc:
             log.warning("chargers failed for CGRID %s: %s", run["CGRID"], exc.message)
             raise PartiallyExecuted() from None

@@ -10,7 +10,8 @@ is kept, as FreeSWITCH's own ``switch_event_get_header`` does.
 Bodies of ``text/event-plain`` are a second header block (plus a nested body
 when it carries its own Content-Length, e.g. BACKGROUND_JOB); bodies of
 ``text/event-json`` are one JSON object whose values are not percent-encoded
-and where array variables are lists.
+and where array variables are lists; a lone UTF-16 surrogate escape there
+(no store could hold it) becomes U+FFFD, so the call's event is still read.
 
 Anything that does not follow these rules raises ProtocolError: the stream
 cannot be resynchronised, so the connection that sent it must be closed.
@@ -20,6 +21,8 @@ import json
 import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote
+
+from fs_cgr.textcheck import has_surrogate_escape, replace_lone_surrogates
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -192,7 +195,7 @@ def parse_plain_event(body: bytes) -> Event:
 def parse_json_event(text: str) -> Event:
     try:
         pairs = json.loads(text, object_pairs_hook=_Members)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ProtocolError(f"bad JSON event: {exc}") from None
     if not isinstance(pairs, _Members):
         raise ProtocolError("JSON event is not an object")
@@ -201,6 +204,8 @@ def parse_json_event(text: str) -> Event:
         if not (isinstance(value, str) or _is_str_list(value)):
             raise ProtocolError(f"JSON event header {name!r} is neither a string nor a list")
         headers.setdefault(name, value)
+    if has_surrogate_escape(text):  # a caller's text FreeSWITCH escaped: keep the call
+        headers = {name: replace_lone_surrogates(value) for name, value in headers.items()}
     body = headers.pop("_body", "")
     if not isinstance(body, str):
         raise ProtocolError("JSON event _body is not a string")

@@ -45,7 +45,7 @@ _ROUTE_LISTS = ("FilterIDs", "AccountIDs", "RatingPlanIDs", "ResourceIDs", "Stat
 class RouteService:
     def __init__(self, node, live: LiveObjects | None = None):
         self.node = node
-        self.live = live or LiveObjects(node.datadb)
+        self.live = live or LiveObjects(node.datadb, rating=node.rating)
         self.filters = FilterEngine(node, self.live)
 
     # -- profiles (live objects) -------------------------------------------------

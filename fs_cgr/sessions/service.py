@@ -42,6 +42,7 @@ from fs_cgr.errors import (
     CGRError,
     InsufficientCredit,
     NotFound,
+    StorageUnavailable,
 )
 from fs_cgr.sessions.session import PendingDebit, Session, SessionRun
 from fs_cgr.times import add_ns, diff_ns
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 
 INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
 SYSTEM_ERROR = "SYSTEM_ERROR"
+SETTLE_RETRY_FIRST = 0.5  # seconds before the first retry of a settlement the DataDB refused
+SETTLE_RETRY_MAX = 10.0  # the longest pause between retries
 MAX_ANSWER_LAG = 2.0  # seconds: an AnswerTime this recent anchors the paid time
 FINISHED_KEPT = 10_000  # terminated calls remembered, so a repeated terminate charges nothing
 
@@ -79,6 +82,7 @@ class SessionService:
         self.node = node
         self._sessions: dict[str, Session] = {}
         self._finished: OrderedDict[str, TerminateResult] = OrderedDict()
+        self._unsettled: dict[str, Session] = {}  # ended, waiting for the DataDB to settle
         self._lock = threading.Lock()
 
     @property
@@ -86,9 +90,13 @@ class SessionService:
         return self.node.config.sessions
 
     def stop(self) -> None:
-        """Stop the debit loops; the journal keeps the sessions for ``recover``."""
+        """Stop the debit loops and settling retries; the journal keeps the sessions for
+        ``recover``."""
         for session in self.active():
             self._stop_loop(session)
+        with self._lock:
+            unsettled, self._unsettled = list(self._unsettled.values()), {}
+        gevent.killall([session.settler for session in unsettled if session.settler])
 
     # -- authorize -----------------------------------------------------------------
     def authorize(self, event: dict, get_max_usage: bool = True, get_routes: bool = False) -> dict:
@@ -286,8 +294,13 @@ class SessionService:
         with self._lock:
             session = self._sessions.get(ev["CGRID"])
             finished = self._finished.get(ev["CGRID"])
+            unsettled = self._unsettled.get(ev["CGRID"])
         if session is None and finished is not None:
             return finished  # terminated already (e.g. when its paid time ran out)
+        if unsettled is not None:  # ended: being settled now, or when the DataDB answers
+            if unsettled.settler is None:
+                raise NotFound()
+            raise StorageUnavailable("call ended; settling when the DataDB answers")
         if session is None:
             runs = [SessionRun(run) for run in self._runs(ev)]
             session = Session(ev, runs, 0, _anchor(ev.get("AnswerTime")))
@@ -295,24 +308,48 @@ class SessionService:
         return self._finish(session, ev, (session.paid_usage or 0) if usage is None else usage)
 
     def _finish(self, session: Session, ev: dict, usage: int) -> TerminateResult:
+        """End the session with its final facts (usage, hangup time, cause) and settle it.
+
+        The facts are kept from here on, whatever fails: when the DataDB does not
+        answer, the session waits in ``_unsettled`` and a greenlet settles it as soon
+        as the DataDB answers again (StorageUnavailable tells the caller meanwhile).
+        """
         with session.lock:
             if session.ended:
                 raise NotFound()
             session.ended = True
             session.final_usage = usage
-            self._forget(session)
             self._stop_loop(session)
-            self._journal(session)  # the final usage, should settling be interrupted
             _merge(session.event, ev)
-            result = TerminateResult(usage)
-            costs = {}
             for run in session.runs:
                 _merge(run.event, ev)
                 run.event["Usage"] = usage
-                if run.prepaid:
-                    doc = self._settle(session, run, usage)
-                    costs[(session.cgrid, run.run_id)] = doc
-                    result.costs[run.run_id] = doc["Cost"]
+        with self._lock:
+            self._unsettled[session.cgrid] = session
+        self._forget(session)
+        try:
+            result = self._settle_all(session)
+        except StorageUnavailable as exc:
+            log.error("session %s: settling waits for the DataDB: %s", session.cgrid, exc)
+            session.settler = gevent.spawn(self._settle_when_possible, session)
+            raise
+        finally:
+            if session.settler is None:
+                self._settled(session)
+        return result
+
+    def _settle_all(self, session: Session) -> TerminateResult:
+        """Charge every run its final usage, store the session costs and the CDR. Each
+        step carries an idempotency key, so this may run again after a failure."""
+        usage = session.final_usage
+        with session.lock:
+            self._journal(session)  # the final usage, should settling be interrupted
+            result = TerminateResult(usage)
+            costs = {}
+            for run in session.prepaid_runs:
+                doc = self._settle(session, run, usage)
+                costs[(session.cgrid, run.run_id)] = doc
+                result.costs[run.run_id] = doc["Cost"]
             self._store_costs(costs.values())
             self._journal_delete(session)
             self._remember(session.cgrid, result)
@@ -320,6 +357,28 @@ class SessionService:
             events = [run.event for run in session.runs]
             result.cdr = self.node.cdrs.process_call_events(events, False, costs)
         return result
+
+    def _settle_when_possible(self, session: Session) -> None:
+        """Retry settling with a growing pause until the DataDB answers."""
+        pause = SETTLE_RETRY_FIRST
+        while True:
+            gevent.sleep(pause)
+            try:
+                self._settle_all(session)
+            except StorageUnavailable as exc:
+                pause = min(pause * 2, SETTLE_RETRY_MAX)
+                log.warning("session %s: still not settled (%s)", session.cgrid, exc.message)
+                continue
+            except Exception:  # not the storage: the journal keeps it for a restart
+                log.exception("session %s: settling failed", session.cgrid)
+            else:
+                log.info("session %s: settled, usage %ss", session.cgrid, session.final_usage / 1e9)
+            break
+        self._settled(session)
+
+    def _settled(self, session: Session) -> None:
+        with self._lock:
+            self._unsettled.pop(session.cgrid, None)
 
     def _settle(self, session: Session, run: SessionRun, usage: int) -> dict:
         """Charge a ``*prepaid`` run exactly ``usage``; return its session cost document."""
@@ -364,6 +423,8 @@ class SessionService:
             self.node.accounts.adjust(
                 run.event["Tenant"], run.event["Account"], cost - charged, key
             )
+        except StorageUnavailable:
+            raise  # retried with the same key
         except CGRError as exc:
             log.warning("session %s: rounding not charged: %s", session.cgrid, exc.message)
             return charged
@@ -402,7 +463,7 @@ class SessionService:
         live, usages = set(live_origin_ids), usages or {}
         report = {"resumed": [], "finished": []}
         for doc in self.node.datadb.journal_all():
-            if doc.get("CGRID") in self._sessions:
+            if doc.get("CGRID") in self._sessions or doc.get("CGRID") in self._unsettled:
                 continue
             session = Session.from_doc(doc)
             if session.origin_id in live:

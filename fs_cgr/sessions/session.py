@@ -101,6 +101,7 @@ class Session:
         self.disconnect_reason = ""
         self.final_usage: int | None = None
         self.loop = None  # the debit loop greenlet, when one runs
+        self.settler = None  # the greenlet retrying settlement while the DataDB is down
         self.stop = gevent.event.Event()  # set when the session ends: wakes the loop
         self.last_debit_at: datetime | None = None
 

@@ -84,18 +84,21 @@ class FreeSwitchSim:
         *,
         drop_park: bool = False,
         reply_delay: float = 0.0,
+        context: str = "cgr",
     ) -> "SimCall":
         """A new channel whose dialplan ran ``socket <address> async full``.
 
         ``variables`` are the channel variables set before ``socket`` (absent
         ones are not sent); ``drop_park`` loses CHANNEL_PARK as under load;
-        ``reply_delay`` (real seconds) delays every reply on this socket.
+        ``reply_delay`` (real seconds) delays every reply on this socket; ``context`` is the
+        dialplan context the call runs in.
         """
         host, port = address
         sock = socket.create_connection((host, port), timeout=5)
         sock.settimeout(None)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as mod_event_socket
         channel = SimChannel(self, destination, caller, dict(variables or {}), f"{host}:{port}")
+        channel.context = context
         self.channels[channel.uuid] = channel
         call = SimCall(self, sock, channel, drop_park=drop_park, reply_delay=reply_delay)
         self.calls.append(call)
