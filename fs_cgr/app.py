@@ -13,6 +13,7 @@ import time
 from fs_cgr.accounts.service import AccountService
 from fs_cgr.cdrs.service import CDRService
 from fs_cgr.config import Config
+from fs_cgr.offload import off_the_loop
 from fs_cgr.rating import RatingEngine
 from fs_cgr.routes.service import RouteService
 from fs_cgr.sessions.service import SessionService
@@ -76,7 +77,7 @@ class LiveRating:
             return
         live = self.datadb.read_live()
         try:
-            engine = RatingEngine.compile(live)
+            engine = off_the_loop(RatingEngine.compile, live)
         except Exception:
             if self._engine is None:
                 raise

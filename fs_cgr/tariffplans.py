@@ -7,6 +7,7 @@ dangling reference therefore changes nothing, and the node keeps rating with
 the plan it had.
 """
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -14,7 +15,9 @@ from decimal import Decimal
 
 from fs_cgr.accounts.actions import check_live
 from fs_cgr.errors import CGRError, MandatoryMissing, NotFound
-from fs_cgr.rating import RatingEngine, TariffPlan, load_folder
+from fs_cgr.folder_access import allowed_folder
+from fs_cgr.offload import off_the_loop, on_the_loop
+from fs_cgr.rating import RatingEngine, TariffPlan, TariffPlanError, load_folder
 from fs_cgr.storage.base import (
     DESTINATION_RATES,
     DESTINATIONS,
@@ -24,6 +27,8 @@ from fs_cgr.storage.base import (
     RATING_PROFILES,
     TIMINGS,
 )
+
+log = logging.getLogger(__name__)
 
 ANY = "*any"
 
@@ -61,7 +66,7 @@ class TariffPlanService:
             live = datadb.read_live()
             changes = [(kind, key, _stored(doc)) for kind, key, doc in make_changes(live)]
             merged = _merged(live, changes)
-            RatingEngine.compile(merged)
+            off_the_loop(RatingEngine.compile, merged)  # a big plan compiles for seconds
             check_live(merged)  # actions that could not run are refused before the write
             if dry_run or not changes:
                 return datadb.live_version()
@@ -80,10 +85,29 @@ class TariffPlanService:
         return doc
 
     # -- folders ---------------------------------------------------------------
+    def allowed_folder(self, path) -> str:
+        """``path`` resolved, when it lies below ``tariffplans.base_dirs`` (API callers)."""
+        return allowed_folder(path, self.node.config.tariffplans.base_dirs)
+
     def load_folder(self, path, dry_run: bool = False) -> TariffPlan:
-        """Load a CGrateS CSV folder: validate, write atomically, then run its AccountActions."""
-        plan = load_folder(_existing_folder(path))
-        self.apply_live(_upserts(plan.live), dry_run=dry_run)
+        """Load a CGrateS CSV folder: validate, write atomically, then run its AccountActions.
+
+        Reading and compiling run beside the event loop (``fs_cgr.offload``), so the API and
+        calls go on during a big load; a compile error names the file and line it is about.
+        """
+        folder = _existing_folder(path)
+        progress = on_the_loop(lambda rows: log.info("tariff plan %s: %d rows read", folder, rows))
+        plan = off_the_loop(load_folder, folder, progress)
+        try:
+            self.apply_live(_upserts(plan.live), dry_run=dry_run)
+        except TariffPlanError as exc:
+            raise plan.locate(exc) from None
+        log.info(
+            "tariff plan %s: %d objects %s",
+            folder,
+            len(plan.object_ids()),
+            "checked" if dry_run else "loaded",
+        )
         if plan.account_actions and not dry_run:
             self.node.accounts.execute_account_actions(plan.account_actions)
         return plan
