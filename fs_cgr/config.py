@@ -241,6 +241,21 @@ def _check_listen(listen: ListenConfig) -> None:
         raise ConfigError("listen.tls_cert and listen.tls_key: set both (PEM files) or neither")
 
 
+WELL_KNOWN_ESL_PASSWORDS = ("", "clucon", "cluecon")
+
+
+def require_event_socket_passwords(conns: list[EventSocketConn]) -> None:
+    """The agent logs into every FreeSWITCH event socket: refuse to start without a password
+    of the operator's own (FreeSWITCH's compiled-in ClueCon is known to everyone)."""
+    for index, conn in enumerate(conns):
+        if conn.password.strip().lower() in WELL_KNOWN_ESL_PASSWORDS:
+            raise ConfigError(
+                f"freeswitch_agent.event_socket_conns[{index}].password: empty or FreeSWITCH's"
+                " well-known default; set the password of that FreeSWITCH's fs_cgr_vars.xml"
+                " (fs-cgr serve --fs-password, docs/freeswitch.md)"
+            )
+
+
 def is_loopback(host: str) -> bool:
     """``127.x``, ``::1`` and ``localhost``; a wildcard or any other address is not."""
     if host == "localhost":
