@@ -69,6 +69,13 @@ class LiveRating:
             self._reload(force=True)
         return self._engine
 
+    def install(self, engine: RatingEngine, version: int) -> None:
+        """Rate with ``engine``, compiled by this node from live ``version`` as it wrote it
+        (saves reading and compiling the whole plan again after a load)."""
+        with self._lock:
+            self._engine, self._version = engine, version
+            self._checked_at = time.monotonic()
+
     def _reload(self, force: bool = False) -> None:
         version = self.datadb.live_version()
         self._checked_at = time.monotonic()

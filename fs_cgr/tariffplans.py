@@ -63,15 +63,17 @@ class TariffPlanService:
         node's lock, so two requests of this node cannot overwrite each other's change."""
         datadb = self.node.datadb
         with self._lock:
+            live_version = datadb.live_version()
             live = datadb.read_live()
-            changes = [(kind, key, _stored(doc)) for kind, key, doc in make_changes(live)]
-            merged = _merged(live, changes)
-            off_the_loop(RatingEngine.compile, merged)  # a big plan compiles for seconds
-            check_live(merged)  # actions that could not run are refused before the write
+            # a big plan takes seconds to check and compile: beside the loop (fs_cgr.offload)
+            changes, engine = off_the_loop(_checked, live, make_changes)
             if dry_run or not changes:
                 return datadb.live_version()
             version = datadb.write_live(changes)
-        self.node.rating.refresh()
+        if version == live_version + 1:  # nobody else wrote meanwhile: what we compiled is live
+            self.node.rating.install(engine, version)
+        else:
+            self.node.rating.refresh()
         return version
 
     def live(self) -> dict[str, dict[str, dict]]:
@@ -161,6 +163,16 @@ class TariffPlanService:
             raise NotFound()
         stored[RATING_PROFILES] = _live_rating_profiles(stored[RATING_PROFILES])
         return self.apply_live(_upserts(stored), dry_run=dry_run)
+
+
+def _checked(live: dict, make_changes) -> tuple[list[Change], RatingEngine]:
+    """The changes as stored and the engine of the plan they make; raises when that plan
+    does not compile or its actions could not run."""
+    changes = [(kind, key, _stored(doc)) for kind, key, doc in make_changes(live)]
+    merged = _merged(live, changes)
+    engine = RatingEngine.compile(merged)
+    check_live(merged)  # actions that could not run are refused before the write
+    return changes, engine
 
 
 def rating_profile_id(doc: dict) -> str:

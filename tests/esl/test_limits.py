@@ -56,7 +56,7 @@ def _peer():
 def test_total_unparsed_bytes_are_capped(small_budget):
     peers = [_peer() for _ in range(3)]
     chunk = b"x" * 400 * 1024
-    for conn, theirs in peers:
+    for _, theirs in peers:
         theirs.sendall(BIG_FRAME_HEAD + chunk)
         gevent.sleep(0.05)
     wait_until(lambda: peers[2][0].closed.is_set(), 2, "the third peer closed")
