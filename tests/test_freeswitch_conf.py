@@ -27,12 +27,19 @@ def _extensions():
     return ET.parse(DIALPLAN).getroot().findall("extension")
 
 
-def _field_value(field: str, variables: dict) -> str:
+LOADED_VARS = {"fs_cgr_vars_loaded": "true"}  # what fs_cgr_vars.xml sets
+
+
+def _field_value(field: str, variables: dict, globals_: dict) -> str:
+    """``$${name}`` is the pre-processor's (expanded at load, "" when undefined),
+    ``${name}`` the channel's."""
+    if field.startswith("$${") and field.endswith("}"):
+        return globals_.get(field[3:-1], "")
     name = field[2:-1] if field.startswith("${") and field.endswith("}") else field
     return variables.get(name, "")
 
 
-def hunt(variables: dict) -> tuple[list[tuple[str, str]], bool]:
+def hunt(variables: dict, globals_: dict = LOADED_VARS) -> tuple[list[tuple[str, str]], bool]:
     """(actions queued by our extensions, whether the hunt stopped in our file)."""
     actions = []
     for extension in _extensions():
@@ -40,7 +47,7 @@ def hunt(variables: dict) -> tuple[list[tuple[str, str]], bool]:
         for condition in extension.findall("condition"):
             field = condition.get("field")
             proceed = field is None or bool(
-                re.search(condition.get("expression"), _field_value(field, variables))
+                re.search(condition.get("expression"), _field_value(field, variables, globals_))
             )
             tag = "action" if proceed else "anti-action"
             actions += [(a.get("application"), a.get("data", "")) for a in condition.iter(tag)]
@@ -199,6 +206,27 @@ def test_password_variable_is_defined_by_the_included_vars_file():
     assert (EVENT_SOCKET.parent / include).resolve() == CONF / "fs_cgr_vars.xml"
     example = (CONF / "fs_cgr_vars.xml.example").read_text()
     assert f'cmd="set" data="{variable}=' in example
+
+
+def test_without_the_vars_file_charged_calls_are_refused_loudly():
+    """No fs_cgr_vars.xml: the Event Socket runs on FreeSWITCH's default password, so the
+    dialplan refuses every charged call (503) before it reaches the socket, and logs why."""
+    actions, _ = hunt({"cgr_reqtype": "*prepaid"}, globals_={})
+    apps = [app for app, _ in actions]
+    assert apps[:2] == ["log", "respond"] and actions[1][1] == "503 Service Unavailable"
+    assert "fs_cgr_vars.xml is missing" in actions[0][1] and "docs/freeswitch.md" in actions[0][1]
+    assert apps.index("respond") < apps.index("socket")  # respond ends the call first
+    assert hunt({"destination_number": "1000"}, globals_={}) == ([], False)  # uncharged: as ever
+    actions, _ = hunt({"cgr_reqtype": "*prepaid"})
+    assert actions[0][0] == "socket"
+
+
+def test_vars_file_example_and_docker_set_the_loaded_marker():
+    example = (CONF / "fs_cgr_vars.xml.example").read_text()
+    compose = (DOCKER / "docker-compose.yml").read_text()
+    for name, value in LOADED_VARS.items():
+        assert f'cmd="set" data="{name}={value}"' in example
+        assert f'cmd="set" data="{name}={value}"' in compose
 
 
 def test_docker_compose_uses_a_public_freeswitch_image_and_our_files():
