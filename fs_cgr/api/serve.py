@@ -48,11 +48,9 @@ def run(config_path=None, overrides=None, log_level: str = "INFO") -> int:
         return 2
     try:
         agent = start_freeswitch_agent(node)
-    except ConfigError as exc:
-        print(f"fs-cgr: {exc}", file=sys.stderr)
-        server.stop()
-        node.stop()
-        return 2
+    except ConfigError as exc:  # no event-socket password: no call control, the API still runs
+        log.error("FreeSWITCH agent NOT started: %s", exc)
+        agent = None
     log.info("fs_cgr running; stop with SIGTERM or Ctrl-C")
     stopping.wait()
     log.info("stopping")
