@@ -284,6 +284,11 @@ def _column(line: str, index: int, value: str) -> str:
     return ",".join(cells) + "\n"
 
 
+def _cell(file_name: str, line: str, index: int, value: str, message: str) -> tuple:
+    """A case: ``line`` with ``value`` in column ``index``, refused at 1:index+1."""
+    return file_name, _column(line, index, value), f"{file_name}:1:{index + 1}: column {message}"
+
+
 @pytest.mark.parametrize(
     "file_name, text, message",
     [
@@ -294,42 +299,22 @@ def _column(line: str, index: int, value: str) -> str:
             "RT_B,0,0.1,x,1s,0s\n",
             "Rates.csv:4:4: column RateUnit: not a duration",
         ),
-        ("Rates.csv", _column(RATE, 1, "zero"), "Rates.csv:1:2: column ConnectFee: not a decimal"),
-        ("Rates.csv", _column(RATE, 4, "-1s"), "Rates.csv:1:5: column RateIncrement: negative"),
-        ("Rates.csv", _column(RATE, 2, "1e309"), "Rates.csv:1:3: column Rate: larger than"),
-        ("Rates.csv", _column(RATE, 2, "NaN"), "Rates.csv:1:3: column Rate: not a decimal"),
-        ("Rates.csv", _column(RATE, 2, "Infinity"), "Rates.csv:1:3: column Rate: not a decimal"),
-        ("Rates.csv", _column(RATE, 2, "-0.1"), "Rates.csv:1:3: column Rate: must not be negative"),
-        ("Rates.csv", _column(RATE, 2, "1e-30"), "Rates.csv:1:3: column Rate: more than 20"),
-        ("Rates.csv", _column(RATE, 3, "0"), "Rates.csv:1:4: column RateUnit: must be greater"),
-        ("Rates.csv", _column(RATE, 4, "0s"), "Rates.csv:1:5: column RateIncrement: must be"),
+        _cell("Rates.csv", RATE, 1, "zero", "ConnectFee: not a decimal"),
+        _cell("Rates.csv", RATE, 4, "-1s", "RateIncrement: negative"),
+        _cell("Rates.csv", RATE, 2, "1e309", "Rate: larger than"),
+        _cell("Rates.csv", RATE, 2, "NaN", "Rate: not a decimal"),
+        _cell("Rates.csv", RATE, 2, "Infinity", "Rate: not a decimal"),
+        _cell("Rates.csv", RATE, 2, "-0.1", "Rate: must not be negative"),
+        _cell("Rates.csv", RATE, 2, "1e-30", "Rate: more than 20"),
+        _cell("Rates.csv", RATE, 3, "0", "RateUnit: must be greater"),
+        _cell("Rates.csv", RATE, 4, "0s", "RateIncrement: must be"),
         ("Rates.csv", "RT_A,0,0.1,60s\n", "Rates.csv:1:1: expected 6 columns, got 4"),
         ("Rates.csv", 'RT_A,0,"0.1,60s,1s,0s\n', "Rates.csv:1:1: unexpected end of data"),
-        (
-            "DestinationRates.csv",
-            _column(DEST_RATE, 4, "four"),
-            "DestinationRates.csv:1:5: column RoundingDecimals: not an integer",
-        ),
-        (
-            "DestinationRates.csv",
-            _column(DEST_RATE, 4, "-1"),
-            "DestinationRates.csv:1:5: column RoundingDecimals: must be from 0 to 20",
-        ),
-        (
-            "DestinationRates.csv",
-            _column(DEST_RATE, 5, "-5"),
-            "DestinationRates.csv:1:6: column MaxCost: must not be negative",
-        ),
-        (
-            "DestinationRates.csv",
-            _column(DEST_RATE, 3, "*sideways"),
-            "DestinationRates.csv:1:4: column RoundingMethod: unknown value",
-        ),
-        (
-            "DestinationRates.csv",
-            _column(DEST_RATE, 6, "*cheap"),
-            "DestinationRates.csv:1:7: column MaxCostStrategy: unknown value",
-        ),
+        _cell("DestinationRates.csv", DEST_RATE, 4, "four", "RoundingDecimals: not an integer"),
+        _cell("DestinationRates.csv", DEST_RATE, 4, "-1", "RoundingDecimals: must be from 0 to 20"),
+        _cell("DestinationRates.csv", DEST_RATE, 5, "-5", "MaxCost: must not be negative"),
+        _cell("DestinationRates.csv", DEST_RATE, 3, "*sideways", "RoundingMethod: unknown value"),
+        _cell("DestinationRates.csv", DEST_RATE, 6, "*cheap", "MaxCostStrategy: unknown value"),
         ("RatingPlans.csv", "RP,DR,*any,heavy\n", "RatingPlans.csv:1:4: column Weight: not a"),
         ("RatingPlans.csv", "RP,DR,*any,inf\n", "RatingPlans.csv:1:4: column Weight: not a fin"),
         (
@@ -338,12 +323,12 @@ def _column(line: str, index: int, value: str) -> str:
             "RatingProfiles.csv:1:4: column ActivationTime: not a time",
         ),
         ("Destinations.csv", "DST_A,\n", "Destinations.csv:1:2: column Prefix: must not be empty"),
-        ("Timings.csv", _column(TIMING, 4, "mon"), "Timings.csv:1:5: column WeekDays"),
-        ("Timings.csv", _column(TIMING, 4, "8"), "Timings.csv:1:5: column WeekDays: invalid Week"),
-        ("Timings.csv", _column(TIMING, 2, "13"), "Timings.csv:1:3: column Months: invalid"),
-        ("Timings.csv", _column(TIMING, 3, "32"), "Timings.csv:1:4: column MonthDays: invalid"),
-        ("Timings.csv", _column(TIMING, 5, "8am"), "Timings.csv:1:6: column Time"),
-        ("Timings.csv", _column(TIMING, 5, "25:99:00"), "Timings.csv:1:6: column Time: invalid"),
+        _cell("Timings.csv", TIMING, 4, "mon", "WeekDays"),
+        _cell("Timings.csv", TIMING, 4, "8", "WeekDays: invalid Week"),
+        _cell("Timings.csv", TIMING, 2, "13", "Months: invalid"),
+        _cell("Timings.csv", TIMING, 3, "32", "MonthDays: invalid"),
+        _cell("Timings.csv", TIMING, 5, "8am", "Time"),
+        _cell("Timings.csv", TIMING, 5, "25:99:00", "Time: invalid"),
         (
             "AccountActions.csv",
             "cgrates.org,1001,AP,,maybe,\n",
@@ -351,22 +336,18 @@ def _column(line: str, index: int, value: str) -> str:
         ),
         ("Destinations.csv", "DST_A,1,2\n", "Destinations.csv:1:1: expected 2 columns, got 3"),
         ("Chargers.csv", ",,,,*default,,\n", "Chargers.csv:1:2: column ID: must not be empty"),
-        (
+        _cell(
             "Chargers.csv",
-            _column(CHARGER, 2, "*strng:~*req.Account:1001"),
-            "Chargers.csv:1:3: column FilterIDs: unknown filter type",
+            CHARGER,
+            2,
+            "*strng:~*req.Account:1001",
+            "FilterIDs: unknown filter type",
         ),
-        (
-            "Chargers.csv",
-            _column(CHARGER, 2, "*string:1001"),
-            "Chargers.csv:1:3: column FilterIDs: an inline filter is",
-        ),
-        ("Filters.csv", _column(FILTER, 2, "*regexp"), "Filters.csv:1:3: column Type: unknown"),
-        ("Routes.csv", _column(ROUTE, 4, "*cheapest"), "Routes.csv:1:5: column Sorting: unknown"),
-        (
-            "Routes.csv",
-            _column(ROUTE, 7, "*foo:~*req.Account:1"),
-            "Routes.csv:1:8: column RouteFilterIDs: unknown filter type",
+        _cell("Chargers.csv", CHARGER, 2, "*string:1001", "FilterIDs: an inline filter is"),
+        _cell("Filters.csv", FILTER, 2, "*regexp", "Type: unknown"),
+        _cell("Routes.csv", ROUTE, 4, "*cheapest", "Sorting: unknown"),
+        _cell(
+            "Routes.csv", ROUTE, 7, "*foo:~*req.Account:1", "RouteFilterIDs: unknown filter type"
         ),
     ],
 )
