@@ -16,7 +16,8 @@ from decimal import Decimal
 from fs_cgr.accounts.actions import check_live
 from fs_cgr.errors import CGRError, MandatoryMissing, NotFound
 from fs_cgr.folder_access import allowed_folder
-from fs_cgr.offload import off_the_loop, on_the_loop
+from fs_cgr.jsoncodec import encode
+from fs_cgr.offload import collection_paused, off_the_loop, on_the_loop
 from fs_cgr.rating import RatingEngine, TariffPlan, TariffPlanError, load_folder
 from fs_cgr.storage.base import (
     DESTINATION_RATES,
@@ -27,6 +28,7 @@ from fs_cgr.storage.base import (
     RATING_PROFILES,
     TIMINGS,
 )
+from fs_cgr.storage.checks import EncodedDoc
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +101,12 @@ class TariffPlanService:
         """
         folder = _existing_folder(path)
         progress = on_the_loop(lambda rows: log.info("tariff plan %s: %d rows read", folder, rows))
-        plan = off_the_loop(load_folder, folder, progress)
-        try:
-            self.apply_live(_upserts(plan.live), dry_run=dry_run)
-        except TariffPlanError as exc:
-            raise plan.locate(exc) from None
+        with collection_paused():
+            plan = off_the_loop(load_folder, folder, progress)
+            try:
+                self.apply_live(_upserts(plan.live), dry_run=dry_run)
+            except TariffPlanError as exc:
+                raise plan.locate(exc) from None
         log.info(
             "tariff plan %s: %d objects %s",
             folder,
@@ -165,14 +168,15 @@ class TariffPlanService:
         return self.apply_live(_upserts(stored), dry_run=dry_run)
 
 
-def _checked(live: dict, make_changes) -> tuple[list[Change], RatingEngine]:
-    """The changes as stored and the engine of the plan they make; raises when that plan
-    does not compile or its actions could not run."""
+def _checked(live: dict, make_changes) -> tuple[list, RatingEngine]:
+    """The changes encoded as stored and the engine of the plan they make; raises when
+    that plan does not compile or its actions could not run."""
     changes = [(kind, key, _stored(doc)) for kind, key, doc in make_changes(live)]
     merged = _merged(live, changes)
     engine = RatingEngine.compile(merged)
     check_live(merged)  # actions that could not run are refused before the write
-    return changes, engine
+    encoded = [(kind, key, doc and EncodedDoc(encode(doc))) for kind, key, doc in changes]
+    return encoded, engine
 
 
 def rating_profile_id(doc: dict) -> str:

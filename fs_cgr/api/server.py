@@ -181,6 +181,9 @@ class _SlowClient(TimeoutError):
 
 
 _TOO_SLOW = object()
+_TIMEOUT_RESPONSE = (
+    b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+)
 _SLOW_REPLY = jsonrpc.error_reply("INVALID_REQUEST: request not received in time")
 
 
@@ -240,6 +243,12 @@ class _Handler(WSGIHandler):
     def get_environ(self):
         self._deadline.close()  # headers are in: the body has a deadline of its own
         return super().get_environ()
+
+    def _handle_client_error(self, ex):
+        """Headers that did not come in time: 408 and hang up, without pywsgi's traceback."""
+        if isinstance(ex, OSError):
+            return ("408", _TIMEOUT_RESPONSE)
+        return super()._handle_client_error(ex)
 
     def log_request(self):
         """No access log (the server has ``log=None``): skip formatting a line per request."""

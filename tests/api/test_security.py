@@ -266,7 +266,11 @@ def slow_guarded(request, tmp_path):
 
 def test_a_client_trickling_bytes_is_cut_off(slow_guarded):
     parts = urlsplit(slow_guarded.url)
-    for prefix in (b"", b"POST /jsonrpc HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"):
+    for prefix in (
+        b"",  # the request line never ends
+        b"POST /jsonrpc HTTP/1.1\r\nHost: x\r\nX-Slow: ",  # a header never ends
+        b"POST /jsonrpc HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",  # the body
+    ):
         with socket.create_connection((parts.hostname, parts.port), 5) as sock:
             sock.sendall(prefix)
             started = time.monotonic()
