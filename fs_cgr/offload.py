@@ -22,8 +22,19 @@ _paused = 0  # nested or concurrent big loads of this process
 
 
 def off_the_loop(fn, *args):
-    """``fn(*args)`` in the hub's thread pool; its result or its exception."""
-    return gevent.get_hub().threadpool.apply(fn, args)
+    """``fn(*args)`` in the hub's thread pool; its result, or its exception raised here
+    (the pool would print an expected error, a refused plan, as a crash)."""
+    succeeded, outcome = gevent.get_hub().threadpool.apply(_outcome, (fn, args))
+    if succeeded:
+        return outcome
+    raise outcome
+
+
+def _outcome(fn, args) -> tuple:
+    try:
+        return True, fn(*args)
+    except Exception as exc:
+        return False, exc
 
 
 def on_the_loop(fn):

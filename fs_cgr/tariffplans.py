@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from fs_cgr.accounts.actions import check_live
 from fs_cgr.errors import CGRError, MandatoryMissing, NotFound
+from fs_cgr.filter_references import check_filter_references
 from fs_cgr.folder_access import allowed_folder
 from fs_cgr.jsoncodec import encode
 from fs_cgr.offload import collection_paused, off_the_loop, on_the_loop
@@ -174,6 +175,7 @@ def _checked(live: dict, make_changes) -> tuple[list, RatingEngine]:
     changes = [(kind, key, _stored(doc)) for kind, key, doc in make_changes(live)]
     merged = _merged(live, changes)
     engine = RatingEngine.compile(merged)
+    check_filter_references(changes, merged)
     check_live(merged)  # actions that could not run are refused before the write
     encoded = [(kind, key, doc and EncodedDoc(encode(doc))) for kind, key, doc in changes]
     return encoded, engine

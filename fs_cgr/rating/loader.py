@@ -417,32 +417,44 @@ def _profile_doc(row: _Row, docs: dict, state: dict, empty: dict) -> dict:
     return doc
 
 
+def _profile_id(doc: dict) -> str:
+    return f"{doc['Tenant']}:{doc['ID']}"
+
+
 def _extend(items: list, more: list):
     items.extend(item for item in more if item not in items)
 
 
-def _filter_type(row: _Row, column: str, rule_type: str) -> None:
+def filter_type_problem(rule_type: str) -> str:
+    """Why a filter rule type is unusable (CGrateS' types, each also as *not...), or ""."""
     base = "*" + rule_type[4:] if rule_type.startswith("*not") else rule_type
-    if base not in FILTER_TYPES:
-        row.fail(column, f"unknown filter type (known: {', '.join(FILTER_TYPES)})")
+    return "" if base in FILTER_TYPES else f"unknown filter type (known: {', '.join(FILTER_TYPES)})"
+
+
+def inline_filter_problem(filter_id: str) -> str:
+    """Why an inline filter (``*type:element:values``) cannot work, or ""."""
+    rule_type, *rest = filter_id.split(":")
+    if len(rest) < 2 or not rest[0]:
+        return "an inline filter is *type:element:values"
+    return filter_type_problem(rule_type)
 
 
 def _filter_ids(row: _Row, column: str) -> list[str]:
     """FilterIDs: IDs of Filters objects, or inline ``*type:element:values`` filters."""
     ids = row.items(column)
     for filter_id in ids:
-        if filter_id.startswith("*"):
-            parts = filter_id.split(":")
-            if len(parts) < 3 or not parts[1]:
-                row.fail(column, "an inline filter is *type:element:values")
-            _filter_type(row, column, parts[0])
+        problem = filter_id.startswith("*") and inline_filter_problem(filter_id)
+        if problem:
+            row.fail(column, problem)
     return ids
 
 
 def _filter(row: _Row, docs: dict, state: dict):
     doc = _profile_doc(row, docs, state, {"Rules": [], "ActivationInterval": None})
     if row.text("Type"):
-        _filter_type(row, "Type", row.text("Type"))
+        problem = filter_type_problem(row.text("Type"))
+        if problem:
+            row.fail("Type", problem)
         doc["Rules"].append(
             {
                 "Type": row.text("Type"),
@@ -453,6 +465,7 @@ def _filter(row: _Row, docs: dict, state: dict):
     doc["ActivationInterval"] = (
         row.activation_interval("ActivationInterval") or doc["ActivationInterval"]
     )
+    return _profile_id(doc)
 
 
 def _charger(row: _Row, docs: dict, state: dict):
@@ -470,6 +483,7 @@ def _charger(row: _Row, docs: dict, state: dict):
     doc["RunID"] = row.text("RunID") or doc["RunID"]
     if row.text("Weight"):
         doc["Weight"] = row.number("Weight")
+    return _profile_id(doc)
 
 
 def _route(row: _Row, docs: dict, state: dict):
@@ -496,7 +510,7 @@ def _route(row: _Row, docs: dict, state: dict):
         doc["Weight"] = row.number("Weight")
     route_id = row.text("RouteID")
     if not route_id:
-        return
+        return _profile_id(doc)
     _filter_ids(row, "RouteFilterIDs")
     route = next((r for r in doc["Routes"] if r["ID"] == route_id), None)
     if route is None:
@@ -524,6 +538,7 @@ def _route(row: _Row, docs: dict, state: dict):
         route["Weight"] = row.number("RouteWeight")
     route["Blocker"] = row.flag("RouteBlocker") or route["Blocker"]
     route["RouteParameters"] = row.text("RouteParameters") or route["RouteParameters"]
+    return _profile_id(doc)
 
 
 _ROUTE_COLUMNS = (

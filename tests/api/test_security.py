@@ -16,6 +16,7 @@ from fs_cgr.api.client import RpcClient, RpcError
 from fs_cgr.api.server import ServerThread
 from fs_cgr.config import ConfigError, load_config
 from tests.cdrs.helpers import TENANT, make_node, monetary, top_up, write_plan
+from tests.conformance_runner import CallFailed, Client
 
 from .helpers import ROOT
 
@@ -154,6 +155,12 @@ def test_client_and_cli_send_the_token(secured, monkeypatch):
     assert (done.returncode, done.stdout.strip()) == (0, "Pong")
     done = subprocess.run([*cli, "--token", "nope"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "UNAUTHORIZED" in done.stderr
+
+
+def test_conformance_runner_sends_the_token(secured):
+    assert Client(secured.url, token=TOKEN).call("APIerSv1.Ping", {}) == "Pong"
+    with pytest.raises(CallFailed, match="HTTP 401"):
+        Client(secured.url).call("APIerSv1.Ping", {})
 
 
 def test_health_needs_no_token(secured):

@@ -148,3 +148,32 @@ def test_fuzzed_folders_load_or_are_refused_cleanly(node, tmp_path_factory, file
     except Exception as exc:  # only actions that cannot run may refuse otherwise
         assert type(exc).__name__ == "InvalidArgument", repr(exc)
         assert node.datadb.live_version() == version and node.tariffplans.live() == before
+
+
+CHARGERS = "#Tenant,ID,FilterIDs,ActivationInterval,RunID,AttributeIDs,Weight\n"
+FILTERS = "#Tenant,ID,Type,Element,Values,ActivationInterval\n"
+
+
+def test_chargers_and_routes_name_only_existing_filters(node, tmp_path):
+    node.tariffplans.load_folder(write_folder(tmp_path / "good", BASE_PLAN))
+    version = node.datadb.live_version()
+    broken = write_folder(
+        tmp_path / "broken",
+        {
+            "Filters.csv": FILTERS + "cgrates.org,FLT_1001,*string,~*req.Account,1001,\n",
+            "Chargers.csv": CHARGERS
+            + "cgrates.org,CRG_OK,FLT_1001,,*default,*none,0\n"
+            + "cgrates.org,CRG_BAD,FLT_NOPE,,*default,*none,0\n",
+        },
+    )
+    with pytest.raises(TariffPlanError) as caught:
+        node.tariffplans.load_folder(broken)
+    assert caught.value.detail == (
+        "Chargers.csv:3:3: Chargers cgrates.org:CRG_BAD: FilterIDs 'FLT_NOPE': no such filter"
+    )
+    assert node.datadb.live_version() == version
+    route = {"Tenant": "cgrates.org", "ID": "RTE", "Sorting": "*weight",
+             "Routes": [{"ID": "r1", "FilterIDs": ["*strnig:~*req.Account:1"]}]}  # fmt: skip
+    with pytest.raises(TariffPlanError, match="Routes cgrates.org:RTE: .*unknown filter type"):
+        node.routes.set_profile(route)
+    assert node.datadb.live_version() == version
