@@ -275,7 +275,18 @@ def _stored(doc: dict | None) -> dict | None:
     """Documents are stored JSON-able (money as decimal strings) and without their TPid."""
     if doc is None:
         return None
+    if "TPid" not in doc and _plain(doc):  # a CSV load's documents: no copy of a big plan
+        return doc
     return {key: _jsonable(value) for key, value in doc.items() if key != "TPid"}
+
+
+def _plain(value) -> bool:
+    """Whether ``value`` holds no Decimal (and no tuple) anywhere: stored as it is."""
+    if isinstance(value, dict):
+        return all(_plain(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_plain(item) for item in value)
+    return not isinstance(value, (Decimal, tuple))
 
 
 def _jsonable(value):
