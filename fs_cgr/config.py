@@ -241,7 +241,7 @@ def _check_listen(listen: ListenConfig) -> None:
         raise ConfigError("listen.tls_cert and listen.tls_key: set both (PEM files) or neither")
 
 
-WELL_KNOWN_ESL_PASSWORDS = ("", "clucon", "cluecon")
+WELL_KNOWN_ESL_PASSWORDS = ("", "cluecon")
 
 
 def require_event_socket_passwords(conns: list[EventSocketConn]) -> None:

@@ -1,9 +1,9 @@
 """The HTTP face of a node: ``POST /jsonrpc`` (or ``/``) and ``GET /health`` on gevent.pywsgi.
 
 Guards, in the order a request meets them: at most ``listen.max_connections_per_client``
-open connections per client address; the request line and headers within
-``listen.read_timeout``, then the body within it again (a total per phase, not per
-byte, so a client trickling one byte at a time is cut off); with ``listen.auth_tokens``
+open connections per client address; the whole request (line, headers, body) within
+``listen.read_timeout`` in total, not per byte, so a client trickling one byte at a
+time is cut off; with ``listen.auth_tokens``
 set, a valid token on every JSON-RPC call and CDR post (401 otherwise, nothing done);
 ``/freeswitch_json`` only from ``listen.freeswitch_json_allow_from``. docs/security.md.
 """
@@ -13,6 +13,7 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from collections import Counter
 from http import HTTPStatus
 
@@ -125,15 +126,16 @@ class ApiServer:
 
     def _read_body(self, environ):
         """The request body; None when it is larger than allowed (not read any further),
-        _TOO_SLOW when it did not arrive within ``read_timeout``."""
+        _TOO_SLOW when it did not arrive within what ``read_timeout`` left of the request."""
         try:
             declared = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             declared = 0
         if declared > self.max_body:
             return None
+        left = environ.get(_READ_DEADLINE, time.monotonic() + self.read_timeout) - time.monotonic()
         try:
-            with gevent.Timeout(self.read_timeout, _SlowClient()):
+            with gevent.Timeout(max(left, 0.001), _SlowClient()):
                 body = environ["wsgi.input"].read(self.max_body + 1)
         except (_SlowClient, OSError):
             return _TOO_SLOW
@@ -181,6 +183,7 @@ class _SlowClient(TimeoutError):
 
 
 _TOO_SLOW = object()
+_READ_DEADLINE = "fs_cgr.read_deadline"  # environ key: monotonic time the body must be in by
 _TIMEOUT_RESPONSE = (
     b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 )
@@ -232,8 +235,10 @@ class _Handler(WSGIHandler):
         super().handle()
 
     def handle_one_request(self):
-        """The request line and headers must arrive within read_timeout in total (the socket
-        timeout alone restarts with every byte); the deadline ends once they are read."""
+        """The whole request must arrive within read_timeout (the socket timeout alone
+        restarts with every byte): this timer covers the request line and headers, the
+        application reads the body within what is left (``environ[_READ_DEADLINE]``)."""
+        self._read_by = time.monotonic() + self.server.read_timeout
         self._deadline = gevent.Timeout.start_new(self.server.read_timeout, _SlowClient())
         try:
             return super().handle_one_request()
@@ -241,8 +246,10 @@ class _Handler(WSGIHandler):
             self._deadline.close()
 
     def get_environ(self):
-        self._deadline.close()  # headers are in: the body has a deadline of its own
-        return super().get_environ()
+        self._deadline.close()  # headers are in
+        environ = super().get_environ()
+        environ[_READ_DEADLINE] = self._read_by
+        return environ
 
     def _handle_client_error(self, ex):
         """Headers that did not come in time: 408 and hang up, without pywsgi's traceback."""
