@@ -21,7 +21,10 @@ class FolderNotAllowed(CGRError):
 
 
 def default_base_dirs(data_dir: str) -> list[str]:
-    cwd = os.getcwd()
+    try:
+        cwd = os.getcwd()
+    except FileNotFoundError:  # started in a directory that is gone
+        cwd = os.path.sep
     dirs = [] if os.path.realpath(cwd) == os.path.sep else [cwd]
     return [*dirs, os.path.join(data_dir, "tariffplans")]
 

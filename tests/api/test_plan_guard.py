@@ -129,3 +129,12 @@ def test_ping_answers_while_a_big_plan_loads(served):
     assert max(latencies) < PING_BOUND
     cost = client.call("APIerSv1.GetCost", {**COST, "Destination": "4900000123"})
     assert cost["Cost"] > 0
+
+
+def test_default_base_dirs_are_the_working_directory_and_the_data_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = load_config(overrides={"general.data_dir": str(tmp_path / "data")}, env={})
+    assert config.tariffplans.base_dirs == [str(tmp_path), str(tmp_path / "data" / "tariffplans")]
+    monkeypatch.chdir("/")  # a service's working directory: not the whole machine
+    config = load_config(overrides={"general.data_dir": str(tmp_path / "data")}, env={})
+    assert config.tariffplans.base_dirs == [str(tmp_path / "data" / "tariffplans")]
