@@ -111,7 +111,7 @@ class TariffPlanService:
         log.info(
             "tariff plan %s: %d objects %s",
             folder,
-            len(plan.object_ids()),
+            sum(map(len, plan.live.values())),
             "checked" if dry_run else "loaded",
         )
         if plan.account_actions and not dry_run:
