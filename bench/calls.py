@@ -57,7 +57,7 @@ def sim_worker() -> None:
     SimCall.log = log
     sim = FreeSwitchSim(WallClock())
     inbound = sim.listen_inbound()
-    reply({"inbound": list(inbound)})
+    reply({"inbound": list(inbound), "password": sim.password})
     worker = SimWorker(sim, gevent)
     for line in FileObjectPosix(sys.stdin.fileno(), "rb"):
         request = json.loads(line)
@@ -205,7 +205,8 @@ class Bench:
             stdout=subprocess.PIPE,
             text=True,
         )
-        host, port = self.recv()["inbound"]
+        ready = self.recv()
+        host, port = ready["inbound"]
         self.tmp = tempfile.mkdtemp(prefix="fs-cgr-bench-")
         overrides = {
             "general.data_dir": self.tmp,
@@ -213,7 +214,7 @@ class Bench:
             "sessions.debit_interval": "10s",
             "freeswitch_agent.listen": "127.0.0.1:0",
             "freeswitch_agent.event_socket_conns": [
-                {"address": f"{host}:{port}", "password": "ClueCon", "alias": "bench"}
+                {"address": f"{host}:{port}", "password": ready["password"], "alias": "bench"}
             ],
         }
         if args.no_cdr:

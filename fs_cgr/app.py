@@ -14,6 +14,7 @@ from fs_cgr.accounts.service import AccountService
 from fs_cgr.cdrs.service import CDRService
 from fs_cgr.config import Config
 from fs_cgr.errors import StorageUnavailable
+from fs_cgr.offload import off_the_loop
 from fs_cgr.rating import RatingEngine
 from fs_cgr.routes.service import RouteService
 from fs_cgr.sessions.service import SessionService
@@ -74,6 +75,13 @@ class LiveRating:
             self._reload(force=True)
         return self._engine
 
+    def install(self, engine: RatingEngine, version: int) -> None:
+        """Rate with ``engine``, compiled by this node from live ``version`` as it wrote it
+        (saves reading and compiling the whole plan again after a load)."""
+        with self._lock:
+            self._engine, self._version = engine, version
+            self._checked_at = time.monotonic()
+
     def _reload(self, force: bool = False) -> None:
         version = self.datadb.live_version()
         self._checked_at = time.monotonic()
@@ -82,7 +90,7 @@ class LiveRating:
             return
         live = self.datadb.read_live()
         try:
-            engine = RatingEngine.compile(live)
+            engine = off_the_loop(RatingEngine.compile, live)
         except Exception:
             if self._engine is None:
                 raise

@@ -7,22 +7,26 @@ which FreeSWITCH wants in whole seconds. Unknown keys and bad values are refused
 with the dotted key in the message, so a typo never silently falls back to a default.
 
 Environment: ``FS_CGR_DATADB``, ``FS_CGR_STORDB`` (URLs), ``FS_CGR_API``
-(``host:port`` of the JSON-RPC server), ``FS_CGR_DATA_DIR``.
+(``host:port`` of the JSON-RPC server), ``FS_CGR_DATA_DIR``, ``FS_CGR_AUTH_TOKENS``
+(comma-separated API tokens).
 """
 
 import dataclasses
+import ipaddress
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fs_cgr.durations import SECOND, parse_duration
+from fs_cgr.folder_access import default_base_dirs
 
 ENV_OVERRIDES = {
     "FS_CGR_DATADB": "datadb.url",
     "FS_CGR_STORDB": "stordb.url",
     "FS_CGR_API": "listen.http",
     "FS_CGR_DATA_DIR": "general.data_dir",
+    "FS_CGR_AUTH_TOKENS": "listen.auth_tokens",
 }
 
 
@@ -46,6 +50,9 @@ def default_data_dir() -> str:
     return os.path.abspath("var")
 
 
+LOOPBACK = ("127.0.0.0/8", "::1")
+
+
 @dataclass
 class GeneralConfig:
     default_tenant: str = "cgrates.org"
@@ -60,6 +67,12 @@ class ListenConfig:
     http: str = "127.0.0.1:2080"
     max_request_bytes: int = 10 * 1024 * 1024
     max_concurrent_requests: int = 1000
+    max_connections_per_client: int = 64
+    read_timeout: int = _duration("10s")  # for the request line and headers, then for the body
+    auth_tokens: list[str] = field(default_factory=list)  # "" / [] = no auth (loopback only)
+    tls_cert: str = ""  # PEM files; both set = HTTPS
+    tls_key: str = ""
+    freeswitch_json_allow_from: list[str] = field(default_factory=lambda: list(LOOPBACK))
 
 
 @dataclass
@@ -84,7 +97,7 @@ class SessionsConfig:
 @dataclass
 class EventSocketConn:
     address: str = "127.0.0.1:8021"
-    password: str = "ClueCon"
+    password: str = ""  # no default: FreeSWITCH's fs_cgr_vars.xml sets it (docs/freeswitch.md)
     reconnects: int = -1
     alias: str = ""
 
@@ -99,12 +112,18 @@ class FreeSwitchAgentConfig:
     linger: int = _seconds("10s")
     max_connections: int = 10000
     create_cdr: bool = True
+    allow_from: list[str] = field(default_factory=lambda: list(LOOPBACK))
 
 
 @dataclass
 class CDRsConfig:
     spool_dir: str = ""  # "" = <data_dir>/cdr-spool
     store_batch: int = 500
+
+
+@dataclass
+class TariffPlansConfig:
+    base_dirs: list[str] = field(default_factory=list)  # [] = see fs_cgr.folder_access
 
 
 @dataclass
@@ -116,6 +135,7 @@ class Config:
     sessions: SessionsConfig = field(default_factory=SessionsConfig)
     freeswitch_agent: FreeSwitchAgentConfig = field(default_factory=FreeSwitchAgentConfig)
     cdrs: CDRsConfig = field(default_factory=CDRsConfig)
+    tariffplans: TariffPlansConfig = field(default_factory=TariffPlansConfig)
 
     def __post_init__(self):
         _finish(self)
@@ -133,7 +153,7 @@ def load_config(path=None, overrides: dict | None = None, env=None) -> Config:
     """
     config = Config()
     for section, name in _DERIVED:  # resolved again once every source is applied
-        setattr(getattr(config, section), name, "")
+        setattr(getattr(config, section), name, [] if name == "base_dirs" else "")
     if path is not None:
         _apply(config, _read_file(path), str(path))
     environ = os.environ if env is None else env
@@ -168,7 +188,12 @@ def to_dict(config: Config) -> dict:
     return convert(config)
 
 
-_DERIVED = (("general", "data_dir"), ("stordb", "url"), ("cdrs", "spool_dir"))
+_DERIVED = (
+    ("general", "data_dir"),
+    ("stordb", "url"),
+    ("cdrs", "spool_dir"),
+    ("tariffplans", "base_dirs"),
+)
 
 
 def parse_hostport(text: str) -> tuple[str, int]:
@@ -189,6 +214,7 @@ def _finish(config: Config) -> None:
             parse_hostport(address)
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from None
+    _check_listen(config.listen)
     general = config.general
     if not general.data_dir:
         general.data_dir = default_data_dir()
@@ -196,6 +222,48 @@ def _finish(config: Config) -> None:
         config.stordb.url = "sqlite:///" + os.path.join(general.data_dir, "stordb.sqlite")
     if not config.cdrs.spool_dir:
         config.cdrs.spool_dir = os.path.join(general.data_dir, "cdr-spool")
+    if not config.tariffplans.base_dirs:
+        config.tariffplans.base_dirs = default_base_dirs(general.data_dir)
+
+
+def _check_listen(listen: ListenConfig) -> None:
+    """An API reachable from other machines must ask for a token; TLS needs both files."""
+    host, _ = parse_hostport(listen.http)
+    if not listen.auth_tokens and not is_loopback(host):
+        raise ConfigError(
+            f"listen.http is {listen.http}, reachable from other machines, but"
+            " listen.auth_tokens is empty: set listen.auth_tokens (see docs/security.md)"
+            " or listen on 127.0.0.1"
+        )
+    if any(not token or token != token.strip() for token in listen.auth_tokens):
+        raise ConfigError("listen.auth_tokens: tokens must be non-empty, without spaces around")
+    if bool(listen.tls_cert) != bool(listen.tls_key):
+        raise ConfigError("listen.tls_cert and listen.tls_key: set both (PEM files) or neither")
+
+
+WELL_KNOWN_ESL_PASSWORDS = ("", "cluecon")
+
+
+def require_event_socket_passwords(conns: list[EventSocketConn]) -> None:
+    """The agent logs into every FreeSWITCH event socket: refuse to start without a password
+    of the operator's own (FreeSWITCH's compiled-in ClueCon is known to everyone)."""
+    for index, conn in enumerate(conns):
+        if conn.password.strip().lower() in WELL_KNOWN_ESL_PASSWORDS:
+            raise ConfigError(
+                f"freeswitch_agent.event_socket_conns[{index}].password: empty or FreeSWITCH's"
+                " well-known default; set the password of that FreeSWITCH's fs_cgr_vars.xml"
+                " (fs-cgr serve --fs-password, docs/freeswitch.md)"
+            )
+
+
+def is_loopback(host: str) -> bool:
+    """``127.x``, ``::1`` and ``localhost``; a wildcard or any other address is not."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _read_file(path) -> dict:
@@ -268,6 +336,8 @@ def _coerce(spec: dataclasses.Field, current, value, source: str, key: str):
         return value
     if spec.name == "event_socket_conns":
         return _event_socket_conns(value, source, key)
+    if isinstance(current, list):
+        return _strings(value, where)
     raise ConfigError(f"{where}: cannot be set")  # pragma: no cover - every field is typed above
 
 
@@ -293,6 +363,15 @@ def _integer(value, where: str) -> int:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
     raise ConfigError(f"{where}: expected an integer, got {value!r}")
+
+
+def _strings(value, where: str) -> list[str]:
+    """A list of strings; one string is taken as a comma-separated list (env, CLI)."""
+    if isinstance(value, str):
+        value = [item.strip() for item in value.split(",") if item.strip()]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+    return list(value)
 
 
 def _event_socket_conns(value, source: str, key: str) -> list[EventSocketConn]:

@@ -15,6 +15,8 @@ ROUND_DOWN = "*down"
 ROUND_MIDDLE = "*middle"
 _METHODS = {ROUND_UP: ROUND_CEILING, ROUND_DOWN: ROUND_FLOOR, ROUND_MIDDLE: ROUND_HALF_UP}
 ZERO = Decimal(0)
+MAX_PLAN_AMOUNT = Decimal("1e12")  # a rate, fee or MaxCost above this is a typo, not a price
+MAX_PLAN_DECIMALS = 20
 _QUANTA = {decimals: Decimal(1).scaleb(-decimals) for decimals in range(21)}  # built once: hot
 
 
@@ -56,3 +58,19 @@ def to_json_number(amount: Decimal):
     if normal == normal.to_integral_value():
         return int(normal)
     return float(normal)
+
+
+def plan_amount(value) -> Decimal:
+    """A tariff-plan amount: finite, not negative, below MAX_PLAN_AMOUNT, at most
+    MAX_PLAN_DECIMALS decimals ("" = 0); ValueError says which bound it broke."""
+    try:
+        amount = to_decimal(value)
+    except ValueError:  # text, NaN, Infinity; the value itself is not repeated
+        raise ValueError("not a decimal amount") from None
+    if amount < 0:
+        raise ValueError("must not be negative")
+    if amount > MAX_PLAN_AMOUNT:
+        raise ValueError(f"larger than {MAX_PLAN_AMOUNT:f}")
+    if amount and amount.as_tuple().exponent < -MAX_PLAN_DECIMALS:
+        raise ValueError(f"more than {MAX_PLAN_DECIMALS} decimals")
+    return amount

@@ -7,6 +7,7 @@ dangling reference therefore changes nothing, and the node keeps rating with
 the plan it had.
 """
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -14,7 +15,11 @@ from decimal import Decimal
 
 from fs_cgr.accounts.actions import check_live
 from fs_cgr.errors import CGRError, MandatoryMissing, NotFound
-from fs_cgr.rating import RatingEngine, TariffPlan, load_folder
+from fs_cgr.filter_references import check_filter_references
+from fs_cgr.folder_access import allowed_folder
+from fs_cgr.jsoncodec import encode
+from fs_cgr.offload import collection_paused, off_the_loop, on_the_loop
+from fs_cgr.rating import RatingEngine, TariffPlan, TariffPlanError, load_folder
 from fs_cgr.storage.base import (
     DESTINATION_RATES,
     DESTINATIONS,
@@ -26,6 +31,9 @@ from fs_cgr.storage.base import (
     THRESHOLD_PROFILES,
     TIMINGS,
 )
+from fs_cgr.storage.checks import EncodedDoc
+
+log = logging.getLogger(__name__)
 
 ANY = "*any"
 
@@ -60,15 +68,17 @@ class TariffPlanService:
         node's lock, so two requests of this node cannot overwrite each other's change."""
         datadb = self.node.datadb
         with self._lock:
+            live_version = datadb.live_version()
             live = datadb.read_live()
-            changes = [(kind, key, _stored(doc)) for kind, key, doc in make_changes(live)]
-            merged = _merged(live, changes)
-            RatingEngine.compile(merged)
-            check_live(merged)  # actions that could not run are refused before the write
+            # a big plan takes seconds to check and compile: beside the loop (fs_cgr.offload)
+            changes, engine = off_the_loop(_checked, live, make_changes)
             if dry_run or not changes:
                 return datadb.live_version()
             version = datadb.write_live(changes)
-        self.node.rating.refresh()
+        if version == live_version + 1:  # nobody else wrote meanwhile: what we compiled is live
+            self.node.rating.install(engine, version)
+        else:
+            self.node.rating.refresh()
         return version
 
     def live(self) -> dict[str, dict[str, dict]]:
@@ -82,14 +92,34 @@ class TariffPlanService:
         return doc
 
     # -- folders ---------------------------------------------------------------
+    def allowed_folder(self, path) -> str:
+        """``path`` resolved, when it lies below ``tariffplans.base_dirs`` (API callers)."""
+        return allowed_folder(path, self.node.config.tariffplans.base_dirs)
+
     def load_folder(self, path, dry_run: bool = False) -> TariffPlan:
-        """Load a CGrateS CSV folder: validate, write atomically, then run its AccountActions."""
-        plan = load_folder(_existing_folder(path))
-        self.node.stats.check_profiles(plan.live.get(STAT_QUEUE_PROFILES, {}))
-        self.apply_live(_upserts(plan.live), dry_run=dry_run)
+        """Load a CGrateS CSV folder: validate, write atomically, then run its AccountActions.
+
+        Reading and compiling run beside the event loop (``fs_cgr.offload``), so the API and
+        calls go on during a big load; a compile error names the file and line it is about.
+        """
+        folder = _existing_folder(path)
+        progress = on_the_loop(lambda rows: log.info("tariff plan %s: %d rows read", folder, rows))
+        with collection_paused():
+            plan = off_the_loop(load_folder, folder, progress)
+            self.node.stats.check_profiles(plan.live.get(STAT_QUEUE_PROFILES, {}))
+            try:
+                self.apply_live(_upserts(plan.live), dry_run=dry_run)
+            except TariffPlanError as exc:
+                raise plan.locate(exc) from None
         if not dry_run:  # loaded stat queues and thresholds start afresh, as in CGrateS
             self.node.stats.reset_queues(plan.live.get(STAT_QUEUE_PROFILES, {}))
             self.node.thresholds.reset_thresholds(plan.live.get(THRESHOLD_PROFILES, {}))
+        log.info(
+            "tariff plan %s: %d objects %s",
+            folder,
+            sum(map(len, plan.live.values())),
+            "checked" if dry_run else "loaded",
+        )
         if plan.account_actions and not dry_run:
             self.node.accounts.execute_account_actions(plan.account_actions)
         return plan
@@ -145,6 +175,18 @@ class TariffPlanService:
             raise NotFound()
         stored[RATING_PROFILES] = _live_rating_profiles(stored[RATING_PROFILES])
         return self.apply_live(_upserts(stored), dry_run=dry_run)
+
+
+def _checked(live: dict, make_changes) -> tuple[list, RatingEngine]:
+    """The changes encoded as stored and the engine of the plan they make; raises when
+    that plan does not compile or its actions could not run."""
+    changes = [(kind, key, _stored(doc)) for kind, key, doc in make_changes(live)]
+    merged = _merged(live, changes)
+    engine = RatingEngine.compile(merged)
+    check_filter_references(changes, merged)
+    check_live(merged)  # actions that could not run are refused before the write
+    encoded = [(kind, key, doc and EncodedDoc(encode(doc))) for kind, key, doc in changes]
+    return encoded, engine
 
 
 def rating_profile_id(doc: dict) -> str:
@@ -241,7 +283,18 @@ def _stored(doc: dict | None) -> dict | None:
     """Documents are stored JSON-able (money as decimal strings) and without their TPid."""
     if doc is None:
         return None
+    if "TPid" not in doc and _plain(doc):  # a CSV load's documents: no copy of a big plan
+        return doc
     return {key: _jsonable(value) for key, value in doc.items() if key != "TPid"}
+
+
+def _plain(value) -> bool:
+    """Whether ``value`` holds no Decimal (and no tuple) anywhere: stored as it is."""
+    if isinstance(value, dict):
+        return all(_plain(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_plain(item) for item in value)
+    return not isinstance(value, (Decimal, tuple))
 
 
 def _jsonable(value):

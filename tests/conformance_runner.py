@@ -40,18 +40,20 @@ class CheckFailed(Exception):
 class Client:
     """Minimal JSON-RPC client: one POST per call, numbers read as Decimal."""
 
-    def __init__(self, url: str = DEFAULT_URL, timeout: float = 60.0):
+    def __init__(self, url: str = DEFAULT_URL, timeout: float = 60.0, token: str = ""):
         self.url = url
         self.timeout = timeout
+        self.token = token  # sent as "Authorization: Bearer" (fs_cgr's listen.auth_tokens)
         self._ids = itertools.count(1)
 
     def call(self, method: str, params: dict):
         body = json.dumps(
             {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": [params]}
         ).encode()
-        request = urllib.request.Request(
-            self.url, data=body, headers={"Content-Type": "application/json"}
-        )
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(self.url, data=body, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 reply = json.loads(response.read(), parse_float=Decimal)
@@ -328,6 +330,11 @@ def main(argv=None) -> int:
     parser.add_argument("--category", action="append", help="run only these categories")
     parser.add_argument("--exclude-category", action="append", default=[], help="skip these")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per call")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("FS_CGR_TOKEN", ""),
+        help="API token for a server with auth (default: $FS_CGR_TOKEN)",
+    )
     args = parser.parse_args(argv)
     cases = [
         case
@@ -335,7 +342,7 @@ def main(argv=None) -> int:
         if (not args.category or case.get("category") in args.category)
         and case.get("category") not in args.exclude_category
     ]
-    runner = Runner(Client(args.url, args.timeout), Path(args.tariffplans))
+    runner = Runner(Client(args.url, args.timeout, args.token), Path(args.tariffplans))
     _, failed = runner.run(cases)
     return 0 if failed == 0 else 1
 

@@ -29,12 +29,21 @@ def _extensions(dialplan=DIALPLAN):
     return ET.parse(dialplan).getroot().findall("extension")
 
 
-def _field_value(field: str, variables: dict) -> str:
+LOADED_VARS = {"fs_cgr_vars_loaded": "true"}  # what fs_cgr_vars.xml sets
+
+
+def _field_value(field: str, variables: dict, globals_: dict) -> str:
+    """``$${name}`` is the pre-processor's (expanded at load, "" when undefined),
+    ``${name}`` the channel's."""
+    if field.startswith("$${") and field.endswith("}"):
+        return globals_.get(field[3:-1], "")
     name = field[2:-1] if field.startswith("${") and field.endswith("}") else field
     return variables.get(name, "")
 
 
-def hunt(variables: dict, dialplan=DIALPLAN) -> tuple[list[tuple[str, str]], bool]:
+def hunt(
+    variables: dict, globals_: dict = LOADED_VARS, dialplan=DIALPLAN
+) -> tuple[list[tuple[str, str]], bool]:
     """(actions queued by our extensions, whether the hunt stopped in our file)."""
     actions = []
     for extension in _extensions(dialplan):
@@ -42,7 +51,7 @@ def hunt(variables: dict, dialplan=DIALPLAN) -> tuple[list[tuple[str, str]], boo
         for condition in extension.findall("condition"):
             field = condition.get("field")
             proceed = field is None or bool(
-                re.search(condition.get("expression"), _field_value(field, variables))
+                re.search(condition.get("expression"), _field_value(field, variables, globals_))
             )
             tag = "action" if proceed else "anti-action"
             actions += [(a.get("application"), a.get("data", "")) for a in condition.iter(tag)]
@@ -203,6 +212,27 @@ def test_password_variable_is_defined_by_the_included_vars_file():
     assert f'cmd="set" data="{variable}=' in example
 
 
+def test_without_the_vars_file_charged_calls_are_refused_loudly():
+    """No fs_cgr_vars.xml: the Event Socket runs on FreeSWITCH's default password, so the
+    dialplan refuses every charged call (503) before it reaches the socket, and logs why."""
+    actions, _ = hunt({"cgr_reqtype": "*prepaid"}, globals_={})
+    apps = [app for app, _ in actions]
+    assert apps[:2] == ["log", "respond"] and actions[1][1] == "503 Service Unavailable"
+    assert "fs_cgr_vars.xml is missing" in actions[0][1] and "docs/freeswitch.md" in actions[0][1]
+    assert apps.index("respond") < apps.index("socket")  # respond ends the call first
+    assert hunt({"destination_number": "1000"}, globals_={}) == ([], False)  # uncharged: as ever
+    actions, _ = hunt({"cgr_reqtype": "*prepaid"})
+    assert actions[0][0] == "socket"
+
+
+def test_vars_file_example_and_docker_set_the_loaded_marker():
+    example = (CONF / "fs_cgr_vars.xml.example").read_text()
+    compose = (DOCKER / "docker-compose.yml").read_text()
+    for name, value in LOADED_VARS.items():
+        assert f'cmd="set" data="{name}={value}"' in example
+        assert f'cmd="set" data="{name}={value}"' in compose
+
+
 def test_docker_compose_uses_a_public_freeswitch_image_and_our_files():
     yaml = pytest.importorskip("yaml")
     services = yaml.safe_load((DOCKER / "docker-compose.yml").read_text())["services"]
@@ -232,14 +262,14 @@ def test_one_variant_is_active():
 
 
 def test_embedded_first_pass_runs_the_handler_and_continues_to_routing():
-    actions, stopped = hunt({"cgr_reqtype": "*prepaid"}, EMBEDDED_DIALPLAN)
+    actions, stopped = hunt({"cgr_reqtype": "*prepaid"}, dialplan=EMBEDDED_DIALPLAN)
     assert actions == [("python", "fs_cgr.embedded.handler"), ("set", "cgr_route=${cgr_routes[1]}")]
     assert not stopped  # no transfer, no second pass: the routing after it runs next
 
 
 @pytest.mark.parametrize("variables", [{}, {"cgr_reqtype": "*prepaid", "cgr_notify": "+AUTH_OK"}])
 def test_embedded_handler_is_skipped_without_reqtype_or_with_a_verdict(variables):
-    assert hunt(variables, EMBEDDED_DIALPLAN) == ([], False)
+    assert hunt(variables, dialplan=EMBEDDED_DIALPLAN) == ([], False)
 
 
 def test_startup_script_preloads_the_module_the_dialplan_runs():

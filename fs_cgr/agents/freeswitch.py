@@ -25,6 +25,7 @@ from fs_cgr.agents.embedded import EmbeddedCalls
 from fs_cgr.agents.fsevent import NO_CHARGING, Defaults, FSEvent, validate
 from fs_cgr.agents.fslink import ChannelSync, FreeSwitchLinks
 from fs_cgr.cdrs.event import PREPAID, cgrid
+from fs_cgr.config import require_event_socket_passwords
 from fs_cgr.errors import (
     AccountDisabled,
     AccountNotFound,
@@ -38,6 +39,7 @@ from fs_cgr.errors import (
 )
 from fs_cgr.esl import ESLError, OutboundServer, commands, frames
 from fs_cgr.esl.commands import UnsafeArgument
+from fs_cgr.peers import AllowList
 from fs_cgr.routes.service import format_cgr_routes, route_ids
 from fs_cgr.sessions.service import INSUFFICIENT_FUNDS
 
@@ -67,6 +69,7 @@ class FreeSwitchAgent:
     def __init__(self, node):
         self.node = node
         self.config = node.config.freeswitch_agent
+        require_event_socket_passwords(self.config.event_socket_conns)
         self.sessions = node.sessions
         self.calls: dict[str, Call] = {}  # uuid -> call whose socket is still open
         self.embedded = EmbeddedCalls(self)  # calls authorized in FreeSWITCH (mod_python3)
@@ -81,7 +84,11 @@ class FreeSwitchAgent:
             interval=node.config.sessions.channel_sync_interval / 1e9,
         )
         self.server = OutboundServer(
-            self.config.listen, self._serve, self.config.max_connections, COMMAND_TIMEOUT
+            self.config.listen,
+            self._serve,
+            self.config.max_connections,
+            COMMAND_TIMEOUT,
+            allow=AllowList(self.config.allow_from),
         )
 
     def start(self, link_wait: float = LINK_WAIT) -> "FreeSwitchAgent":

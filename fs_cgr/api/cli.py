@@ -21,7 +21,8 @@ examples:
   fs-cgr load examples/tariffplan                # load a CGrateS CSV tariff plan
   fs-cgr cost --subject 1002 --destination 4915112345678 --usage 2m30s
 
-Client commands talk to --url (default $FS_CGR_URL or {DEFAULT_URL})."""
+Client commands talk to --url (default $FS_CGR_URL or {DEFAULT_URL}) and send
+--token (default $FS_CGR_TOKEN) when the server has listen.auth_tokens."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
     client_options.add_argument(
         "--timeout", type=float, default=30.0, help="seconds to wait for an answer (default: 30)"
     )
+    client_options.add_argument(
+        "--token",
+        default=os.environ.get("FS_CGR_TOKEN", ""),
+        help="API token (listen.auth_tokens; default: $FS_CGR_TOKEN)",
+    )
+    client_options.add_argument(
+        "--cafile",
+        default=os.environ.get("FS_CGR_CAFILE") or None,
+        help="CA file that verifies an https --url (default: $FS_CGR_CAFILE, else system CAs)",
+    )
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for cmd in _commands:
         sub = subcommands.add_parser(
@@ -89,7 +100,7 @@ def main(argv=None) -> int:
     from fs_cgr.api.client import RpcClient, RpcError, ServerUnreachable
 
     try:
-        return cmd.run(args, RpcClient(args.url, args.timeout)) or 0
+        return cmd.run(args, RpcClient(args.url, args.timeout, args.token, args.cafile)) or 0
     except ServerUnreachable as exc:
         print(f"fs-cgr: {exc}\n(is `fs-cgr serve` running there? see --url)", file=sys.stderr)
         return 2
@@ -115,6 +126,12 @@ def print_json(value) -> None:
     arg("--fs-password", metavar="PW", help="password of that event socket"),
     arg("--datadb", metavar="URL", help="internal:// or redis://host:port/db"),
     arg("--stordb", metavar="URL", help="sqlite:///path or mysql://user@host:port/db"),
+    arg(
+        "--tariffplans-dir",
+        metavar="DIR",
+        action="append",
+        help="a folder LoadTariffPlanFromFolder may read below (tariffplans.base_dirs; repeatable)",
+    ),
     arg("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default: INFO)"),
     client=False,
 )
@@ -130,6 +147,7 @@ def _serve_overrides(args) -> dict:
         "freeswitch_agent.listen": args.esl,
         "datadb.url": args.datadb,
         "stordb.url": args.stordb,
+        "tariffplans.base_dirs": args.tariffplans_dir,
     }
     if args.fs or args.fs_password:
         connection = {"address": args.fs or "127.0.0.1:8021"}

@@ -2,6 +2,8 @@
 
 import itertools
 import json
+import os
+import ssl
 import urllib.error
 import urllib.request
 from decimal import Decimal
@@ -24,9 +26,14 @@ class ServerUnreachable(RpcError):
 
 
 class RpcClient:
-    def __init__(self, url: str = DEFAULT_URL, timeout: float = 30.0):
+    """``token`` (default ``$FS_CGR_TOKEN``) is sent as ``Authorization: Bearer``; ``cafile``
+    verifies an https server whose certificate no system CA signed."""
+
+    def __init__(self, url: str = DEFAULT_URL, timeout: float = 30.0, token=None, cafile=None):
         self.url = url
         self.timeout = timeout
+        self.token = os.environ.get("FS_CGR_TOKEN", "") if token is None else token
+        self._tls = ssl.create_default_context(cafile=cafile) if cafile else None
         self._ids = itertools.count(1)
 
     def call(self, method: str, params=None):
@@ -41,12 +48,13 @@ class RpcClient:
         return reply.get("result")
 
     def _post(self, body: bytes) -> dict:
-        request = urllib.request.Request(
-            self.url, data=body, headers={"Content-Type": "application/json"}
-        )
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(self.url, data=body, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                text = response.read()
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self._tls) as reply:
+                text = reply.read()
         except urllib.error.HTTPError as exc:
             text = exc.read()
             if not text.startswith(b"{"):

@@ -119,13 +119,14 @@ def get_cost(node, params: dict) -> dict:
 # -- folders and StorDB loads --------------------------------------------------
 @rpc("APIerSv1.LoadTariffPlanFromFolder")
 def load_tariff_plan_from_folder(node, params: dict) -> str:
-    node.tariffplans.load_folder(params.get("FolderPath"), dry_run=bool(params.get("DryRun")))
+    folder = node.tariffplans.allowed_folder(params.get("FolderPath"))
+    node.tariffplans.load_folder(folder, dry_run=bool(params.get("DryRun")))
     return OK
 
 
 @rpc("APIerSv1.RemoveTPFromFolder")
 def remove_tp_from_folder(node, params: dict) -> str:
-    node.tariffplans.remove_folder(params.get("FolderPath"))
+    node.tariffplans.remove_folder(node.tariffplans.allowed_folder(params.get("FolderPath")))
     return OK
 
 

@@ -42,7 +42,15 @@ def run(config_path=None, overrides=None, log_level: str = "INFO") -> int:
         print(f"fs-cgr: cannot listen on {config.listen.http}: {exc.strerror}", file=sys.stderr)
         node.stop()
         return 2
-    agent = start_freeswitch_agent(node)
+    except ConfigError as exc:  # e.g. TLS files that do not load
+        print(f"fs-cgr: {exc}", file=sys.stderr)
+        node.stop()
+        return 2
+    try:
+        agent = start_freeswitch_agent(node)
+    except ConfigError as exc:  # no event-socket password: no call control, the API still runs
+        log.error("FreeSWITCH agent NOT started: %s", exc)
+        agent = None
     log.info("fs_cgr running; stop with SIGTERM or Ctrl-C")
     stopping.wait()
     log.info("stopping")

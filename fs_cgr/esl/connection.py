@@ -21,7 +21,7 @@ from gevent.event import Event as Flag
 from gevent.lock import Semaphore
 from gevent.queue import Empty, Queue
 
-from fs_cgr.esl import frames
+from fs_cgr.esl import budget, frames
 from fs_cgr.esl.frames import Event, Message, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,9 @@ class Connection:
         reason = "closed by peer"
         try:
             while data := self.sock.recv(_READ_SIZE):
-                for message in self._parser.feed(data):
+                messages = self._parser.feed(data)
+                budget.BUFFERS.hold(self, self._parser.pending)  # one cap for all connections
+                for message in messages:
                     self._dispatch(message)
         except ProtocolError as exc:
             reason = f"protocol error: {exc}"
@@ -206,6 +208,7 @@ class Connection:
             return
         self.close_reason = reason
         self.closed.set()
+        budget.BUFFERS.release(self)
         with contextlib.suppress(OSError):
             self.sock.close()
         error = ConnectionClosed(f"{self.name}: {reason}")

@@ -1,6 +1,8 @@
 """Outbound ESL server: FreeSWITCH's ``socket`` app connects here once per call.
 
-Each accepted socket gets its own greenlet from a bounded pool. The server
+Each accepted socket gets its own greenlet from a bounded pool; a peer outside
+``allow`` (an ``fs_cgr.peers.AllowList``) is hung up on before anything is read, since
+whoever connects here may name any account to charge. The server
 sends ``connect`` and keeps the CHANNEL_DATA reply as ``conn.channel``: that
 reply is the reliable start of a call (CHANNEL_PARK is lost under load,
 capture 10). Then ``handler(conn)`` runs; the connection is closed when it returns.
@@ -44,9 +46,11 @@ class OutboundServer:
         handler,
         max_connections: int = 10000,
         connect_timeout: float = DEFAULT_TIMEOUT,
+        allow=None,
     ):
         self.handler = handler
         self.connect_timeout = connect_timeout
+        self.allow = allow
         self._server = StreamServer(
             parse_address(listen), self._handle, spawn=Pool(max_connections)
         )
@@ -68,6 +72,12 @@ class OutboundServer:
         return self._server.address[:2]
 
     def _handle(self, sock, address) -> None:
+        if self.allow is not None and not self.allow.allows(address[0]):
+            log.warning(
+                "ESL outbound: refused %s:%s (not in freeswitch_agent.allow_from)", *address[:2]
+            )
+            sock.close()
+            return
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = OutboundConnection(sock, name=f"{address[0]}:{address[1]}").start()
         try:

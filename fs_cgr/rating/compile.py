@@ -9,7 +9,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from fs_cgr.durations import parse_duration
-from fs_cgr.money import to_decimal
+from fs_cgr.money import MAX_PLAN_DECIMALS, plan_amount
 from fs_cgr.rating.callcost import to_ns
 from fs_cgr.rating.errors import TariffPlanError
 from fs_cgr.rating.model import (
@@ -78,8 +78,9 @@ def compile_live(live: dict) -> RatingData:
     return RatingData(profiles, plans, destinations)
 
 
-def _fail(kind: str, obj_id: str, reason: str):
-    raise TariffPlanError(f"{kind} {obj_id}: {reason}")
+def _fail(kind: str, obj_id: str, reason: str, row=None, field: str = ""):
+    """``row`` (from 1) and ``field`` say where in the document, for TariffPlan.locate."""
+    raise TariffPlanError(f"{kind} {obj_id}: {reason}", kind, obj_id, row, field)
 
 
 def _split_list(value) -> list[str]:
@@ -107,13 +108,13 @@ class _Timings:
         self._docs = docs
         self._built = {ANY: ANY_TIMING}
 
-    def get(self, timing_id: str, user: str) -> Timing:
+    def get(self, timing_id: str, user: str, *where) -> Timing:
         timing_id = timing_id or ANY
         timing = self._built.get(timing_id)
         if timing is None:
             doc = self._docs.get(timing_id)
             if doc is None:
-                _fail("RatingPlans", user, f"TimingId {timing_id!r} not found")
+                _fail("RatingPlans", user, f"TimingId {timing_id!r} not found", *where)
             try:
                 timing = Timing.from_document({**doc, "ID": timing_id})
             except ValueError as exc:
@@ -124,7 +125,7 @@ class _Timings:
 
 @lru_cache(maxsize=4096)
 def _cached_amount(value) -> Decimal:
-    return to_decimal(value)
+    return plan_amount(value)
 
 
 @lru_cache(maxsize=4096)
@@ -136,8 +137,8 @@ def _amount(kind: str, obj_id: str, field: str, value) -> Decimal:
     """A Decimal; tariff plans repeat few distinct values, so parsing is memoized."""
     try:
         return _cached_amount(value)
-    except (ValueError, TypeError):
-        _fail(kind, obj_id, f"invalid {field} {value!r}")
+    except (ValueError, TypeError) as exc:
+        _fail(kind, obj_id, f"invalid {field} {value!r}: {exc}", field=field)
 
 
 def _duration(kind: str, obj_id: str, field: str, value) -> int:
@@ -169,14 +170,17 @@ def _rate(rate_id: str, doc: dict) -> tuple[Decimal, tuple[RateSlot, ...]]:
         try:
             slots.append(_slot(row))
         except _BadField as bad:
-            _fail("Rates", f"{rate_id} slot {number}", str(bad))
+            detail = f"Rates {rate_id} slot {number}: {bad}"
+            raise TariffPlanError(detail, "Rates", rate_id, number, bad.field) from None
     if not any(slot.group_start == 0 for slot in slots):
         _fail("Rates", rate_id, "no slot with GroupIntervalStart 0s")
     return _amount("Rates", rate_id, "ConnectFee", rows[0].get("ConnectFee")), tuple(slots)
 
 
 class _BadField(ValueError):
-    pass
+    def __init__(self, field: str, reason: str):
+        super().__init__(reason)
+        self.field = field
 
 
 def _slot(row: dict) -> RateSlot:
@@ -186,9 +190,9 @@ def _slot(row: dict) -> RateSlot:
         try:
             values.append(_cached_amount(value) if field in _AMOUNTS else _cached_duration(value))
         except (ValueError, TypeError):
-            raise _BadField(f"invalid {field} {value!r}") from None
+            raise _BadField(field, f"invalid {field} {value!r}") from None
         if values[-1] < 0:
-            raise _BadField(f"negative {field} {value!r}")
+            raise _BadField(field, f"negative {field} {value!r}")
     start, rate, increment, unit, _ = values
     return RateSlot(start, rate, increment or SECOND, unit or SECOND)
 
@@ -202,26 +206,24 @@ def _destination_rate(dr_id: str, doc: dict, rates: dict, destinations: dict, sh
     if not rows:
         _fail("DestinationRates", dr_id, "no DestinationRates")
     result = []
-    for row in rows:
+    for number, row in enumerate(rows, 1):
         dest_id = str(row.get("DestinationId") or "").strip()
         rate_id = str(row.get("RateId") or "").strip()
         if dest_id != ANY and dest_id not in destinations:
-            _fail("DestinationRates", dr_id, f"DestinationId {dest_id!r} not found")
-        if rate_id not in rates:
-            _fail("DestinationRates", dr_id, f"RateId {rate_id!r} not found")
-        connect_fee, slots = rates[rate_id]
-        try:
-            decimals = int(row.get("RoundingDecimals") or 0)
-        except (TypeError, ValueError):
             _fail(
                 "DestinationRates",
                 dr_id,
-                f"invalid RoundingDecimals {row.get('RoundingDecimals')!r}",
+                f"DestinationId {dest_id!r} not found",
+                number,
+                "DestinationId",
             )
+        if rate_id not in rates:
+            _fail("DestinationRates", dr_id, f"RateId {rate_id!r} not found", number, "RateId")
+        connect_fee, slots = rates[rate_id]
         key = (
             rate_id,
             str(row.get("RoundingMethod") or ""),
-            decimals,
+            _rounding_decimals(dr_id, number, row.get("RoundingDecimals")),
             _amount("DestinationRates", dr_id, "MaxCost", row.get("MaxCost")),
             str(row.get("MaxCostStrategy") or ""),
         )
@@ -232,16 +234,40 @@ def _destination_rate(dr_id: str, doc: dict, rates: dict, destinations: dict, sh
     return result
 
 
+def _rounding_decimals(dr_id: str, number: int, value) -> int:
+    try:
+        decimals = int(value or 0)
+    except (TypeError, ValueError):
+        decimals = -1
+    if not 0 <= decimals <= MAX_PLAN_DECIMALS:
+        _fail(
+            "DestinationRates",
+            dr_id,
+            f"RoundingDecimals {value!r} is not from 0 to {MAX_PLAN_DECIMALS}",
+            number,
+            "RoundingDecimals",
+        )
+    return decimals
+
+
 def _rating_plan(plan_id, doc, dest_rates, timings, destinations) -> RatingPlan:
     bindings = doc.get("RatingPlanBindings") or []
     if not bindings:
         _fail("RatingPlans", plan_id, "no RatingPlanBindings")
     per_destination: dict[str, list[RateInterval]] = {}
-    for binding in bindings:
+    for number, binding in enumerate(bindings, 1):
         dr_id = str(binding.get("DestinationRatesId") or "").strip()
         if dr_id not in dest_rates:
-            _fail("RatingPlans", plan_id, f"DestinationRatesId {dr_id!r} not found")
-        timing = timings.get(str(binding.get("TimingId") or "").strip(), plan_id)
+            _fail(
+                "RatingPlans",
+                plan_id,
+                f"DestinationRatesId {dr_id!r} not found",
+                number,
+                "DestinationRatesId",
+            )
+        timing = timings.get(
+            str(binding.get("TimingId") or "").strip(), plan_id, number, "TimingId"
+        )
         weight = _number("RatingPlans", plan_id, "Weight", binding.get("Weight"))
         for dest_id, rating in dest_rates[dr_id]:
             interval = RateInterval(timing, rating, weight)
@@ -260,10 +286,16 @@ def _rating_profile(doc_id: str, doc: dict, plans: dict) -> RatingProfile:
     if not (tenant and category and subject):
         _fail("RatingProfiles", doc_id, "Tenant, Category and Subject are mandatory")
     activations = []
-    for item in doc.get("RatingPlanActivations") or []:
+    for number, item in enumerate(doc.get("RatingPlanActivations") or [], 1):
         plan_id = str(item.get("RatingPlanId") or "").strip()
         if plan_id not in plans:
-            _fail("RatingProfiles", doc_id, f"RatingPlanId {plan_id!r} not found")
+            _fail(
+                "RatingProfiles",
+                doc_id,
+                f"RatingPlanId {plan_id!r} not found",
+                number,
+                "RatingPlanId",
+            )
         try:
             moment = parse_time(item.get("ActivationTime"))
         except ValueError:

@@ -5,17 +5,27 @@ included), blank lines and lines of bare commas are skipped; empty numeric field
 are 0; durations may carry a unit or not ("60s", "1m", "1024" = ns). Rows with the
 same ID continue one object (rate slots, prefixes, bindings, ...); in Filters,
 Chargers and Routes a continuation row may leave Tenant and ID empty. A bad value
-raises TariffPlanError "File.csv:LINE: column NAME: reason".
+raises TariffPlanError "File.csv:LINE:COLUMN: column NAME: reason", without echoing
+the value (the folder may not be what the caller says it is); a row with fewer or
+more columns than the file has, an unbalanced quote, a plan file that is a directory
+or a link out of the folder are refused the same way. Every document remembers the
+lines it came from (``TariffPlan.origins``), so the compiler's errors about it can
+name them too (``TariffPlan.locate``).
+
+``progress(rows)`` is called every PROGRESS_ROWS rows: the tariff-plan service logs
+there and lets the rest of the node run during a big load.
 
 Files that carry nothing fs_cgr rates or executes (Attributes, Resources,
 ActionTriggers, SharedGroups, ...) are ignored.
 """
 
 import csv
+import math
+import os
 from pathlib import Path
 
 from fs_cgr.durations import parse_duration
-from fs_cgr.money import to_decimal
+from fs_cgr.money import plan_amount
 from fs_cgr.rating.errors import TariffPlanError
 from fs_cgr.rating.timing import parse_clock, parse_int_list
 from fs_cgr.storage.base import (
@@ -37,36 +47,85 @@ from fs_cgr.times import parse_time
 
 ROUNDING_METHODS = ("", "*up", "*down", "*middle")
 MAX_COST_STRATEGIES = ("", "*free", "*disconnect")
+MAX_ROUNDING_DECIMALS = 20
 ACCOUNT_ACTIONS = "account_actions"
+PROGRESS_ROWS = 20_000
+# CGrateS v0.10's filter types (each also as *not...), and its route sortings
+FILTER_TYPES = (
+    "*string", "*prefix", "*suffix", "*empty", "*exists", "*timings", "*rsr",
+    "*destinations", "*lt", "*lte", "*gt", "*gte", "*eq", "*ne",
+)  # fmt: skip
+ROUTE_SORTINGS = (
+    "", "*weight", "*lc", "*hc", "*least_cost", "*highest_cost", "*qos", "*reas", "*reds", "*load"
+)  # fmt: skip
+# the field a compile error names -> the CSV column that holds it
+_COLUMN_OF_FIELD = {"RateId": "RatesTag", "TimingId": "TimingTag"}
 
 
 class TariffPlan:
     """What one folder defines: live documents and the account actions to execute."""
 
-    def __init__(self, live: dict, account_actions: list):
+    def __init__(self, live: dict, account_actions: list, origins: dict | None = None):
         self.live: dict[str, dict[str, dict]] = live
         self.account_actions: list[dict] = account_actions
+        # (file stem, document id) -> line of each row that built it, in order
+        self.origins: dict[tuple[str, str], list[int]] = origins or {}
 
     def object_ids(self) -> list[tuple[str, str]]:
         """Every (kind, id) of the live documents, sorted."""
         return sorted((kind, obj_id) for kind, docs in self.live.items() for obj_id in docs)
 
+    def locate(self, error: TariffPlanError) -> TariffPlanError:
+        """The compiler's ``error`` prefixed with File.csv:LINE[:COLUMN] of the row it is
+        about, when it came from this folder (else unchanged)."""
+        lines = self.origins.get((error.kind, error.obj_id))
+        if not lines:
+            return error
+        row = error.row if error.row and error.row <= len(lines) else 1
+        where = f"{error.kind}.csv:{lines[row - 1]}"
+        columns = _FILES.get(f"{error.kind}.csv", ("", (), None))[1]
+        column = _COLUMN_OF_FIELD.get(error.field, error.field)
+        if column in columns:
+            where += f":{columns.index(column) + 1}"
+        return TariffPlanError(f"{where}: {error.detail}")
 
-def load_folder(path) -> TariffPlan:
+
+def load_folder(path, progress=None) -> TariffPlan:
     folder = Path(path)
     if not folder.is_dir():
         raise TariffPlanError(f"{folder}: not a directory")
+    real_folder = os.path.realpath(folder)
     live: dict[str, dict[str, dict]] = {}
     account_actions: list[dict] = []
+    origins: dict[tuple[str, str], list[int]] = {}
+    rows_read = 0
     for file_name, (kind, columns, add_row) in _FILES.items():
         file_path = folder / file_name
-        if not file_path.is_file():
+        if not _plan_file(file_path, real_folder):
             continue
         target = account_actions if kind == ACCOUNT_ACTIONS else live.setdefault(kind, {})
         state = {}
+        stem = file_name[:-4]
         for row in _rows(file_path, columns):
-            add_row(row, target, state)
-    return TariffPlan(live, account_actions)
+            doc_id = add_row(row, target, state)
+            if doc_id is not None:
+                origins.setdefault((stem, doc_id), []).append(row.line)
+            rows_read += 1
+            if progress is not None and rows_read % PROGRESS_ROWS == 0:
+                progress(rows_read)
+    return TariffPlan(live, account_actions, origins)
+
+
+def _plan_file(path: Path, real_folder: str) -> bool:
+    """Whether the folder has this plan file; refuses one that is not a regular file or
+    that is a link to somewhere outside the folder."""
+    if not os.path.lexists(path):
+        return False
+    if not path.is_file():
+        raise TariffPlanError(f"{path.name}: not a regular file")
+    if os.path.commonpath([os.path.realpath(path), real_folder]) != real_folder:
+        raise TariffPlanError(f"{path.name}: a link to a file outside the folder")
+    return True
 
 
 def folder_object_ids(path) -> list[tuple[str, str]]:
@@ -89,7 +148,8 @@ class _Row:
         self.values = values
 
     def fail(self, column: str, reason: str):
-        raise TariffPlanError(f"{self.file}:{self.line}: column {column}: {reason}")
+        number = self.columns.index(column) + 1
+        raise TariffPlanError(f"{self.file}:{self.line}:{number}: column {column}: {reason}")
 
     def text(self, column: str) -> str:
         return self.values[self.columns.index(column)]
@@ -104,22 +164,24 @@ class _Row:
         return [item.strip() for item in self.text(column).split(";") if item.strip()]
 
     def amount(self, column: str) -> str:
-        """A decimal as a string ("" = "0")."""
-        value = self.text(column)
+        """A decimal as a string ("" = "0"), not negative and of a sane size."""
         try:
-            return str(to_decimal(value))
-        except ValueError:
-            self.fail(column, f"invalid amount {value!r}")
+            value = plan_amount(self.text(column))
+        except ValueError as exc:
+            self.fail(column, str(exc))
+        return str(value)
 
-    def duration(self, column: str) -> str:
+    def duration(self, column: str, positive: bool = False) -> str:
         """A duration kept as written ("" = "0s"), after checking it parses."""
         value = self.text(column)
         try:
             ns = parse_duration(value)
         except ValueError:
-            self.fail(column, f"invalid duration {value!r}")
+            self.fail(column, "not a duration (60s, 1m, or nanoseconds)")
         if ns < 0:
-            self.fail(column, f"negative duration {value!r}")
+            self.fail(column, "negative duration")
+        if positive and ns == 0:
+            self.fail(column, "must be greater than 0")
         return value or "0s"
 
     def number(self, column: str):
@@ -130,20 +192,25 @@ class _Row:
         try:
             number = float(value)
         except ValueError:
-            self.fail(column, f"invalid number {value!r}")
+            self.fail(column, "not a number")
+        if not math.isfinite(number):
+            self.fail(column, "not a finite number")
         return int(number) if number.is_integer() else number
 
-    def integer(self, column: str) -> int:
+    def integer(self, column: str, low: int, high: int) -> int:
         value = self.text(column)
         try:
-            return int(value) if value else 0
+            number = int(value) if value else 0
         except ValueError:
-            self.fail(column, f"invalid integer {value!r}")
+            self.fail(column, "not an integer")
+        if not low <= number <= high:
+            self.fail(column, f"must be from {low} to {high}")
+        return number
 
     def flag(self, column: str) -> bool:
         value = self.text(column).lower()
         if value not in ("", "true", "false"):
-            self.fail(column, f"invalid boolean {value!r}")
+            self.fail(column, "expected true or false")
         return value == "true"
 
     def time(self, column: str) -> str:
@@ -151,13 +218,13 @@ class _Row:
         try:
             parse_time(value)
         except ValueError:
-            self.fail(column, f"invalid time {value!r}")
+            self.fail(column, "not a time (RFC 3339, 2006-01-02 15:04:05, *now, ...)")
         return value
 
     def choice(self, column: str, allowed: tuple[str, ...]) -> str:
         value = self.text(column)
         if value not in allowed:
-            self.fail(column, f"invalid value {value!r} (expected one of {', '.join(allowed[1:])})")
+            self.fail(column, f"unknown value (expected one of {', '.join(filter(None, allowed))})")
         return value
 
     def activation_interval(self, column: str) -> dict | None:
@@ -169,29 +236,29 @@ class _Row:
             try:
                 parse_time(part)
             except ValueError:
-                self.fail(column, f"invalid time {part!r}")
+                self.fail(column, "not a time (RFC 3339, 2006-01-02 15:04:05, ...)")
         return {"ActivationTime": parts[0], "ExpiryTime": parts[1] if len(parts) > 1 else ""}
 
 
 def _rows(path: Path, columns: tuple[str, ...]):
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
+        reader = csv.reader(handle, strict=True)
         try:
             for record in reader:
                 values = [value.strip() for value in record]
                 if not any(values) or values[0].startswith("#"):
                     continue
-                if len(values) > len(columns):
-                    if any(values[len(columns) :]):
-                        raise TariffPlanError(
-                            f"{path.name}:{reader.line_num}: expected {len(columns)} columns,"
-                            f" got {len(values)}"
-                        )
-                    values = values[: len(columns)]
-                values += [""] * (len(columns) - len(values))
+                if len(values) > len(columns) and not any(values[len(columns) :]):
+                    values = values[: len(columns)]  # trailing empty columns
+                if len(values) != len(columns):
+                    raise TariffPlanError(
+                        f"{path.name}:{reader.line_num}:1: expected {len(columns)} columns,"
+                        f" got {len(values)}"
+                    )
                 yield _Row(path.name, reader.line_num, columns, values)
-        except csv.Error as exc:
-            raise TariffPlanError(f"{path.name}:{reader.line_num}: {exc}") from None
+        except csv.Error as exc:  # an unbalanced quote, a NUL byte: name the problem only
+            reason = str(exc).split(":", 1)[0]
+            raise TariffPlanError(f"{path.name}:{reader.line_num}:1: {reason}") from None
         except UnicodeDecodeError:
             raise TariffPlanError(f"{path.name}: not UTF-8 text") from None
 
@@ -204,6 +271,7 @@ def _destination(row: _Row, docs: dict, _state):
     prefix = row.required("Prefix")
     if prefix not in doc["Prefixes"]:
         doc["Prefixes"].append(prefix)
+    return doc["ID"]
 
 
 def _timing(row: _Row, docs: dict, _state):
@@ -223,6 +291,7 @@ def _timing(row: _Row, docs: dict, _state):
             row.fail("Time", str(exc))
     doc["Time"] = clock
     docs[doc["ID"]] = doc
+    return doc["ID"]
 
 
 def _rate(row: _Row, docs: dict, _state):
@@ -231,11 +300,12 @@ def _rate(row: _Row, docs: dict, _state):
         {
             "ConnectFee": row.amount("ConnectFee"),
             "Rate": row.amount("Rate"),
-            "RateUnit": row.duration("RateUnit"),
-            "RateIncrement": row.duration("RateIncrement"),
+            "RateUnit": row.duration("RateUnit", positive=True),
+            "RateIncrement": row.duration("RateIncrement", positive=True),
             "GroupIntervalStart": row.duration("GroupIntervalStart"),
         }
     )
+    return doc["ID"]
 
 
 def _destination_rate(row: _Row, docs: dict, _state):
@@ -245,11 +315,12 @@ def _destination_rate(row: _Row, docs: dict, _state):
             "DestinationId": row.required("DestinationId"),
             "RateId": row.required("RatesTag"),
             "RoundingMethod": row.choice("RoundingMethod", ROUNDING_METHODS),
-            "RoundingDecimals": row.integer("RoundingDecimals"),
+            "RoundingDecimals": row.integer("RoundingDecimals", 0, MAX_ROUNDING_DECIMALS),
             "MaxCost": row.amount("MaxCost"),
             "MaxCostStrategy": row.choice("MaxCostStrategy", MAX_COST_STRATEGIES),
         }
     )
+    return doc["ID"]
 
 
 def _rating_plan(row: _Row, docs: dict, _state):
@@ -261,6 +332,7 @@ def _rating_plan(row: _Row, docs: dict, _state):
             "Weight": row.number("Weight"),
         }
     )
+    return doc["ID"]
 
 
 def _rating_profile(row: _Row, docs: dict, _state):
@@ -277,6 +349,7 @@ def _rating_profile(row: _Row, docs: dict, _state):
             "FallbackSubjects": row.text("RatesFallbackSubject"),
         }
     )
+    return f"{tenant}:{category}:{subject}"
 
 
 _ACTION_FIELDS = (
@@ -346,13 +419,44 @@ def _profile_doc(row: _Row, docs: dict, state: dict, empty: dict) -> dict:
     return doc
 
 
+def _profile_id(doc: dict) -> str:
+    return f"{doc['Tenant']}:{doc['ID']}"
+
+
 def _extend(items: list, more: list):
     items.extend(item for item in more if item not in items)
+
+
+def filter_type_problem(rule_type: str) -> str:
+    """Why a filter rule type is unusable (CGrateS' types, each also as *not...), or ""."""
+    base = "*" + rule_type[4:] if rule_type.startswith("*not") else rule_type
+    return "" if base in FILTER_TYPES else f"unknown filter type (known: {', '.join(FILTER_TYPES)})"
+
+
+def inline_filter_problem(filter_id: str) -> str:
+    """Why an inline filter (``*type:element:values``) cannot work, or ""."""
+    rule_type, *rest = filter_id.split(":")
+    if len(rest) < 2 or not rest[0]:
+        return "an inline filter is *type:element:values"
+    return filter_type_problem(rule_type)
+
+
+def _filter_ids(row: _Row, column: str) -> list[str]:
+    """FilterIDs: IDs of Filters objects, or inline ``*type:element:values`` filters."""
+    ids = row.items(column)
+    for filter_id in ids:
+        problem = filter_id.startswith("*") and inline_filter_problem(filter_id)
+        if problem:
+            row.fail(column, problem)
+    return ids
 
 
 def _filter(row: _Row, docs: dict, state: dict):
     doc = _profile_doc(row, docs, state, {"Rules": [], "ActivationInterval": None})
     if row.text("Type"):
+        problem = filter_type_problem(row.text("Type"))
+        if problem:
+            row.fail("Type", problem)
         doc["Rules"].append(
             {
                 "Type": row.text("Type"),
@@ -363,6 +467,7 @@ def _filter(row: _Row, docs: dict, state: dict):
     doc["ActivationInterval"] = (
         row.activation_interval("ActivationInterval") or doc["ActivationInterval"]
     )
+    return _profile_id(doc)
 
 
 def _charger(row: _Row, docs: dict, state: dict):
@@ -372,7 +477,7 @@ def _charger(row: _Row, docs: dict, state: dict):
         state,
         {"FilterIDs": [], "ActivationInterval": None, "RunID": "", "AttributeIDs": [], "Weight": 0},
     )
-    _extend(doc["FilterIDs"], row.items("FilterIDs"))
+    _extend(doc["FilterIDs"], _filter_ids(row, "FilterIDs"))
     _extend(doc["AttributeIDs"], row.items("AttributeIDs"))
     doc["ActivationInterval"] = (
         row.activation_interval("ActivationInterval") or doc["ActivationInterval"]
@@ -380,6 +485,7 @@ def _charger(row: _Row, docs: dict, state: dict):
     doc["RunID"] = row.text("RunID") or doc["RunID"]
     if row.text("Weight"):
         doc["Weight"] = row.number("Weight")
+    return _profile_id(doc)
 
 
 def _route(row: _Row, docs: dict, state: dict):
@@ -396,17 +502,18 @@ def _route(row: _Row, docs: dict, state: dict):
             "Weight": 0,
         },
     )
-    _extend(doc["FilterIDs"], row.items("FilterIDs"))
+    _extend(doc["FilterIDs"], _filter_ids(row, "FilterIDs"))
     _extend(doc["SortingParameters"], row.items("SortingParameters"))
     doc["ActivationInterval"] = (
         row.activation_interval("ActivationInterval") or doc["ActivationInterval"]
     )
-    doc["Sorting"] = row.text("Sorting") or doc["Sorting"]
+    doc["Sorting"] = row.choice("Sorting", ROUTE_SORTINGS) or doc["Sorting"]
     if row.text("Weight"):
         doc["Weight"] = row.number("Weight")
     route_id = row.text("RouteID")
     if not route_id:
-        return
+        return _profile_id(doc)
+    _filter_ids(row, "RouteFilterIDs")
     route = next((r for r in doc["Routes"] if r["ID"] == route_id), None)
     if route is None:
         route = {
@@ -433,6 +540,7 @@ def _route(row: _Row, docs: dict, state: dict):
         route["Weight"] = row.number("RouteWeight")
     route["Blocker"] = row.flag("RouteBlocker") or route["Blocker"]
     route["RouteParameters"] = row.text("RouteParameters") or route["RouteParameters"]
+    return _profile_id(doc)
 
 
 def _stat_queue(row: _Row, docs: dict, state: dict):

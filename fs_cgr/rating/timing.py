@@ -13,24 +13,36 @@ DAY = 86_400 * SECOND
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+# the values a timing field may hold (WeekDays: Sunday is 0 or 7)
+FIELD_RANGES = {"Years": (1, 9999), "Months": (1, 12), "MonthDays": (1, 31), "WeekDays": (0, 7)}
+
+
 def parse_clock(text: str) -> int:
-    """Seconds of the day for "HH:MM:SS" (CGrateS reads the three fields as integers)."""
+    """Seconds of the day for "HH:MM:SS" (00:00:00 to 24:00:00)."""
     parts = text.split(":")
     if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
-        raise ValueError(f"invalid time of day {text!r}")
+        raise ValueError("invalid time of day (expected HH:MM:SS)")
     hours, minutes, secs = (int(p) for p in parts)
-    return hours * 3600 + minutes * 60 + secs
+    seconds = hours * 3600 + minutes * 60 + secs
+    if minutes > 59 or secs > 59 or seconds > 86_400:
+        raise ValueError("invalid time of day (hours 0-24, minutes and seconds 0-59)")
+    return seconds
 
 
 def parse_int_list(value, what: str) -> tuple[int, ...]:
-    """``"1;2;3"``, ``[1, 2]``, ``"*any"`` or empty (= any) as a tuple of ints."""
+    """``"1;2;3"``, ``[1, 2]``, ``"*any"`` or empty (= any) as a tuple of ints, each in
+    FIELD_RANGES[what] when ``what`` is a timing field."""
     if value is None or value == "" or value == "*any":
         return ()
     items = value.split(";") if isinstance(value, str) else list(value)
     try:
-        return tuple(int(str(item).strip()) for item in items if str(item).strip() != "")
+        numbers = tuple(int(str(item).strip()) for item in items if str(item).strip() != "")
     except ValueError:
-        raise ValueError(f"invalid {what} {value!r}") from None
+        raise ValueError(f"invalid {what}: not a list of integers") from None
+    low, high = FIELD_RANGES.get(what, (-(2**63), 2**63))
+    if any(not low <= number <= high for number in numbers):
+        raise ValueError(f"invalid {what}: each must be from {low} to {high}")
+    return numbers
 
 
 class Timing:

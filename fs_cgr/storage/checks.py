@@ -6,6 +6,11 @@ from fs_cgr import jsoncodec
 from fs_cgr.storage.base import LIVE_KINDS
 
 
+class EncodedDoc(str):
+    """A live document already encoded with ``jsoncodec.encode``: a big tariff-plan load
+    encodes in a worker thread (fs_cgr.offload) and ``write_live`` stores the text as is."""
+
+
 def encode_live_changes(
     changes: Iterable[tuple[str, str, dict | None]],
 ) -> list[tuple[str, str, str | None]]:
@@ -19,6 +24,9 @@ def encode_live_changes(
         if kind not in LIVE_KINDS:
             raise ValueError(f"unknown live kind {kind!r}; one of {', '.join(LIVE_KINDS)}")
         require_id("live object id", obj_id)
+        if isinstance(doc, EncodedDoc):  # encoded by the caller, beside the event loop
+            encoded.append((kind, obj_id, str(doc)))
+            continue
         if doc is not None and not isinstance(doc, dict):
             raise ValueError(f"{kind} {obj_id}: document must be a dict or None")
         encoded.append((kind, obj_id, None if doc is None else jsoncodec.encode(doc)))

@@ -17,6 +17,7 @@ from fs_cgr.config import load_config
 from fs_cgr.money import ZERO
 from tests.agents.lab import DE, TENANT, RecordingAccounts, WallClock, write_plan
 from tests.fssim import FreeSwitchSim, wait_until
+from tests.fssim.sim import SIM_PASSWORD
 
 BACKENDS = ("embedded", "redis+mariadb")
 
@@ -31,7 +32,7 @@ def node_overrides(backend: str, request, data_dir: Path, inbound, **extra) -> d
         "freeswitch_agent.listen": "127.0.0.1:0",
         "freeswitch_agent.linger": "5s",
         "freeswitch_agent.event_socket_conns": [
-            {"address": f"{inbound[0]}:{inbound[1]}", "password": "ClueCon", "alias": "fs1"}
+            {"address": f"{inbound[0]}:{inbound[1]}", "password": SIM_PASSWORD, "alias": "fs1"}
         ],
     }
     if backend != "embedded":

@@ -7,7 +7,7 @@ from fs_cgr.agents.fslink import FreeSwitchLinks, UnreadableChannels, parse_chan
 from fs_cgr.config import EventSocketConn
 from tests.fssim import FreeSwitchSim, wait_until
 from tests.fssim.channel import SimChannel
-from tests.fssim.sim import SHOW_CHANNELS_COLUMNS
+from tests.fssim.sim import SHOW_CHANNELS_COLUMNS, SIM_PASSWORD
 
 UUID1 = "865175b4-d220-40ef-b500-7f7061a0b970"
 UUID2 = "40ff8a22-52b4-44e5-ada6-148a9b4a8842"
@@ -63,7 +63,7 @@ def hangups() -> list:
 def links(boxes, hangups):
     sims, addresses = boxes
     confs = [
-        EventSocketConn(address=f"{host}:{port}", alias=f"fs{n}")
+        EventSocketConn(address=f"{host}:{port}", password=SIM_PASSWORD, alias=f"fs{n}")
         for n, (host, port) in enumerate(addresses, 1)
     ]
     started = FreeSwitchLinks(confs, lambda link, event: hangups.append((link.alias, event.uuid)))

@@ -16,6 +16,7 @@ from fs_cgr.api.client import RpcClient
 from fs_cgr.api.server import ServerThread
 from fs_cgr.app import Node
 from fs_cgr.config import load_config
+from tests.conftest import ROOT, SHARED
 
 BACKENDS = ("embedded", "redis+mariadb")
 
@@ -59,6 +60,8 @@ def _config(backend: str, request, data_dir) -> dict:
         "general.data_dir": str(data_dir),
         "listen.http": "127.0.0.1:0",
         "listen.max_request_bytes": 1024 * 1024,
+        # the project (examples/), ../shared and the tests' temporary folders
+        "tariffplans.base_dirs": [str(ROOT), str(SHARED), str(data_dir.parent.parent)],
     }
     if backend == "embedded":
         overrides["stordb.url"] = f"sqlite:///{data_dir}/stordb.sqlite"

@@ -31,7 +31,7 @@ def test_defaults(tmp_path):
     agent = config.freeswitch_agent
     assert agent.listen == "127.0.0.1:8084"
     assert [(c.address, c.password, c.reconnects) for c in agent.event_socket_conns] == [
-        ("127.0.0.1:8021", "ClueCon", -1)
+        ("127.0.0.1:8021", "", -1)  # no default password: FreeSWITCH sets its own
     ]
     assert (agent.linger, agent.hangup_on_shutdown, agent.create_cdr) == (10, True, True)
     assert agent.max_connections == 10000

@@ -9,13 +9,14 @@ from gevent.server import StreamServer
 
 from fs_cgr.esl import ConnectionClosed, ESLTimeout, InboundClient
 from tests.fssim import wait_until
+from tests.fssim.sim import SIM_PASSWORD
 
 
 @pytest.fixture
 def clients():
     started = []
 
-    def start(address, password="ClueCon", **kwargs):
+    def start(address, password=SIM_PASSWORD, **kwargs):
         kwargs.setdefault("backoff_initial", 0.05)
         kwargs.setdefault("backoff_max", 0.2)
         client = InboundClient(address, password, **kwargs).start()
@@ -42,7 +43,7 @@ def follow_call(seen: Queue):
 def test_auth_api_and_show_channels(clients, sim, outbound):
     client = clients(sim.listen_inbound())
     assert client.wait_connected(5)
-    assert sim.inbound_log[0] == "auth ClueCon"
+    assert sim.inbound_log[0] == f"auth {SIM_PASSWORD}"
     assert client.api("version").text.startswith("FreeSWITCH Version 1.10.12-release")
     assert client.api("show channels").text == "\n0 total.\n"
 

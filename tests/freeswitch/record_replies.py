@@ -67,7 +67,7 @@ class Recorder:
 
 def main() -> int:
     host, port = os.environ["FS_ESL_HOST"], int(os.environ.get("FS_ESL_PORT", "8021"))
-    password = os.environ.get("FS_ESL_PASSWORD", "ClueCon")
+    password = os.environ["FS_ESL_PASSWORD"]  # no default: the box's fs_cgr_vars.xml sets it
     out = sys.stdout.buffer
     out.write(b"# fs_cgr's own recording: api replies of an idle FreeSWITCH (no channels)\n")
     out.write(b"# made by tests/freeswitch/record_replies.py\n\n##### FILE inbound.txt\n")

@@ -55,8 +55,11 @@ def wait_until(predicate, timeout: float, what: str):
     return result
 
 
+SIM_PASSWORD = "sim-esl-secret"  # the event-socket password of every simulator (no default)
+
+
 class FreeSwitchSim:
-    def __init__(self, clock: FakeClock | None = None, password: str = "ClueCon"):
+    def __init__(self, clock: FakeClock | None = None, password: str = SIM_PASSWORD):
         self.clock = clock or FakeClock()
         self.password = password
         self.core_uuid = new_uuid()

@@ -269,6 +269,26 @@ def test_folder_object_ids_lists_every_live_object(tmp_path):
     ]
 
 
+RATE = "RT_A,0,0.1,60s,1s,0s\n"
+TIMING = "T,*any,*any,*any,1,08:00:00\n"
+DEST_RATE = "DR_A,DST,RT,*up,4,0,\n"
+CHARGER = "cgrates.org,CRG,,,*default,*none,0\n"
+ROUTE = "cgrates.org,RTE,,,*weight,,r1,,,,,,10,false,,0\n"
+FILTER = "cgrates.org,FLT,*string,~*req.Account,1001,\n"
+
+
+def _column(line: str, index: int, value: str) -> str:
+    """``line`` with its column ``index`` (from 0) replaced."""
+    cells = line.rstrip("\n").split(",")
+    cells[index] = value
+    return ",".join(cells) + "\n"
+
+
+def _cell(file_name: str, line: str, index: int, value: str, message: str) -> tuple:
+    """A case: ``line`` with ``value`` in column ``index``, refused at 1:index+1."""
+    return file_name, _column(line, index, value), f"{file_name}:1:{index + 1}: column {message}"
+
+
 @pytest.mark.parametrize(
     "file_name, text, message",
     [
@@ -277,57 +297,67 @@ def test_folder_object_ids_lists_every_live_object(tmp_path):
             "#Id,ConnectFee,Rate,RateUnit,RateIncrement,GroupIntervalStart\n"
             "RT_A,0,0.1,60s,1s,0s\n\n"
             "RT_B,0,0.1,x,1s,0s\n",
-            "Rates.csv:4: column RateUnit: invalid duration 'x'",
+            "Rates.csv:4:4: column RateUnit: not a duration",
         ),
-        (
-            "Rates.csv",
-            "RT_A,zero,0.1,60s,1s,0s\n",
-            "Rates.csv:1: column ConnectFee: invalid amount",
-        ),
-        ("Rates.csv", "RT_A,0,0.1,60s,-1s,0s\n", "Rates.csv:1: column RateIncrement: negative"),
-        (
-            "DestinationRates.csv",
-            "DR_A,DST,RT,*up,four,0,\n",
-            "DestinationRates.csv:1: column RoundingDecimals: invalid integer 'four'",
-        ),
-        (
-            "DestinationRates.csv",
-            "DR_A,DST,RT,*sideways,4,0,\n",
-            "DestinationRates.csv:1: column RoundingMethod: invalid value '*sideways'",
-        ),
-        (
-            "DestinationRates.csv",
-            "DR_A,DST,RT,*up,4,0,*cheap\n",
-            "DestinationRates.csv:1: column MaxCostStrategy: invalid value '*cheap'",
-        ),
-        (
-            "RatingPlans.csv",
-            "RP,DR,*any,heavy\n",
-            "RatingPlans.csv:1: column Weight: invalid number",
-        ),
+        _cell("Rates.csv", RATE, 1, "zero", "ConnectFee: not a decimal"),
+        _cell("Rates.csv", RATE, 4, "-1s", "RateIncrement: negative"),
+        _cell("Rates.csv", RATE, 2, "1e309", "Rate: larger than"),
+        _cell("Rates.csv", RATE, 2, "NaN", "Rate: not a decimal"),
+        _cell("Rates.csv", RATE, 2, "Infinity", "Rate: not a decimal"),
+        _cell("Rates.csv", RATE, 2, "-0.1", "Rate: must not be negative"),
+        _cell("Rates.csv", RATE, 2, "1e-30", "Rate: more than 20"),
+        _cell("Rates.csv", RATE, 3, "0", "RateUnit: must be greater"),
+        _cell("Rates.csv", RATE, 4, "0s", "RateIncrement: must be"),
+        ("Rates.csv", "RT_A,0,0.1,60s\n", "Rates.csv:1:1: expected 6 columns, got 4"),
+        ("Rates.csv", 'RT_A,0,"0.1,60s,1s,0s\n', "Rates.csv:1:1: unexpected end of data"),
+        _cell("DestinationRates.csv", DEST_RATE, 4, "four", "RoundingDecimals: not an integer"),
+        _cell("DestinationRates.csv", DEST_RATE, 4, "-1", "RoundingDecimals: must be from 0 to 20"),
+        _cell("DestinationRates.csv", DEST_RATE, 5, "-5", "MaxCost: must not be negative"),
+        _cell("DestinationRates.csv", DEST_RATE, 3, "*sideways", "RoundingMethod: unknown value"),
+        _cell("DestinationRates.csv", DEST_RATE, 6, "*cheap", "MaxCostStrategy: unknown value"),
+        ("RatingPlans.csv", "RP,DR,*any,heavy\n", "RatingPlans.csv:1:4: column Weight: not a"),
+        ("RatingPlans.csv", "RP,DR,*any,inf\n", "RatingPlans.csv:1:4: column Weight: not a fin"),
         (
             "RatingProfiles.csv",
             "cgrates.org,call,1001,yesterday,RP,\n",
-            "RatingProfiles.csv:1: column ActivationTime: invalid time 'yesterday'",
+            "RatingProfiles.csv:1:4: column ActivationTime: not a time",
         ),
-        ("Destinations.csv", "DST_A,\n", "Destinations.csv:1: column Prefix: must not be empty"),
-        ("Timings.csv", "T,*any,*any,*any,mon,08:00:00\n", "Timings.csv:1: column WeekDays"),
-        ("Timings.csv", "T,*any,*any,*any,1,8am\n", "Timings.csv:1: column Time"),
+        ("Destinations.csv", "DST_A,\n", "Destinations.csv:1:2: column Prefix: must not be empty"),
+        _cell("Timings.csv", TIMING, 4, "mon", "WeekDays"),
+        _cell("Timings.csv", TIMING, 4, "8", "WeekDays: invalid Week"),
+        _cell("Timings.csv", TIMING, 2, "13", "Months: invalid"),
+        _cell("Timings.csv", TIMING, 3, "32", "MonthDays: invalid"),
+        _cell("Timings.csv", TIMING, 5, "8am", "Time"),
+        _cell("Timings.csv", TIMING, 5, "25:99:00", "Time: invalid"),
         (
             "AccountActions.csv",
             "cgrates.org,1001,AP,,maybe,\n",
-            "AccountActions.csv:1: column AllowNegative: invalid boolean 'maybe'",
+            "AccountActions.csv:1:5: column AllowNegative: expected true or false",
         ),
-        ("Destinations.csv", "DST_A,1,2\n", "Destinations.csv:1: expected 2 columns, got 3"),
-        ("Chargers.csv", ",,,,*default,,\n", "Chargers.csv:1: column ID: must not be empty"),
+        ("Destinations.csv", "DST_A,1,2\n", "Destinations.csv:1:1: expected 2 columns, got 3"),
+        ("Chargers.csv", ",,,,*default,,\n", "Chargers.csv:1:2: column ID: must not be empty"),
+        _cell(
+            "Chargers.csv",
+            CHARGER,
+            2,
+            "*strng:~*req.Account:1001",
+            "FilterIDs: unknown filter type",
+        ),
+        _cell("Chargers.csv", CHARGER, 2, "*string:1001", "FilterIDs: an inline filter is"),
+        _cell("Filters.csv", FILTER, 2, "*regexp", "Type: unknown"),
+        _cell("Routes.csv", ROUTE, 4, "*cheapest", "Sorting: unknown"),
+        _cell(
+            "Routes.csv", ROUTE, 7, "*foo:~*req.Account:1", "RouteFilterIDs: unknown filter type"
+        ),
     ],
 )
 def test_bad_rows_name_file_line_and_column(tmp_path, file_name, text, message):
     folder = write_folder(tmp_path, {file_name: text})
     with pytest.raises(TariffPlanError) as caught:
         load_folder(folder)
-    assert message in caught.value.detail
+    assert caught.value.detail.startswith(message)
     assert caught.value.message.startswith("SERVER_ERROR: ")
+    assert "1001" not in caught.value.detail.partition(": column")[2]  # values are not echoed
 
 
 def test_missing_folder_is_an_error(tmp_path):

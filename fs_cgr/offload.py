@@ -1,0 +1,69 @@
+"""CPU-heavy work beside the gevent loop: a big tariff plan parses and compiles for seconds.
+
+A greenlet that runs pure Python for seconds stops every other greenlet of its hub (the
+API, the calls). ``off_the_loop(fn, ...)`` runs ``fn`` in a thread of the hub's pool
+instead: the calling greenlet waits, the loop goes on, and the interpreter switches
+between the two threads every few milliseconds. The function must not touch gevent
+objects (sockets, locks) of the loop's thread; ``on_the_loop`` hands it a way to call
+back into the loop (progress logging). ``collection_paused()`` keeps the garbage
+collector's full passes over a big plan from stopping both threads.
+
+A worker process would not share the interpreter lock at all, but it would have to
+pickle a million documents back; measured with bench/plan_load.py, the thread keeps
+Ping within tens of milliseconds during the load, which is what the node needs.
+"""
+
+import contextlib
+import gc
+
+import gevent
+
+_paused = 0  # nested or concurrent big loads of this process
+
+
+def off_the_loop(fn, *args):
+    """``fn(*args)`` in the hub's thread pool; its result, or its exception raised here
+    (the pool would print an expected error, a refused plan, as a crash)."""
+    succeeded, outcome = gevent.get_hub().threadpool.apply(_outcome, (fn, args))
+    if succeeded:
+        return outcome
+    raise outcome
+
+
+def _outcome(fn, args) -> tuple:
+    try:
+        return True, fn(*args)
+    except Exception as exc:
+        return False, exc
+
+
+def on_the_loop(fn):
+    """``fn`` wrapped so that calling it from a pool thread runs it in the calling
+    greenlet's loop (thread-safe, asynchronous)."""
+    loop = gevent.get_hub().loop
+
+    def call(*args):
+        loop.run_callback_threadsafe(fn, *args)
+
+    return call
+
+
+@contextlib.contextmanager
+def collection_paused():
+    """No cyclic garbage collection while a big plan is built, then its objects frozen.
+
+    A full collection walks every object of the process while holding the interpreter
+    lock, so with a million new documents each one stops the loop for up to a second
+    (bench/plan_load.py). The plan's objects are long-lived: freezing them after the
+    load keeps later collections from walking them again.
+    """
+    global _paused
+    _paused += 1
+    gc.disable()
+    try:
+        yield
+    finally:
+        _paused -= 1
+        if not _paused:
+            gc.freeze()
+            gc.enable()
