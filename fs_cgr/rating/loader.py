@@ -48,6 +48,7 @@ from fs_cgr.times import parse_time
 ROUNDING_METHODS = ("", "*up", "*down", "*middle")
 MAX_COST_STRATEGIES = ("", "*free", "*disconnect")
 MAX_ROUNDING_DECIMALS = 20
+MAX_COUNT = 2**31 - 1  # queue lengths and hit counts: Go's int as CGrateS stores them
 ACCOUNT_ACTIONS = "account_actions"
 PROGRESS_ROWS = 20_000
 # CGrateS v0.10's filter types (each also as *not...), and its route sortings
@@ -554,7 +555,7 @@ def _stat_queue(row: _Row, docs: dict, state: dict):
         row.activation_interval("ActivationInterval") or doc["ActivationInterval"]
     )
     for column in ("QueueLength", "MinItems"):
-        doc[column] = row.integer(column) or doc[column]
+        doc[column] = row.integer(column, 0, MAX_COUNT) or doc[column]
     if row.text("TTL"):
         doc["TTL"] = _signed_duration(row, "TTL")
     doc["Stored"] = row.flag("Stored") or doc["Stored"]
@@ -588,8 +589,8 @@ def _threshold(row: _Row, docs: dict, state: dict):
         doc.update(
             {
                 "ActivationInterval": None,
-                "MaxHits": row.integer("MaxHits"),
-                "MinHits": row.integer("MinHits"),
+                "MaxHits": row.integer("MaxHits", -1, MAX_COUNT),  # -1: no limit
+                "MinHits": row.integer("MinHits", 0, MAX_COUNT),
                 "MinSleep": parse_duration(row.duration("MinSleep")),
                 "Blocker": row.flag("Blocker"),
                 "Async": row.flag("Async"),

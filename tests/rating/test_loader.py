@@ -185,8 +185,6 @@ PROFILE_FILES = {
         cgrates.org,SPL_1,,,,,supplier2,,,RP_2;RP_3,,,20,true,p2,
         ,,,,,,supplier1,,acc1,,,,,,,
     """,
-    "Attributes.csv": 'this file is ignored, even;when,it"s not,valid\n',
-    "Stats.csv": "#Tenant,Id\ncgrates.org,Stats1,,,,\n",
 }
 
 
