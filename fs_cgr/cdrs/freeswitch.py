@@ -1,7 +1,7 @@
 """FreeSWITCH's own CDRs into the CDR pipeline: mod_json_cdr over HTTP, mod_cdr_csv files.
 
 Both become a mod_json_cdr-like document (``variables`` + caller profile) that
-``fs_cgr.agents.fsevent.FSEvent`` turns into the neutral event, so cgr_reqtype,
+``fs_cgr.fschannel.FSEvent`` turns into the neutral event, so cgr_reqtype,
 cgr_account, ... mean here what they mean to the live agent. A CSV file has no
 channel username; the account falls back to ``accountcode`` (vanilla
 FreeSWITCH sets it to the directory user), then ``caller_id_number``.
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fs_cgr.agents.fsevent import Defaults, FSEvent
 from fs_cgr.errors import CGRError, InvalidArgument, MandatoryMissing
+from fs_cgr.fschannel import Defaults, FSEvent
 
 # FreeSWITCH's cdr_csv.conf.xml "example" template, column by column.
 EXAMPLE_TEMPLATE = (

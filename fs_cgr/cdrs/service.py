@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from fs_cgr.cdrs.chargers import ChargerService
 from fs_cgr.cdrs.commit import GroupCommit
 from fs_cgr.cdrs.event import normalize
-from fs_cgr.cdrs.query import parse_query
 from fs_cgr.cdrs.rater import CDRRater
 from fs_cgr.cdrs.spool import Spool
 from fs_cgr.errors import CGRError, NotFound, PartiallyExecuted, StorageUnavailable
+from fs_cgr.storage.cdr_query import parse_query
 
 log = logging.getLogger(__name__)
 

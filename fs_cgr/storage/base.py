@@ -169,7 +169,7 @@ class StorDB(ABC):
 
     @abstractmethod
     def get_cdrs(self, query: dict) -> list[dict]:
-        """CDRs matching a CGrateS-style filter (see fs_cgr.cdrs.query)."""
+        """CDRs matching a CGrateS-style filter (see fs_cgr.storage.cdr_query)."""
 
     @abstractmethod
     def count_cdrs(self, query: dict) -> int: ...

@@ -7,10 +7,10 @@ from decimal import Decimal
 import gevent
 import pytest
 
-from fs_cgr.cdrs.query import parse_query, select
 from fs_cgr.durations import SECOND
 from fs_cgr.storage import open_stordb
 from fs_cgr.storage.base import DESTINATIONS, RATES
+from fs_cgr.storage.cdr_query import parse_query, select
 from fs_cgr.times import UTC
 
 T0 = datetime(2024, 1, 1, 10, 0, tzinfo=UTC)
@@ -351,7 +351,7 @@ def test_limit_and_offset(cdrs):
 @pytest.mark.parametrize(
     "query",
     [
-        {"MediationRunIds": ["*raw"]},  # raw API names must go through fs_cgr.cdrs.query first
+        {"MediationRunIds": ["*raw"]},  # raw API names: parse_query first
         {"Accounts": "1001"},
         {"OrderBy": ("Price", False)},
         {"SetupTimeStart": "not a time"},
@@ -387,7 +387,7 @@ def test_bad_query_is_a_value_error(cdrs, query):
     ],
 )
 def test_api_queries_agree_with_the_reference_selection(cdrs, params, expected):
-    """fs_cgr.cdrs.query turns API parameters into the query; SQL must pick what it picks."""
+    """fs_cgr.storage.cdr_query turns API parameters into the query; SQL must pick what it picks."""
     query = parse_query(params)
     reference = [cdr["OriginID"] for cdr in select(cdrs.get_cdrs({}), query)]
     found = [cdr["OriginID"] for cdr in cdrs.get_cdrs(query)]
