@@ -1,7 +1,8 @@
 """Pricing one CDR run by its RequestType, as CGrateS' CDRServer.rateCDR does.
 
 - ``*none``: stored unpriced (Cost -1).
-- ``*rated``: GetCost; Cost rounded with the DestinationRate's rounding.
+- ``*rated`` and every RequestType CGrateS does not account for (``*raw``, ...):
+  GetCost; Cost rounded with the DestinationRate's rounding. ``charging`` says which.
 - ``*postpaid`` / ``*pseudoprepaid``: priced and debited (key ``cdr:<CGRID>:<RunID>``),
   then the rounding difference is charged (or credited) with ``...:round``. A debit
   the account cannot pay in full (and may not go negative for) changes nothing and
@@ -16,7 +17,7 @@ A run that cannot be priced is still stored: Cost -1, the error in ExtraInfo.
 import logging
 from decimal import Decimal
 
-from fs_cgr.cdrs.event import NONE, POSTPAID, PREPAID, PSEUDOPREPAID, start_time
+from fs_cgr.cdrs.event import NONE, POSTPAID, PREPAID, PSEUDOPREPAID, charging, start_time
 from fs_cgr.cdrs.record import UNRATED, new_cdr
 from fs_cgr.errors import CGRError, MandatoryMissing
 from fs_cgr.money import ROUND_MIDDLE, round_money, to_decimal
@@ -70,7 +71,7 @@ class CDRRater:
     def rate(self, run: dict, session_cost: dict | None = None) -> dict:
         """The priced CDR of one run; errors end up in ExtraInfo, never raised."""
         cdr = new_cdr(run)
-        request_type = cdr["RequestType"]
+        request_type = charging(cdr["RequestType"])
         if request_type == NONE:
             return cdr
         try:

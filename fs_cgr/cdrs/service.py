@@ -178,7 +178,8 @@ class CDRService:
         return fresh
 
     def _runs(self, event: dict, use_chargers: bool) -> list[dict]:
-        run = normalize(event, self.node.config.general)
+        # no Destination (data, SMS): rated through *any destination rates, as CGrateS
+        run = normalize(event, self.node.config.general, require=("Account",))
         if not use_chargers:
             run["RunID"] = run.get("RunID") or "*default"
             return [run]
