@@ -149,8 +149,9 @@ class AccountService:
 
     def refund(self, debit: Debit, keep_usage: int = 0, key: str | None = None) -> Refund:
         """Give back every increment of ``debit`` that starts at or after ``keep_usage`` ns
-        (the connect fee only with everything: ``keep_usage`` 0). Balances removed since are listed in
-        ``Refund.missing``. Use ``debit.trimmed(keep_usage)`` for what stays charged."""
+        (the connect fee only with everything: ``keep_usage`` 0). Balances removed since
+        are listed in ``Refund.missing``. ``debit.trimmed(keep_usage)`` is what stays
+        charged."""
         _require(Tenant=debit.tenant, Account=debit.account)
 
         def change(account: Account | None):

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 
 from fs_cgr.cdrs.chargers import ChargerService
 from fs_cgr.cdrs.commit import GroupCommit
-from fs_cgr.cdrs.event import normalize
+from fs_cgr.cdrs.event import POSTPAID, PREPAID, PSEUDOPREPAID, charging, normalize
 from fs_cgr.cdrs.rater import CDRRater
 from fs_cgr.cdrs.spool import Spool
+from fs_cgr.cdrs.stream import iter_cdrs, pages
 from fs_cgr.errors import CGRError, NotFound, PartiallyExecuted, StorageUnavailable
 from fs_cgr.storage.cdr_query import parse_query
 
@@ -41,6 +42,24 @@ class CDROutcome:
     @property
     def failed_runs(self) -> list[dict]:
         return [cdr for cdr in self.cdrs if cdr["ExtraInfo"] and cdr["Cost"] < 0]
+
+
+_ACCOUNTED = (PREPAID, POSTPAID, PSEUDOPREPAID)
+
+
+@dataclass
+class RateReport:
+    """What ``rate_cdrs`` did: CDRs priced anew, CDRs left alone since already charged."""
+
+    rated: int = 0
+    charged: int = 0
+
+
+def _as_event(cdr: dict) -> dict:
+    """A stored CDR as the event it came from (ExtraFields flat again), unpriced."""
+    event = {k: v for k, v in cdr.items() if k not in ("ExtraFields", "Cost", "CostDetails")}
+    event.update(cdr.get("ExtraFields") or {})
+    return event
 
 
 class CDRService:
@@ -235,3 +254,27 @@ class CDRService:
 
     def count_cdrs(self, params: dict) -> int:
         return self.node.stordb.count_cdrs(parse_query(params))
+
+    def iter_cdrs(self, params: dict):
+        """The matching CDRs as a stream, in OrderID order (see fs_cgr.cdrs.stream)."""
+        return iter_cdrs(self.node.stordb, parse_query(params))
+
+    # -- re-rating -------------------------------------------------------------
+    def rate_cdrs(self, params: dict) -> RateReport:
+        """Price the matching stored CDRs again (after a tariff fix) and update them.
+
+        A CDR whose money was taken (an accounted RequestType with a Cost) is left
+        as it is: pricing it anew would need its debit refunded first. Every other
+        one is priced as when it came in: ``*rated``-like ones by GetCost, an
+        accounted one that was never charged (Cost -1) is charged now.
+        """
+        report = RateReport()
+        for page in pages(self.iter_cdrs(params), self.batch):
+            rated = []
+            for cdr in page:
+                if charging(cdr["RequestType"]) in _ACCOUNTED and cdr["Cost"] >= 0:
+                    report.charged += 1
+                    continue
+                rated.append(self.rater.rate(_as_event(cdr)))
+            report.rated += self.node.stordb.update_cdrs(rated) if rated else 0
+        return report

@@ -175,6 +175,11 @@ class StorDB(ABC):
     def count_cdrs(self, query: dict) -> int: ...
 
     @abstractmethod
+    def update_cdrs(self, cdrs: list[dict]) -> int:
+        """Overwrite the pricing (Cost, CostDetails, CostSource, ExtraInfo) of CDRs
+        stored under the same (CGRID, RunID): re-rating. Return rows changed."""
+
+    @abstractmethod
     def stored_runs(self, cgrids: list[str]) -> set[tuple[str, str]]:
         """The (CGRID, RunID) pairs stored for ``cgrids``: the duplicate check of the
         CDR path, which needs no more than these two columns."""
