@@ -11,6 +11,7 @@ import threading
 import time
 
 from fs_cgr.accounts.service import AccountService
+from fs_cgr.cdrc.service import Mediator
 from fs_cgr.cdrs.service import CDRService
 from fs_cgr.config import Config
 from fs_cgr.rating import RatingEngine
@@ -104,11 +105,12 @@ class Node:
         self.cdrs = CDRService(self)
         self.sessions = SessionService(self)
         self.routes = RouteService(self)
+        self.cdrc = Mediator(self)
         self._started = False
 
     @property
     def services(self) -> list:
-        return [self.tariffplans, self.accounts, self.cdrs, self.sessions, self.routes]
+        return [self.tariffplans, self.accounts, self.cdrs, self.sessions, self.routes, self.cdrc]
 
     def start(self) -> "Node":
         if not self._started:

@@ -105,6 +105,21 @@ class FreeSwitchAgentConfig:
 class CDRsConfig:
     spool_dir: str = ""  # "" = <data_dir>/cdr-spool
     store_batch: int = 500
+    export_dir: str = ""  # "" = <data_dir>/cdr-export: where CDRsV1.ExportCDRs writes
+
+
+@dataclass
+class CdrcConfig:
+    """One watched folder of the Mediator (fs_cgr.cdrc): CDR files in, imported, moved out."""
+
+    in_dir: str = ""
+    out_dir: str = ""
+    format: str = "freeswitch_csv"  # freeswitch_csv | freeswitch_json | cgrates_csv
+    template: str = ""  # CSV columns; "" = the format's default
+    run_delay: int = _duration("0s")  # 0: inotify (polling fallback); else poll this often
+    settle: int = _duration("1s")  # a file unchanged this long (no inotify close) is finished
+    timezone: str = "UTC"  # of mod_cdr_csv's local *_stamp columns
+    cost_runs: list[str] = field(default_factory=list)  # RunIDs whose Cost is appended
 
 
 @dataclass
@@ -116,6 +131,7 @@ class Config:
     sessions: SessionsConfig = field(default_factory=SessionsConfig)
     freeswitch_agent: FreeSwitchAgentConfig = field(default_factory=FreeSwitchAgentConfig)
     cdrs: CDRsConfig = field(default_factory=CDRsConfig)
+    cdrc: list[CdrcConfig] = field(default_factory=list)
 
     def __post_init__(self):
         _finish(self)
@@ -168,7 +184,12 @@ def to_dict(config: Config) -> dict:
     return convert(config)
 
 
-_DERIVED = (("general", "data_dir"), ("stordb", "url"), ("cdrs", "spool_dir"))
+_DERIVED = (
+    ("general", "data_dir"),
+    ("stordb", "url"),
+    ("cdrs", "spool_dir"),
+    ("cdrs", "export_dir"),
+)
 
 
 def parse_hostport(text: str) -> tuple[str, int]:
@@ -196,6 +217,8 @@ def _finish(config: Config) -> None:
         config.stordb.url = "sqlite:///" + os.path.join(general.data_dir, "stordb.sqlite")
     if not config.cdrs.spool_dir:
         config.cdrs.spool_dir = os.path.join(general.data_dir, "cdr-spool")
+    if not config.cdrs.export_dir:
+        config.cdrs.export_dir = os.path.join(general.data_dir, "cdr-export")
 
 
 def _read_file(path) -> dict:
@@ -268,6 +291,12 @@ def _coerce(spec: dataclasses.Field, current, value, source: str, key: str):
         return value
     if spec.name == "event_socket_conns":
         return _event_socket_conns(value, source, key)
+    if spec.name == "cdrc":
+        return _objects(value, CdrcConfig, source, key)
+    if spec.name == "cost_runs":
+        if not isinstance(value, list) or not all(isinstance(run, str) for run in value):
+            raise ConfigError(f"{where}: expected a list of RunIDs")
+        return list(value)
     raise ConfigError(f"{where}: cannot be set")  # pragma: no cover - every field is typed above
 
 
@@ -296,13 +325,18 @@ def _integer(value, where: str) -> int:
 
 
 def _event_socket_conns(value, source: str, key: str) -> list[EventSocketConn]:
+    return _objects(value, EventSocketConn, source, key)
+
+
+def _objects(value, kind, source: str, key: str) -> list:
+    """A list of ``kind`` dataclasses from a list of JSON objects."""
     if not isinstance(value, list):
-        raise ConfigError(f"{source}: {key}: expected a list of connections")
-    conns = []
-    for index, item in enumerate(value):
-        if not isinstance(item, dict):
+        raise ConfigError(f"{source}: {key}: expected a list of objects")
+    items = []
+    for index, entry in enumerate(value):
+        if not isinstance(entry, dict):
             raise ConfigError(f"{source}: {key}[{index}]: expected an object")
-        conn = EventSocketConn()
-        _apply(conn, item, source, f"{key}[{index}].")
-        conns.append(conn)
-    return conns
+        item = kind()
+        _apply(item, entry, source, f"{key}[{index}].")
+        items.append(item)
+    return items

@@ -138,7 +138,7 @@ def import_csv(
 ) -> ImportReport:
     """Process the CSV ``text`` (from file ``name``, its first line numbered ``first_line``)."""
     columns = parse_template(template)
-    zone = _zone(timezone)
+    zone = local_zone(timezone)
     defaults = defaults_for(node)
     report = ImportReport()
     pending = []  # (where, event)
@@ -159,7 +159,7 @@ def import_csv(
     return report
 
 
-def _zone(name: str):
+def local_zone(name: str):
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
