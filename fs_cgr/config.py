@@ -238,11 +238,13 @@ def _read_file(path) -> dict:
 
 
 def _nest(flat: dict) -> dict:
-    """``{"a.b": 1}`` -> ``{"a": {"b": 1}}``; nested dicts pass through."""
+    """``{"a.b": 1}`` -> ``{"a": {"b": 1}}``; nested dicts and lists pass through."""
     nested: dict = {}
     for key, value in flat.items():
         section, _, name = key.partition(".")
-        if not name:
+        if not name and isinstance(value, list):  # a list section (cdrc)
+            nested[section] = value
+        elif not name:
             nested.setdefault(section, {})
             if not isinstance(value, dict):
                 raise ConfigError(f"{key}: a section must be given as an object")
