@@ -5,6 +5,8 @@ from fs_cgr.api.registry import rpc
 from fs_cgr.api.server import post_route
 from fs_cgr.cdrs.chargers import profile_as_json
 from fs_cgr.cdrs.event import normalize
+from fs_cgr.cdrs.export import export_cdrs as write_export
+from fs_cgr.cdrs.export import export_path
 from fs_cgr.cdrs.freeswitch import handle_json_cdr, import_csv
 from fs_cgr.cdrs.record import as_external, as_internal
 from fs_cgr.durations import parse_duration
@@ -139,6 +141,19 @@ def _usage(value) -> int:
 @rpc("APIerSv2.CountCDRs")
 def count_cdrs(node, params: dict) -> int:
     return node.cdrs.count_cdrs(params)
+
+
+@rpc("APIerSv1.ExportCDRs")
+def export_cdrs(node, params: dict) -> dict:
+    """CDRs matching the filter to a file under ``cdrs.export_dir``: ``{"ExportArgs":
+    {"ExportFormat": "*file_csv"|"*file_json", "ExportFileName", "ExportID"}, "Verbose",
+    <filters>}``; CGrateS' RplExportedCDRs."""
+    export_args = params.get("ExportArgs") or {}
+    if not isinstance(export_args, dict):
+        raise InvalidArgument("ExportArgs must be an object")
+    file_format, path = export_path(node.config.cdrs.export_dir, export_args)
+    query = {key: value for key, value in params.items() if key not in ("ExportArgs", "Verbose")}
+    return write_export(node.cdrs.iter_cdrs(query), file_format, path, bool(params.get("Verbose")))
 
 
 @rpc("APIerSv1.GetEventCost")
