@@ -67,7 +67,9 @@ def test_unknown_request_type_is_authorized_like_rated_without_account(node):
 def test_rate_cdrs_after_a_tariff_fix_charges_once(node, tmp_path):
     top_up(node, "1001", 10)
     node.cdrs.process_event(call("charged", RequestType="*postpaid", Usage="60s"))
-    node.cdrs.process_event(call("unrated", destination="1004", RequestType="*postpaid", Usage="60s"))
+    node.cdrs.process_event(
+        call("unrated", destination="1004", RequestType="*postpaid", Usage="60s")
+    )
     node.cdrs.process_event(call("rated", destination="1004", RequestType="*rated", Usage="60s"))
     (unrated,) = node.cdrs.get_cdrs({"OriginIDs": ["unrated"]})
     assert unrated["Cost"] == -1 and "UNAUTHORIZED_DESTINATION" in unrated["ExtraInfo"]
