@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 RETRY_DELAY = 5.0  # seconds before a file whose import failed is tried again
 IDLE_WAKE = 0.5  # seconds: how soon a loop notices stop() when nothing happens
+COMMIT_BATCHES = 4  # store batches (cdrs.store_batch CDRs each) per file checkpoint
 
 
 class FolderMediator:
@@ -37,7 +38,9 @@ class FolderMediator:
         except CGRError as exc:
             raise ConfigError(f"cdrc {spec.in_dir}: {exc.message}") from None
         self.spec = spec
-        batch = max(1, node.config.cdrs.store_batch)
+        # a commit (and checkpoint) per COMMIT_BATCHES store batches: the INSERT of one
+        # store batch overlaps the rating of the next inside process_events
+        batch = max(1, node.config.cdrs.store_batch) * COMMIT_BATCHES
         self.importer = FileImporter(node, spec, reader, batch, stopping)
         poll = spec.run_delay / SECOND if spec.run_delay else 1.0
         self.watcher = FolderWatcher(spec.in_dir, spec.settle, poll, not spec.run_delay)
