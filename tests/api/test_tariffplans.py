@@ -306,7 +306,8 @@ def test_load_from_stordb_is_validated_and_atomic(api):
     message = _error(api, "APIerSv1.LoadTariffPlanFromStorDb", {"TPid": TP})
     assert "RT_TP_FR" in message
     assert _error(api, "APIerSv1.GetDestination", {"ID": "DST_TP_FR"}) == "NOT_FOUND"
-    assert _error(api, "APIerSv1.LoadTariffPlanFromStorDb", {"TPid": "empty"}) == "NOT_FOUND"
+    # an unknown TPid loads nothing and answers OK, as CGrateS does
+    assert api.call("APIerSv1.LoadTariffPlanFromStorDb", {"TPid": "empty"}) == "OK"
     assert _error(api, "APIerSv1.LoadTariffPlanFromStorDb", {}) == "MANDATORY_IE_MISSING: [TPid]"
 
 
