@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from fs_cgr.cdrs.freeswitch import csv_row_event, json_cdr_event, local_zone, parse_template
+from fs_cgr.cdrs.record import CGRATES_CSV_FIELDS
 from fs_cgr.errors import CGRError, InvalidArgument
 
 FREESWITCH_CSV = "freeswitch_csv"
@@ -19,22 +20,7 @@ FORMATS = (FREESWITCH_CSV, FREESWITCH_JSON, CGRATES_CSV)
 
 # CGrateS' default CSV reader template, column by column (its ~*req.N indexes);
 # CGRID, RunID and Direction columns are read but not used, as CGrateS does.
-CGRATES_TEMPLATE = (
-    "CGRID",
-    "RunID",
-    "ToR",
-    "OriginID",
-    "RequestType",
-    "Direction",
-    "Tenant",
-    "Category",
-    "Account",
-    "Subject",
-    "Destination",
-    "SetupTime",
-    "AnswerTime",
-    "Usage",
-)
+CGRATES_TEMPLATE = (*CGRATES_CSV_FIELDS[:5], "Direction", *CGRATES_CSV_FIELDS[5:])
 _UNUSED_COLUMNS = frozenset(("", "CGRID", "RunID", "Direction"))
 
 

@@ -19,52 +19,17 @@ import time
 from decimal import ROUND_HALF_UP, Decimal
 
 from fs_cgr import jsoncodec
-from fs_cgr.cdrs.record import as_external, plain_amount
+from fs_cgr.cdrs.record import CGRATES_CSV_FIELDS, as_external, new_cdr, plain_amount
 from fs_cgr.errors import InvalidArgument, MandatoryMissing
 
 FILE_CSV = "*file_csv"
 FILE_JSON = "*file_json"
 _SUFFIXES = {FILE_CSV: "csv", FILE_JSON: "json"}
 # CGrateS' *default cdre template, column by column
-CDRE_FIELDS = (
-    "CGRID",
-    "RunID",
-    "ToR",
-    "OriginID",
-    "RequestType",
-    "Tenant",
-    "Category",
-    "Account",
-    "Subject",
-    "Destination",
-    "SetupTime",
-    "AnswerTime",
-    "Usage",
-    "Cost",
-)
+CDRE_FIELDS = (*CGRATES_CSV_FIELDS, "Cost")
 # what ``fs-cgr cdrs --format csv`` prints: every ExternalCDR field but CostDetails
-LISTING_FIELDS = (
-    "CGRID",
-    "RunID",
-    "OrderID",
-    "OriginHost",
-    "Source",
-    "OriginID",
-    "ToR",
-    "RequestType",
-    "Tenant",
-    "Category",
-    "Account",
-    "Subject",
-    "Destination",
-    "SetupTime",
-    "AnswerTime",
-    "Usage",
-    "ExtraFields",
-    "CostSource",
-    "Cost",
-    "ExtraInfo",
-    "PreRated",
+LISTING_FIELDS = tuple(
+    name for name in as_external(new_cdr({"CGRID": ""})) if name != "CostDetails"
 )
 _COST_QUANTUM = Decimal("0.0001")
 

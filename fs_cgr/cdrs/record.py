@@ -14,6 +14,22 @@ from fs_cgr.cdrs.event import extra_fields, usage_text
 from fs_cgr.times import format_time
 
 UNRATED = Decimal(-1)
+# CGrateS' default CSV columns (its CDR reader's and exporter's), Direction left out
+CGRATES_CSV_FIELDS = (
+    "CGRID",
+    "RunID",
+    "ToR",
+    "OriginID",
+    "RequestType",
+    "Tenant",
+    "Category",
+    "Account",
+    "Subject",
+    "Destination",
+    "SetupTime",
+    "AnswerTime",
+    "Usage",
+)
 
 
 def new_cdr(run: dict) -> dict:
