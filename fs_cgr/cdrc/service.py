@@ -81,7 +81,6 @@ class FolderMediator:
                 self.watcher.wait(IDLE_WAKE)
             else:
                 stopping.wait(self.watcher.poll)
-        self.watcher.close()
 
 
 def _check(spec) -> None:
@@ -98,16 +97,14 @@ class Mediator:
     """``node.cdrc``: the configured folders' loops."""
 
     def __init__(self, node):
+        """Checks every folder's config now (ConfigError), before the node starts anything."""
         self.node = node
-        self.folders: list[FolderMediator] = []
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.folders = [FolderMediator(node, spec, self._stopping) for spec in node.config.cdrc]
 
     def start(self) -> None:
         self._stopping.clear()
-        self.folders = [
-            FolderMediator(self.node, spec, self._stopping) for spec in self.node.config.cdrc
-        ]
         for folder in self.folders:
             thread = threading.Thread(
                 target=folder.loop,
@@ -124,3 +121,5 @@ class Mediator:
         for thread in self._threads:
             thread.join(timeout=30)
         self._threads = []
+        for folder in self.folders:
+            folder.watcher.close()
