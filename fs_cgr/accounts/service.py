@@ -458,6 +458,11 @@ class AccountService:
         stored = self.datadb.get_account(tenant, account)
         return _state(*stored) if stored else (None, 0)
 
+    def stored_result(self, tenant: str, account: str, key: str) -> dict | None:
+        """What the request with idempotency ``key`` did to the account (its result
+        document: a Debit, Refund or Adjustment doc), or None when none was applied."""
+        return self._stored_result(tenant, account, key)
+
     def _stored_result(self, tenant: str, account: str, key: str | None):
         """The result stored under ``key`` by an earlier identical request, or None.
 

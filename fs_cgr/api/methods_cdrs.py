@@ -98,8 +98,10 @@ def get_cdrs_count(node, params: dict) -> int:
 
 @rpc_v1_v2("RateCDRs")
 def rate_cdrs(node, params: dict) -> str:
-    """Price stored CDRs matching the filter again (``Flags`` are accepted, not read)."""
-    node.cdrs.rate_cdrs({key: value for key, value in params.items() if key != "Flags"})
+    """Price stored CDRs matching the filter again; ``Flags: ["*rerate"]`` re-charges the
+    CDRs charged already (refund, then debit at the new price)."""
+    query = {key: value for key, value in params.items() if key != "Flags"}
+    node.cdrs.rate_cdrs(query, rerate=_flag(params.get("Flags") or [], "*rerate", False))
     return OK
 
 

@@ -64,12 +64,20 @@ def session_cost_amount(doc: dict) -> Decimal:
     return to_decimal((doc.get("CostDetails") or {}).get("Cost"))
 
 
+def debit_key_of(cdr: dict) -> str:
+    """The idempotency key of a CDR run's debit: the same CDR twice is charged once."""
+    return f"cdr:{cdr['CGRID']}:{cdr['RunID']}"
+
+
 class CDRRater:
     def __init__(self, node):
         self.node = node
 
-    def rate(self, run: dict, session_cost: dict | None = None) -> dict:
-        """The priced CDR of one run; errors end up in ExtraInfo, never raised."""
+    def rate(
+        self, run: dict, session_cost: dict | None = None, debit_key: str | None = None
+    ) -> dict:
+        """The priced CDR of one run; errors end up in ExtraInfo, never raised.
+        ``debit_key``: the idempotency key of a debit (default ``debit_key(run)``)."""
         cdr = new_cdr(run)
         request_type = charging(cdr["RequestType"])
         if request_type == NONE:
@@ -78,7 +86,7 @@ class CDRRater:
             if request_type == PREPAID:
                 self._prepaid(run, cdr, session_cost)
             elif request_type in (POSTPAID, PSEUDOPREPAID):
-                self._debited(run, cdr)
+                self._debited(run, cdr, debit_key or debit_key_of(cdr))
             else:
                 self._rated(run, cdr)
         except CGRError as exc:
@@ -110,10 +118,9 @@ class CDRRater:
         source = session_cost.get("CostSource") or COST_SOURCE_SESSIONS
         self._set_cost(cdr, amount, details, source)
 
-    def _debited(self, run: dict, cdr: dict) -> None:
+    def _debited(self, run: dict, cdr: dict, key: str) -> None:
         cc = self._price(run)  # unrated destinations fail here, before any money moves
         accounts = self.node.accounts
-        key = f"cdr:{cdr['CGRID']}:{cdr['RunID']}"
         debit = accounts.debit(call_descriptor(run), key, allow_partial=False)
         cost = dr_round(cc, debit.cost)
         if cost != debit.cost:

@@ -19,6 +19,7 @@ from fs_cgr.cdrs.chargers import ChargerService
 from fs_cgr.cdrs.commit import GroupCommit
 from fs_cgr.cdrs.event import POSTPAID, PREPAID, PSEUDOPREPAID, charging, normalize
 from fs_cgr.cdrs.rater import CDRRater
+from fs_cgr.cdrs.rerate import Recharger
 from fs_cgr.cdrs.spool import Spool
 from fs_cgr.cdrs.stream import iter_cdrs, pages
 from fs_cgr.errors import CGRError, NotFound, PartiallyExecuted, StorageUnavailable
@@ -44,7 +45,7 @@ class CDROutcome:
         return [cdr for cdr in self.cdrs if cdr["ExtraInfo"] and cdr["Cost"] < 0]
 
 
-_ACCOUNTED = (PREPAID, POSTPAID, PSEUDOPREPAID)
+_DEBITED = (POSTPAID, PSEUDOPREPAID)
 
 
 @dataclass
@@ -67,6 +68,7 @@ class CDRService:
         self.node = node
         self.chargers = ChargerService(node)
         self.rater = CDRRater(node)
+        self.recharger = Recharger(node, self.rater)
         self.batch = max(1, node.config.cdrs.store_batch)
         self.spool = Spool(node.config.cdrs.spool_dir, self.batch)
         self._stop = threading.Event()
@@ -260,21 +262,27 @@ class CDRService:
         return iter_cdrs(self.node.stordb, parse_query(params))
 
     # -- re-rating -------------------------------------------------------------
-    def rate_cdrs(self, params: dict) -> RateReport:
+    def rate_cdrs(self, params: dict, rerate: bool = False) -> RateReport:
         """Price the matching stored CDRs again (after a tariff fix) and update them.
 
-        A CDR whose money was taken (an accounted RequestType with a Cost) is left
-        as it is: pricing it anew would need its debit refunded first. Every other
-        one is priced as when it came in: ``*rated``-like ones by GetCost, an
-        accounted one that was never charged (Cost -1) is charged now.
+        ``*rated``-like CDRs are priced by GetCost; ``*postpaid``/``*pseudoprepaid``
+        ones never charged (Cost -1) are charged now. One already charged is left
+        as it is unless ``rerate``: then its charge is refunded and the new price
+        debited (fs_cgr.cdrs.rerate). ``*prepaid`` ones the session service charged
+        are always left: their money moved during the call.
         """
         report = RateReport()
         for page in pages(self.iter_cdrs(params), self.batch):
             rated = []
             for cdr in page:
-                if charging(cdr["RequestType"]) in _ACCOUNTED and cdr["Cost"] >= 0:
+                mode, charged = charging(cdr["RequestType"]), cdr["Cost"] >= 0
+                if charged and (mode == PREPAID or (mode in _DEBITED and not rerate)):
                     report.charged += 1
-                    continue
-                rated.append(self.rater.rate(_as_event(cdr)))
-            report.rated += self.node.stordb.update_cdrs(rated) if rated else 0
+                elif mode in _DEBITED:
+                    rated.append(self.recharger.recharge(_as_event(cdr)))
+                else:
+                    rated.append(self.rater.rate(_as_event(cdr)))
+            if rated:
+                self.node.stordb.update_cdrs(rated)
+                report.rated += len(rated)
         return report

@@ -177,7 +177,8 @@ class StorDB(ABC):
     @abstractmethod
     def update_cdrs(self, cdrs: list[dict]) -> int:
         """Overwrite the pricing (Cost, CostDetails, CostSource, ExtraInfo) of CDRs
-        stored under the same (CGRID, RunID): re-rating. Return rows changed."""
+        stored under the same (CGRID, RunID): re-rating. Return rows changed (MySQL
+        does not count a row whose values stay the same)."""
 
     @abstractmethod
     def stored_runs(self, cgrids: list[str]) -> set[tuple[str, str]]:

@@ -84,3 +84,46 @@ def test_rate_cdrs_after_a_tariff_fix_charges_once(node, tmp_path):
     costs = {cdr["OriginID"]: cdr["Cost"] for cdr in node.cdrs.get_cdrs({})}
     assert costs == {"charged": MINUTE_TO_1002, "unrated": MINUTE_TO_1002, "rated": MINUTE_TO_1002}
     assert monetary(node, "1001") == Decimal("8.8")  # the fixed CDR charged, once
+
+
+def _repriced_plan(tmp_path):
+    """The plan with the first minute to 1002 at 0.3 instead of 0.2 (a tariff fix)."""
+    fixed = dict(PLAN)
+    fixed["Rates.csv"] = PLAN["Rates.csv"].replace("RT_20CNT,0.4,0.2,60s", "RT_20CNT,0.4,0.3,60s")
+    return write_plan(tmp_path / "repriced", fixed)
+
+
+def test_rerate_refunds_and_charges_the_new_price_once(node, tmp_path):
+    top_up(node, "1001", 10)
+    node.cdrs.process_event(call("r1", RequestType="*postpaid", Usage="60s"))
+    node.cdrs.process_event(call("r2", destination="1009", RequestType="*postpaid", Usage="90s"))
+    assert monetary(node, "1001") == 10 - MINUTE_TO_1002 - Decimal("0.66")  # 0.6501 -> 0.66
+    node.tariffplans.load_folder(_repriced_plan(tmp_path))
+    node.rating.refresh()
+    assert node.cdrs.rate_cdrs({}).charged == 2  # without *rerate: left alone
+    for _ in range(2):  # re-rating twice charges the new price once
+        assert node.cdrs.rate_cdrs({}, rerate=True).rated == 2
+        costs = {cdr["OriginID"]: cdr["Cost"] for cdr in node.cdrs.get_cdrs({})}
+        assert costs == {"r1": Decimal("0.7"), "r2": Decimal("0.76")}
+        assert monetary(node, "1001") == 10 - Decimal("0.7") - Decimal("0.76")
+
+
+def test_an_interrupted_rerate_repairs_itself(embedded, tmp_path, monkeypatch):
+    top_up(embedded, "1001", 10)
+    embedded.cdrs.process_event(call("r3", RequestType="*postpaid", Usage="60s"))
+    embedded.tariffplans.load_folder(_repriced_plan(tmp_path))
+    embedded.rating.refresh()
+    real_debit = embedded.accounts.debit
+
+    def crash(*args, **kwargs):
+        raise OSError("crashed after the refund")
+
+    monkeypatch.setattr(embedded.accounts, "debit", crash)
+    with pytest.raises(OSError):
+        embedded.cdrs.rate_cdrs({}, rerate=True)
+    assert monetary(embedded, "1001") == 10  # refunded, not charged again yet
+    monkeypatch.setattr(embedded.accounts, "debit", real_debit)
+    embedded.cdrs.rate_cdrs({}, rerate=True)
+    assert monetary(embedded, "1001") == Decimal("9.3")
+    (cdr,) = embedded.cdrs.get_cdrs({})
+    assert cdr["Cost"] == Decimal("0.7")

@@ -120,6 +120,23 @@ def test_duplicate_cgrid_runid_is_stored_once(stordb):
     assert stordb.store_cdrs([]) == 0
 
 
+def test_update_cdrs_changes_only_the_pricing(stordb):
+    stordb.store_cdrs([make_cdr("u1"), make_cdr("u1", "*raw")])
+    repriced = make_cdr(
+        "u1", Cost=Decimal("0.75"), CostDetails={"Cost": "0.75"}, ExtraInfo="", Account="other"
+    )
+    assert stordb.update_cdrs([repriced]) == 1
+    [cdr] = stordb.get_cdrs({"CGRIDs": ["u1"], "RunIDs": ["*default"]})
+    assert (cdr["Cost"], cdr["CostDetails"], cdr["Account"]) == (
+        Decimal("0.75"),
+        {"Cost": "0.75"},
+        "1001",  # not a pricing field: unchanged
+    )
+    [raw] = stordb.get_cdrs({"RunIDs": ["*raw"]})
+    assert raw["Cost"] == Decimal("0.6")
+    assert stordb.update_cdrs([make_cdr("absent")]) == 0
+
+
 def test_stored_runs_names_exactly_the_stored_pairs(stordb):
     stordb.store_cdrs([make_cdr("c1"), make_cdr("c1", "*raw"), make_cdr("c2"), make_cdr("c3")])
     found = stordb.stored_runs(["c1", "c2", "c1", "absent"])
