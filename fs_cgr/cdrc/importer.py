@@ -97,11 +97,10 @@ class FileImporter:
     def _commit(self, batch, bad, copy, progress: Progress, progress_path: str) -> None:
         if not batch:
             return
-        good = [record for record in batch if record.event is not None]
-        outcomes = self.node.cdrs.process_events([record.event for record in good])
-        by_record = dict(zip((id(r) for r in good), outcomes, strict=True))
+        events = [record.event for record in batch if record.event is not None]
+        outcomes = iter(self.node.cdrs.process_events(events))  # in the records' order
         for record in batch:
-            outcome = by_record.get(id(record))
+            outcome = next(outcomes) if record.event is not None else None
             reason = record.error or (outcome.error.message if outcome.error else "")
             if reason:
                 progress.bad += 1
