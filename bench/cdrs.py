@@ -10,12 +10,23 @@ also debits an account per CDR (memory DataDB; ``--datadb redis://...`` for
 Redis). Tables are prefixed ``fscgrbench_cdrs_`` and emptied before each run.
 Prints each run and the median, wall clock and per CPU second of this process (the
 latter shows what fs_cgr itself costs when the machine is shared).
+
+    python bench/cdrs.py --watched-folder [--lines 100000] [--runs 1]
+
+The Mediator instead (fs_cgr.cdrc): one mod_cdr_csv file of ``--lines`` calls is
+rotated into a watched folder and imported (parse, chargers, rating, duplicate
+check, INSERT, checkpoint per batch, move to out_dir). Prints the import rate and
+the process's peak RSS before and after: flat memory means the peak does not grow
+with the file's size.
 """
 
 import argparse
+import os
+import resource
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -92,6 +103,47 @@ def one_run(node: Node, run: int, args) -> tuple[float, float]:
     return args.count / elapsed, args.count / cpu
 
 
+def write_cdr_file(path: Path, run: int, lines: int, request_type: str) -> None:
+    """A mod_cdr_csv file (the cdrc test template's columns) of ``lines`` calls."""
+    with open(path, "w") as stream:
+        for number in range(lines):
+            event = make_event(run, number, request_type)
+            answer = event["AnswerTime"].strftime("%Y-%m-%d %H:%M:%S")
+            seconds = event["Usage"][:-1]
+            stream.write(
+                f'"{event["OriginID"]}","{request_type}","{event["Account"]}",'
+                f'"{event["Destination"]}","{answer}","{answer}","{answer}","{seconds}"\n'
+            )
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def folder_run(node: Node, run: int, args, work: Path) -> tuple[float, float]:
+    """Import one rotated file through the Mediator: (CDRs per second, per CPU second)."""
+    from fs_cgr.cdrc.service import FolderMediator
+    from fs_cgr.config import CdrcConfig
+
+    node.stordb.flush()
+    in_dir, out_dir = work / f"in{run}", work / f"out{run}"
+    in_dir.mkdir()
+    aside = work / f"Master.csv.{run}"
+    write_cdr_file(aside, run, args.lines, args.request_type)
+    template = "uuid,cgr_reqtype,accountcode,destination_number,start_stamp,answer_stamp,"
+    spec = CdrcConfig(str(in_dir), str(out_dir), template=template + "end_stamp,billsec")
+    spec.settle = 0
+    folder = FolderMediator(node, spec, threading.Event())
+    os.replace(aside, in_dir / aside.name)
+    started, cpu = time.perf_counter(), time.process_time()
+    if folder.run_once() != 1:
+        raise SystemExit(f"run {run}: the file was not imported")
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if node.stordb.count_cdrs({}) != args.lines:
+        raise SystemExit(f"run {run}: stored {node.stordb.count_cdrs({})} of {args.lines}")
+    return args.lines / elapsed, args.lines / cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stordb", default="mysql://root@127.0.0.1:3306/test")
@@ -101,6 +153,8 @@ def main() -> None:
     parser.add_argument("--call", type=int, default=5000, help="events per process_events")
     parser.add_argument("--request-type", default="*rated")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--watched-folder", action="store_true", help="through the Mediator")
+    parser.add_argument("--lines", type=int, default=100000, help="CDRs per watched file")
     args = parser.parse_args()
     if args.stordb.startswith("mysql") and "table_prefix" not in args.stordb:
         args.stordb += ("&" if "?" in args.stordb else "?") + "table_prefix=fscgrbench_cdrs_"
@@ -108,14 +162,26 @@ def main() -> None:
         node = build_node(args, Path(data_dir))
         try:
             rates, cpu_rates = [], []
+            before = peak_rss_mb()
             for run in range(args.runs):
-                rate, cpu_rate = one_run(node, run, args)
+                if args.watched_folder:
+                    rate, cpu_rate = folder_run(node, run, args, Path(data_dir))
+                else:
+                    rate, cpu_rate = one_run(node, run, args)
                 rates.append(rate)
                 cpu_rates.append(cpu_rate)
                 print(f"run {run + 1}: {rate:,.0f} CDRs/s ({cpu_rate:,.0f} per CPU second)")
             node.stordb.flush()
         finally:
             node.stop()
+    if args.watched_folder:
+        print(
+            f"{args.request_type} CDRs imported from a watched file of {args.lines} lines,"
+            f" batch {args.batch}: median {statistics.median(rates):,.0f} CDRs/s"
+            f" ({statistics.median(cpu_rates):,.0f} per CPU second of fs_cgr);"
+            f" peak RSS {before:,.0f} MB before, {peak_rss_mb():,.0f} MB after"
+        )
+        return
     print(
         f"{args.request_type} CDRs processed+stored, batch {args.batch}, {args.count} per run:"
         f" median {statistics.median(rates):,.0f} CDRs/s"

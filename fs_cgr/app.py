@@ -11,6 +11,7 @@ import threading
 import time
 
 from fs_cgr.accounts.service import AccountService
+from fs_cgr.cdrc.service import Mediator
 from fs_cgr.cdrs.service import CDRService
 from fs_cgr.config import Config
 from fs_cgr.errors import StorageUnavailable
@@ -120,6 +121,7 @@ class Node:
         self.routes = RouteService(self)
         self.thresholds = ThresholdService(self)
         self.stats = StatService(self)
+        self.cdrc = Mediator(self)
         self._started = False
 
     @property
@@ -132,6 +134,7 @@ class Node:
             self.routes,
             self.thresholds,
             self.stats,
+            self.cdrc,
         ]
 
     def start(self) -> "Node":

@@ -119,6 +119,21 @@ class FreeSwitchAgentConfig:
 class CDRsConfig:
     spool_dir: str = ""  # "" = <data_dir>/cdr-spool
     store_batch: int = 500
+    export_dir: str = ""  # "" = <data_dir>/cdr-export: where CDRsV1.ExportCDRs writes
+
+
+@dataclass
+class CdrcConfig:
+    """One watched folder of the Mediator (fs_cgr.cdrc): CDR files in, imported, moved out."""
+
+    in_dir: str = ""
+    out_dir: str = ""
+    format: str = "freeswitch_csv"  # freeswitch_csv | freeswitch_json | cgrates_csv
+    template: str = ""  # CSV columns; "" = the format's default
+    run_delay: int = _duration("0s")  # 0: inotify (polling fallback); else poll this often
+    settle: int = _duration("1s")  # a file unchanged this long (no inotify close) is finished
+    timezone: str = "UTC"  # of mod_cdr_csv's local *_stamp columns
+    cost_runs: list[str] = field(default_factory=list)  # RunIDs whose Cost is appended
 
 
 @dataclass
@@ -136,6 +151,7 @@ class Config:
     freeswitch_agent: FreeSwitchAgentConfig = field(default_factory=FreeSwitchAgentConfig)
     cdrs: CDRsConfig = field(default_factory=CDRsConfig)
     tariffplans: TariffPlansConfig = field(default_factory=TariffPlansConfig)
+    cdrc: list[CdrcConfig] = field(default_factory=list)
 
     def __post_init__(self):
         _finish(self)
@@ -193,6 +209,7 @@ _DERIVED = (
     ("stordb", "url"),
     ("cdrs", "spool_dir"),
     ("tariffplans", "base_dirs"),
+    ("cdrs", "export_dir"),
 )
 
 
@@ -222,6 +239,8 @@ def _finish(config: Config) -> None:
         config.stordb.url = "sqlite:///" + os.path.join(general.data_dir, "stordb.sqlite")
     if not config.cdrs.spool_dir:
         config.cdrs.spool_dir = os.path.join(general.data_dir, "cdr-spool")
+    if not config.cdrs.export_dir:
+        config.cdrs.export_dir = os.path.join(general.data_dir, "cdr-export")
     if not config.tariffplans.base_dirs:
         config.tariffplans.base_dirs = default_base_dirs(general.data_dir)
 
@@ -283,11 +302,13 @@ def _read_file(path) -> dict:
 
 
 def _nest(flat: dict) -> dict:
-    """``{"a.b": 1}`` -> ``{"a": {"b": 1}}``; nested dicts pass through."""
+    """``{"a.b": 1}`` -> ``{"a": {"b": 1}}``; nested dicts and lists pass through."""
     nested: dict = {}
     for key, value in flat.items():
         section, _, name = key.partition(".")
-        if not name:
+        if not name and isinstance(value, list):  # a list section (cdrc)
+            nested[section] = value
+        elif not name:
             nested.setdefault(section, {})
             if not isinstance(value, dict):
                 raise ConfigError(f"{key}: a section must be given as an object")
@@ -336,6 +357,8 @@ def _coerce(spec: dataclasses.Field, current, value, source: str, key: str):
         return value
     if spec.name == "event_socket_conns":
         return _event_socket_conns(value, source, key)
+    if spec.name == "cdrc":
+        return _objects(value, CdrcConfig, source, key)
     if isinstance(current, list):
         return _strings(value, where)
     raise ConfigError(f"{where}: cannot be set")  # pragma: no cover - every field is typed above
@@ -375,13 +398,18 @@ def _strings(value, where: str) -> list[str]:
 
 
 def _event_socket_conns(value, source: str, key: str) -> list[EventSocketConn]:
+    return _objects(value, EventSocketConn, source, key)
+
+
+def _objects(value, kind, source: str, key: str) -> list:
+    """A list of ``kind`` dataclasses from a list of JSON objects."""
     if not isinstance(value, list):
-        raise ConfigError(f"{source}: {key}: expected a list of connections")
-    conns = []
-    for index, item in enumerate(value):
-        if not isinstance(item, dict):
+        raise ConfigError(f"{source}: {key}: expected a list of objects")
+    items = []
+    for index, entry in enumerate(value):
+        if not isinstance(entry, dict):
             raise ConfigError(f"{source}: {key}[{index}]: expected an object")
-        conn = EventSocketConn()
-        _apply(conn, item, source, f"{key}[{index}].")
-        conns.append(conn)
-    return conns
+        item = kind()
+        _apply(item, entry, source, f"{key}[{index}].")
+        items.append(item)
+    return items

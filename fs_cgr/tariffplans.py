@@ -35,6 +35,8 @@ from fs_cgr.storage.checks import EncodedDoc
 
 log = logging.getLogger(__name__)
 
+log = logging.getLogger(__name__)
+
 ANY = "*any"
 
 TP_KINDS = LIVE_KINDS
@@ -169,10 +171,15 @@ class TariffPlanService:
             raise NotFound()
 
     def load_from_stordb(self, tpid: str, dry_run: bool = False) -> int:
-        """Copy every object of ``tpid`` to the live plan (validated, one atomic write)."""
+        """Copy every object of ``tpid`` to the live plan (validated, one atomic write).
+
+        A TPid with nothing stored loads nothing and is no error, as in CGrateS
+        (whose loader skips every kind it finds empty); it is logged, since it is
+        most often a typo."""
         stored = {kind: self.node.stordb.get_tp_all(tpid, kind) for kind in TP_KINDS}
         if not any(stored.values()):
-            raise NotFound()
+            log.warning("LoadTariffPlanFromStorDb: TPid %r holds nothing; nothing loaded", tpid)
+            return 0
         stored[RATING_PROFILES] = _live_rating_profiles(stored[RATING_PROFILES])
         return self.apply_live(_upserts(stored), dry_run=dry_run)
 

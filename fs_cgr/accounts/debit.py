@@ -433,8 +433,12 @@ def _increments_below(room: Decimal, cost: Decimal, count: int) -> int:
 
 
 def refundable_count(charge: Charge, keep_usage: int) -> int:
-    """Increments of ``charge`` starting at or after ``keep_usage`` (connect fees: none)."""
-    if charge.is_connect_fee or charge.end <= keep_usage:
+    """Increments of ``charge`` starting at or after ``keep_usage``. A connect fee is
+    given back only with everything else (``keep_usage`` 0: the call is refunded whole,
+    as CGrateS refunds a session terminated with Usage 0)."""
+    if charge.is_connect_fee:
+        return charge.count if keep_usage <= 0 else 0
+    if charge.end <= keep_usage:
         return 0
     if charge.start >= keep_usage:
         return charge.count

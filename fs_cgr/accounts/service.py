@@ -149,8 +149,9 @@ class AccountService:
 
     def refund(self, debit: Debit, keep_usage: int = 0, key: str | None = None) -> Refund:
         """Give back every increment of ``debit`` that starts at or after ``keep_usage`` ns
-        (the connect fee is never refunded). Balances removed since are listed in
-        ``Refund.missing``. Use ``debit.trimmed(keep_usage)`` for what stays charged."""
+        (the connect fee only with everything: ``keep_usage`` 0). Balances removed since
+        are listed in ``Refund.missing``. ``debit.trimmed(keep_usage)`` is what stays
+        charged."""
         _require(Tenant=debit.tenant, Account=debit.account)
 
         def change(account: Account | None):
@@ -456,6 +457,11 @@ class AccountService:
     def _read(self, tenant: str, account: str) -> tuple[Account | None, int]:
         stored = self.datadb.get_account(tenant, account)
         return _state(*stored) if stored else (None, 0)
+
+    def stored_result(self, tenant: str, account: str, key: str) -> dict | None:
+        """What the request with idempotency ``key`` did to the account (its result
+        document: a Debit, Refund or Adjustment doc), or None when none was applied."""
+        return self._stored_result(tenant, account, key)
 
     def _stored_result(self, tenant: str, account: str, key: str | None):
         """The result stored under ``key`` by an earlier identical request, or None.

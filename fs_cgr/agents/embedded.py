@@ -18,9 +18,9 @@ import logging
 
 import gevent
 
-from fs_cgr.agents.fsevent import NO_CHARGING, FSEvent
 from fs_cgr.cdrs.event import cgrid
 from fs_cgr.errors import CGRError, NotFound
+from fs_cgr.fschannel import NO_CHARGING, FSEvent
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,6 @@ import gevent
 
 from fs_cgr.agents import notify
 from fs_cgr.agents.embedded import EmbeddedCalls
-from fs_cgr.agents.fsevent import NO_CHARGING, Defaults, FSEvent, validate
 from fs_cgr.agents.fslink import ChannelSync, FreeSwitchLinks
 from fs_cgr.cdrs.event import PREPAID, cgrid
 from fs_cgr.config import require_event_socket_passwords
@@ -39,6 +38,7 @@ from fs_cgr.errors import (
 )
 from fs_cgr.esl import ESLError, OutboundServer, commands, frames
 from fs_cgr.esl.commands import UnsafeArgument
+from fs_cgr.fschannel import NO_CHARGING, Defaults, FSEvent, validate
 from fs_cgr.peers import AllowList
 from fs_cgr.routes.service import format_cgr_routes, route_ids
 from fs_cgr.sessions.service import INSUFFICIENT_FUNDS

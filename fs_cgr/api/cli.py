@@ -213,41 +213,72 @@ def cost(args, client) -> None:
 
 @command(
     "cdrs",
-    "list stored CDRs (APIerSv2.GetCDRs) as a table or CSV",
+    "list stored CDRs (APIerSv2.GetCDRs) as a table, or stream them all as CSV or JSON lines",
     arg("--account", action="append", default=[], help="only these accounts (repeatable)"),
     arg("--origin-id", action="append", default=[], help="only these OriginIDs (repeatable)"),
     arg("--run-id", action="append", default=[], help="only these RunIDs, e.g. *default"),
     arg("--since", default="", help="answered at or after (RFC 3339 or '2024-05-06 10:00:00')"),
     arg("--until", default="", help="answered before"),
-    arg("--limit", type=int, default=100, help="at most this many (default: 100)"),
-    arg("--csv", action="store_true", help="every field as CSV instead of a table"),
+    arg("--limit", type=int, default=None, help="at most this many (table default: 100)"),
+    arg("--format", choices=("table", "csv", "json"), default="table", help="output format"),
+    arg("--csv", action="store_true", help="same as --format csv"),
 )
 def cdrs(args, client) -> None:
-    from fs_cgr.api.client import RpcError
-
     query = {
         "Accounts": args.account,
         "OriginIDs": args.origin_id,
         "RunIDs": args.run_id,
         "AnswerTimeStart": args.since,
         "AnswerTimeEnd": args.until,
-        "Limit": args.limit,
-        "OrderBy": "AnswerTime",
     }
+    query = {k: v for k, v in query.items() if v}
+    output = "csv" if args.csv else args.format
+    if output == "table":
+        _cdr_table(_fetch(client, {**query, "Limit": args.limit or 100, "OrderBy": "AnswerTime"}))
+        return
+    from fs_cgr.cdrs.export import LISTING_FIELDS, csv_row, json_line
+
+    if output == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(LISTING_FIELDS)
+        for cdr in _stream(client, query, args.limit):
+            writer.writerow(csv_row(cdr))
+        return
+    for cdr in _stream(client, query, args.limit):
+        sys.stdout.write(json_line(cdr) + "\n")
+
+
+CDR_PAGE = 1000
+
+
+def _stream(client, query: dict, limit: int | None):
+    """Every matching CDR, a page of CDR_PAGE at a time in OrderID order: memory stays flat
+    on both sides however many there are."""
+    start, left = 0, limit
+    while left is None or left > 0:
+        size = CDR_PAGE if left is None else min(CDR_PAGE, left)
+        page = _fetch(client, {**query, "OrderIDStart": start, "Limit": size, "OrderBy": "OrderID"})
+        yield from page
+        if len(page) < size:
+            return
+        start = page[-1]["OrderID"] + 1
+        left = None if left is None else left - len(page)
+
+
+def _fetch(client, query: dict) -> list:
+    from fs_cgr.api.client import RpcError
+
     try:
-        found = client.call("APIerSv2.GetCDRs", {k: v for k, v in query.items() if v})
+        return client.call("APIerSv2.GetCDRs", query)
     except RpcError as exc:
         if "NOT_FOUND" not in exc.message:
             raise
-        found = []
-    if args.csv:
-        import csv
+        return []
 
-        fields = [name for name in (found[0] if found else {}) if name != "CostDetails"]
-        writer = csv.DictWriter(sys.stdout, fields, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows({**cdr, "ExtraFields": json.dumps(cdr["ExtraFields"])} for cdr in found)
-        return
+
+def _cdr_table(found: list) -> None:
     columns = ("AnswerTime", "Account", "Destination", "Usage", "RequestType", "RunID", "Cost")
     columns += ("ExtraInfo",)  # last: not padded
     rows = [columns] + [tuple(str(cdr[name]) for name in columns) for cdr in found]

@@ -5,9 +5,12 @@ from fs_cgr.api.registry import rpc
 from fs_cgr.api.server import post_route
 from fs_cgr.cdrs.chargers import profile_as_json
 from fs_cgr.cdrs.event import normalize
+from fs_cgr.cdrs.export import export_cdrs as write_export
+from fs_cgr.cdrs.export import export_path
 from fs_cgr.cdrs.freeswitch import handle_json_cdr, import_csv
 from fs_cgr.cdrs.record import as_external, as_internal
-from fs_cgr.errors import MandatoryMissing, NotFound, ServerError
+from fs_cgr.durations import parse_duration
+from fs_cgr.errors import InvalidArgument, MandatoryMissing, NotFound, ServerError
 
 OK = "OK"
 
@@ -25,17 +28,26 @@ def outcome_reply(outcome) -> str:
     return OK
 
 
-@rpc("CDRsV1.ProcessExternalCDR")
+def rpc_v1_v2(name: str):
+    """Register under CDRsV1 and CDRsV2: CGrateS' CDRsV2 embeds CDRsV1's methods."""
+
+    def register(func):
+        return rpc(f"CDRsV1.{name}")(rpc(f"CDRsV2.{name}")(func))
+
+    return register
+
+
+@rpc_v1_v2("ProcessExternalCDR")
 def process_external_cdr(node, params: dict) -> str:
     return _process(node, params)
 
 
-@rpc("CDRsV1.ProcessCDR")
+@rpc_v1_v2("ProcessCDR")
 def process_cdr(node, params: dict) -> str:
     return _process(node, params)
 
 
-@rpc("CDRsV1.ProcessEvent")
+@rpc_v1_v2("ProcessEvent")
 def process_event(node, params: dict) -> str:
     """``{"Flags": ["*chargers:false"], "Tenant", "Event": {...}}``; other flags are ignored."""
     event = dict(params.get("Event") or {})
@@ -71,7 +83,7 @@ def get_cdrs_v2(node, params: dict) -> list:
     return get_cdrs(node, params)
 
 
-@rpc("CDRsV1.GetCDRs")
+@rpc_v1_v2("GetCDRs")
 def get_cdrs_internal(node, params: dict) -> list:
     cdrs = node.cdrs.get_cdrs(params)
     if not cdrs:
@@ -79,14 +91,71 @@ def get_cdrs_internal(node, params: dict) -> list:
     return [as_internal(cdr) for cdr in cdrs]
 
 
-@rpc("CDRsV1.GetCDRsCount")
+@rpc_v1_v2("GetCDRsCount")
 def get_cdrs_count(node, params: dict) -> int:
     return node.cdrs.count_cdrs(params)
+
+
+@rpc_v1_v2("RateCDRs")
+def rate_cdrs(node, params: dict) -> str:
+    """Price stored CDRs matching the filter again; ``Flags: ["*rerate"]`` re-charges the
+    CDRs charged already (refund, then debit at the new price)."""
+    query = {key: value for key, value in params.items() if key != "Flags"}
+    node.cdrs.rate_cdrs(query, rerate=_flag(params.get("Flags") or [], "*rerate", False))
+    return OK
+
+
+@rpc("CDRsV1.StoreSessionCost")
+def store_session_cost(node, params: dict) -> str:
+    """``{"Cost": {CGRID, RunID, OriginHost, OriginID, CostSource, Usage, CostDetails},
+    "CheckDuplicate"}``: what a session charged, read back when its *prepaid CDR comes."""
+    cost = params.get("Cost")
+    if not isinstance(cost, dict) or not cost.get("CGRID"):
+        raise MandatoryMissing("CGRID")
+    doc = {
+        "CGRID": str(cost["CGRID"]),
+        "RunID": str(cost.get("RunID") or "*default"),
+        "OriginHost": str(cost.get("OriginHost") or ""),
+        "OriginID": str(cost.get("OriginID") or ""),
+        "CostSource": str(cost.get("CostSource") or ""),
+        "Usage": _usage(cost.get("Usage")),
+        "CostDetails": cost.get("CostDetails"),
+    }
+    if params.get("CheckDuplicate") and node.stordb.get_session_cost(doc["CGRID"], doc["RunID"]):
+        raise Exists()
+    node.stordb.set_session_cost(doc)
+    return OK
+
+
+@rpc("CDRsV2.StoreSessionCost")
+def store_session_cost_v2(node, params: dict) -> str:
+    """CGrateS' v2 form (CostDetails an EventCost), stored as v1 stores it."""
+    return store_session_cost(node, params)
+
+
+def _usage(value) -> int:
+    try:
+        return parse_duration(value if value not in (None, "") else 0)
+    except ValueError as exc:
+        raise InvalidArgument(f"Usage: {exc}") from None
 
 
 @rpc("APIerSv2.CountCDRs")
 def count_cdrs(node, params: dict) -> int:
     return node.cdrs.count_cdrs(params)
+
+
+@rpc("APIerSv1.ExportCDRs")
+def export_cdrs(node, params: dict) -> dict:
+    """CDRs matching the filter to a file under ``cdrs.export_dir``: ``{"ExportArgs":
+    {"ExportFormat": "*file_csv"|"*file_json", "ExportFileName", "ExportID"}, "Verbose",
+    <filters>}``; CGrateS' RplExportedCDRs."""
+    export_args = params.get("ExportArgs") or {}
+    if not isinstance(export_args, dict):
+        raise InvalidArgument("ExportArgs must be an object")
+    file_format, path = export_path(node.config.cdrs.export_dir, export_args)
+    query = {key: value for key, value in params.items() if key not in ("ExportArgs", "Verbose")}
+    return write_export(node.cdrs.iter_cdrs(query), file_format, path, bool(params.get("Verbose")))
 
 
 @rpc("APIerSv1.GetEventCost")

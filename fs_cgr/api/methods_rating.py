@@ -96,14 +96,16 @@ def ping(node, params: dict) -> str:
 
 @rpc("APIerSv1.GetCost")
 def get_cost(node, params: dict) -> dict:
-    """Price a call without touching any balance; the reply is CGrateS' EventCost."""
-    _require(params, ("Subject", "Account"), "Destination")
+    """Price a call without touching any balance; the reply is CGrateS' EventCost.
+
+    Without a Destination (data, SMS) only ``*any`` destination rates apply."""
+    _require(params, ("Subject", "Account"))
     general = node.config.general
     descriptor = CallDescriptor(
         tenant=_get(params, "Tenant", default=general.default_tenant),
         category=_get(params, "Category", default=general.default_category),
         subject=str(_get(params, "Subject", "Account")),
-        destination=str(params["Destination"]),
+        destination=str(params.get("Destination") or ""),
         time_start=_time(params.get("AnswerTime"), "AnswerTime", default=now()),
         account=str(_get(params, "Account")),
         tor=_get(params, "ToR", default="*voice"),

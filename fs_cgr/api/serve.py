@@ -34,7 +34,11 @@ def run(config_path=None, overrides=None, log_level: str = "INFO") -> int:
     stopping = Event()
     for signum in (signal.SIGTERM, signal.SIGINT):  # before anything that may take a while
         gevent.signal_handler(signum, stopping.set)
-    node = Node(config).start()
+    try:
+        node = Node(config).start()
+    except ConfigError as exc:  # e.g. a cdrc folder that does not exist
+        print(f"fs-cgr: {exc}", file=sys.stderr)
+        return 2
     try:
         server = ApiServer(node)
         server.start()

@@ -82,7 +82,7 @@ def normalize(event: dict, general, require=("Account", "Destination")) -> dict:
         out[key] = _text(out.get(key))
     out["Tenant"] = out["Tenant"] or general.default_tenant
     out["Category"] = out["Category"] or general.default_category
-    out["RequestType"] = request_type(out["RequestType"] or general.default_request_type)
+    out["RequestType"] = out["RequestType"] or general.default_request_type
     out["ToR"] = _text(out.get("ToR")) or VOICE
     out["Subject"] = out["Subject"] or out["Account"]
     for key in ("OriginID", "OriginHost", "Source"):
@@ -121,12 +121,18 @@ def _extra_bytes(event: dict) -> int:
     return len(jsoncodec.encode(extra_fields(event)).encode())
 
 
-def request_type(value: str) -> str:
-    """``*prepaid`` etc.; CGrateS' old spellings without the star are accepted."""
-    text = value if value.startswith("*") else "*" + value
-    if text not in REQUEST_TYPES:
-        raise InvalidArgument(f"unsupported RequestType {value!r}")
-    return text
+def charging(request_type: str) -> str:
+    """How a RequestType is charged: one of ``REQUEST_TYPES``.
+
+    The event keeps its RequestType as given (a CDR stores ``*raw`` as ``*raw``);
+    this says what it means. CGrateS' old spellings without the star mean the
+    same as with it (its CDR server debits ``postpaid`` like ``*postpaid``);
+    any other value (``*raw``, ``*monetary``, a typo) is priced without
+    touching an account, as CGrateS prices every RequestType it does not
+    account for.
+    """
+    text = request_type if request_type.startswith("*") else "*" + request_type
+    return text if text in REQUEST_TYPES else RATED
 
 
 def _parse_types(out: dict) -> None:

@@ -1,7 +1,8 @@
 """Pricing one CDR run by its RequestType, as CGrateS' CDRServer.rateCDR does.
 
 - ``*none``: stored unpriced (Cost -1).
-- ``*rated``: GetCost; Cost rounded with the DestinationRate's rounding.
+- ``*rated`` and every RequestType CGrateS does not account for (``*raw``, ...):
+  GetCost; Cost rounded with the DestinationRate's rounding. ``charging`` says which.
 - ``*postpaid`` / ``*pseudoprepaid``: priced and debited (key ``cdr:<CGRID>:<RunID>``),
   then the rounding difference is charged (or credited) with ``...:round``. A debit
   the account cannot pay in full (and may not go negative for) changes nothing and
@@ -16,7 +17,7 @@ A run that cannot be priced is still stored: Cost -1, the error in ExtraInfo.
 import logging
 from decimal import Decimal
 
-from fs_cgr.cdrs.event import NONE, POSTPAID, PREPAID, PSEUDOPREPAID, start_time
+from fs_cgr.cdrs.event import NONE, POSTPAID, PREPAID, PSEUDOPREPAID, charging, start_time
 from fs_cgr.cdrs.record import UNRATED, new_cdr
 from fs_cgr.errors import CGRError, InvalidArgument, MandatoryMissing
 from fs_cgr.money import ROUND_MIDDLE, round_money, to_decimal
@@ -64,21 +65,29 @@ def session_cost_amount(doc: dict) -> Decimal:
     return to_decimal((doc.get("CostDetails") or {}).get("Cost"))
 
 
+def debit_key_of(cdr: dict) -> str:
+    """The idempotency key of a CDR run's debit: the same CDR twice is charged once."""
+    return f"cdr:{cdr['CGRID']}:{cdr['RunID']}"
+
+
 class CDRRater:
     def __init__(self, node):
         self.node = node
 
-    def rate(self, run: dict, session_cost: dict | None = None) -> dict:
-        """The priced CDR of one run; errors end up in ExtraInfo, never raised."""
+    def rate(
+        self, run: dict, session_cost: dict | None = None, debit_key: str | None = None
+    ) -> dict:
+        """The priced CDR of one run; errors end up in ExtraInfo, never raised.
+        ``debit_key``: the idempotency key of a debit (default ``debit_key(run)``)."""
         cdr = new_cdr(run)
-        request_type = cdr["RequestType"]
+        request_type = charging(cdr["RequestType"])
         if request_type == NONE:
             return cdr
         try:
             if request_type == PREPAID:
                 self._prepaid(run, cdr, session_cost)
             elif request_type in (POSTPAID, PSEUDOPREPAID):
-                self._debited(run, cdr)
+                self._debited(run, cdr, debit_key or debit_key_of(cdr))
             else:
                 self._rated(run, cdr)
         except CGRError as exc:
@@ -115,10 +124,9 @@ class CDRRater:
         source = session_cost.get("CostSource") or COST_SOURCE_SESSIONS
         self._set_cost(cdr, amount, details, source)
 
-    def _debited(self, run: dict, cdr: dict) -> None:
+    def _debited(self, run: dict, cdr: dict, key: str) -> None:
         cc = self._price(run)  # unrated destinations fail here, before any money moves
         accounts = self.node.accounts
-        key = f"cdr:{cdr['CGRID']}:{cdr['RunID']}"
         debit = accounts.debit(call_descriptor(run), key, allow_partial=False)
         cost = dr_round(cc, debit.cost)
         if cost != debit.cost:

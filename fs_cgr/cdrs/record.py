@@ -1,6 +1,6 @@
 """A CDR as StorDB keeps it, and the JSON views CGrateS' APIs give of it.
 
-The stored shape is described in ``fs_cgr.cdrs.query``. ``as_external`` is
+The stored shape is described in ``fs_cgr.storage.cdr_query``. ``as_external`` is
 CGrateS' ExternalCDR (``APIerSv1/APIerSv2.GetCDRs``): Usage as a Go duration
 for voice ("2m0s"), times RFC 3339 in whole seconds, CostDetails as a JSON
 string. ``as_internal`` is engine.CDR (``CDRsV1.GetCDRs``): Usage in ns,
@@ -14,6 +14,22 @@ from fs_cgr.cdrs.event import extra_fields, usage_text
 from fs_cgr.times import format_time
 
 UNRATED = Decimal(-1)
+# CGrateS' default CSV columns (its CDR reader's and exporter's), Direction left out
+CGRATES_CSV_FIELDS = (
+    "CGRID",
+    "RunID",
+    "ToR",
+    "OriginID",
+    "RequestType",
+    "Tenant",
+    "Category",
+    "Account",
+    "Subject",
+    "Destination",
+    "SetupTime",
+    "AnswerTime",
+    "Usage",
+)
 
 
 def new_cdr(run: dict) -> dict:

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 
 from fs_cgr.cdrs.chargers import ChargerService
 from fs_cgr.cdrs.commit import GroupCommit
-from fs_cgr.cdrs.event import check_storable, normalize
-from fs_cgr.cdrs.query import parse_query
+from fs_cgr.cdrs.event import POSTPAID, PREPAID, PSEUDOPREPAID, charging, check_storable, normalize
 from fs_cgr.cdrs.rater import CDRRater
+from fs_cgr.cdrs.rerate import Recharger
 from fs_cgr.cdrs.spool import Spool
+from fs_cgr.cdrs.stream import iter_cdrs, pages
 from fs_cgr.errors import (
     CGRError,
     InvalidArgument,
@@ -28,6 +29,7 @@ from fs_cgr.errors import (
     PartiallyExecuted,
     StorageUnavailable,
 )
+from fs_cgr.storage.cdr_query import parse_query
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +51,30 @@ class CDROutcome:
         return [cdr for cdr in self.cdrs if cdr["ExtraInfo"] and cdr["Cost"] < 0]
 
 
+_DEBITED = (POSTPAID, PSEUDOPREPAID)
+
+
+@dataclass
+class RateReport:
+    """What ``rate_cdrs`` did: CDRs priced anew, CDRs left alone since already charged."""
+
+    rated: int = 0
+    charged: int = 0
+
+
+def _as_event(cdr: dict) -> dict:
+    """A stored CDR as the event it came from (ExtraFields flat again), unpriced."""
+    event = {k: v for k, v in cdr.items() if k not in ("ExtraFields", "Cost", "CostDetails")}
+    event.update(cdr.get("ExtraFields") or {})
+    return event
+
+
 class CDRService:
     def __init__(self, node):
         self.node = node
         self.chargers = ChargerService(node)
         self.rater = CDRRater(node)
+        self.recharger = Recharger(node, self.rater)
         self.batch = max(1, node.config.cdrs.store_batch)
         self.spool = Spool(node.config.cdrs.spool_dir, self.batch)
         self._stop = threading.Event()
@@ -184,7 +205,8 @@ class CDRService:
         return fresh
 
     def _runs(self, event: dict, use_chargers: bool) -> list[dict]:
-        run = normalize(event, self.node.config.general)
+        # no Destination (data, SMS): rated through *any destination rates, as CGrateS
+        run = normalize(event, self.node.config.general, require=("Account",))
         if not use_chargers:
             run["RunID"] = run.get("RunID") or "*default"
             return [check_storable(run)]
@@ -242,3 +264,33 @@ class CDRService:
 
     def count_cdrs(self, params: dict) -> int:
         return self.node.stordb.count_cdrs(parse_query(params))
+
+    def iter_cdrs(self, params: dict):
+        """The matching CDRs as a stream, in OrderID order (see fs_cgr.cdrs.stream)."""
+        return iter_cdrs(self.node.stordb, parse_query(params))
+
+    # -- re-rating -------------------------------------------------------------
+    def rate_cdrs(self, params: dict, rerate: bool = False) -> RateReport:
+        """Price the matching stored CDRs again (after a tariff fix) and update them.
+
+        ``*rated``-like CDRs are priced by GetCost; ``*postpaid``/``*pseudoprepaid``
+        ones never charged (Cost -1) are charged now. One already charged is left
+        as it is unless ``rerate``: then its charge is refunded and the new price
+        debited (fs_cgr.cdrs.rerate). ``*prepaid`` ones the session service charged
+        are always left: their money moved during the call.
+        """
+        report = RateReport()
+        for page in pages(self.iter_cdrs(params), self.batch):
+            rated = []
+            for cdr in page:
+                mode, charged = charging(cdr["RequestType"]), cdr["Cost"] >= 0
+                if charged and (mode == PREPAID or (mode in _DEBITED and not rerate)):
+                    report.charged += 1
+                elif mode in _DEBITED:
+                    rated.append(self.recharger.recharge(_as_event(cdr)))
+                else:
+                    rated.append(self.rater.rate(_as_event(cdr)))
+            if rated:
+                self.node.stordb.update_cdrs(rated)
+                report.rated += len(rated)
+        return report

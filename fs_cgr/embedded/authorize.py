@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from fs_cgr.agents import notify
-from fs_cgr.agents.fsevent import Defaults, FSEvent
 from fs_cgr.embedded.rpc import NodeRefused, NodeUnavailable
 from fs_cgr.errors import InvalidArgument
+from fs_cgr.fschannel import Defaults, FSEvent
 from fs_cgr.routes.service import format_cgr_routes
 
 METHOD = "SessionSv1.AuthorizeEvent"

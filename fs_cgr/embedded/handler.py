@@ -17,9 +17,9 @@ Settings are FreeSWITCH variables (a channel's, else the global ones from vars.x
 """
 
 from fs_cgr.agents import notify
-from fs_cgr.agents.fsevent import EMBEDDED_MARKER, FSEvent
 from fs_cgr.embedded import state
 from fs_cgr.embedded.authorize import Verdict, authorize
+from fs_cgr.fschannel import EMBEDDED_MARKER, FSEvent
 
 
 def handler(session, args=""):

@@ -15,10 +15,10 @@ folder is the FreeSWITCH variable ``fs_cgr_tariffplan``.
 
 from decimal import Decimal
 
-from fs_cgr.agents.fsevent import FSEvent
 from fs_cgr.durations import SECOND
 from fs_cgr.embedded import state
 from fs_cgr.errors import CGRError
+from fs_cgr.fschannel import FSEvent
 from fs_cgr.rating import CallDescriptor, RatingEngine, load_folder
 from fs_cgr.rating.errors import TariffPlanError
 from fs_cgr.times import now as utc_now

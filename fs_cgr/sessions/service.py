@@ -35,7 +35,15 @@ from decimal import Decimal
 import gevent
 import gevent.event
 
-from fs_cgr.cdrs.event import NONE, POSTPAID, PSEUDOPREPAID, RATED, normalize, start_time
+from fs_cgr.cdrs.event import (
+    NONE,
+    POSTPAID,
+    PSEUDOPREPAID,
+    RATED,
+    charging,
+    normalize,
+    start_time,
+)
 from fs_cgr.cdrs.rater import COST_SOURCE_SESSIONS, call_descriptor, dr_round
 from fs_cgr.errors import (
     AccountDisabled,
@@ -126,7 +134,7 @@ class SessionService:
         return min(usage, self.config.max_call_duration)
 
     def _max_usage(self, run: dict, requested: int) -> int:
-        request_type = run["RequestType"]
+        request_type = charging(run["RequestType"])
         if request_type == NONE:
             return requested
         cd = call_descriptor(self._timed(run), usage=requested)

@@ -16,7 +16,7 @@ from decimal import Decimal
 import gevent.event
 
 from fs_cgr.accounts.debit import Debit
-from fs_cgr.cdrs.event import PREPAID, to_json
+from fs_cgr.cdrs.event import PREPAID, charging, to_json
 from fs_cgr.money import ZERO
 from fs_cgr.times import format_time, parse_time
 
@@ -45,7 +45,7 @@ class SessionRun:
 
     @property
     def prepaid(self) -> bool:
-        return self.request_type == PREPAID
+        return charging(self.request_type) == PREPAID
 
     @property
     def reserved(self) -> int:

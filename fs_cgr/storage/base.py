@@ -195,10 +195,16 @@ class StorDB(ABC):
 
     @abstractmethod
     def get_cdrs(self, query: dict) -> list[dict]:
-        """CDRs matching a CGrateS-style filter (see fs_cgr.cdrs.query)."""
+        """CDRs matching a CGrateS-style filter (see fs_cgr.storage.cdr_query)."""
 
     @abstractmethod
     def count_cdrs(self, query: dict) -> int: ...
+
+    @abstractmethod
+    def update_cdrs(self, cdrs: list[dict]) -> int:
+        """Overwrite the pricing (Cost, CostDetails, CostSource, ExtraInfo) of CDRs
+        stored under the same (CGRID, RunID): re-rating. Return rows changed (MySQL
+        does not count a row whose values stay the same)."""
 
     @abstractmethod
     def stored_runs(self, cgrids: list[str]) -> set[tuple[str, str]]:

@@ -43,6 +43,8 @@ _UNAVAILABLE = (
     sqlite3.OperationalError,
 )
 # a session cost's document keys and their columns, in the order the lookup selects them
+# what re-rating a stored CDR changes
+_PRICING_COLUMNS = ("cost", "cost_details", "cost_source", "extra_info")
 _SESSION_COST_KEYS = {
     "CGRID": "cgrid",
     "RunID": "run_id",
@@ -214,6 +216,16 @@ class SQLStorDB(StorDB):
         paging(query)
         with self._session():
             return select.count()
+
+    def update_cdrs(self, cdrs: list[dict]) -> int:
+        cdr, changed = self._cdr, 0
+        rows = [cdr_to_row(doc) for doc in cdrs]  # every CDR checked before any write
+        with self._session(), self._db.atomic():
+            for row in rows:
+                priced = {name: row[name] for name in _PRICING_COLUMNS}
+                where = (cdr.cgrid == row["cgrid"], cdr.run_id == row["run_id"])
+                changed += cdr.update(**priced).where(*where).execute()
+        return changed
 
     def stored_runs(self, cgrids: list[str]) -> set[tuple[str, str]]:
         cgrids = sorted(set(cgrids))

@@ -1,12 +1,12 @@
 """CDR dicts <-> ``cdrs`` rows (and rows as MySQL INSERT text), CDR queries as SQL conditions.
 
-A CDR dict uses CGrateS' field names (see fs_cgr.cdrs.query). ``Cost`` None
+A CDR dict uses CGrateS' field names (see fs_cgr.storage.cdr_query). ``Cost`` None
 or -1 means "not priced" and is stored as -1, as CGrateS does; a cost is
 rounded half-up to 8 decimals (the column's scale). PreRated and
 Partial are not stored (nor are they in CGrateS' table); read back, both are
 False.
 
-Queries are the normalised dicts of fs_cgr.cdrs.query: list filters by their
+Queries are the normalised dicts of fs_cgr.storage.cdr_query: list filters by their
 CGrateS names (``Accounts``, ``NotAccounts``, ...), start bounds inclusive,
 end bounds exclusive, ``Unrated``, ``OrderBy`` as ``(field, descending)``,
 ``Limit``, ``Offset``. An unknown key is an error, so a raw API parameter
@@ -21,9 +21,9 @@ from functools import reduce
 import peewee as pw
 
 from fs_cgr import jsoncodec
-from fs_cgr.cdrs.query import LIST_FILTERS
 from fs_cgr.durations import parse_duration
 from fs_cgr.money import to_decimal
+from fs_cgr.storage.cdr_query import LIST_FILTERS
 from fs_cgr.storage.sql_models import COST_DECIMALS, COST_LIMIT
 from fs_cgr.times import UTC, now, parse_time
 

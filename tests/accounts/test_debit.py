@@ -181,8 +181,8 @@ def test_refund_returns_exactly_the_unused_increments(engine):
     assert values(acc) == {"main": D("0.33320")}
     kept = result.trimmed(100 * SECOND)
     assert kept.usage == 100 * SECOND and kept.cost == D("0.66680")
-    plan_refund(acc, kept, 0)  # everything but the connect fee comes back
-    assert values(acc) == {"main": D("0.6")}
+    plan_refund(acc, kept, 0)  # nothing kept: everything comes back, the connect fee too
+    assert values(acc) == {"main": D("1")}
 
 
 def test_refund_keeps_an_increment_that_was_started(engine):

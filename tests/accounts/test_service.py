@@ -104,9 +104,9 @@ def test_retried_debit_and_refund_apply_once(service):
     assert balances(service) == {(MONETARY, "main"): D("9.34990")}
     refund = service.refund(first, 0, "s1:r")
     assert service.refund(first, 0, "s1:r") == refund
-    assert balances(service) == {(MONETARY, "main"): D("9.6")}
+    assert balances(service) == {(MONETARY, "main"): D("10")}
     service.debit(call("1002", 90 * SECOND), "s1:2")
-    assert balances(service) == {(MONETARY, "main"): D("8.94990")}
+    assert balances(service) == {(MONETARY, "main"): D("9.34990")}
 
 
 def test_debit_refusals(service):

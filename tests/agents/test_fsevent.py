@@ -7,10 +7,10 @@ from datetime import datetime
 
 import pytest
 
-from fs_cgr.agents.fsevent import DEFAULTS, Defaults, FSEvent, validate
 from fs_cgr.config import Config
 from fs_cgr.errors import MandatoryMissing
 from fs_cgr.esl.frames import Parser
+from fs_cgr.fschannel import DEFAULTS, Defaults, FSEvent, validate
 from fs_cgr.times import UTC
 from tests.fssim.captures import read_blocks
 

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 
 from fs_cgr.cdrs.event import cgrid
-from fs_cgr.cdrs.query import parse_query
 from fs_cgr.cdrs.record import as_external
 from fs_cgr.errors import PartiallyExecuted, ServerError
+from fs_cgr.storage.cdr_query import parse_query
 from tests.cdrs.helpers import BACKENDS, TENANT, call, make_node, monetary, top_up, write_plan
 
 

@@ -7,10 +7,10 @@ from decimal import Decimal
 import gevent
 import pytest
 
-from fs_cgr.cdrs.query import parse_query, select
 from fs_cgr.durations import SECOND
 from fs_cgr.storage import open_stordb
 from fs_cgr.storage.base import DESTINATIONS, RATES
+from fs_cgr.storage.cdr_query import parse_query, select
 from fs_cgr.times import UTC
 
 T0 = datetime(2024, 1, 1, 10, 0, tzinfo=UTC)
@@ -118,6 +118,23 @@ def test_duplicate_cgrid_runid_is_stored_once(stordb):
     [kept] = stordb.get_cdrs({"CGRIDs": ["c1"], "RunIDs": ["*default"]})
     assert kept["Cost"] == Decimal("1")  # the stored CDR is left untouched
     assert stordb.store_cdrs([]) == 0
+
+
+def test_update_cdrs_changes_only_the_pricing(stordb):
+    stordb.store_cdrs([make_cdr("u1"), make_cdr("u1", "*raw")])
+    repriced = make_cdr(
+        "u1", Cost=Decimal("0.75"), CostDetails={"Cost": "0.75"}, ExtraInfo="", Account="other"
+    )
+    assert stordb.update_cdrs([repriced]) == 1
+    [cdr] = stordb.get_cdrs({"CGRIDs": ["u1"], "RunIDs": ["*default"]})
+    assert (cdr["Cost"], cdr["CostDetails"], cdr["Account"]) == (
+        Decimal("0.75"),
+        {"Cost": "0.75"},
+        "1001",  # not a pricing field: unchanged
+    )
+    [raw] = stordb.get_cdrs({"RunIDs": ["*raw"]})
+    assert raw["Cost"] == Decimal("0.6")
+    assert stordb.update_cdrs([make_cdr("absent")]) == 0
 
 
 def test_stored_runs_names_exactly_the_stored_pairs(stordb):
@@ -351,7 +368,7 @@ def test_limit_and_offset(cdrs):
 @pytest.mark.parametrize(
     "query",
     [
-        {"MediationRunIds": ["*raw"]},  # raw API names must go through fs_cgr.cdrs.query first
+        {"MediationRunIds": ["*raw"]},  # raw API names: parse_query first
         {"Accounts": "1001"},
         {"OrderBy": ("Price", False)},
         {"SetupTimeStart": "not a time"},
@@ -387,7 +404,7 @@ def test_bad_query_is_a_value_error(cdrs, query):
     ],
 )
 def test_api_queries_agree_with_the_reference_selection(cdrs, params, expected):
-    """fs_cgr.cdrs.query turns API parameters into the query; SQL must pick what it picks."""
+    """fs_cgr.storage.cdr_query turns API parameters into the query; SQL must pick what it picks."""
     query = parse_query(params)
     reference = [cdr["OriginID"] for cdr in select(cdrs.get_cdrs({}), query)]
     found = [cdr["OriginID"] for cdr in cdrs.get_cdrs(query)]
