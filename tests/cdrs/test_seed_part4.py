@@ -80,8 +80,11 @@ def served(request, tmp_path):
         "stordb": {"url": stordb},
         "freeswitch_agent": {
             "listen": f"127.0.0.1:{_free_port()}",
-            "event_socket_conns": [{"address": f"127.0.0.1:{_free_port()}", "reconnects": 0}],
+            "event_socket_conns": [
+                {"address": f"127.0.0.1:{_free_port()}", "password": "s3cret", "reconnects": 0}
+            ],
         },
+        "tariffplans": {"base_dirs": [str(tmp_path)]},
         "cdrc": [
             {
                 "in_dir": str(tmp_path / "in"),
