@@ -11,9 +11,11 @@ import threading
 import time
 
 from fs_cgr.accounts.service import AccountService
+from fs_cgr.attributes.service import AttributeService
 from fs_cgr.cdrs.service import CDRService
 from fs_cgr.config import Config
 from fs_cgr.rating import RatingEngine
+from fs_cgr.resources.service import ResourceService
 from fs_cgr.routes.service import RouteService
 from fs_cgr.sessions.service import SessionService
 from fs_cgr.storage import open_datadb, open_stordb
@@ -104,6 +106,8 @@ class Node:
         self.cdrs = CDRService(self)
         self.sessions = SessionService(self)
         self.routes = RouteService(self)
+        self.attributes = AttributeService(self)
+        self.resources = ResourceService(self)
         self._started = False
 
     @property

@@ -105,6 +105,18 @@ class FreeSwitchAgentConfig:
 class CDRsConfig:
     spool_dir: str = ""  # "" = <data_dir>/cdr-spool
     store_batch: int = 500
+    attributes: bool = False  # pass each CDR through AttributeS (context *cdrs)
+
+
+@dataclass
+class AttributesConfig:
+    process_runs: int = 1
+    profile_runs: int = 0  # 0 = CGrateS v0.10 (no limit); N = a profile applies <= N times
+
+
+@dataclass
+class ChargersConfig:
+    attributes: bool = False  # charger AttributeIDs through AttributeS (context *chargers)
 
 
 @dataclass
@@ -116,6 +128,8 @@ class Config:
     sessions: SessionsConfig = field(default_factory=SessionsConfig)
     freeswitch_agent: FreeSwitchAgentConfig = field(default_factory=FreeSwitchAgentConfig)
     cdrs: CDRsConfig = field(default_factory=CDRsConfig)
+    attributes: AttributesConfig = field(default_factory=AttributesConfig)
+    chargers: ChargersConfig = field(default_factory=ChargersConfig)
 
     def __post_init__(self):
         _finish(self)
@@ -189,6 +203,8 @@ def _finish(config: Config) -> None:
             parse_hostport(address)
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from None
+    if config.attributes.process_runs < 1 or config.attributes.profile_runs < 0:
+        raise ConfigError("attributes: process_runs must be >= 1 and profile_runs >= 0")
     general = config.general
     if not general.data_dir:
         general.data_dir = default_data_dir()

@@ -81,6 +81,20 @@ def is_active(interval, moment: datetime) -> bool:
     return (start is None or start < moment) and (end is None or end > moment)
 
 
+def normalize_interval(value) -> dict | None:
+    """An ActivationInterval (either form above) as CGrateS' JSON, None when empty."""
+    if not value:
+        return None
+    if isinstance(value, dict):
+        start, end = value.get("ActivationTime"), value.get("ExpiryTime")
+    else:
+        start, _, end = str(value).partition(";")
+    start, end = parse_time(start), parse_time(end)
+    if start is None and end is None:
+        return None
+    return {"ActivationTime": format_time(start), "ExpiryTime": format_time(end)}
+
+
 class FilterEngine:
     """Decides whether an event passes a list of filter IDs for a tenant."""
 

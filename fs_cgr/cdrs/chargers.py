@@ -13,10 +13,9 @@ import logging
 from datetime import datetime
 
 from fs_cgr.errors import MandatoryMissing, NotFound, require
-from fs_cgr.filters import REQ_PREFIX, FilterEngine, LiveObjects, is_active
+from fs_cgr.filters import REQ_PREFIX, FilterEngine, LiveObjects, is_active, normalize_interval
 from fs_cgr.money import to_decimal
 from fs_cgr.storage.base import CHARGERS
-from fs_cgr.times import format_time, parse_time
 from fs_cgr.times import now as utc_now
 
 log = logging.getLogger(__name__)
@@ -123,24 +122,11 @@ def normalize_profile(profile: dict) -> dict:
         "Tenant": str(profile["Tenant"]),
         "ID": str(profile["ID"]),
         "FilterIDs": _list(profile.get("FilterIDs")),
-        "ActivationInterval": _interval(profile.get("ActivationInterval")),
+        "ActivationInterval": normalize_interval(profile.get("ActivationInterval")),
         "RunID": str(profile.get("RunID") or ""),
         "AttributeIDs": _list(profile.get("AttributeIDs")),
         "Weight": str(to_decimal(profile.get("Weight"))),
     }
-
-
-def _interval(value) -> dict | None:
-    if not value:
-        return None
-    if isinstance(value, dict):
-        start, end = value.get("ActivationTime"), value.get("ExpiryTime")
-    else:
-        start, _, end = str(value).partition(";")
-    start, end = parse_time(start), parse_time(end)
-    if start is None and end is None:
-        return None
-    return {"ActivationTime": format_time(start), "ExpiryTime": format_time(end)}
 
 
 def profile_as_json(doc: dict) -> dict:

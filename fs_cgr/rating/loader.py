@@ -7,8 +7,8 @@ same ID continue one object (rate slots, prefixes, bindings, ...); in Filters,
 Chargers and Routes a continuation row may leave Tenant and ID empty. A bad value
 raises TariffPlanError "File.csv:LINE: column NAME: reason".
 
-Files that carry nothing fs_cgr rates or executes (Attributes, Resources, Stats,
-Thresholds, ActionTriggers, SharedGroups, ...) are ignored.
+Files that carry nothing fs_cgr rates or executes (Stats, Thresholds, ActionTriggers,
+SharedGroups, ...) are ignored.
 """
 
 import csv
@@ -21,6 +21,7 @@ from fs_cgr.rating.timing import parse_clock, parse_int_list
 from fs_cgr.storage.base import (
     ACTION_PLANS,
     ACTIONS,
+    ATTRIBUTES,
     CHARGERS,
     DESTINATION_RATES,
     DESTINATIONS,
@@ -28,6 +29,7 @@ from fs_cgr.storage.base import (
     RATES,
     RATING_PLANS,
     RATING_PROFILES,
+    RESOURCES,
     ROUTES,
     TIMINGS,
 )
@@ -433,6 +435,85 @@ def _route(row: _Row, docs: dict, state: dict):
     route["RouteParameters"] = row.text("RouteParameters") or route["RouteParameters"]
 
 
+def _attribute(row: _Row, docs: dict, state: dict):
+    """Rows of one profile add Contexts, FilterIDs and one attribute each (when Path is set);
+    Blocker and Weight come from the rows that give them."""
+    doc = _profile_doc(
+        row,
+        docs,
+        state,
+        {
+            "Contexts": [],
+            "FilterIDs": [],
+            "ActivationInterval": None,
+            "Attributes": [],
+            "Blocker": False,
+            "Weight": 0,
+        },
+    )
+    _extend(doc["Contexts"], row.items("Contexts"))
+    _extend(doc["FilterIDs"], row.items("FilterIDs"))
+    doc["ActivationInterval"] = (
+        row.activation_interval("ActivationInterval") or doc["ActivationInterval"]
+    )
+    if row.text("Path"):
+        doc["Attributes"].append(
+            {
+                "FilterIDs": row.items("AttributeFilterIDs"),
+                "Path": row.text("Path"),
+                "Type": row.text("Type"),
+                "Value": row.text("Value"),
+            }
+        )
+    doc["Blocker"] = row.flag("Blocker") or doc["Blocker"]
+    if row.text("Weight"):
+        doc["Weight"] = row.number("Weight")
+
+
+def _resource(row: _Row, docs: dict, state: dict):
+    doc = _profile_doc(
+        row,
+        docs,
+        state,
+        {
+            "FilterIDs": [],
+            "ActivationInterval": None,
+            "UsageTTL": 0,
+            "Limit": 0,
+            "AllocationMessage": "",
+            "Blocker": False,
+            "Stored": False,
+            "Weight": 0,
+            "ThresholdIDs": [],
+        },
+    )
+    _extend(doc["FilterIDs"], row.items("FilterIDs"))
+    _extend(doc["ThresholdIDs"], row.items("ThresholdIDs"))
+    doc["ActivationInterval"] = (
+        row.activation_interval("ActivationInterval") or doc["ActivationInterval"]
+    )
+    if row.text("TTL"):
+        doc["UsageTTL"] = _usage_ttl(row)
+    if row.text("Limit"):
+        doc["Limit"] = row.number("Limit")
+    doc["AllocationMessage"] = row.text("AllocationMessage") or doc["AllocationMessage"]
+    doc["Blocker"] = row.flag("Blocker") or doc["Blocker"]
+    doc["Stored"] = row.flag("Stored") or doc["Stored"]
+    if row.text("Weight"):
+        doc["Weight"] = row.number("Weight")
+
+
+def _usage_ttl(row: _Row) -> int:
+    """ns; ``*unlimited`` and negative values are -1 (usages never expire), as CGrateS."""
+    value = row.text("TTL")
+    if value == "*unlimited":
+        return -1
+    try:
+        return max(parse_duration(value.lstrip("-")) * (-1 if value.startswith("-") else 1), -1)
+    except ValueError:
+        row.fail("TTL", f"invalid duration {value!r}")
+
+
 _ROUTE_COLUMNS = (
     "Tenant",
     "ID",
@@ -511,4 +592,16 @@ _FILES = {
     ),
     "Routes.csv": (ROUTES, _ROUTE_COLUMNS, _route),
     "Suppliers.csv": (ROUTES, _ROUTE_COLUMNS, _route),  # CGrateS' older name, same columns
+    "Attributes.csv": (
+        ATTRIBUTES,
+        ("Tenant", "ID", "Contexts", "FilterIDs", "ActivationInterval", "AttributeFilterIDs")
+        + ("Path", "Type", "Value", "Blocker", "Weight"),
+        _attribute,
+    ),
+    "Resources.csv": (
+        RESOURCES,
+        ("Tenant", "ID", "FilterIDs", "ActivationInterval", "TTL", "Limit", "AllocationMessage")
+        + ("Blocker", "Stored", "Weight", "ThresholdIDs"),
+        _resource,
+    ),
 }

@@ -28,6 +28,8 @@ ACTION_PLANS = "action_plans"
 CHARGERS = "chargers"
 ROUTES = "routes"
 FILTERS = "filters"
+ATTRIBUTES = "attributes"
+RESOURCES = "resources"
 LIVE_KINDS = (
     DESTINATIONS,
     TIMINGS,
@@ -40,6 +42,8 @@ LIVE_KINDS = (
     CHARGERS,
     ROUTES,
     FILTERS,
+    ATTRIBUTES,
+    RESOURCES,
 )
 
 
@@ -131,6 +135,39 @@ class DataDB(ABC):
 
     @abstractmethod
     def journal_all(self) -> list[dict]: ...
+
+    # -- resource usages (ResourceS) ---------------------------------------------
+    # A usage is (units, expiry in µs since the epoch or 0 = never, owner). One
+    # ``resource_allocate`` is atomic across every node sharing the DataDB.
+
+    @abstractmethod
+    def resource_allocate(
+        self,
+        tenant: str,
+        limits: list,
+        usage_id: str,
+        units: float,
+        now_us: int,
+        dry_run: bool = False,
+        owner: str = "",
+    ) -> int:
+        """``limits``: ``[(resource_id, limit or -1 = none, ttl_us)]`` by Weight. In one
+        step: drop expired usages, count each resource's units (this usage_id left out
+        unless ``dry_run``), find the first resource with room; unless ``dry_run`` and one
+        has room, record the usage on every resource (ttl_us 0: not recorded, < 0: never
+        expires). Returns that first index, or -1 (nothing written)."""
+
+    @abstractmethod
+    def resource_release(self, tenant: str, resource_ids: list, usage_id: str) -> list[bool]:
+        """Remove the usage from each resource; per resource whether it held it."""
+
+    @abstractmethod
+    def resource_usages(self, tenant: str, resource_ids: list, now_us: int) -> dict:
+        """``{resource_id: {usage_id: (units, expiry_us, owner)}}``, expired ones left out."""
+
+    @abstractmethod
+    def resource_owned(self, owner: str) -> list[tuple[str, str, str]]:
+        """``(tenant, resource_id, usage_id)`` of every usage recorded with ``owner``."""
 
     @abstractmethod
     def flush(self) -> None:
