@@ -17,12 +17,15 @@ When a call's socket dies mid-call its session lives on: the inbound links
 """
 
 import logging
+import re
 
 import gevent
 
 from fs_cgr.agents import notify
+from fs_cgr.agents.flags import ChannelFlags
 from fs_cgr.agents.fsevent import NO_CHARGING, Defaults, FSEvent, validate
 from fs_cgr.agents.fslink import ChannelSync, FreeSwitchLinks
+from fs_cgr.attributes.service import altered_values
 from fs_cgr.cdrs.event import PREPAID, cgrid
 from fs_cgr.errors import (
     AccountDisabled,
@@ -35,8 +38,10 @@ from fs_cgr.errors import (
     UnauthorizedDestination,
 )
 from fs_cgr.esl import ESLError, OutboundServer, frames
+from fs_cgr.resources.service import ResourceUnavailable
 from fs_cgr.routes.service import format_cgr_routes, route_ids
 from fs_cgr.sessions.service import INSUFFICIENT_FUNDS
+from fs_cgr.sessions.subsystems import SessionSubsystems
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +50,9 @@ LINK_WAIT = 5.0  # seconds start() waits for the inbound links before recovering
 CALL_EVENTS = ("CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE")
 HANGUP_CAUSE = "MANAGER_REQUEST"
 NO_DESTINATION_CAUSE = "MANDATORY_IE_MISSING"
-ROUTE_FLAGS = ("*routes", "*suppliers")  # CGrateS v0.11 and v0.10 names
 REFUSALS = (
     (UnauthorizedDestination, notify.UNAUTHORIZED_DESTINATION),
+    (ResourceUnavailable, notify.RESOURCE_UNAVAILABLE),
     ((InsufficientCredit, AccountNotFound, AccountDisabled), notify.INSUFFICIENT_FUNDS),
     ((MandatoryMissing, InvalidArgument, ValueError), notify.MISSING_PARAMETER),
 )
@@ -64,6 +69,7 @@ class FreeSwitchAgent:
         self.node = node
         self.config = node.config.freeswitch_agent
         self.sessions = node.sessions
+        self.subsystems = SessionSubsystems(node)
         self.calls: dict[str, Call] = {}  # uuid -> call whose socket is still open
         self.links = FreeSwitchLinks(self.config.event_socket_conns, self._link_hangup)
         self.sync = ChannelSync(
@@ -83,6 +89,7 @@ class FreeSwitchAgent:
         if not self.links.wait_connected(link_wait):
             log.warning("not every FreeSWITCH answered within %ss; recovering anyway", link_wait)
         self.sync.recover()
+        self._release_gone_calls()
         self.server.start()
         self.sync.start()
         log.info("FreeSWITCH agent listening on %s:%s", *self.server.address)
@@ -183,29 +190,84 @@ class FreeSwitchAgent:
         if call is not None:  # its own socket reports it; kept in case the socket dies first
             call.link_hangup = event
             return
-        try:
-            cgr_event = FSEvent(event.headers).cgr_event(self.defaults(link))
-        except ValueError as exc:
-            log.warning("call %s: unreadable hangup event: %s", event.uuid, exc)
-            return
-        if self.sessions.get(cgrid(cgr_event["OriginID"], cgr_event["OriginHost"])) is not None:
-            gevent.spawn(self._terminate, cgr_event)
-
-    def _finish(self, event, defaults: Defaults) -> None:
+        defaults = self.defaults(link)
         try:
             cgr_event = FSEvent(event.headers).cgr_event(defaults)
         except ValueError as exc:
             log.warning("call %s: unreadable hangup event: %s", event.uuid, exc)
             return
-        self._terminate(cgr_event)
+        if self.sessions.get(cgrid(cgr_event["OriginID"], cgr_event["OriginHost"])) is not None:
+            gevent.spawn(self._finish, event, defaults)
 
-    def _terminate(self, cgr_event: dict) -> None:
+    def _finish(self, event, defaults: Defaults) -> None:
+        """The hangup of an answered call whose socket is gone."""
         try:
-            self.sessions.terminate(cgr_event)
+            self.end_of_call(FSEvent(event.headers), defaults, answered=True)
         except NotFound:
             pass  # finished by the other path meanwhile
+        except ValueError as exc:
+            log.warning("call %s: unreadable hangup event: %s", event.uuid, exc)
         except Exception:
-            log.exception("call %s: terminating after a socket loss failed", cgr_event["OriginID"])
+            log.exception("call %s: terminating after a socket loss failed", event.uuid)
+
+    # -- the end of a call ---------------------------------------------------------
+    def end_of_call(self, fsev: FSEvent, defaults: Defaults, answered: bool) -> None:
+        """Settle a finished call: its session (answered) or its CDR (not), then release its
+        resources and report it to ThresholdS/StatS, as its cgr_flags ask. Raises what the
+        session or CDR path raised (NotFound: settled already; nothing is reported twice)."""
+        flags = ChannelFlags.parse(fsev.flags)
+        event = self.altered(fsev.cgr_event(defaults), flags)
+        try:
+            cost = self._settle(event, answered)
+        finally:
+            if flags.resources:
+                self.release(event)
+        event["Cost"] = cost if cost is not None else -1
+        self.subsystems.report(event["Tenant"], event, flags.reporting(), event["OriginID"])
+
+    def _settle(self, event: dict, answered: bool):
+        """The call's *default cost, when it was priced."""
+        if answered:
+            result = self.sessions.terminate(event)
+            if "*default" in result.costs:
+                return result.costs["*default"]
+            return _default_cost(result.cdr)
+        if self.config.create_cdr:
+            return _default_cost(self.sessions.process_cdr(event))
+        return None
+
+    def altered(self, cgr_event: dict, flags: ChannelFlags) -> dict:
+        """The event as AttributeS alters it (``*attributes``), else as it is."""
+        tenant, event, _ = self.subsystems.alter(cgr_event["Tenant"], cgr_event, flags.altering())
+        return {**event, "Tenant": tenant}
+
+    def release(self, event: dict) -> None:
+        """Give back the call's resource units; failures only leave them to the UsageTTL."""
+        try:
+            self.subsystems.release_resources(event["Tenant"], event)
+        except CGRError as exc:
+            log.warning("call %s: resources not released: %s", event.get("OriginID"), exc.message)
+
+    @staticmethod
+    def owner(origin_host: str) -> str:
+        """Whose resource usages these are: the box's, so a restart can find its calls'."""
+        return f"*fs:{origin_host}"
+
+    def _release_gone_calls(self) -> None:
+        """After a restart: release the resource units of calls the boxes no longer have
+        (the units were recorded with the box as owner, beside the session journal)."""
+        for alias, uuids in self.links.live_channels().items():
+            if uuids is None:
+                continue
+            try:
+                released = self.node.resources.release_owned(
+                    self.owner(alias), lambda uid, live=uuids: uid in live or uid in self.calls
+                )
+            except CGRError as exc:
+                log.error("FreeSWITCH %s: resources of gone calls kept: %s", alias, exc.message)
+                continue
+            if released:
+                log.info("FreeSWITCH %s: released %d resource units of gone calls", alias, released)
 
 
 class Call:
@@ -220,6 +282,7 @@ class Call:
         self.answered = False
         self.hung_up = False
         self.link_hangup = None  # the inbound link's CHANNEL_HANGUP_COMPLETE, if it came first
+        self.allocated: dict | None = None  # the event resources were allocated for
 
     @property
     def open(self) -> bool:
@@ -262,25 +325,49 @@ class Call:
         return True
 
     def _verdict(self, event: dict) -> dict:
-        """cgr_notify and what goes with it; every refusal leaves the money untouched."""
-        sessions = self.agent.sessions
-        flags = self.channel.flags
+        """cgr_notify and what goes with it; every refusal leaves the money and the
+        resources untouched. Fields AttributeS altered go onto the channel with it."""
+        agent = self.agent
+        flags = ChannelFlags.parse(self.channel.flags)
         prepaid = event["RequestType"] == PREPAID
         try:
             validate(event)
-            reply = sessions.authorize(event, get_max_usage=_max_usage_asked(flags, prepaid))
+            tenant, event, attributes = agent.subsystems.alter(
+                event["Tenant"], event, flags.altering()
+            )
+            event["Tenant"] = tenant
+            reply = agent.sessions.authorize(event, get_max_usage=flags.max_usage_asked(prepaid))
+            if flags.resources:
+                owner = agent.owner(self.defaults.origin_host)
+                agent.subsystems.allocate_resources(tenant, event, owner)
+                self.allocated = event
         except Exception as exc:
             verdict = refusal(exc)
             log_refusal(self.uuid, verdict, exc)
             return {"cgr_notify": verdict}
         variables = {"cgr_notify": notify.AUTH_OK}
-        if any(flag in flags for flag in ROUTE_FLAGS):
+        if attributes is not None:
+            variables.update(self._channel_values(altered_values(attributes), variables))
+        if flags.routes:
             routes = self._routes(event)
             if routes:
                 variables["cgr_routes"] = routes
         if "MaxUsage" in reply:
             variables["cgr_max_usage"] = str(reply["MaxUsage"] // 1_000_000_000)
         return variables
+
+    def _channel_values(self, values: dict[str, str], reserved) -> dict[str, str]:
+        """The altered fields FreeSWITCH can take as channel variables; the others (and any
+        that would overwrite fs_cgr's own) are left off with a warning."""
+        settable = {}
+        for name, value in values.items():
+            if name in reserved or name.startswith("cgr_") or not settable_variable(name, value):
+                log.warning(
+                    "call %s: altered field %s=%r not set on the channel", self.uuid, name, value
+                )
+                continue
+            settable[name] = value
+        return settable
 
     def _routes(self, event: dict) -> str:
         """cgr_routes; none when no route profile matches (the call goes on without)."""
@@ -323,8 +410,12 @@ class Call:
             raise CommandFailed(str(exc)) from None
 
     def _kill_unauthorized(self) -> None:
-        """A call whose verdict did not get through must not go on; nothing was charged."""
+        """A call whose verdict did not get through must not go on; nothing was charged,
+        and what it holds of the resources is given back."""
         self.agent.kill(self.uuid, self.defaults.origin_host)
+        if self.allocated is not None:
+            self.agent.release(self.allocated)
+            self.allocated = None
 
     # -- after the transfer: answer and hangup ---------------------------------------
     def _forget_channel_data(self) -> None:
@@ -361,7 +452,7 @@ class Call:
         fsev = FSEvent(event.headers)
         try:
             self.agent.sessions.initiate(
-                fsev.cgr_event(self.defaults),
+                self.agent.altered(fsev.cgr_event(self.defaults), ChannelFlags.parse(fsev.flags)),
                 on_disconnect=self.agent.disconnect,
                 answered_at=fsev.answered_at,
             )
@@ -372,13 +463,9 @@ class Call:
             self.agent.end_call(self.uuid, self.defaults.origin_host, verdict)
 
     def _hangup_complete(self, event) -> None:
-        fsev = FSEvent(event.headers)
         try:
-            cgr_event = fsev.cgr_event(self.defaults)
-            if self.answered:
-                self.agent.sessions.terminate(cgr_event)
-            elif self.agent.config.create_cdr:
-                self.agent.sessions.process_cdr(cgr_event)
+            self.agent.end_of_call(FSEvent(event.headers), self.defaults, self.answered)
+            self.allocated = None
         except NotFound:
             pass  # the session ended already (channel sync, a second event)
         except CGRError as exc:  # e.g. a refused call without an account: no CDR
@@ -407,14 +494,28 @@ def _setvars(uuid: str, variables: dict) -> list[bytes]:
     return [frames.api(f"uuid_setvar_multi {uuid} {pairs}")]
 
 
-def _max_usage_asked(flags: tuple[str, ...], prepaid: bool) -> bool:
-    """CGrateS asks for max usage without cgr_flags or with *accounts; prepaid always needs it."""
-    return prepaid or not flags or "*accounts" in flags
+_VARIABLE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_UNSAFE_VALUE = re.compile(r"[\s;=]|[^\x20-\x7e\u00a0-\U0010ffff]")
+
+
+def settable_variable(name: str, value: str) -> bool:
+    """A channel variable uuid_setvar_multi can carry as ``name=value`` unchanged: a plain
+    name, a value without whitespace, control characters, ';' or '='."""
+    return bool(_VARIABLE_NAME.fullmatch(name)) and bool(value) and not _UNSAFE_VALUE.search(value)
+
+
+def _default_cost(outcome):
+    """The *default run's cost of a CDROutcome (None: not priced)."""
+    for cdr in outcome.cdrs if outcome is not None else ():
+        if cdr.get("RunID") == "*default" and cdr.get("Cost", -1) >= 0:
+            return cdr["Cost"]
+    return None
 
 
 def refusal(exc: Exception) -> str:
     """The cgr_notify value for an error; unknown ones (storage down, timeouts) are system
-    errors, never a reason to let a call through."""
+    errors, never a reason to let a call through. A subsystem's error is judged by its cause."""
+    exc = getattr(exc, "cause", exc)
     for kinds, verdict in REFUSALS:
         if isinstance(exc, kinds):
             return verdict

@@ -33,9 +33,10 @@ SESSIONS_CONTEXT = "*sessions"
 class SubsystemError(CGRError):
     """``<SUBSYSTEM>_ERROR:<reason>``, as CGrateS' SessionS wraps a subsystem's error."""
 
-    def __init__(self, subsystem: str, reason: str):
+    def __init__(self, subsystem: str, cause: CGRError):
         self.subsystem = subsystem
-        super().__init__(reason)
+        self.cause = cause  # what the subsystem raised: callers may decide on it
+        super().__init__(cause.message)
 
     @property
     def message(self) -> str:
@@ -96,7 +97,7 @@ class SessionSubsystems:
         except NotFound:
             return tenant, event, None
         except CGRError as exc:
-            raise SubsystemError("ATTRIBUTES", exc.message) from None
+            raise SubsystemError("ATTRIBUTES", exc) from None
         altered = reply["CGREvent"]
         return altered["Tenant"], dict(altered["Event"]), reply
 
@@ -116,7 +117,7 @@ class SessionSubsystems:
         try:
             return getattr(self.node.resources, action)(request, *owner)
         except CGRError as exc:
-            raise SubsystemError("RESOURCES", exc.message) from None
+            raise SubsystemError("RESOURCES", exc) from None
 
     # -- thresholds and stats ------------------------------------------------------------
     def report(self, tenant: str, event: dict, wanted: Subsystems, event_id: str = "") -> dict:
