@@ -25,6 +25,7 @@ from fs_cgr.filters import FilterEngine, LiveObjects, is_active
 from fs_cgr.money import to_decimal
 from fs_cgr.profiles import ProfileStore
 from fs_cgr.storage.base import ATTRIBUTES
+from fs_cgr.times import format_time
 
 DEFAULT_CONTEXT = "*default"
 ANY_CONTEXT = "*any"
@@ -136,6 +137,16 @@ class AttributeService:
             },
         }
 
+    def altered(self, request: AttributeRequest) -> tuple[str, dict, dict | None]:
+        """``(tenant, event, reply)`` after ProcessEvent; the request's own tenant and event
+        (times printed) and None when no profile matched. Other errors propagate."""
+        request.event = plain(request.event)
+        try:
+            reply = self.process_event(request)
+        except NotFound:
+            return request.tenant, request.event, None
+        return reply["CGREvent"]["Tenant"], dict(reply["CGREvent"]["Event"]), reply
+
     def _apply(self, profile: dict, request: AttributeRequest) -> list[str]:
         """Apply one profile to ``request`` in place; the paths it altered, in order."""
         altered: list[str] = []
@@ -180,3 +191,11 @@ def altered_values(reply: dict) -> dict[str, str]:
         if name and name in event:
             found[name] = as_text(event[name])
     return found
+
+
+def plain(event: dict) -> dict:
+    """The event as JSON carries it: times printed (RFC 3339), durations as ns."""
+    return {
+        key: format_time(value) if isinstance(value, datetime) else value
+        for key, value in event.items()
+    }

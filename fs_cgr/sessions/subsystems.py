@@ -18,12 +18,10 @@ flags as not connected, as CGrateS does without ``stats_conns``.
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from fs_cgr.attributes.service import AttributeRequest
+from fs_cgr.attributes.service import AttributeRequest, plain
 from fs_cgr.errors import CGRError, MandatoryMissing, NotFound
 from fs_cgr.resources.service import UsageRequest
-from fs_cgr.times import format_time
 
 log = logging.getLogger(__name__)
 
@@ -87,19 +85,15 @@ class SessionSubsystems:
             return tenant, event, None
         request = AttributeRequest(
             tenant=tenant,
-            event=plain(event),
+            event=event,
             event_id=event_id,
             context=SESSIONS_CONTEXT,
             attribute_ids=wanted.attribute_ids,
         )
         try:
-            reply = self.node.attributes.process_event(request)
-        except NotFound:
-            return tenant, event, None
+            return self.node.attributes.altered(request)
         except CGRError as exc:
             raise SubsystemError("ATTRIBUTES", exc) from None
-        altered = reply["CGREvent"]
-        return altered["Tenant"], dict(altered["Event"]), reply
 
     # -- resources ---------------------------------------------------------------------
     def authorize_resources(self, tenant: str, event: dict) -> str:
@@ -161,11 +155,3 @@ def _origin_id(event: dict) -> str:
     if not origin_id:
         raise MandatoryMissing("OriginID")
     return origin_id
-
-
-def plain(event: dict) -> dict:
-    """The event as JSON carries it: times printed (RFC 3339), durations as ns."""
-    return {
-        key: format_time(value) if isinstance(value, datetime) else value
-        for key, value in event.items()
-    }
