@@ -185,7 +185,6 @@ PROFILE_FILES = {
         cgrates.org,SPL_1,,,,,supplier2,,,RP_2;RP_3,,,20,true,p2,
         ,,,,,,supplier1,,acc1,,,,,,,
     """,
-    "Attributes.csv": 'this file is ignored, even;when,it"s not,valid\n',
     "Stats.csv": "#Tenant,Id\ncgrates.org,Stats1,,,,\n",
 }
 
@@ -244,7 +243,7 @@ def test_filters_chargers_and_suppliers_with_continuation_rows(tmp_path):
             "RouteParameters": "p2",
         },
     ]
-    assert "attributes" not in live and "stats" not in live
+    assert "stats" not in live
 
 
 def test_routes_csv_is_read_like_suppliers_csv(tmp_path):
