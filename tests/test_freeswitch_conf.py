@@ -19,8 +19,15 @@ CONF = ROOT / "freeswitch_conf"
 DIALPLAN = CONF / "dialplan" / "default" / "00_fs_cgr.xml"
 EVENT_SOCKET = CONF / "autoload_configs" / "event_socket.conf.xml"
 DOCKER = ROOT / "docker"
-SEED_FLAGS = ["*resources", "*attributes", "*sessions", "*routes", "*thresholds", "*stats"]
-SEED_FLAGS.append("*accounts")
+SEED_FLAGS = [
+    "*resources",
+    "*attributes",
+    "*sessions",
+    "*routes",
+    "*thresholds",
+    "*stats",
+    "*accounts",
+]
 XML_FILES = sorted(p for p in CONF.rglob("*") if p.is_file() and ".xml" in p.name)
 ROUTES = "ARRAY::2|:supplier2|:supplier1"
 
