@@ -8,9 +8,9 @@ as altered, as CGrateS does). A value ``*remove`` deletes the field.
 
 Runs repeat up to ``ProcessRuns`` (config ``attributes.process_runs``) on the altered
 event. With ``attributes.profile_runs`` 0 processing stops when a run's best profile has
-applied already (CGrateS v0.10); with N > 0 a profile applies at most N times and the
-next best one takes its turn (CGrateS v0.11's ``*profileRuns``). A Blocker profile ends
-the runs.
+applied already (CGrateS v0.10); with N > 0 (CGrateS v0.11's ``*profileRuns``) a profile
+applies at most N times and never in two runs in a row, so the next best one takes its
+turn. A run that matches nothing, or a Blocker profile, ends the runs.
 """
 
 import copy
@@ -106,8 +106,11 @@ class AttributeService:
         applied: Counter = Counter()
         matched: list[str] = []
         altered: list[str] = []
+        last = None
         for run in range(runs):
             skip = {pid for pid, n in applied.items() if profile_runs and n >= profile_runs}
+            if profile_runs and last is not None:
+                skip.add(last)  # CGrateS v0.11: never the same profile twice in a row
             try:
                 profile = self.profile_for_event(current, skip)
             except NotFound:
@@ -119,6 +122,7 @@ class AttributeService:
             for path in self._apply(profile, current):
                 _add_sorted(altered, path)
             applied[profile["ID"]] += 1
+            last = profile["ID"]
             if profile["ID"] not in matched:
                 matched.append(profile["ID"])
             if profile.get("Blocker"):
