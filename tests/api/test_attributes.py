@@ -91,8 +91,8 @@ def test_tutorial_attributes_post(tutorial_settings, tariffplans_dir):
     reply = api.call("AttributeSv1.ProcessEvent", {"Tenant": TENANT, "APIOpts": opts,
                      "Event": {"Account": "NickTest7", "Subject": "12341234"}})  # fmt: skip
     assert reply["MatchedProfiles"] == ["ATTR_0NSN_to_E164", "ATTR_Ported_61212341234"]
-    assert reply["CGREvent"]["Event"] == {
-        "Account": "NickTest7", "Subject": "61212341234", "Destination": "DST_Operator2"}  # fmt: skip
+    ported = {"Account": "NickTest7", "Subject": "61212341234", "Destination": "DST_Operator2"}
+    assert reply["CGREvent"]["Event"] == ported
 
 
 def test_profile_methods_v1_and_v2(api):
@@ -104,8 +104,8 @@ def test_profile_methods_v1_and_v2(api):
     assert got["Attributes"][0]["Value"] == [{"Rules": "1", "AllFiltersMatch": True}]
     assert got["Weight"] == 20 and got["ActivationInterval"] is None
     assert api.call("APIerSv1.GetAttributeProfileIDs", {"Tenant": TENANT}) == ["ATTR_V1"]
-    for_event = api.call("AttributeSv1.GetAttributeForEvent",
-                         {"Tenant": TENANT, "Context": "*sessions", "Event": {"A": "1"}})  # fmt: skip
+    query = {"Tenant": TENANT, "Context": "*sessions", "Event": {"A": "1"}}
+    for_event = api.call("AttributeSv1.GetAttributeForEvent", query)
     assert for_event["ID"] == "ATTR_V1"
     with pytest.raises(RpcError, match=r"MANDATORY_IE_MISSING: \[Attributes\]"):
         api.call("APIerSv1.SetAttributeProfile", {"Tenant": TENANT, "ID": "NONE"})
