@@ -41,7 +41,7 @@ from fs_cgr.esl import ESLError, OutboundServer, frames
 from fs_cgr.resources.service import ResourceUnavailable
 from fs_cgr.routes.service import format_cgr_routes, route_ids
 from fs_cgr.sessions.service import INSUFFICIENT_FUNDS
-from fs_cgr.sessions.subsystems import SessionSubsystems
+from fs_cgr.sessions.subsystems import SessionSubsystems, SubsystemError
 
 log = logging.getLogger(__name__)
 
@@ -241,12 +241,27 @@ class FreeSwitchAgent:
         tenant, event, _ = self.subsystems.alter(cgr_event["Tenant"], cgr_event, flags.altering())
         return {**event, "Tenant": tenant}
 
+    def allocate(self, event: dict, origin_host: str) -> bool:
+        """One resource unit for the call (UsageID its uuid); False when no resource profile
+        matches it: no limit applies to the call (CGrateS would refuse it as NOT_FOUND).
+        Over a limit: SubsystemError caused by ResourceUnavailable."""
+        try:
+            self.subsystems.allocate_resources(event["Tenant"], event, self.owner(origin_host))
+        except SubsystemError as exc:
+            if isinstance(exc.cause, NotFound):
+                return False
+            raise
+        return True
+
     def release(self, event: dict) -> None:
         """Give back the call's resource units; failures only leave them to the UsageTTL."""
         try:
             self.subsystems.release_resources(event["Tenant"], event)
         except CGRError as exc:
-            log.warning("call %s: resources not released: %s", event.get("OriginID"), exc.message)
+            if not isinstance(getattr(exc, "cause", None), NotFound):  # NotFound: no limit held
+                log.warning(
+                    "call %s: resources not released: %s", event.get("OriginID"), exc.message
+                )
 
     @staticmethod
     def owner(origin_host: str) -> str:
@@ -337,9 +352,7 @@ class Call:
             )
             event["Tenant"] = tenant
             reply = agent.sessions.authorize(event, get_max_usage=flags.max_usage_asked(prepaid))
-            if flags.resources:
-                owner = agent.owner(self.defaults.origin_host)
-                agent.subsystems.allocate_resources(tenant, event, owner)
+            if flags.resources and agent.allocate(event, self.defaults.origin_host):
                 self.allocated = event
         except Exception as exc:
             verdict = refusal(exc)

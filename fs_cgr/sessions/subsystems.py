@@ -76,6 +76,7 @@ def _ids(value) -> list[str] | None:
 class SessionSubsystems:
     def __init__(self, node):
         self.node = node
+        self._missing: set[str] = set()  # services asked for that the node lacks (logged)
 
     # -- attributes --------------------------------------------------------------------
     def alter(self, tenant: str, event: dict, wanted: Subsystems, event_id: str = ""):
@@ -139,7 +140,9 @@ class SessionSubsystems:
     def _feed(self, name: str, cgr_event: dict, ids) -> tuple[list[str], bool]:
         service = getattr(self.node, name, None)
         if service is None:
-            log.warning("%s asked for, but this node has no %s", name, name)
+            if name not in self._missing:
+                self._missing.add(name)
+                log.warning("%s asked for, but this node has no %s (logged once)", name, name)
             return [], True
         try:
             return list(service.process_event(cgr_event, ids)), False

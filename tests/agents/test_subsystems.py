@@ -205,3 +205,10 @@ def test_flag_ids_are_passed_on(seeded):
     call.hangup("NO_ANSWER")
     wait_until(lambda: lab.node.stats.events, 5, "the report")
     assert lab.node.stats.events[0][1] == ["Q_ASR", "Q_ACD"]
+
+
+def test_a_call_no_resource_profile_matches_has_no_limit(seeded):
+    lab = seeded()
+    lab.topup("1002", "1")
+    calls = [lab.call(account="1002", cgr_flags=SEED_FLAGS) for _ in range(3)]
+    assert [call.vars["cgr_notify"] for call in calls] == [notify.AUTH_OK] * 3
