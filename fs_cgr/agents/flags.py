@@ -17,6 +17,7 @@ hangup    ``*attributes``, the session ends (answered) or the CDR is processed (
           once (answered or not, so ASR counts failed calls).
 """
 
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -69,7 +70,10 @@ class ChannelFlags:
     @classmethod
     def parse(cls, flags) -> "ChannelFlags":
         """From cgr_flags, as text (``*accounts;*routes``) or already split."""
-        items = flags.split(";") if isinstance(flags, str) else flags
+        return _parse(tuple(flags.split(";")) if isinstance(flags, str) else tuple(flags))
+
+    @classmethod
+    def _from_items(cls, items: tuple[str, ...]) -> "ChannelFlags":
         found: dict = {"given": False}
         for item in (flag.strip() for flag in items):
             if not item:
@@ -108,6 +112,12 @@ class ChannelFlags:
             threshold_ids=list(self.threshold_ids) or None,
             stat_ids=list(self.stat_ids) or None,
         )
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(items: tuple[str, ...]) -> ChannelFlags:
+    """Every call of a user carries the same cgr_flags: parsed once."""
+    return ChannelFlags._from_items(items)
 
 
 def _warn_unknown(flag: str) -> None:

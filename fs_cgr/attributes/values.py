@@ -6,6 +6,7 @@ field (``~*req.Subject``) and may rewrite it with regular expressions
 CGrateS' national-to-E.164 recipes rely on); any other parser is a constant.
 """
 
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -69,9 +70,14 @@ class Parser:
         return text
 
 
-def parsers(value: str) -> list[Parser]:
-    """The parsers of a Value (ValueError naming a bad one)."""
-    return [Parser(rule) for rule in str(value).split(";")]
+def parsers(value: str) -> tuple[Parser, ...]:
+    """The parsers of a Value (ValueError naming a bad one); compiled once per Value."""
+    return _compiled(str(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(value: str) -> tuple[Parser, ...]:
+    return tuple(Parser(rule) for rule in value.split(";"))
 
 
 def _python_template(template: str) -> str:
@@ -96,7 +102,9 @@ def _number_text(number: Decimal) -> str:
     return str(int(normal)) if normal == normal.to_integral_value() else format(normal, "f")
 
 
-def substitute(kind: str, value_parsers: list[Parser], event: dict, rounding_decimals: int) -> str:
+def substitute(
+    kind: str, value_parsers: tuple[Parser, ...], event: dict, rounding_decimals: int
+) -> str:
     """The new value of an attribute of type ``kind``; NotFound when a field is missing."""
     if kind == CONSTANT:
         return "".join(parser.constant() for parser in value_parsers)
@@ -115,7 +123,7 @@ def substitute(kind: str, value_parsers: list[Parser], event: dict, rounding_dec
     return "".join(parser.value(event) for parser in value_parsers)  # *variable, *composed
 
 
-def _pair(kind: str, value_parsers: list[Parser], event: dict) -> tuple[str, str]:
+def _pair(kind: str, value_parsers: tuple[Parser, ...], event: dict) -> tuple[str, str]:
     if len(value_parsers) != 2:
         raise ServerError(f"invalid arguments <{';'.join(p.rules for p in value_parsers)}>")
     return value_parsers[0].value(event), value_parsers[1].value(event)
