@@ -67,30 +67,38 @@ class AttributeService:
 
     # -- events ----------------------------------------------------------------------
     def profile_for_event(self, request: AttributeRequest, skip=frozenset()) -> dict:
-        """The highest-Weight matching profile (GetAttributeForEvent); NotFound when none."""
-        tenant, event, moment = request.tenant, request.event, request.time
+        """The highest-Weight matching profile (GetAttributeForEvent); NotFound when none.
+        Profiles of the request's context first; none matching: those of context *any."""
         if request.attribute_ids:
-            candidates = [self._by_id(tenant, pid) for pid in request.attribute_ids]
-            candidates = [doc for doc in candidates if doc is not None]
+            found = [self._by_id(request.tenant, pid) for pid in request.attribute_ids]
+            best = self._best(request, [doc for doc in found if doc is not None], skip)
         else:
             context = request.context or DEFAULT_CONTEXT
-            own = [d for d in self.profiles.of_tenant(tenant) if context in d.get("Contexts", ())]
-            candidates = own or [
-                d for d in self.profiles.of_tenant(tenant) if ANY_CONTEXT in d.get("Contexts", ())
-            ]
-        best = None
-        for doc in candidates:
-            if doc["ID"] in skip or (
-                moment and not is_active(doc.get("ActivationInterval"), moment)
-            ):
-                continue
-            if not self.filters.matches(tenant, doc.get("FilterIDs"), event, moment):
-                continue
-            if best is None or to_decimal(doc.get("Weight")) > to_decimal(best.get("Weight")):
-                best = doc
+            best = self._best(request, self._of_context(request.tenant, context), skip)
+            if best is None and context != ANY_CONTEXT:
+                best = self._best(request, self._of_context(request.tenant, ANY_CONTEXT), skip)
         if best is None:
             raise NotFound()
         return best
+
+    def _of_context(self, tenant: str, context: str) -> list[dict]:
+        profiles = self.profiles.of_tenant(tenant)
+        return [doc for doc in profiles if context in doc.get("Contexts", ())]
+
+    def _best(self, request: AttributeRequest, candidates: list[dict], skip) -> dict | None:
+        best = None
+        for doc in candidates:
+            if doc["ID"] in skip or not self._applies(request, doc):
+                continue
+            if best is None or to_decimal(doc.get("Weight")) > to_decimal(best.get("Weight")):
+                best = doc
+        return best
+
+    def _applies(self, request: AttributeRequest, doc: dict) -> bool:
+        moment = request.time
+        if moment and not is_active(doc.get("ActivationInterval"), moment):
+            return False
+        return self.filters.matches(request.tenant, doc.get("FilterIDs"), request.event, moment)
 
     def _by_id(self, tenant: str, profile_id: str) -> dict | None:
         return self.live.kind(ATTRIBUTES).get(f"{tenant}:{profile_id}")
