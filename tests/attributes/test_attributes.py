@@ -199,6 +199,9 @@ def test_attributes_csv_of_the_shared_plans_load(node, tariffplans_dir, caplog):
         "Type": "*constant",
         "Value": [{"Rules": "ResGroup1", "AllFiltersMatch": True}],
     }
+    alias = process(node, {"SubscriberId": "1006", "Account": "1005"}, context="*sessions")
+    assert alias["MatchedProfiles"] == ["ATTR_ACC_ALIAS"]  # no *sessions profile matched: *any
+    assert alias["CGREvent"]["Event"]["Account"] == "1001"
     node.tariffplans.remove_folder(tariffplans_dir / "cgrates_tutorial")
     with pytest.raises(NotFound):
         node.attributes.profiles.ids(TENANT)
