@@ -71,28 +71,26 @@ def is_active(interval, moment: datetime) -> bool:
     Accepts None/"", the CSV form "start;end" and the API form
     ``{"ActivationTime": ..., "ExpiryTime": ...}``.
     """
-    if not interval:
-        return True
-    if isinstance(interval, dict):
-        start, end = interval.get("ActivationTime"), interval.get("ExpiryTime")
-    else:
-        start, _, end = str(interval).partition(";")
-    start, end = parse_time(start), parse_time(end)
+    start, end = _bounds(interval)
     return (start is None or start < moment) and (end is None or end > moment)
 
 
 def normalize_interval(value) -> dict | None:
     """An ActivationInterval (either form above) as CGrateS' JSON, None when empty."""
-    if not value:
-        return None
-    if isinstance(value, dict):
-        start, end = value.get("ActivationTime"), value.get("ExpiryTime")
-    else:
-        start, _, end = str(value).partition(";")
-    start, end = parse_time(start), parse_time(end)
+    start, end = _bounds(value)
     if start is None and end is None:
         return None
     return {"ActivationTime": format_time(start), "ExpiryTime": format_time(end)}
+
+
+def _bounds(interval) -> tuple[datetime | None, datetime | None]:
+    if not interval:
+        return None, None
+    if isinstance(interval, dict):
+        start, end = interval.get("ActivationTime"), interval.get("ExpiryTime")
+    else:
+        start, _, end = str(interval).partition(";")
+    return parse_time(start), parse_time(end)
 
 
 class FilterEngine:

@@ -18,6 +18,7 @@ from fs_cgr.cdrs.event import normalize
 from fs_cgr.errors import MandatoryMissing, NotFound, require
 from fs_cgr.filters import REQ_PREFIX, FilterEngine, LiveObjects, is_active, normalize_interval
 from fs_cgr.money import to_decimal
+from fs_cgr.profiles import as_list as _list
 from fs_cgr.storage.base import CHARGERS
 from fs_cgr.times import now as utc_now
 
@@ -123,14 +124,6 @@ class ChargerService:
             log.warning(
                 "charger attribute %r skipped: only inline *constant is supported", attribute
             )
-
-
-def _list(value) -> list[str]:
-    if not value:
-        return []
-    if isinstance(value, str):
-        return [part for part in value.split(";") if part]
-    return [str(part) for part in value]
 
 
 def normalize_profile(profile: dict) -> dict:

@@ -372,14 +372,9 @@ def _charger(row: _Row, docs: dict, state: dict):
         state,
         {"FilterIDs": [], "ActivationInterval": None, "RunID": "", "AttributeIDs": [], "Weight": 0},
     )
-    _extend(doc["FilterIDs"], row.items("FilterIDs"))
+    _profile_fields(row, doc)
     _extend(doc["AttributeIDs"], row.items("AttributeIDs"))
-    doc["ActivationInterval"] = (
-        row.activation_interval("ActivationInterval") or doc["ActivationInterval"]
-    )
     doc["RunID"] = row.text("RunID") or doc["RunID"]
-    if row.text("Weight"):
-        doc["Weight"] = row.number("Weight")
 
 
 def _route(row: _Row, docs: dict, state: dict):
@@ -396,14 +391,9 @@ def _route(row: _Row, docs: dict, state: dict):
             "Weight": 0,
         },
     )
-    _extend(doc["FilterIDs"], row.items("FilterIDs"))
+    _profile_fields(row, doc)
     _extend(doc["SortingParameters"], row.items("SortingParameters"))
-    doc["ActivationInterval"] = (
-        row.activation_interval("ActivationInterval") or doc["ActivationInterval"]
-    )
     doc["Sorting"] = row.text("Sorting") or doc["Sorting"]
-    if row.text("Weight"):
-        doc["Weight"] = row.number("Weight")
     route_id = row.text("RouteID")
     if not route_id:
         return
@@ -452,10 +442,7 @@ def _attribute(row: _Row, docs: dict, state: dict):
         },
     )
     _extend(doc["Contexts"], row.items("Contexts"))
-    _extend(doc["FilterIDs"], row.items("FilterIDs"))
-    doc["ActivationInterval"] = (
-        row.activation_interval("ActivationInterval") or doc["ActivationInterval"]
-    )
+    _blocker_profile_fields(row, doc)
     if row.text("Path"):
         doc["Attributes"].append(
             {
@@ -465,9 +452,6 @@ def _attribute(row: _Row, docs: dict, state: dict):
                 "Value": row.text("Value"),
             }
         )
-    doc["Blocker"] = row.flag("Blocker") or doc["Blocker"]
-    if row.text("Weight"):
-        doc["Weight"] = row.number("Weight")
 
 
 def _resource(row: _Row, docs: dict, state: dict):
@@ -487,20 +471,30 @@ def _resource(row: _Row, docs: dict, state: dict):
             "ThresholdIDs": [],
         },
     )
-    _extend(doc["FilterIDs"], row.items("FilterIDs"))
+    _blocker_profile_fields(row, doc)
     _extend(doc["ThresholdIDs"], row.items("ThresholdIDs"))
-    doc["ActivationInterval"] = (
-        row.activation_interval("ActivationInterval") or doc["ActivationInterval"]
-    )
     if row.text("TTL"):
         doc["UsageTTL"] = _usage_ttl(row)
     if row.text("Limit"):
         doc["Limit"] = row.number("Limit")
     doc["AllocationMessage"] = row.text("AllocationMessage") or doc["AllocationMessage"]
-    doc["Blocker"] = row.flag("Blocker") or doc["Blocker"]
     doc["Stored"] = row.flag("Stored") or doc["Stored"]
+
+
+def _profile_fields(row: _Row, doc: dict) -> None:
+    """FilterIDs, ActivationInterval and Weight, the columns every profile file has:
+    continuation rows add filters; the others keep what an earlier row gave."""
+    _extend(doc["FilterIDs"], row.items("FilterIDs"))
+    doc["ActivationInterval"] = (
+        row.activation_interval("ActivationInterval") or doc["ActivationInterval"]
+    )
     if row.text("Weight"):
         doc["Weight"] = row.number("Weight")
+
+
+def _blocker_profile_fields(row: _Row, doc: dict) -> None:
+    _profile_fields(row, doc)
+    doc["Blocker"] = row.flag("Blocker") or doc["Blocker"]
 
 
 def _usage_ttl(row: _Row) -> int:
