@@ -1,22 +1,11 @@
 """AttributeS over JSON-RPC: AttributeSv1.* and the APIerSv1/APIerSv2 profile methods,
 with CGrateS v0.10's shapes (APIerSv1 takes Values as RSR parsers, APIerSv2 as strings)."""
 
+from fs_cgr.api.profile_methods import OK, register_profile_methods, tenant_of
 from fs_cgr.api.registry import rpc
 from fs_cgr.attributes.service import AttributeRequest
 from fs_cgr.errors import InvalidArgument, MandatoryMissing
 from fs_cgr.times import parse_time
-
-OK = "OK"
-
-
-def tenant_of(node, params: dict) -> str:
-    return params.get("Tenant") or node.config.general.default_tenant
-
-
-def tenant_id(node, params: dict) -> tuple[str, str]:
-    if not params.get("ID"):
-        raise MandatoryMissing("ID")
-    return tenant_of(node, params), str(params["ID"])
 
 
 def event_time(params: dict):
@@ -69,29 +58,11 @@ def ping(node, params: dict) -> str:
     return "Pong"
 
 
-@rpc("APIerSv1.SetAttributeProfile")
-def set_attribute_profile(node, params: dict) -> str:
-    node.attributes.set_profile({**params, "Tenant": tenant_of(node, params)})
-    return OK
+register_profile_methods("Attribute", "attributes")
 
 
 @rpc("APIerSv2.SetAttributeProfile")
 def set_attribute_profile_v2(node, params: dict) -> str:
+    """Values as strings (ExternalAttributeProfile); APIerSv1 takes RSR parsers."""
     node.attributes.set_profile({**params, "Tenant": tenant_of(node, params)}, False)
-    return OK
-
-
-@rpc("APIerSv1.GetAttributeProfile")
-def get_attribute_profile(node, params: dict) -> dict:
-    return node.attributes.get_profile(*tenant_id(node, params))
-
-
-@rpc("APIerSv1.GetAttributeProfileIDs")
-def get_attribute_profile_ids(node, params: dict) -> list[str]:
-    return node.attributes.profiles.ids(tenant_of(node, params))
-
-
-@rpc("APIerSv1.RemoveAttributeProfile")
-def remove_attribute_profile(node, params: dict) -> str:
-    node.attributes.profiles.remove(*tenant_id(node, params))
     return OK

@@ -1,7 +1,8 @@
 """ResourceS over JSON-RPC: ResourceSv1.* and the APIerSv1 profile methods (CGrateS v0.10
 shapes and errors: RESOURCE_UNAVAILABLE, RESOURCE_UNAUTHORIZED)."""
 
-from fs_cgr.api.methods_attributes import OK, event_time, tenant_id, tenant_of
+from fs_cgr.api.methods_attributes import event_time
+from fs_cgr.api.profile_methods import OK, register_profile_methods, tenant_id, tenant_of
 from fs_cgr.api.registry import rpc
 from fs_cgr.durations import parse_duration
 from fs_cgr.errors import InvalidArgument, MandatoryMissing
@@ -64,23 +65,4 @@ def ping(node, params: dict) -> str:
     return "Pong"
 
 
-@rpc("APIerSv1.SetResourceProfile")
-def set_resource_profile(node, params: dict) -> str:
-    node.resources.set_profile({**params, "Tenant": tenant_of(node, params)})
-    return OK
-
-
-@rpc("APIerSv1.GetResourceProfile")
-def get_resource_profile(node, params: dict) -> dict:
-    return node.resources.get_profile(*tenant_id(node, params))
-
-
-@rpc("APIerSv1.GetResourceProfileIDs")
-def get_resource_profile_ids(node, params: dict) -> list[str]:
-    return node.resources.profiles.ids(tenant_of(node, params))
-
-
-@rpc("APIerSv1.RemoveResourceProfile")
-def remove_resource_profile(node, params: dict) -> str:
-    node.resources.profiles.remove(*tenant_id(node, params))
-    return OK
+register_profile_methods("Resource", "resources")
