@@ -1,22 +1,14 @@
 """RouteS over JSON-RPC: CGrateS v0.11 names (RouteSv1, *RouteProfile) and v0.10 ones
 (SupplierSv1, *SupplierProfile), which differ only in field names."""
 
+from fs_cgr.api.profile_methods import tenant_id as _tenant_id
+from fs_cgr.api.profile_methods import tenant_of as _tenant
 from fs_cgr.api.registry import rpc
 from fs_cgr.errors import InvalidArgument, MandatoryMissing
 from fs_cgr.routes.service import route_as_supplier, supplier_as_route
 from fs_cgr.times import parse_time
 
 OK = "OK"
-
-
-def _tenant(node, params: dict) -> str:
-    return params.get("Tenant") or node.config.general.default_tenant
-
-
-def _tenant_id(node, params: dict) -> tuple[str, str]:
-    if not params.get("ID"):
-        raise MandatoryMissing("ID")
-    return _tenant(node, params), str(params["ID"])
 
 
 def _event(params: dict) -> dict:
