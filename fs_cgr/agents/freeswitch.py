@@ -211,16 +211,17 @@ class FreeSwitchAgent:
             log.exception("call %s: terminating after a socket loss failed", event.uuid)
 
     # -- the end of a call ---------------------------------------------------------
-    def end_of_call(self, fsev: FSEvent, defaults: Defaults, answered: bool) -> None:
+    def end_of_call(self, fsev: FSEvent, defaults: Defaults, answered: bool, held=None) -> None:
         """Settle a finished call: its session (answered) or its CDR (not), then release its
-        resources and report it to ThresholdS/StatS, as its cgr_flags ask. Raises what the
-        session or CDR path raised (NotFound: settled already; nothing is reported twice)."""
+        resources and report it to ThresholdS/StatS, as its cgr_flags ask. ``held``: whether
+        the call holds resource units (unknown: as its flags say). Raises what the session or
+        CDR path raised (NotFound: settled already; nothing is reported twice)."""
         flags = ChannelFlags.parse(fsev.flags)
         event = self.altered(fsev.cgr_event(defaults), flags)
         try:
             cost = self._settle(event, answered)
         finally:
-            if flags.resources:
+            if flags.resources if held is None else held:
                 self.release(event)
         event["Cost"] = cost if cost is not None else -1
         self.subsystems.report(event["Tenant"], event, flags.reporting(), event["OriginID"])
@@ -477,8 +478,8 @@ class Call:
 
     def _hangup_complete(self, event) -> None:
         try:
-            self.agent.end_of_call(FSEvent(event.headers), self.defaults, self.answered)
-            self.allocated = None
+            held, self.allocated = self.allocated is not None, None
+            self.agent.end_of_call(FSEvent(event.headers), self.defaults, self.answered, held)
         except NotFound:
             pass  # the session ended already (channel sync, a second event)
         except CGRError as exc:  # e.g. a refused call without an account: no CDR

@@ -212,3 +212,15 @@ def test_a_call_no_resource_profile_matches_has_no_limit(seeded):
     lab.topup("1002", "1")
     calls = [lab.call(account="1002", cgr_flags=SEED_FLAGS) for _ in range(3)]
     assert [call.vars["cgr_notify"] for call in calls] == [notify.AUTH_OK] * 3
+
+
+def test_a_refused_call_releases_nothing_and_counts_as_failed(seeded, caplog):
+    lab = seeded()
+    lab.node.stats = Recorder()
+    held = [flagged(lab), flagged(lab)]
+    refused = flagged(lab)
+    assert refused.vars["cgr_notify"] == notify.RESOURCE_UNAVAILABLE
+    refused.hangup("CALL_REJECTED")
+    wait_until(lambda: lab.node.stats.calls(), 5, "the refused call reported")
+    assert in_use(lab) == sorted(call.uuid for call in held)
+    assert "not released" not in caplog.text
