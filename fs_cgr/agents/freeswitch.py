@@ -25,7 +25,7 @@ from fs_cgr.agents import notify
 from fs_cgr.agents.flags import ChannelFlags
 from fs_cgr.agents.fsevent import NO_CHARGING, Defaults, FSEvent, validate
 from fs_cgr.agents.fslink import ChannelSync, FreeSwitchLinks
-from fs_cgr.attributes.service import altered_values
+from fs_cgr.attributes.service import altered_fields, altered_values
 from fs_cgr.cdrs.event import PREPAID, cgrid
 from fs_cgr.errors import (
     AccountDisabled,
@@ -211,13 +211,16 @@ class FreeSwitchAgent:
             log.exception("call %s: terminating after a socket loss failed", event.uuid)
 
     # -- the end of a call ---------------------------------------------------------
-    def end_of_call(self, fsev: FSEvent, defaults: Defaults, answered: bool, held=None) -> None:
+    def end_of_call(
+        self, fsev: FSEvent, defaults: Defaults, answered: bool, held=None, alterations=None
+    ) -> None:
         """Settle a finished call: its session (answered) or its CDR (not), then release its
         resources and report it to ThresholdS/StatS, as its cgr_flags ask. ``held``: whether
-        the call holds resource units (unknown: as its flags say). Raises what the session or
-        CDR path raised (NotFound: settled already; nothing is reported twice)."""
+        the call holds resource units (unknown: as its flags say); ``alterations``: what
+        AttributeS changed at connect (unknown: asked again). Raises what the session or CDR
+        path raised (NotFound: settled already; nothing is reported twice)."""
         flags = ChannelFlags.parse(fsev.flags)
-        event = self.altered(fsev.cgr_event(defaults), flags)
+        event = self.altered(fsev.cgr_event(defaults), flags, alterations)
         try:
             cost = self._settle(event, answered)
         finally:
@@ -237,8 +240,12 @@ class FreeSwitchAgent:
             return _default_cost(self.sessions.process_cdr(event))
         return None
 
-    def altered(self, cgr_event: dict, flags: ChannelFlags) -> dict:
-        """The event as AttributeS alters it (``*attributes``), else as it is."""
+    def altered(self, cgr_event: dict, flags: ChannelFlags, alterations=None) -> dict:
+        """The event as AttributeS alters it (``*attributes``), else as it is. A call that
+        was altered at connect keeps those alterations (CGrateS' session keeps its altered
+        event): ``alterations`` are laid over the later events instead of asking again."""
+        if alterations is not None:
+            return {**cgr_event, **alterations}
         tenant, event, _ = self.subsystems.alter(cgr_event["Tenant"], cgr_event, flags.altering())
         return {**event, "Tenant": tenant}
 
@@ -299,6 +306,7 @@ class Call:
         self.hung_up = False
         self.link_hangup = None  # the inbound link's CHANNEL_HANGUP_COMPLETE, if it came first
         self.allocated: dict | None = None  # the event resources were allocated for
+        self.alterations: dict | None = None  # fields AttributeS set at connect (+ Tenant)
 
     @property
     def open(self) -> bool:
@@ -352,6 +360,8 @@ class Call:
                 event["Tenant"], event, flags.altering()
             )
             event["Tenant"] = tenant
+            if flags.attributes:
+                self.alterations = _alterations(attributes, tenant)
             reply = agent.sessions.authorize(event, get_max_usage=flags.max_usage_asked(prepaid))
             if flags.resources and agent.allocate(event, self.defaults.origin_host):
                 self.allocated = event
@@ -466,7 +476,9 @@ class Call:
         fsev = FSEvent(event.headers)
         try:
             self.agent.sessions.initiate(
-                self.agent.altered(fsev.cgr_event(self.defaults), ChannelFlags.parse(fsev.flags)),
+                self.agent.altered(
+                    fsev.cgr_event(self.defaults), ChannelFlags.parse(fsev.flags), self.alterations
+                ),
                 on_disconnect=self.agent.disconnect,
                 answered_at=fsev.answered_at,
             )
@@ -479,7 +491,9 @@ class Call:
     def _hangup_complete(self, event) -> None:
         try:
             held, self.allocated = self.allocated is not None, None
-            self.agent.end_of_call(FSEvent(event.headers), self.defaults, self.answered, held)
+            self.agent.end_of_call(
+                FSEvent(event.headers), self.defaults, self.answered, held, self.alterations
+            )
         except NotFound:
             pass  # the session ended already (channel sync, a second event)
         except CGRError as exc:  # e.g. a refused call without an account: no CDR
@@ -516,6 +530,11 @@ def settable_variable(name: str, value: str) -> bool:
     """A channel variable uuid_setvar_multi can carry as ``name=value`` unchanged: a plain
     name, a value without whitespace, control characters, ';' or '='."""
     return bool(_VARIABLE_NAME.fullmatch(name)) and bool(value) and not _UNSAFE_VALUE.search(value)
+
+
+def _alterations(reply: dict | None, tenant: str) -> dict:
+    """What a ProcessEvent reply set, and the tenant: laid over the call's later events."""
+    return {"Tenant": tenant, **(altered_fields(reply) if reply is not None else {})}
 
 
 def _default_cost(outcome):

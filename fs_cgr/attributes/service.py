@@ -193,16 +193,21 @@ def _add_sorted(fields: list[str], path: str) -> None:
         fields.append(path)
 
 
-def altered_values(reply: dict) -> dict[str, str]:
+def altered_fields(reply: dict) -> dict:
     """The ``*req.`` fields a ProcessEvent reply altered, with their new values (removed
-    ones left out): what CGrateS' FreeSWITCH agent sets back on the channel."""
+    ones left out)."""
     event = reply["CGREvent"]["Event"]
     found = {}
     for path in reply["AlteredFields"]:
         name = path[len(REQ) :] if path.startswith(REQ) else ""
         if name and name in event:
-            found[name] = as_text(event[name])
+            found[name] = event[name]
     return found
+
+
+def altered_values(reply: dict) -> dict[str, str]:
+    """``altered_fields`` as text: what CGrateS' FreeSWITCH agent sets back on the channel."""
+    return {name: as_text(value) for name, value in altered_fields(reply).items()}
 
 
 def plain(event: dict) -> dict:
