@@ -64,3 +64,15 @@ def test_attribute_config_keys(tmp_path):
     with pytest.raises(ConfigError, match="process_runs"):
         load_config(overrides={"attributes.process_runs": 0, "general.data_dir": str(tmp_path)},
                     env={})  # fmt: skip
+
+
+def test_the_tutorial_branchs_settings_file_loads(tmp_path):
+    """nickvsnetworking's AttributeS branch: its cgrates.json settings, in fs_cgr's keys."""
+    path = tmp_path / "fs_cgr.json"
+    path.write_text(
+        '{"attributes": {"process_runs": 2, "profile_runs": 1},'
+        ' "cdrs": {"attributes": true}, "chargers": {"attributes": true}}'
+    )
+    config = load_config(path, overrides={"general.data_dir": str(tmp_path)}, env={})
+    assert (config.attributes.process_runs, config.attributes.profile_runs) == (2, 1)
+    assert config.cdrs.attributes and config.chargers.attributes

@@ -137,3 +137,24 @@ def test_limit_holds_across_nodes_sharing_one_redis(tmp_path, request):
         nodes[0].datadb.flush()
         for node in nodes:
             node.stop()
+
+
+class Thresholds:
+    def __init__(self):
+        self.events = []
+
+    def process_event(self, cgr_event, ids=None):
+        self.events.append((cgr_event["Event"], ids))
+        return ["TH"]
+
+
+def test_allocations_and_releases_raise_resource_update_events(node):
+    node.thresholds = Thresholds()
+    resource(node, "WATCHED", 3, ThresholdIDs=["TH_RES"])
+    resource(node, "QUIET", 3, weight=5, ThresholdIDs=["*none"])
+    node.resources.allocate(usage("u1", 2))
+    node.resources.release(usage("u1"))
+    assert node.thresholds.events == [
+        ({"EventType": "ResourceUpdate", "ResourceID": "WATCHED", "Usage": 2}, ["TH_RES"]),
+        ({"EventType": "ResourceUpdate", "ResourceID": "WATCHED", "Usage": 0}, ["TH_RES"]),
+    ]
