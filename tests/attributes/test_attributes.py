@@ -6,6 +6,7 @@ import pytest
 
 from fs_cgr.app import Node
 from fs_cgr.attributes.service import AttributeRequest, altered_values
+from fs_cgr.cdrs.event import normalize
 from fs_cgr.config import load_config
 from fs_cgr.errors import InvalidArgument, MandatoryMissing, NotFound, ServerError
 from fs_cgr.times import parse_time
@@ -205,3 +206,28 @@ def test_attributes_csv_of_the_shared_plans_load(node, tariffplans_dir, caplog):
     node.tariffplans.remove_folder(tariffplans_dir / "cgrates_tutorial")
     with pytest.raises(NotFound):
         node.attributes.profiles.ids(TENANT)
+
+
+def test_charger_runs_through_attributes_when_configured(node):
+    node.attributes.set_profile(
+        profile("ATTR_RUN", [("*req.RequestType", "*constant", "*postpaid")],
+                contexts=["*chargers"])
+    )  # fmt: skip
+    node.cdrs.chargers.set_profile(
+        {"Tenant": TENANT, "ID": "CRG", "RunID": "*default",
+         "AttributeIDs": ["ATTR_RUN", "*constant:*req.Category:premium"]}
+    )  # fmt: skip
+    event = normalize(
+        {"Tenant": TENANT, "Account": "1001", "Destination": "1002", "RequestType": "*rated",
+         "OriginID": "o1", "SetupTime": "2026-01-01T10:00:00Z"}, node.config.general,
+    )  # fmt: skip
+    (plain_run,) = node.cdrs.chargers.runs(event)
+    assert (plain_run["RequestType"], plain_run["Category"]) == ("*rated", "premium")
+    node.config.chargers.attributes = True
+    (run,) = node.cdrs.chargers.runs(event)
+    assert (run["RequestType"], run["Category"], run["RunID"]) == (
+        "*postpaid",
+        "premium",
+        "*default",
+    )
+    assert run["SetupTime"] == event["SetupTime"]  # parsed again: a datetime, as runs carry
