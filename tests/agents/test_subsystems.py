@@ -11,7 +11,7 @@ import pytest
 
 from fs_cgr.agents import notify
 from fs_cgr.resources.service import UsageRequest
-from tests.agents.conftest import BACKENDS
+from tests.agents.conftest import BACKENDS, node_overrides, start_agent
 from tests.agents.lab import DE
 from tests.agents.test_freeswitch import restart, setup_commands, verdict, wire
 from tests.fssim import wait_until
@@ -224,3 +224,22 @@ def test_a_refused_call_releases_nothing_and_counts_as_failed(seeded, caplog):
     wait_until(lambda: lab.node.stats.calls(), 5, "the refused call reported")
     assert in_use(lab) == sorted(call.uuid for call in held)
     assert "not released" not in caplog.text
+
+
+def test_the_limit_holds_across_two_nodes_sharing_one_redis(seeded, request, tmp_path):
+    lab = seeded("redis+mariadb")
+    overrides = node_overrides("redis+mariadb", request, tmp_path / "second", lab.inbound)
+    node2, agent2 = start_agent(overrides, lab.plan_dir, fresh=False)
+    try:
+        variables = {"cgr_account": "1001", "cgr_reqtype": "*prepaid", "cgr_flags": SEED_FLAGS}
+        first = flagged(lab)
+        second = lab.sim.place_call(agent2.address, variables, destination=DE)
+        second.wait_transfer()
+        assert second.vars["cgr_notify"] == notify.AUTH_OK
+        assert flagged(lab).vars["cgr_notify"] == notify.RESOURCE_UNAVAILABLE
+        second.hangup()
+        wait_until(lambda: in_use(lab) == [first.uuid], 5, "node 2 to free its slot")
+        assert flagged(lab).vars["cgr_notify"] == notify.AUTH_OK
+    finally:
+        agent2.stop(hangup=False)
+        node2.stop()
