@@ -79,6 +79,7 @@ class FreeSwitchAgent:
             on_disconnect=self.disconnect,
             interval=node.config.sessions.channel_sync_interval / 1e9,
         )
+        self._releaser = None  # the greenlet of _release_loop
         self.server = OutboundServer(
             self.config.listen, self._serve, self.config.max_connections, COMMAND_TIMEOUT
         )
@@ -89,9 +90,11 @@ class FreeSwitchAgent:
         if not self.links.wait_connected(link_wait):
             log.warning("not every FreeSWITCH answered within %ss; recovering anyway", link_wait)
         self.sync.recover()
-        self._release_gone_calls()
+        self.release_gone_calls()
         self.server.start()
         self.sync.start()
+        if self.sync.interval > 0:
+            self._releaser = gevent.spawn(self._release_loop)
         log.info("FreeSWITCH agent listening on %s:%s", *self.server.address)
         return self
 
@@ -99,6 +102,9 @@ class FreeSwitchAgent:
         """Stop taking calls; hang up the charged ones (config hangup_on_shutdown) unless
         ``hangup`` is False, in which case their sessions stay journaled for a restart."""
         hangup = self.config.hangup_on_shutdown if hangup is None else hangup
+        if self._releaser is not None:
+            self._releaser.kill()
+            self._releaser = None
         self.sync.stop()
         self.links.stop(hangup=hangup)
         self.server.stop(timeout=1.0)
@@ -276,9 +282,19 @@ class FreeSwitchAgent:
         """Whose resource usages these are: the box's, so a restart can find its calls'."""
         return f"*fs:{origin_host}"
 
-    def _release_gone_calls(self) -> None:
-        """After a restart: release the resource units of calls the boxes no longer have
-        (the units were recorded with the box as owner, beside the session journal)."""
+    def _release_loop(self) -> None:
+        while True:
+            gevent.sleep(self.sync.interval)
+            try:
+                self.release_gone_calls()
+            except Exception:
+                log.exception("releasing the resources of gone calls failed")
+
+    def release_gone_calls(self) -> None:
+        """At start (after a restart) and every channel sync interval: release the resource
+        units of calls the boxes no longer have (recorded with the box as owner, beside the
+        session journal), e.g. a call whose socket and hangup event were both lost. A box
+        that does not answer a whole channel list keeps its units."""
         for alias, uuids in self.links.live_channels().items():
             if uuids is None:
                 continue

@@ -243,3 +243,18 @@ def test_the_limit_holds_across_two_nodes_sharing_one_redis(seeded, request, tmp
     finally:
         agent2.stop(hangup=False)
         node2.stop()
+
+
+def test_units_of_calls_gone_without_any_hangup_event_are_released(seeded):
+    lab = seeded()
+    kept, lost = flagged(lab), flagged(lab)
+    lab.answer(kept)
+    lab.answer(lost)
+    kept.drop()
+    lost.drop()
+    wait_until(lambda: not lab.agent.calls, 5, "the drops")
+    lab.agent.release_gone_calls()
+    assert in_use(lab) == sorted([kept.uuid, lost.uuid])  # both still listed by FreeSWITCH
+    del lab.sim.channels[lost.uuid]  # gone, its HANGUP_COMPLETE lost too
+    lab.agent.release_gone_calls()
+    assert in_use(lab) == [kept.uuid]
