@@ -294,14 +294,23 @@ class FreeSwitchAgent:
         """At start (after a restart) and every channel sync interval: release the resource
         units of calls the boxes no longer have (recorded with the box as owner, beside the
         session journal), e.g. a call whose socket and hangup event were both lost. A box
-        that does not answer a whole channel list keeps its units."""
-        for alias, uuids in self.links.live_channels().items():
-            if uuids is None:
+        that does not answer a whole channel list keeps its units. The units are listed
+        before the channels: a call's channel exists before its unit, so a unit listed first
+        whose channel the box then does not list is truly gone (even one of another node)."""
+        try:
+            owned = {link.alias: self.node.resources.owned(self.owner(link.alias))
+                     for link in self.links.links}  # fmt: skip
+        except CGRError as exc:
+            log.error("resources of gone calls kept: %s", exc.message)
+            return
+        live = self.links.live_channels()
+        for alias, usages in owned.items():
+            uuids = live.get(alias)
+            if uuids is None or not usages:
                 continue
+            gone = [u for u in usages if u[2] not in uuids and u[2] not in self.calls]
             try:
-                released = self.node.resources.release_owned(
-                    self.owner(alias), lambda uid, live=uuids: uid in live or uid in self.calls
-                )
+                released = self.node.resources.release_usages(gone)
             except CGRError as exc:
                 log.error("FreeSWITCH %s: resources of gone calls kept: %s", alias, exc.message)
                 continue

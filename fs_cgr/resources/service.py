@@ -9,8 +9,8 @@ resource (CGrateS v0.10). Usages expire after UsageTTL (the request's, else the
 profile's; -1 never, 0 not recorded). Counting and recording are one atomic DataDB step
 (a Lua script on Redis), so a limit holds across every node sharing the DataDB.
 
-Usages recorded with an ``owner`` (the FreeSWITCH agent uses ``*fs:<box>``) can be
-released together when their calls are gone (``release_owned``), e.g. after a restart.
+Usages recorded with an ``owner`` (the FreeSWITCH agent uses ``*fs:<box>``) can be listed
+(``owned``) and released together (``release_usages``) when their calls are gone.
 """
 
 import logging
@@ -131,14 +131,14 @@ class ResourceService:
             if not found and _ttl_us(request.usage_ttl, doc) > 0:
                 raise CGRError(f"cannot find usage record with id: {request.usage_id}")
 
-    def release_owned(self, owner: str, keep) -> int:
-        """Release the usages recorded with ``owner`` whose usage id ``keep(id)`` rejects
-        (e.g. calls FreeSWITCH no longer has); how many were released."""
-        released = 0
-        for tenant, resource_id, usage_id in self.node.datadb.resource_owned(owner):
-            if not keep(usage_id):
-                released += sum(self.node.datadb.resource_release(tenant, [resource_id], usage_id))
-        return released
+    def owned(self, owner: str) -> list[tuple[str, str, str]]:
+        """``(tenant, resource_id, usage_id)`` of the usages recorded with ``owner``."""
+        return self.node.datadb.resource_owned(owner)
+
+    def release_usages(self, usages) -> int:
+        """Release those ``(tenant, resource_id, usage_id)``; how many were still held."""
+        datadb = self.node.datadb
+        return sum(sum(datadb.resource_release(t, [rid], uid)) for t, rid, uid in usages)
 
     def _notify_thresholds(self, tenant: str, profiles: list[dict]) -> None:
         """CGrateS' ResourceUpdate events, when this node has ThresholdS."""
