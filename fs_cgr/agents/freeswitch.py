@@ -298,8 +298,10 @@ class FreeSwitchAgent:
         before the channels: a call's channel exists before its unit, so a unit listed first
         whose channel the box then does not list is truly gone (even one of another node)."""
         try:
-            owned = {link.alias: self.node.resources.owned(self.owner(link.alias))
-                     for link in self.links.links}  # fmt: skip
+            resources = self.node.resources
+            owned = {
+                link.alias: resources.owned(self.owner(link.alias)) for link in self.links.links
+            }
         except CGRError as exc:
             log.error("resources of gone calls kept: %s", exc.message)
             return
