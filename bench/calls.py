@@ -4,6 +4,8 @@ it takes neither CPU nor memory from fs_cgr) drives an in-process agent and Node
     python bench/calls.py                       # all three, embedded databases
     python bench/calls.py --only setups --runs 3
     python bench/calls.py --backend redis+mariadb
+    python bench/calls.py --only setups --flags seed    # the seeds' full cgr_flags list
+    python bench/calls.py --only setups --flags "*sessions;*accounts"
 
 setups   call set-ups per second (closed loop, ``--concurrency`` callers) and the
          connect -> uuid_transfer latency FreeSWITCH sees (p50/p99); each call is then
@@ -34,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 TENANT = "cgrates.org"
 DESTINATION = "4912345"
+SEED_FLAGS = "*resources;*attributes;*sessions;*routes;*thresholds;*stats;*accounts"
 
 
 # -- the FreeSWITCH side (child process) --------------------------------------------------
@@ -228,6 +231,8 @@ class Bench:
         self.node.accounts = RecordingAccounts(self.node)
         self.node.tariffplans.load_folder(write_plan(Path(self.tmp)))
         self.node.rating.refresh()
+        if args.flags:
+            add_subsystem_profiles(self.node)
         self.node.start()
         self.agent = FreeSwitchAgent(self.node).start()
         self.api = None
@@ -277,6 +282,8 @@ class Bench:
         at ``--rate`` set-ups per second (open loop)."""
         self.topup(["1001"], "1000000")
         variables = {"cgr_reqtype": "*prepaid", "cgr_account": "1001"}
+        if self.args.flags:
+            variables["cgr_flags"] = self.args.flags
         self.ask("setups", count=500, concurrency=self.args.concurrency, variables=variables)
         runs = []
         for _ in range(self.args.runs):
@@ -382,6 +389,21 @@ class Bench:
         }
 
 
+def add_subsystem_profiles(node) -> None:
+    """What the seed's flags find: a concurrent-call limit (high enough never to refuse) and
+    a number-normalising attribute profile, so each call allocates, rewrites and releases."""
+    node.resources.set_profile(
+        {"Tenant": TENANT, "ID": "RES_BENCH", "FilterIDs": ["*string:~*req.Account:1001"],
+         "UsageTTL": "1h", "Limit": 10**9, "Weight": 10}
+    )  # fmt: skip
+    node.attributes.set_profile(
+        {"Tenant": TENANT, "ID": "ATTR_BENCH", "Contexts": ["*sessions"],
+         "FilterIDs": ["*string:~*req.Account:1001"],
+         "Attributes": [{"Path": "*req.Destination", "Type": "*variable",
+                         "Value": "~*req.Destination:s/^00(\\d+)$/${1}/"}], "Weight": 10}
+    )  # fmt: skip
+
+
 def unpaid_seconds(session) -> float:
     """How long the session's paid time has been over while the call goes on (0: paid)."""
     from fs_cgr.times import add_ns, diff_ns
@@ -425,8 +447,13 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--embedded", action="store_true", help="money: calls authorized by the embedded handler"
     )
+    parser.add_argument(
+        "--flags", default="", help="cgr_flags of the set-up calls (default: none set)"
+    )
     parser.add_argument("--sim-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.flags == "seed":
+        args.flags = SEED_FLAGS
     if args.sim_worker:
         sim_worker()
         return 0

@@ -11,12 +11,14 @@ import threading
 import time
 
 from fs_cgr.accounts.service import AccountService
+from fs_cgr.attributes.service import AttributeService
 from fs_cgr.cdrc.service import Mediator
 from fs_cgr.cdrs.service import CDRService
 from fs_cgr.config import Config
 from fs_cgr.errors import StorageUnavailable
 from fs_cgr.offload import off_the_loop
 from fs_cgr.rating import RatingEngine
+from fs_cgr.resources.service import ResourceService
 from fs_cgr.routes.service import RouteService
 from fs_cgr.sessions.service import SessionService
 from fs_cgr.stats.service import StatService
@@ -119,6 +121,8 @@ class Node:
         self.cdrs = CDRService(self)
         self.sessions = SessionService(self)
         self.routes = RouteService(self)
+        self.attributes = AttributeService(self)
+        self.resources = ResourceService(self)
         self.thresholds = ThresholdService(self)
         self.stats = StatService(self)
         self.cdrc = Mediator(self)

@@ -120,6 +120,7 @@ class CDRsConfig:
     spool_dir: str = ""  # "" = <data_dir>/cdr-spool
     store_batch: int = 500
     export_dir: str = ""  # "" = <data_dir>/cdr-export: where CDRsV1.ExportCDRs writes
+    attributes: bool = False  # pass each CDR through AttributeS (context *cdrs)
 
 
 @dataclass
@@ -142,6 +143,17 @@ class TariffPlansConfig:
 
 
 @dataclass
+class AttributesConfig:
+    process_runs: int = 1
+    profile_runs: int = 0  # 0 = CGrateS v0.10 (no limit); N = a profile applies <= N times
+
+
+@dataclass
+class ChargersConfig:
+    attributes: bool = False  # charger AttributeIDs through AttributeS (context *chargers)
+
+
+@dataclass
 class Config:
     general: GeneralConfig = field(default_factory=GeneralConfig)
     listen: ListenConfig = field(default_factory=ListenConfig)
@@ -152,6 +164,8 @@ class Config:
     cdrs: CDRsConfig = field(default_factory=CDRsConfig)
     tariffplans: TariffPlansConfig = field(default_factory=TariffPlansConfig)
     cdrc: list[CdrcConfig] = field(default_factory=list)
+    attributes: AttributesConfig = field(default_factory=AttributesConfig)
+    chargers: ChargersConfig = field(default_factory=ChargersConfig)
 
     def __post_init__(self):
         _finish(self)
@@ -232,6 +246,8 @@ def _finish(config: Config) -> None:
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from None
     _check_listen(config.listen)
+    if config.attributes.process_runs < 1 or config.attributes.profile_runs < 0:
+        raise ConfigError("attributes: process_runs must be >= 1 and profile_runs >= 0")
     general = config.general
     if not general.data_dir:
         general.data_dir = default_data_dir()

@@ -106,14 +106,26 @@ def is_active(interval, moment: datetime) -> bool:
     Accepts None/"", the CSV form "start;end" and the API form
     ``{"ActivationTime": ..., "ExpiryTime": ...}``.
     """
+    start, end = _bounds(interval)
+    return (start is None or start < moment) and (end is None or end > moment)
+
+
+def normalize_interval(value) -> dict | None:
+    """An ActivationInterval (either form above) as CGrateS' JSON, None when empty."""
+    start, end = _bounds(value)
+    if start is None and end is None:
+        return None
+    return {"ActivationTime": format_time(start), "ExpiryTime": format_time(end)}
+
+
+def _bounds(interval) -> tuple[datetime | None, datetime | None]:
     if not interval:
-        return True
+        return None, None
     if isinstance(interval, dict):
         start, end = interval.get("ActivationTime"), interval.get("ExpiryTime")
     else:
         start, _, end = str(interval).partition(";")
-    start, end = parse_time(start), parse_time(end)
-    return (start is None or start < moment) and (end is None or end > moment)
+    return parse_time(start), parse_time(end)
 
 
 class FilterEngine:

@@ -219,6 +219,7 @@ class FSEvent:
             "SetupTime": _epoch_us(self._header("Caller-Channel-Created-Time")),
             "AnswerTime": _epoch_us(self._header("Caller-Channel-Answered-Time")),
             "Usage": self._usage(),
+            "PDD": self._pdd(),
             "ACD": _seconds("cgr_acd", self.variable("cgr_acd")),
             "DisconnectCause": self.variable("cgr_disconnect_cause")
             or self._header("Hangup-Cause"),
@@ -232,6 +233,14 @@ class FSEvent:
         if billmsec:
             return _integer("billmsec", billmsec) * MILLISECOND
         return _seconds("billsec", self.variable("billsec"))
+
+    def _pdd(self) -> int | None:
+        """Post-dial delay (CGrateS: progress_mediamsec, else progressmsec), for StatS' *pdd."""
+        for name in ("progress_mediamsec", "progressmsec"):
+            text = self.variable(name)
+            if text:
+                return _integer(name, text) * MILLISECOND
+        return None
 
     def _extra_fields(self, defaults: Defaults) -> dict:
         """cgr_* variables fs_cgr does not read itself, plus the configured extra fields."""

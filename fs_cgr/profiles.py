@@ -1,4 +1,5 @@
-"""Tenant-scoped live profiles (stat queue, threshold, ...) and which of them an event hits.
+"""Tenant-scoped live profiles (attribute, resource, stat queue, threshold ...): the
+APIerSv1 Set/Get/Remove/Get...IDs view of them, and which of them an event hits.
 
 CGrateS' StatS and ThresholdS pick their profiles the same way: the given IDs, or every
 profile of the tenant; then the active ones (ActivationInterval, looked at only when the
@@ -11,9 +12,9 @@ from datetime import datetime
 
 from fs_cgr.durations import parse_duration
 from fs_cgr.errors import InvalidArgument, MandatoryMissing, NotFound, require
-from fs_cgr.filters import FilterEngine, LiveObjects, is_active
+from fs_cgr.filters import FilterEngine, LiveObjects, is_active, normalize_interval
 from fs_cgr.money import to_decimal
-from fs_cgr.times import format_time, parse_time
+from fs_cgr.times import parse_time
 
 
 class ProfileStore:
@@ -33,7 +34,7 @@ class ProfileStore:
         doc = self.live.kind(self.kind).get(f"{tenant}:{profile_id}")
         if doc is None:
             raise NotFound()
-        return {**doc, "ActivationInterval": _interval_reply(doc.get("ActivationInterval"))}
+        return {**doc, "ActivationInterval": normalize_interval(doc.get("ActivationInterval"))}
 
     def remove(self, tenant: str, profile_id: str) -> None:
         self.get(tenant, profile_id)
@@ -43,13 +44,14 @@ class ProfileStore:
     def ids(self, tenant: str) -> list[str]:
         """Profile IDs of the tenant, sorted; NotFound when there are none."""
         self.live.refresh()
-        prefix = tenant + ":"
-        ids = sorted(
-            key[len(prefix) :] for key in self.live.kind(self.kind) if key.startswith(prefix)
-        )
+        ids = sorted(doc["ID"] for doc in self.of_tenant(tenant))
         if not ids:
             raise NotFound()
         return ids
+
+    def of_tenant(self, tenant: str) -> list[dict]:
+        prefix = tenant + ":"
+        return [doc for key, doc in self.live.kind(self.kind).items() if key.startswith(prefix)]
 
     def matching(
         self, tenant: str, event: dict, ids=None, moment: datetime | None = None
@@ -59,8 +61,7 @@ class ProfileStore:
         if ids:
             candidates = [docs[key] for key in (f"{tenant}:{i}" for i in ids) if key in docs]
         else:
-            prefix = tenant + ":"
-            candidates = [doc for key, doc in docs.items() if key.startswith(prefix)]
+            candidates = self.of_tenant(tenant)
         found = [
             doc
             for doc in candidates
@@ -89,20 +90,6 @@ def cgr_event_parts(node, cgr_event: dict) -> tuple[str, dict, datetime | None]:
     return cgr_event.get("Tenant") or node.config.general.default_tenant, event, moment
 
 
-def _interval_reply(interval) -> dict | None:
-    """``{ActivationTime, ExpiryTime}`` with Go's zero time for an open end, or None."""
-    if not interval:
-        return None
-    if isinstance(interval, str):
-        start, _, end = interval.partition(";")
-    else:
-        start, end = interval.get("ActivationTime"), interval.get("ExpiryTime")
-    return {
-        "ActivationTime": format_time(parse_time(start)),
-        "ExpiryTime": format_time(parse_time(end)),
-    }
-
-
 # -- profile fields as the API and the CSV loader give them ------------------------------
 def profile_head(profile) -> dict:
     """The fields every profile has: Tenant and ID (both required), FilterIDs and
@@ -122,7 +109,7 @@ def _checked_interval(interval) -> dict | None:
     if interval is not None and not isinstance(interval, (dict, str)):
         raise InvalidArgument("ActivationInterval must be {ActivationTime, ExpiryTime}")
     try:
-        return _interval_reply(interval)
+        return normalize_interval(interval)
     except ValueError as exc:
         raise InvalidArgument(f"ActivationInterval: {exc}") from None
 

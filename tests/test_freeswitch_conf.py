@@ -21,6 +21,15 @@ EMBEDDED_DIALPLAN = CONF / "dialplan" / "default" / "00_fs_cgr_embedded.xml.inac
 PYTHON_CONF = CONF / "autoload_configs" / "python.conf.xml"
 EVENT_SOCKET = CONF / "autoload_configs" / "event_socket.conf.xml"
 DOCKER = ROOT / "docker"
+SEED_FLAGS = [
+    "*resources",
+    "*attributes",
+    "*sessions",
+    "*routes",
+    "*thresholds",
+    "*stats",
+    "*accounts",
+]
 XML_FILES = sorted(p for p in CONF.rglob("*") if p.is_file() and ".xml" in p.name)
 ROUTES = "ARRAY::2|:supplier2|:supplier1"
 
@@ -105,6 +114,7 @@ def test_notify_values_are_the_agents():
         "-UNAUTHORIZED_DESTINATION",
         "-MISSING_PARAMETER",
         "-SYSTEM_ERROR",
+        "-RESOURCE_UNAVAILABLE",
     )
 
 
@@ -155,6 +165,7 @@ def test_auth_ok_without_routes_sets_no_route():
         (notify.UNAUTHORIZED_DESTINATION, "403 Forbidden"),
         (notify.MISSING_PARAMETER, "403 Forbidden"),
         (notify.SYSTEM_ERROR, "503 Service Unavailable"),
+        (notify.RESOURCE_UNAVAILABLE, "486 Busy Here"),
         ("AUTH_OK", "503 Service Unavailable"),
         ("-SOMETHING_NEW", "503 Service Unavailable"),
     ],
@@ -186,10 +197,17 @@ def test_users_carry_cgr_variables(user_id, reqtype):
     found_id, variables = _user(CONF / "directory" / "default" / f"{user_id}.xml")
     assert found_id == user_id
     assert variables["cgr_reqtype"] == reqtype
-    assert "*accounts" in variables["cgr_flags"].split(";")
+    assert variables["cgr_flags"].split(";") == SEED_FLAGS
     assert variables["accountcode"] == user_id
     assert variables["user_context"] == "default"
     assert variables["effective_caller_id_number"] == user_id
+
+
+@pytest.mark.shared
+def test_users_carry_the_seeds_flags(shared_dir):
+    seed = (shared_dir / "seeds" / "000_ab0cd9d1635efe98.txt").read_text()
+    found = set(re.findall(r'name="cgr_flags" value="([^"]*)"', seed))
+    assert found == {";".join(SEED_FLAGS)}
 
 
 def test_event_socket_is_loopback_with_acl_and_no_default_password():

@@ -22,7 +22,9 @@ import gevent
 
 from fs_cgr.agents import notify
 from fs_cgr.agents.embedded import EmbeddedCalls
+from fs_cgr.agents.flags import ChannelFlags
 from fs_cgr.agents.fslink import ChannelSync, FreeSwitchLinks
+from fs_cgr.attributes.service import altered_fields, altered_values
 from fs_cgr.cdrs.event import PREPAID, cgrid
 from fs_cgr.config import require_event_socket_passwords
 from fs_cgr.errors import (
@@ -40,8 +42,10 @@ from fs_cgr.esl import ESLError, OutboundServer, commands, frames
 from fs_cgr.esl.commands import UnsafeArgument
 from fs_cgr.fschannel import NO_CHARGING, Defaults, FSEvent, validate
 from fs_cgr.peers import AllowList
+from fs_cgr.resources.service import ResourceUnavailable
 from fs_cgr.routes.service import format_cgr_routes, route_ids
 from fs_cgr.sessions.service import INSUFFICIENT_FUNDS
+from fs_cgr.sessions.subsystems import SessionSubsystems, SubsystemError
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +55,9 @@ CALL_EVENTS = ("CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE")
 HANGUP_CAUSE = "MANAGER_REQUEST"
 NO_DESTINATION_CAUSE = "MANDATORY_IE_MISSING"
 UNSAFE_DESTINATION_CAUSE = "INVALID_NUMBER_FORMAT"  # a number or context no command may carry
-ROUTE_FLAGS = ("*routes", "*suppliers")  # CGrateS v0.11 and v0.10 names
 REFUSALS = (
     (UnauthorizedDestination, notify.UNAUTHORIZED_DESTINATION),
+    (ResourceUnavailable, notify.RESOURCE_UNAVAILABLE),
     ((InsufficientCredit, AccountNotFound, AccountDisabled), notify.INSUFFICIENT_FUNDS),
     ((MandatoryMissing, InvalidArgument, ValueError), notify.MISSING_PARAMETER),
 )
@@ -71,6 +75,7 @@ class FreeSwitchAgent:
         self.config = node.config.freeswitch_agent
         require_event_socket_passwords(self.config.event_socket_conns)
         self.sessions = node.sessions
+        self.subsystems = SessionSubsystems(node)
         self.calls: dict[str, Call] = {}  # uuid -> call whose socket is still open
         self.embedded = EmbeddedCalls(self)  # calls authorized in FreeSWITCH (mod_python3)
         self.links = FreeSwitchLinks(
@@ -90,6 +95,7 @@ class FreeSwitchAgent:
             COMMAND_TIMEOUT,
             allow=AllowList(self.config.allow_from),
         )
+        self._releaser = None  # the greenlet of _release_loop
 
     def start(self, link_wait: float = LINK_WAIT) -> "FreeSwitchAgent":
         """Connect the links, resume or finish journaled sessions, then take calls."""
@@ -97,8 +103,11 @@ class FreeSwitchAgent:
         if not self.links.wait_connected(link_wait):
             log.warning("not every FreeSWITCH answered within %ss; recovering anyway", link_wait)
         self.sync.recover()
+        self.release_gone_calls()
         self.server.start()
         self.sync.start()
+        if self.sync.interval > 0:
+            self._releaser = gevent.spawn(self._release_loop)
         log.info("FreeSWITCH agent listening on %s:%s", *self.server.address)
         return self
 
@@ -106,6 +115,9 @@ class FreeSwitchAgent:
         """Stop taking calls; hang up the charged ones (config hangup_on_shutdown) unless
         ``hangup`` is False, in which case their sessions stay journaled for a restart."""
         hangup = self.config.hangup_on_shutdown if hangup is None else hangup
+        if self._releaser is not None:
+            self._releaser.kill()
+            self._releaser = None
         self.sync.stop()
         self.links.stop(hangup=hangup)
         self.server.stop(timeout=1.0)
@@ -205,31 +217,130 @@ class FreeSwitchAgent:
             return
         if self.embedded.hung_up(link, event):
             return
-        try:
-            cgr_event = FSEvent(event.headers).cgr_event(self.defaults(link))
-        except ValueError as exc:
-            log.warning("call %s: unreadable hangup event: %s", event.uuid, exc)
-            return
-        if self.sessions.get(cgrid(cgr_event["OriginID"], cgr_event["OriginHost"])) is not None:
-            gevent.spawn(self._terminate, cgr_event)
-
-    def _finish(self, event, defaults: Defaults) -> None:
+        defaults = self.defaults(link)
         try:
             cgr_event = FSEvent(event.headers).cgr_event(defaults)
         except ValueError as exc:
             log.warning("call %s: unreadable hangup event: %s", event.uuid, exc)
             return
-        self._terminate(cgr_event)
+        if self.sessions.get(cgrid(cgr_event["OriginID"], cgr_event["OriginHost"])) is not None:
+            gevent.spawn(self._finish, event, defaults)
 
-    def _terminate(self, cgr_event: dict) -> None:
+    def _finish(self, event, defaults: Defaults) -> None:
+        """The hangup of an answered call whose socket is gone."""
         try:
-            self.sessions.terminate(cgr_event)
+            self.end_of_call(FSEvent(event.headers), defaults, answered=True)
         except NotFound:
             pass  # finished by the other path meanwhile
         except StorageUnavailable as exc:  # the session service keeps the facts and retries
-            log.error("call %s: settling deferred: %s", cgr_event["OriginID"], exc.message)
+            log.error("call %s: settling deferred: %s", event.uuid, exc.message)
+        except ValueError as exc:
+            log.warning("call %s: unreadable hangup event: %s", event.uuid, exc)
         except Exception:
-            log.exception("call %s: terminating after a socket loss failed", cgr_event["OriginID"])
+            log.exception("call %s: terminating after a socket loss failed", event.uuid)
+
+    # -- the end of a call ---------------------------------------------------------
+    def end_of_call(
+        self, fsev: FSEvent, defaults: Defaults, answered: bool, held=None, alterations=None
+    ) -> None:
+        """Settle a finished call: its session (answered) or its CDR (not), then release its
+        resources and report it to ThresholdS/StatS, as its cgr_flags ask. ``held``: whether
+        the call holds resource units (unknown: as its flags say); ``alterations``: what
+        AttributeS changed at connect (unknown: asked again). Raises what the session or CDR
+        path raised (NotFound: settled already; nothing is reported twice)."""
+        flags = ChannelFlags.parse(fsev.flags)
+        event = self.altered(fsev.cgr_event(defaults), flags, alterations)
+        try:
+            cost = self._settle(event, answered)
+        finally:
+            if flags.resources if held is None else held:
+                self.release(event)
+        event["Cost"] = cost if cost is not None else -1
+        self.subsystems.report(event["Tenant"], event, flags.reporting(), event["OriginID"])
+
+    def _settle(self, event: dict, answered: bool):
+        """The call's *default cost, when it was priced."""
+        if answered:
+            result = self.sessions.terminate(event)
+            if "*default" in result.costs:
+                return result.costs["*default"]
+            return _default_cost(result.cdr)
+        if self.config.create_cdr:
+            return _default_cost(self.sessions.process_cdr(event))
+        return None
+
+    def altered(self, cgr_event: dict, flags: ChannelFlags, alterations=None) -> dict:
+        """The event as AttributeS alters it (``*attributes``), else as it is. A call that
+        was altered at connect keeps those alterations (CGrateS' session keeps its altered
+        event): ``alterations`` are laid over the later events instead of asking again."""
+        if alterations is not None:
+            return {**cgr_event, **alterations}
+        tenant, event, _ = self.subsystems.alter(cgr_event["Tenant"], cgr_event, flags.altering())
+        return {**event, "Tenant": tenant}
+
+    def allocate(self, event: dict, origin_host: str) -> bool:
+        """One resource unit for the call (UsageID its uuid); False when no resource profile
+        matches it: no limit applies to the call (CGrateS would refuse it as NOT_FOUND).
+        Over a limit: SubsystemError caused by ResourceUnavailable."""
+        try:
+            self.subsystems.allocate_resources(event["Tenant"], event, self.owner(origin_host))
+        except SubsystemError as exc:
+            if isinstance(exc.cause, NotFound):
+                return False
+            raise
+        return True
+
+    def release(self, event: dict) -> None:
+        """Give back the call's resource units; failures only leave them to the UsageTTL."""
+        try:
+            self.subsystems.release_resources(event["Tenant"], event)
+        except CGRError as exc:
+            if not isinstance(getattr(exc, "cause", None), NotFound):  # NotFound: no limit held
+                log.warning(
+                    "call %s: resources not released: %s", event.get("OriginID"), exc.message
+                )
+
+    @staticmethod
+    def owner(origin_host: str) -> str:
+        """Whose resource usages these are: the box's, so a restart can find its calls'."""
+        return f"*fs:{origin_host}"
+
+    def _release_loop(self) -> None:
+        while True:
+            gevent.sleep(self.sync.interval)
+            try:
+                self.release_gone_calls()
+            except Exception:
+                log.exception("releasing the resources of gone calls failed")
+
+    def release_gone_calls(self) -> None:
+        """At start (after a restart) and every channel sync interval: release the resource
+        units of calls the boxes no longer have (recorded with the box as owner, beside the
+        session journal), e.g. a call whose socket and hangup event were both lost. A box
+        that does not answer a whole channel list keeps its units. The units are listed
+        before the channels: a call's channel exists before its unit, so a unit listed first
+        whose channel the box then does not list is truly gone (even one of another node)."""
+        try:
+            resources = self.node.resources
+            owned = {
+                link.alias: resources.owned(self.owner(link.alias)) for link in self.links.links
+            }
+        except CGRError as exc:
+            log.error("resources of gone calls kept: %s", exc.message)
+            return
+        live = self.links.live_channels()
+        for alias, usages in owned.items():
+            uuids = live.get(alias)
+            if uuids is None or not usages:
+                continue
+            gone = [u for u in usages if u[2] not in uuids and u[2] not in self.calls]
+            try:
+                released = self.node.resources.release_usages(gone)
+            except CGRError as exc:
+                log.error("FreeSWITCH %s: resources of gone calls kept: %s", alias, exc.message)
+                continue
+            if released:
+                log.info("FreeSWITCH %s: released %d resource units of gone calls", alias, released)
 
 
 class Call:
@@ -246,6 +357,8 @@ class Call:
         self.link_hangup = None  # the inbound link's CHANNEL_HANGUP_COMPLETE, if it came first
         self.transfer_to: str | None = None  # the uuid_transfer command, once checked
         self.kill_cause = NO_DESTINATION_CAUSE  # why a call without a transfer is hung up
+        self.allocated: dict | None = None  # the event resources were allocated for
+        self.alterations: dict | None = None  # fields AttributeS set at connect (+ Tenant)
 
     @property
     def open(self) -> bool:
@@ -297,25 +410,49 @@ class Call:
         return True
 
     def _verdict(self, event: dict) -> dict:
-        """cgr_notify and what goes with it; every refusal leaves the money untouched."""
-        sessions = self.agent.sessions
-        flags = self.channel.flags
+        """cgr_notify and what goes with it; every refusal leaves the money and the
+        resources untouched. Fields AttributeS altered go onto the channel with it."""
+        agent = self.agent
+        flags = ChannelFlags.parse(self.channel.flags)
         prepaid = event["RequestType"] == PREPAID
         try:
             validate(event)
-            reply = sessions.authorize(event, get_max_usage=_max_usage_asked(flags, prepaid))
+            tenant, event, attributes = agent.subsystems.alter(
+                event["Tenant"], event, flags.altering()
+            )
+            event["Tenant"] = tenant
+            if flags.attributes:
+                self.alterations = _alterations(attributes, tenant)
+            reply = agent.sessions.authorize(event, get_max_usage=flags.max_usage_asked(prepaid))
+            if flags.resources and agent.allocate(event, self.defaults.origin_host):
+                self.allocated = event
         except Exception as exc:
             verdict = refusal(exc)
             log_refusal(self.uuid, verdict, exc)
             return {"cgr_notify": verdict}
         variables = {"cgr_notify": notify.AUTH_OK}
-        if any(flag in flags for flag in ROUTE_FLAGS):
+        if attributes is not None:
+            variables.update(self._channel_values(altered_values(attributes), variables))
+        if flags.routes:
             routes = self._routes(event)
             if routes:
                 variables["cgr_routes"] = routes
         if "MaxUsage" in reply:
             variables["cgr_max_usage"] = str(reply["MaxUsage"] // 1_000_000_000)
         return variables
+
+    def _channel_values(self, values: dict[str, str], reserved) -> dict[str, str]:
+        """The altered fields FreeSWITCH can take as channel variables; the others (and any
+        that would overwrite fs_cgr's own) are left off with a warning."""
+        settable = {}
+        for name, value in values.items():
+            if name in reserved or name.startswith("cgr_") or not settable_variable(name, value):
+                log.warning(
+                    "call %s: altered field %s=%r not set on the channel", self.uuid, name, value
+                )
+                continue
+            settable[name] = value
+        return settable
 
     def _routes(self, event: dict) -> str:
         """cgr_routes; none when no route profile matches (the call goes on without)."""
@@ -366,8 +503,12 @@ class Call:
             raise CommandFailed(str(exc)) from None
 
     def _kill_unauthorized(self) -> None:
-        """A call whose verdict did not get through must not go on; nothing was charged."""
+        """A call whose verdict did not get through must not go on; nothing was charged,
+        and what it holds of the resources is given back."""
         self.agent.kill(self.uuid, self.defaults.origin_host)
+        if self.allocated is not None:
+            self.agent.release(self.allocated)
+            self.allocated = None
 
     # -- after the transfer: answer and hangup ---------------------------------------
     def _forget_channel_data(self) -> None:
@@ -404,7 +545,9 @@ class Call:
         fsev = FSEvent(event.headers)
         try:
             self.agent.sessions.initiate(
-                fsev.cgr_event(self.defaults),
+                self.agent.altered(
+                    fsev.cgr_event(self.defaults), ChannelFlags.parse(fsev.flags), self.alterations
+                ),
                 on_disconnect=self.agent.disconnect,
                 answered_at=fsev.answered_at,
             )
@@ -415,13 +558,11 @@ class Call:
             self.agent.end_call(self.uuid, self.defaults.origin_host, verdict)
 
     def _hangup_complete(self, event) -> None:
-        fsev = FSEvent(event.headers)
         try:
-            cgr_event = fsev.cgr_event(self.defaults)
-            if self.answered:
-                self.agent.sessions.terminate(cgr_event)
-            elif self.agent.config.create_cdr:
-                self.agent.sessions.process_cdr(cgr_event)
+            held, self.allocated = self.allocated is not None, None
+            self.agent.end_of_call(
+                FSEvent(event.headers), self.defaults, self.answered, held, self.alterations
+            )
         except NotFound:
             pass  # the session ended already (channel sync, a second event)
         except StorageUnavailable as exc:  # the session service keeps the facts and retries
@@ -442,14 +583,34 @@ def _subscription(linger: int) -> list[bytes]:
     ]
 
 
-def _max_usage_asked(flags: tuple[str, ...], prepaid: bool) -> bool:
-    """CGrateS asks for max usage without cgr_flags or with *accounts; prepaid always needs it."""
-    return prepaid or not flags or "*accounts" in flags
+def settable_variable(name: str, value: str) -> bool:
+    """A channel variable uuid_setvar_multi can carry as ``name=value`` unchanged: a name
+    and a value that stay one argument (``esl.commands``), neither holding ';' or '='."""
+    try:
+        commands.argument("uuid_setvar_multi", "variable", name, forbidden=";=")
+        commands.argument("uuid_setvar_multi", name, value, forbidden=";=")
+    except UnsafeArgument:
+        return False
+    return True
+
+
+def _alterations(reply: dict | None, tenant: str) -> dict:
+    """What a ProcessEvent reply set, and the tenant: laid over the call's later events."""
+    return {"Tenant": tenant, **(altered_fields(reply) if reply is not None else {})}
+
+
+def _default_cost(outcome):
+    """The *default run's cost of a CDROutcome (None: not priced)."""
+    for cdr in outcome.cdrs if outcome is not None else ():
+        if cdr.get("RunID") == "*default" and cdr.get("Cost", -1) >= 0:
+            return cdr["Cost"]
+    return None
 
 
 def refusal(exc: Exception) -> str:
     """The cgr_notify value for an error; unknown ones (storage down, timeouts) are system
-    errors, never a reason to let a call through."""
+    errors, never a reason to let a call through. A subsystem's error is judged by its cause."""
+    exc = getattr(exc, "cause", exc)
     for kinds, verdict in REFUSALS:
         if isinstance(exc, kinds):
             return verdict

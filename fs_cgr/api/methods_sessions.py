@@ -1,15 +1,26 @@
 """SessionSv1.*: CGrateS' session API over the SessionService.
 
-Params are CGrateS' V1*Args: the flags (``GetMaxUsage``, ``InitSession``, ...)
-beside a CGREvent (``Tenant``, ``ID``, ``Event``). Replies keep CGrateS' shapes:
-``{"MaxUsage": ns}`` for authorize/initiate/update, "OK" for terminate.
+Params are CGrateS' V1*Args: the flags (``GetMaxUsage``, ``InitSession``,
+``GetAttributes``, ``AuthorizeResources``/``AllocateResources``/``ReleaseResources``,
+``ProcessThresholds``, ``ProcessStats``, ...) beside a CGREvent (``Tenant``, ``ID``,
+``Event``); fs_cgr.sessions.subsystems runs the optional ones. Replies keep CGrateS'
+shapes: every field of V1AuthorizeReply / V1InitSessionReply (``Attributes``,
+``ResourceAllocation``, ``MaxUsage``, ``ThresholdIDs``, ``StatQueueIDs``), "OK" for
+terminate and ProcessCDR.
 """
 
 from fs_cgr.api.methods_cdrs import outcome_reply
 from fs_cgr.api.registry import rpc
 from fs_cgr.cdrs.event import extra_fields
-from fs_cgr.errors import InsufficientCredit, MandatoryMissing, NotFound
+from fs_cgr.errors import (
+    CGRError,
+    InsufficientCredit,
+    MandatoryMissing,
+    NotFound,
+    PartiallyExecuted,
+)
 from fs_cgr.filters import FilterEngine
+from fs_cgr.sessions.subsystems import SessionSubsystems, Subsystems
 from fs_cgr.times import format_time
 
 OK = "OK"
@@ -30,45 +41,102 @@ def _require_any(params: dict, *flags: str) -> None:
         raise MandatoryMissing("subsystems")
 
 
+def _start(node, params: dict) -> tuple[SessionSubsystems, Subsystems, dict | None, dict]:
+    """The request's subsystems, and its tenant and event once AttributeS altered them."""
+    subsystems, wanted = SessionSubsystems(node), Subsystems.from_params(params)
+    event = _event(params)
+    tenant = event.get("Tenant") or node.config.general.default_tenant
+    tenant, event, attributes = subsystems.alter(tenant, event, wanted, params.get("ID") or "")
+    event["Tenant"] = tenant
+    return subsystems, wanted, attributes, event
+
+
+def _finish(subsystems, wanted, event: dict, params: dict, reply):
+    """Thresholds and stats last; a failure there is PARTIALLY_EXECUTED (CGrateS)."""
+    reported = subsystems.report(event["Tenant"], event, wanted, params.get("ID") or "")
+    if reported.pop("PartiallyExecuted", False):
+        raise PartiallyExecuted()
+    if isinstance(reply, dict):
+        reply.update(reported)
+    return reply
+
+
 @rpc("SessionSv1.AuthorizeEvent")
 def authorize_event(node, params: dict) -> dict:
     """CGrateS answers MaxUsage 0 (not an error) when nothing can be paid."""
-    _require_any(params, "GetMaxUsage", "GetRoutes", "GetSuppliers")
+    _require_any(
+        params, "GetMaxUsage", "GetRoutes", "GetSuppliers", "GetAttributes", "AuthorizeResources"
+    )
     get_max_usage = bool(params.get("GetMaxUsage"))
     get_routes = bool(params.get("GetRoutes") or params.get("GetSuppliers"))
-    try:
-        return node.sessions.authorize(_event(params), get_max_usage, get_routes)
-    except InsufficientCredit:
-        return {"MaxUsage": 0}
+    subsystems, wanted, attributes, event = _start(node, params)
+    reply = {**_REPLY, "Attributes": attributes}
+    if get_max_usage or get_routes:
+        try:
+            reply.update(node.sessions.authorize(event, get_max_usage, get_routes))
+        except InsufficientCredit:
+            reply["MaxUsage"] = 0
+    if wanted.authorize_resources:
+        reply["ResourceAllocation"] = subsystems.authorize_resources(event["Tenant"], event)
+    return _finish(subsystems, wanted, event, params, reply)
 
 
 @rpc("SessionSv1.InitiateSession")
 def initiate_session(node, params: dict) -> dict:
-    _require_any(params, "InitSession")
-    return node.sessions.initiate(_event(params))
+    _require_any(params, "InitSession", "GetAttributes", "AllocateResources")
+    subsystems, wanted, attributes, event = _start(node, params)
+    reply = {**_REPLY, "Attributes": attributes}
+    if wanted.allocate_resources:
+        reply["ResourceAllocation"] = subsystems.allocate_resources(event["Tenant"], event)
+    if params.get("InitSession"):
+        try:
+            reply.update(node.sessions.initiate(event))
+        except CGRError:
+            if wanted.allocate_resources:  # an error reply means nothing changed
+                subsystems.release_resources(event["Tenant"], event)
+            raise
+    return _finish(subsystems, wanted, event, params, reply)
 
 
 @rpc("SessionSv1.UpdateSession")
 def update_session(node, params: dict) -> dict:
-    _require_any(params, "UpdateSession")
-    return node.sessions.update(_event(params))
+    _require_any(params, "UpdateSession", "GetAttributes")
+    _, _, attributes, event = _start(node, params)
+    reply = {"Attributes": attributes, "MaxUsage": 0}
+    if params.get("UpdateSession"):
+        reply.update(node.sessions.update(event))
+    return reply
 
 
 @rpc("SessionSv1.TerminateSession")
 def terminate_session(node, params: dict) -> str:
-    _require_any(params, "TerminateSession")
-    event = _event(params)
-    if not event.get("OriginID"):
-        raise MandatoryMissing("OriginID")
-    node.sessions.terminate(event)
-    return OK
+    _require_any(params, "TerminateSession", "ReleaseResources")
+    subsystems, wanted, _, event = _start(node, params)
+    if params.get("TerminateSession"):
+        if not event.get("OriginID"):
+            raise MandatoryMissing("OriginID")
+        node.sessions.terminate(event)
+    if wanted.release_resources:
+        subsystems.release_resources(event["Tenant"], event)
+    return _finish(subsystems, wanted, event, params, OK)
 
 
 @rpc("SessionSv1.ProcessCDR")
 def process_cdr(node, params: dict) -> str:
-    event = _event(params)
+    subsystems, wanted, _, event = _start(node, params)
     event.setdefault("Source", "*sessions")
-    return outcome_reply(node.sessions.process_cdr(event))
+    reply = outcome_reply(node.sessions.process_cdr(event))
+    return _finish(subsystems, wanted, event, params, reply)
+
+
+# CGrateS' V1AuthorizeReply / V1InitSessionReply: every field present, null when not asked
+_REPLY = {
+    "Attributes": None,
+    "ResourceAllocation": None,
+    "MaxUsage": 0,
+    "ThresholdIDs": None,
+    "StatQueueIDs": None,
+}
 
 
 @rpc("SessionSv1.GetActiveSessions")

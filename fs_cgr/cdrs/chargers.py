@@ -5,25 +5,28 @@ and ActivationInterval; matching profiles run in Weight order (highest first).
 Each run is a copy of the event with ``RunID`` set and the profile's
 AttributeIDs applied: ``*none`` changes nothing, an inline
 ``*constant:*req.Field:value`` sets a field (``value`` may be ``~*req.Other``
-to copy another field). Attribute profiles by ID need AttributeS, which
-fs_cgr does not have: they are skipped with one warning per ID.
+to copy another field). Attribute profiles by ID go through AttributeS when
+config ``chargers.attributes`` is on (as CGrateS' chargers with attributes_conns);
+otherwise they are skipped with one warning per ID.
 """
 
 import logging
 from datetime import datetime
 
-from fs_cgr.cdrs.event import check_storable
+from fs_cgr.attributes.service import AttributeRequest
+from fs_cgr.cdrs.event import check_storable, normalize
 from fs_cgr.errors import MandatoryMissing, NotFound, require
-from fs_cgr.filters import REQ_PREFIX, FilterEngine, LiveObjects, is_active
+from fs_cgr.filters import REQ_PREFIX, FilterEngine, LiveObjects, is_active, normalize_interval
 from fs_cgr.money import to_decimal
+from fs_cgr.profiles import id_list as _list
 from fs_cgr.storage.base import CHARGERS
-from fs_cgr.times import format_time, parse_time
 from fs_cgr.times import now as utc_now
 
 log = logging.getLogger(__name__)
 
 NONE_ATTRIBUTE = "*none"
 CONSTANT = "*constant"
+CHARGERS_CONTEXT = "*chargers"
 
 
 class ChargerService:
@@ -85,9 +88,25 @@ class ChargerService:
     def run_event(self, event: dict, profile: dict) -> dict:
         run = dict(event)
         run["RunID"] = profile.get("RunID") or "*default"
-        for attribute in _list(profile.get("AttributeIDs")):
-            self._apply(run, attribute)
+        attribute_ids = _list(profile.get("AttributeIDs"))
+        through = self.node.config.chargers.attributes and attribute_ids != [NONE_ATTRIBUTE]
+        for attribute in attribute_ids:
+            if ":" in attribute or not through:
+                self._apply(run, attribute)
+        if through:
+            run = self._through_attributes(run, [a for a in attribute_ids if ":" not in a])
         return run
+
+    def _through_attributes(self, run: dict, attribute_ids: list[str]) -> dict:
+        """Config ``chargers.attributes``: the run as AttributeS (context ``*chargers``, the
+        profile's AttributeIDs, or any profile of that context when it names none) alters it."""
+        request = AttributeRequest(
+            tenant=run["Tenant"], event=run, context=CHARGERS_CONTEXT, attribute_ids=attribute_ids
+        )
+        tenant, altered, reply = self.node.attributes.altered(request)
+        if reply is None:
+            return run
+        return normalize({**altered, "Tenant": tenant}, self.node.config.general)
 
     def _apply(self, run: dict, attribute: str) -> None:
         if attribute == NONE_ATTRIBUTE or not attribute:
@@ -107,14 +126,6 @@ class ChargerService:
             )
 
 
-def _list(value) -> list[str]:
-    if not value:
-        return []
-    if isinstance(value, str):
-        return [part for part in value.split(";") if part]
-    return [str(part) for part in value]
-
-
 def normalize_profile(profile: dict) -> dict:
     """A ChargerProfile as the API sends it (or the CSV loader writes it), as stored."""
     if not isinstance(profile, dict):
@@ -124,24 +135,11 @@ def normalize_profile(profile: dict) -> dict:
         "Tenant": str(profile["Tenant"]),
         "ID": str(profile["ID"]),
         "FilterIDs": _list(profile.get("FilterIDs")),
-        "ActivationInterval": _interval(profile.get("ActivationInterval")),
+        "ActivationInterval": normalize_interval(profile.get("ActivationInterval")),
         "RunID": str(profile.get("RunID") or ""),
         "AttributeIDs": _list(profile.get("AttributeIDs")),
         "Weight": str(to_decimal(profile.get("Weight"))),
     }
-
-
-def _interval(value) -> dict | None:
-    if not value:
-        return None
-    if isinstance(value, dict):
-        start, end = value.get("ActivationTime"), value.get("ExpiryTime")
-    else:
-        start, _, end = str(value).partition(";")
-    start, end = parse_time(start), parse_time(end)
-    if start is None and end is None:
-        return None
-    return {"ActivationTime": format_time(start), "ExpiryTime": format_time(end)}
 
 
 def profile_as_json(doc: dict) -> dict:

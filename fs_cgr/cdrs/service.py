@@ -15,6 +15,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from fs_cgr.attributes.service import AttributeRequest
 from fs_cgr.cdrs.chargers import ChargerService
 from fs_cgr.cdrs.commit import GroupCommit
 from fs_cgr.cdrs.event import POSTPAID, PREPAID, PSEUDOPREPAID, charging, check_storable, normalize
@@ -32,6 +33,8 @@ from fs_cgr.errors import (
 from fs_cgr.storage.cdr_query import parse_query
 
 log = logging.getLogger(__name__)
+
+CDRS_CONTEXT = "*cdrs"
 
 SPOOL_REPLAY_INTERVAL = 5.0  # seconds between attempts to replay spooled CDRs
 
@@ -205,6 +208,8 @@ class CDRService:
         return fresh
 
     def _runs(self, event: dict, use_chargers: bool) -> list[dict]:
+        if use_chargers and self.node.config.cdrs.attributes:
+            event = self._altered(event)
         # no Destination (data, SMS): rated through *any destination rates, as CGrateS
         run = normalize(event, self.node.config.general, require=("Account",))
         if not use_chargers:
@@ -219,6 +224,15 @@ class CDRService:
         except CGRError as exc:
             log.warning("chargers failed for CGRID %s: %s", run["CGRID"], exc.message)
             raise PartiallyExecuted() from None
+
+    def _altered(self, event: dict) -> dict:
+        """Config ``cdrs.attributes``: the CDR as AttributeS (context ``*cdrs``) alters it,
+        as CGrateS' CDRs with attributes_conns. Session CDRs skip it (CGrateS' SessionS
+        sends them with ``*attributes:false``)."""
+        tenant = event.get("Tenant") or self.node.config.general.default_tenant
+        request = AttributeRequest(tenant=tenant, event=event, context=CDRS_CONTEXT)
+        tenant, altered, _ = self.node.attributes.altered(request)
+        return {**altered, "Tenant": tenant}
 
     def _stored_keys(self, cgrids: set[str]) -> set[tuple[str, str]]:
         """(CGRID, RunID) pairs already in StorDB; none known while it is down."""

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from fs_cgr.agents import notify
+from fs_cgr.agents.flags import ChannelFlags
 from fs_cgr.embedded.rpc import NodeRefused, NodeUnavailable
 from fs_cgr.errors import InvalidArgument
 from fs_cgr.fschannel import Defaults, FSEvent
 from fs_cgr.routes.service import format_cgr_routes
 
 METHOD = "SessionSv1.AuthorizeEvent"
-ROUTE_FLAGS = ("*routes", "*suppliers")  # CGrateS v0.11 and v0.10 names
 # the node fills Tenant, Category and RequestType from its own configuration when empty
 NODE_DEFAULTS = Defaults(tenant="", category="", request_type="")
 # JSON-RPC error text -> verdict (the same classes the socket agent's REFUSALS name)
@@ -56,15 +56,15 @@ def authorize_args(channel: FSEvent) -> dict:
         for name, value in channel.cgr_event(NODE_DEFAULTS).items()
         if value not in ("", None)
     }
-    flags = channel.flags
+    flags = ChannelFlags.parse(channel.flags)
     args = {"Tenant": event.get("Tenant", ""), "ID": channel.uuid, "Event": event}
-    if not flags or "*accounts" in flags or event.get("RequestType") == "*prepaid":
+    if flags.max_usage_asked(event.get("RequestType") == "*prepaid"):
         args["GetMaxUsage"] = True
-    if any(flag in flags for flag in ROUTE_FLAGS):
+    if flags.routes:
         args["GetRoutes"] = True
-    if any(flag.startswith("*attributes") for flag in flags):
+    if flags.attributes:
         args["GetAttributes"] = True
-    if "*resources" in flags:
+    if flags.resources:
         args["AuthorizeResources"] = True
     return args
 

@@ -15,8 +15,8 @@ name them too (``TariffPlan.locate``).
 ``progress(rows)`` is called every PROGRESS_ROWS rows: the tariff-plan service logs
 there and lets the rest of the node run during a big load.
 
-Files that carry nothing fs_cgr rates or executes (Attributes, Resources,
-ActionTriggers, SharedGroups, ...) are ignored.
+Files that carry nothing fs_cgr rates or executes (ActionTriggers, SharedGroups, ...)
+are ignored.
 """
 
 import csv
@@ -31,6 +31,7 @@ from fs_cgr.rating.timing import parse_clock, parse_int_list
 from fs_cgr.storage.base import (
     ACTION_PLANS,
     ACTIONS,
+    ATTRIBUTES,
     CHARGERS,
     DESTINATION_RATES,
     DESTINATIONS,
@@ -38,6 +39,7 @@ from fs_cgr.storage.base import (
     RATES,
     RATING_PLANS,
     RATING_PROFILES,
+    RESOURCES,
     ROUTES,
     STAT_QUEUE_PROFILES,
     THRESHOLD_PROFILES,
@@ -478,14 +480,9 @@ def _charger(row: _Row, docs: dict, state: dict):
         state,
         {"FilterIDs": [], "ActivationInterval": None, "RunID": "", "AttributeIDs": [], "Weight": 0},
     )
-    _extend(doc["FilterIDs"], _filter_ids(row, "FilterIDs"))
+    _profile_fields(row, doc)
     _extend(doc["AttributeIDs"], row.items("AttributeIDs"))
-    doc["ActivationInterval"] = (
-        row.activation_interval("ActivationInterval") or doc["ActivationInterval"]
-    )
     doc["RunID"] = row.text("RunID") or doc["RunID"]
-    if row.text("Weight"):
-        doc["Weight"] = row.number("Weight")
     return _profile_id(doc)
 
 
@@ -503,14 +500,9 @@ def _route(row: _Row, docs: dict, state: dict):
             "Weight": 0,
         },
     )
-    _extend(doc["FilterIDs"], _filter_ids(row, "FilterIDs"))
+    _profile_fields(row, doc)
     _extend(doc["SortingParameters"], row.items("SortingParameters"))
-    doc["ActivationInterval"] = (
-        row.activation_interval("ActivationInterval") or doc["ActivationInterval"]
-    )
     doc["Sorting"] = row.choice("Sorting", ROUTE_SORTINGS) or doc["Sorting"]
-    if row.text("Weight"):
-        doc["Weight"] = row.number("Weight")
     route_id = row.text("RouteID")
     if not route_id:
         return _profile_id(doc)
@@ -549,18 +541,13 @@ def _stat_queue(row: _Row, docs: dict, state: dict):
     thresholds; a non-empty value replaces the one before, as CGrateS merges them."""
     doc = _profile_doc(row, docs, state, dict(_STAT_QUEUE_DEFAULTS, FilterIDs=[], Metrics=[]))
     doc.setdefault("ThresholdIDs", [])
-    _extend(doc["FilterIDs"], row.items("FilterIDs"))
+    _blocker_profile_fields(row, doc)
     _extend(doc["ThresholdIDs"], row.items("ThresholdIDs"))
-    doc["ActivationInterval"] = (
-        row.activation_interval("ActivationInterval") or doc["ActivationInterval"]
-    )
     for column in ("QueueLength", "MinItems"):
         doc[column] = row.integer(column, 0, MAX_COUNT) or doc[column]
     if row.text("TTL"):
         doc["TTL"] = _signed_duration(row, "TTL")
     doc["Stored"] = row.flag("Stored") or doc["Stored"]
-    doc["Blocker"] = row.flag("Blocker") or doc["Blocker"]
-    doc["Weight"] = row.number("Weight") or doc["Weight"]
     for metric_id in row.items("Metrics"):
         metric = next((m for m in doc["Metrics"] if m["MetricID"] == metric_id), None)
         if metric is None:
@@ -596,12 +583,8 @@ def _threshold(row: _Row, docs: dict, state: dict):
                 "Async": row.flag("Async"),
             }
         )
-    _extend(doc["FilterIDs"], row.items("FilterIDs"))
+    _profile_fields(row, doc)
     _extend(doc["ActionIDs"], row.items("ActionIDs"))
-    doc["ActivationInterval"] = (
-        row.activation_interval("ActivationInterval") or doc["ActivationInterval"]
-    )
-    doc["Weight"] = row.number("Weight") or doc["Weight"]
 
 
 def _signed_duration(row: _Row, column: str) -> int:
@@ -610,6 +593,89 @@ def _signed_duration(row: _Row, column: str) -> int:
         return parse_duration(row.text(column))
     except ValueError:
         row.fail(column, f"invalid duration {row.text(column)!r}")
+
+
+def _attribute(row: _Row, docs: dict, state: dict):
+    """Rows of one profile add Contexts, FilterIDs and one attribute each (when Path is set);
+    Blocker and Weight come from the rows that give them."""
+    doc = _profile_doc(
+        row,
+        docs,
+        state,
+        {
+            "Contexts": [],
+            "FilterIDs": [],
+            "ActivationInterval": None,
+            "Attributes": [],
+            "Blocker": False,
+            "Weight": 0,
+        },
+    )
+    _extend(doc["Contexts"], row.items("Contexts"))
+    _blocker_profile_fields(row, doc)
+    if row.text("Path"):
+        doc["Attributes"].append(
+            {
+                "FilterIDs": row.items("AttributeFilterIDs"),
+                "Path": row.text("Path"),
+                "Type": row.text("Type"),
+                "Value": row.text("Value"),
+            }
+        )
+
+
+def _resource(row: _Row, docs: dict, state: dict):
+    doc = _profile_doc(
+        row,
+        docs,
+        state,
+        {
+            "FilterIDs": [],
+            "ActivationInterval": None,
+            "UsageTTL": 0,
+            "Limit": 0,
+            "AllocationMessage": "",
+            "Blocker": False,
+            "Stored": False,
+            "Weight": 0,
+            "ThresholdIDs": [],
+        },
+    )
+    _blocker_profile_fields(row, doc)
+    _extend(doc["ThresholdIDs"], row.items("ThresholdIDs"))
+    if row.text("TTL"):
+        doc["UsageTTL"] = _usage_ttl(row)
+    if row.text("Limit"):
+        doc["Limit"] = row.number("Limit")
+    doc["AllocationMessage"] = row.text("AllocationMessage") or doc["AllocationMessage"]
+    doc["Stored"] = row.flag("Stored") or doc["Stored"]
+
+
+def _profile_fields(row: _Row, doc: dict) -> None:
+    """FilterIDs, ActivationInterval and Weight, the columns every profile file has:
+    continuation rows add filters; the others keep what an earlier row gave."""
+    _extend(doc["FilterIDs"], _filter_ids(row, "FilterIDs"))
+    doc["ActivationInterval"] = (
+        row.activation_interval("ActivationInterval") or doc["ActivationInterval"]
+    )
+    if row.text("Weight"):
+        doc["Weight"] = row.number("Weight")
+
+
+def _blocker_profile_fields(row: _Row, doc: dict) -> None:
+    _profile_fields(row, doc)
+    doc["Blocker"] = row.flag("Blocker") or doc["Blocker"]
+
+
+def _usage_ttl(row: _Row) -> int:
+    """ns; ``*unlimited`` and negative values are -1 (usages never expire), as CGrateS."""
+    value = row.text("TTL")
+    if value == "*unlimited":
+        return -1
+    try:
+        return max(parse_duration(value.lstrip("-")) * (-1 if value.startswith("-") else 1), -1)
+    except ValueError:
+        row.fail("TTL", f"invalid duration {value!r}")
 
 
 _ROUTE_COLUMNS = (
@@ -725,5 +791,17 @@ _FILES = {
             "Async",
         ),
         _threshold,
+    ),
+    "Attributes.csv": (
+        ATTRIBUTES,
+        ("Tenant", "ID", "Contexts", "FilterIDs", "ActivationInterval", "AttributeFilterIDs")
+        + ("Path", "Type", "Value", "Blocker", "Weight"),
+        _attribute,
+    ),
+    "Resources.csv": (
+        RESOURCES,
+        ("Tenant", "ID", "FilterIDs", "ActivationInterval", "TTL", "Limit", "AllocationMessage")
+        + ("Blocker", "Stored", "Weight", "ThresholdIDs"),
+        _resource,
     ),
 }

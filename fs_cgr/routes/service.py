@@ -23,6 +23,8 @@ from fs_cgr.durations import MINUTE, parse_duration
 from fs_cgr.errors import InvalidArgument, MandatoryMissing, NotFound, ServerError, require
 from fs_cgr.filters import FilterEngine, LiveObjects, is_active
 from fs_cgr.money import to_decimal
+from fs_cgr.profiles import id_list as _list
+from fs_cgr.profiles import weight as _json_number
 from fs_cgr.routes.pricing import cost_on_rating_plans
 from fs_cgr.storage.base import ROUTES
 from fs_cgr.times import now as utc_now
@@ -255,20 +257,3 @@ def route_as_supplier(route: dict) -> dict:
     supplier = dict(route)
     supplier["SupplierParameters"] = supplier.pop("RouteParameters", "")
     return supplier
-
-
-def _list(value) -> list[str]:
-    if not value:
-        return []
-    if isinstance(value, str):
-        return [part for part in value.split(";") if part]
-    return [str(part) for part in value]
-
-
-def _json_number(value):
-    """Weights stay JSON numbers, checked here so a typo is refused, not stored."""
-    try:
-        number = to_decimal(value)
-    except ValueError:
-        raise InvalidArgument(f"Weight must be a number, got {value!r}") from None
-    return int(number) if number == number.to_integral_value() else float(number)

@@ -30,6 +30,8 @@ ROUTES = "routes"
 FILTERS = "filters"
 STAT_QUEUE_PROFILES = "stat_queue_profiles"
 THRESHOLD_PROFILES = "threshold_profiles"
+ATTRIBUTES = "attributes"
+RESOURCES = "resources"
 LIVE_KINDS = (
     DESTINATIONS,
     TIMINGS,
@@ -44,6 +46,8 @@ LIVE_KINDS = (
     FILTERS,
     STAT_QUEUE_PROFILES,
     THRESHOLD_PROFILES,
+    ATTRIBUTES,
+    RESOURCES,
 )
 
 # Kinds of state documents (``DataDB.get_state`` / ``cas_state``): what services count
@@ -157,6 +161,39 @@ class DataDB(ABC):
     @abstractmethod
     def state_ids(self, kind: str) -> list[str]:
         """Ids of the existing documents of ``kind``, sorted."""
+
+    # -- resource usages (ResourceS) ---------------------------------------------
+    # A usage is (units, expiry in µs since the epoch or 0 = never, owner). One
+    # ``resource_allocate`` is atomic across every node sharing the DataDB.
+
+    @abstractmethod
+    def resource_allocate(
+        self,
+        tenant: str,
+        limits: list,
+        usage_id: str,
+        units: float,
+        now_us: int,
+        dry_run: bool = False,
+        owner: str = "",
+    ) -> int:
+        """``limits``: ``[(resource_id, limit or -1 = none, ttl_us)]`` by Weight. In one
+        step: drop expired usages, count each resource's units (this usage_id left out
+        unless ``dry_run``), find the first resource with room; unless ``dry_run`` and one
+        has room, record the usage on every resource (ttl_us 0: not recorded, < 0: never
+        expires). Returns that first index, or -1 (nothing written)."""
+
+    @abstractmethod
+    def resource_release(self, tenant: str, resource_ids: list, usage_id: str) -> list[bool]:
+        """Remove the usage from each resource; per resource whether it held it."""
+
+    @abstractmethod
+    def resource_usages(self, tenant: str, resource_ids: list, now_us: int) -> dict:
+        """``{resource_id: {usage_id: (units, expiry_us, owner)}}``, expired ones left out."""
+
+    @abstractmethod
+    def resource_owned(self, owner: str) -> list[tuple[str, str, str]]:
+        """``(tenant, resource_id, usage_id)`` of every usage recorded with ``owner``."""
 
     @abstractmethod
     def flush(self) -> None:

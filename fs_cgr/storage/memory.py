@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable
 
 from fs_cgr import jsoncodec
+from fs_cgr.storage import resource_usage
 from fs_cgr.storage.base import LIVE_KINDS, CasResult, DataDB
 from fs_cgr.storage.checks import encode_cas, encode_live_changes, require_account, require_id
 
@@ -31,6 +32,7 @@ class MemoryDataDB(DataDB):
         self._journal: dict[str, str] = {}
         self._states: dict[tuple[str, str], str] = {}
         self._state_versions: dict[tuple[str, str], int] = {}  # never cleared
+        self._resources: dict[str, dict[str, dict]] = {}  # tenant -> resource id -> usages
         self._next_purge = time.monotonic() + _PURGE_EVERY
 
     # -- live tariff objects -------------------------------------------------
@@ -160,10 +162,39 @@ class MemoryDataDB(DataDB):
         with self._lock:
             return sorted(obj_id for k, obj_id in self._states if k == kind)
 
+    # -- resource usages -------------------------------------------------------
+    def resource_allocate(
+        self, tenant, limits, usage_id, units, now_us, dry_run=False, owner=""
+    ) -> int:
+        with self._lock:
+            table = self._resources.setdefault(tenant, {})
+            return resource_usage.allocate(table, limits, usage_id, units, now_us, dry_run, owner)
+
+    def resource_release(self, tenant: str, resource_ids: list, usage_id: str) -> list[bool]:
+        with self._lock:
+            table = self._resources.get(tenant, {})
+            return [table.get(rid, {}).pop(usage_id, None) is not None for rid in resource_ids]
+
+    def resource_usages(self, tenant: str, resource_ids: list, now_us: int) -> dict:
+        with self._lock:
+            table = self._resources.get(tenant, {})
+            return {rid: resource_usage.active(table.get(rid, {}), now_us) for rid in resource_ids}
+
+    def resource_owned(self, owner: str) -> list[tuple[str, str, str]]:
+        with self._lock:
+            return [
+                (tenant, rid, uid)
+                for tenant, table in self._resources.items()
+                for rid, usages in table.items()
+                for uid, usage in usages.items()
+                if usage[2] == owner
+            ]
+
     def flush(self) -> None:
         """Remove everything but the version counters; the live version moves on (never
         back) so nodes reload."""
         with self._lock:
+            self._resources.clear()
             self._live.clear()
             self._live_version += 1
             self._accounts.clear()

@@ -12,6 +12,7 @@ Redis Cluster hash tags: keys that one atomic step touches share a slot.
 ``P:tenants``                          set of tenants that ever had an account
 ``P:{journal}``                        hash: session id -> JSON journal record
 ``P:{state:<kind>}``                   hash: ``d:<id>`` JSON state document, ``v:<id>`` version
+``P:{res:<tenant>}:<resource id>``     hash: usage id -> ``units|expiry µs (0 = never)|owner``
 =====================================  ===================================================
 
 ``cas_account`` is one Lua script, so the idempotency check, version check
@@ -45,6 +46,7 @@ from redis.sentinel import Sentinel
 
 from fs_cgr import jsoncodec
 from fs_cgr.errors import StorageUnavailable
+from fs_cgr.storage import resource_usage
 from fs_cgr.storage.base import LIVE_KINDS, CasResult, DataDB
 from fs_cgr.storage.checks import encode_cas, encode_live_changes, require_account, require_id
 
@@ -86,6 +88,41 @@ else redis.call('HSET', KEYS[1], doc_field, ARGV[3]) end
 return {'applied', version}
 """
 
+
+# ResourceS' allocation, atomic on the server (rules: storage/resource_usage.py).
+# KEYS: the resources by Weight; ARGV: usage id, units, now µs, dry run (1/0), owner,
+# then per key its limit (-1 = none) and usage TTL in µs (0 = not recorded, -1 = never).
+_ALLOCATE_SCRIPT = """
+local uid, units, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local dry, owner = ARGV[4] == '1', ARGV[5]
+local first = -1
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[4 + 2 * i])
+  local all = redis.call('HGETALL', key)
+  local used = 0
+  for j = 1, #all, 2 do
+    local u, e = string.match(all[j + 1], '^([^|]*)|([^|]*)|')
+    e = tonumber(e)
+    if e ~= 0 and e <= now then
+      redis.call('HDEL', key, all[j])
+    elseif dry or all[j] ~= uid then
+      used = used + tonumber(u)
+    end
+  end
+  if first < 0 and (limit < 0 or limit >= used + units) then first = i - 1 end
+end
+if first < 0 or dry then return first end
+for i, key in ipairs(KEYS) do
+  local ttl = tonumber(ARGV[5 + 2 * i])
+  redis.call('HDEL', key, uid)
+  if ttl ~= 0 then
+    local expiry = 0
+    if ttl > 0 then expiry = now + ttl end
+    redis.call('HSET', key, uid, ARGV[2] .. '|' .. string.format('%d', expiry) .. '|' .. owner)
+  end
+end
+return first
+"""
 
 _REDIS_ERRORS = (redis.RedisError, RedisClusterException)
 
@@ -131,6 +168,7 @@ class RedisDataDB(DataDB):
         )
         self._cas = _ScriptBatches(self._client, _CAS_SCRIPT)
         self._state_cas = _ScriptBatches(self._client, _STATE_CAS_SCRIPT)
+        self._allocate = self._client.register_script(_ALLOCATE_SCRIPT)
         self._live_version_key = f"{prefix}:{{live}}:version"
         self._journal_key = f"{prefix}:{{journal}}"
 
@@ -278,6 +316,48 @@ class RedisDataDB(DataDB):
         fields = self._client.hkeys(self._state_key(kind))
         return sorted(field[2:] for field in fields if field.startswith("d:"))
 
+    # -- resource usages -------------------------------------------------------
+    def _resource_key(self, tenant: str, resource_id: str) -> str:
+        return f"{self.prefix}:{{res:{tenant}}}:{resource_id}"
+
+    @_unavailable_on_redis_errors
+    def resource_allocate(
+        self, tenant, limits, usage_id, units, now_us, dry_run=False, owner=""
+    ) -> int:
+        require_id("usage id", usage_id)
+        keys = [self._resource_key(tenant, rid) for rid, _limit, _ttl in limits]
+        args = [usage_id, repr(float(units)), int(now_us), int(bool(dry_run)), owner]
+        for _rid, limit, ttl in limits:
+            args += [repr(float(limit)), int(ttl)]
+        return int(self._allocate(keys=keys, args=args))
+
+    @_unavailable_on_redis_errors
+    def resource_release(self, tenant: str, resource_ids: list, usage_id: str) -> list[bool]:
+        pipe = self._client.pipeline(transaction=False)
+        for rid in resource_ids:
+            pipe.hdel(self._resource_key(tenant, rid), usage_id)
+        return [bool(removed) for removed in pipe.execute()]
+
+    @_unavailable_on_redis_errors
+    def resource_usages(self, tenant: str, resource_ids: list, now_us: int) -> dict:
+        pipe = self._client.pipeline(transaction=False)
+        for rid in resource_ids:
+            pipe.hgetall(self._resource_key(tenant, rid))
+        return {
+            rid: resource_usage.active(_usages(raw), now_us)
+            for rid, raw in zip(resource_ids, pipe.execute(), strict=True)
+        }
+
+    @_unavailable_on_redis_errors
+    def resource_owned(self, owner: str) -> list[tuple[str, str, str]]:
+        found = []
+        for key in self._client.scan_iter(match=f"{self.prefix}:{{res:*", count=_DELETE_BATCH):
+            tenant, _, rid = key[len(self.prefix) + 6 :].partition("}:")
+            for uid, usage in _usages(self._client.hgetall(key)).items():
+                if usage[2] == owner:
+                    found.append((tenant, rid, uid))
+        return found
+
     @_unavailable_on_redis_errors
     def flush(self) -> None:
         """Delete every key under the prefix but the version counters: account hashes only
@@ -307,6 +387,15 @@ class RedisDataDB(DataDB):
 
     def close(self) -> None:
         self._client.close()
+
+
+def _usages(raw: dict) -> dict:
+    """A resource hash as ``{usage_id: (units, expiry_us, owner)}``."""
+    usages = {}
+    for uid, text in raw.items():
+        units, expiry, owner = text.split("|", 2)
+        usages[uid] = (float(units), int(expiry), owner)
+    return usages
 
 
 class _ScriptBatches:

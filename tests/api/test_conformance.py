@@ -1,7 +1,7 @@
 """The shared CGrateS conformance cases, through the real HTTP API, on both backends.
 
-Categories whose methods another subsystem still has to provide are listed in
-NOT_YET_SERVED; every other case must pass.
+public_cases.json runs whole; of public_cases_subsystems.json the categories listed in
+SUBSYSTEM_CATEGORIES run (each subsystem adds its own when it is served).
 """
 
 import json
@@ -10,28 +10,32 @@ import pytest
 
 from tests.conformance_runner import SHARED, Client, Runner
 
-NOT_YET_SERVED: tuple[str, ...] = ()  # every category is served now
-CASES_FILE = SHARED / "conformance" / "public_cases.json"
-SUBSYSTEMS_FILE = SHARED / "conformance" / "public_cases_subsystems.json"
-# Categories of the subsystems file that run; each subsystem adds its own line.
+CONFORMANCE = SHARED / "conformance"
 SUBSYSTEM_CATEGORIES = [
+    "attributes",
+    "resources",
+    "sessions_flags",
     "stats",
     "thresholds",
 ]
+CASE_FILES = (
+    (CONFORMANCE / "public_cases.json", None),  # None: every category
+    (CONFORMANCE / "public_cases_subsystems.json", SUBSYSTEM_CATEGORIES),
+)
 
 
 def _cases() -> list:
-    if not CASES_FILE.is_file():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"{CASES_FILE} absent"))]
-    cases = json.loads(CASES_FILE.read_text())
-    if SUBSYSTEMS_FILE.is_file():
-        subsystems = json.loads(SUBSYSTEMS_FILE.read_text())
-        cases += [case for case in subsystems if case["category"] in SUBSYSTEM_CATEGORIES]
-    return [
-        pytest.param(case, id=case["id"])
-        for case in cases
-        if case["category"] not in NOT_YET_SERVED
-    ]
+    params = []
+    for path, categories in CASE_FILES:
+        if not path.is_file():
+            params.append(pytest.param(None, marks=pytest.mark.skip(reason=f"{path} absent")))
+            continue
+        params += [
+            pytest.param(case, id=case["id"])
+            for case in json.loads(path.read_text())
+            if categories is None or case["category"] in categories
+        ]
+    return params
 
 
 @pytest.mark.shared

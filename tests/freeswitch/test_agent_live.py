@@ -153,3 +153,38 @@ def test_restart_mid_call_resumes_the_session_and_charges_once(real, answer_numb
     cdr = real.cdr(uuid)
     assert cdr["Cost"] == per_second_cost(billmsec) == START - real.balance("1001")
     assert real.node.datadb.journal_all() == []
+
+
+SEED_FLAGS = "*resources;*attributes;*sessions;*routes;*thresholds;*stats;*accounts"
+
+
+def test_call_over_its_resource_limit_is_refused_busy(real):
+    real.topup("1001", "1")
+    real.node.resources.set_profile(
+        {"Tenant": "cgrates.org", "ID": "RES_NONE_LEFT", "UsageTTL": "1h", "Limit": 0,
+         "FilterIDs": ["*string:~*req.Account:1001"], "Weight": 10}
+    )  # fmt: skip
+    real.originate(DE, cgr_account="1001", cgr_flags=SEED_FLAGS, **PREPAID)
+    hangup = real.next_hangup()
+    assert hangup["variable_cgr_notify"] == notify.RESOURCE_UNAVAILABLE
+    assert hangup["Hangup-Cause"] == "USER_BUSY"  # the dialplan's 486 Busy Here
+    assert real.balance("1001") == START and real.node.accounts.net == 0
+
+
+def test_attribute_altered_destination_is_on_the_channel_and_rated(real, answer_number):
+    real.topup("1001", "1")
+    real.node.attributes.set_profile(
+        {"Tenant": "cgrates.org", "ID": "ATTR_E164", "Contexts": ["*sessions"],
+         "FilterIDs": ["*prefix:~*req.Destination:00"],
+         "Attributes": [{"Path": "*req.Destination", "Type": "*variable",
+                         "Value": "~*req.Destination:s/^00(\\d+)$/${1}/"}], "Weight": 10}
+    )  # fmt: skip
+    real.originate(answer_number, cgr_account="1001", cgr_destination="00" + DE,
+                   cgr_flags=SEED_FLAGS, **PREPAID)  # fmt: skip
+    uuid = real.live_call()
+    gevent.sleep(1.5)
+    real.control.api(f"uuid_kill {uuid}")
+    hangup = real.next_hangup()
+    assert hangup["variable_Destination"] == DE
+    cdr = real.cdr(uuid)
+    assert cdr["Destination"] == DE and cdr["Cost"] > 0

@@ -242,7 +242,7 @@ def test_filters_chargers_and_suppliers_with_continuation_rows(tmp_path):
             "RouteParameters": "p2",
         },
     ]
-    assert "attributes" not in live and "stats" not in live
+    assert "stats" not in live
 
 
 def test_routes_csv_is_read_like_suppliers_csv(tmp_path):

@@ -1,0 +1,240 @@
+"""ResourceService: profiles, and usages counted against their Limit in the DataDB.
+
+Resource profiles are live objects (kind ``resources``, id ``tenant:ID``, Resources.csv or
+the API). For an event every active profile whose FilterIDs pass is a resource, highest
+Weight first, cut after the first Blocker. A usage (``UsageID``, e.g. the call's OriginID)
+of ``Units`` is allowed when the first resource with room (Limit -1 = none) exists: its
+AllocationMessage (or ID) is the answer, and the usage is recorded on every matched
+resource (CGrateS v0.10). Usages expire after UsageTTL (the request's, else the
+profile's; -1 never, 0 not recorded). Counting and recording are one atomic DataDB step
+(a Lua script on Redis), so a limit holds across every node sharing the DataDB.
+
+Usages recorded with an ``owner`` (the FreeSWITCH agent uses ``*fs:<box>``) can be listed
+(``owned``) and released together (``release_usages``) when their calls are gone.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from fs_cgr.durations import parse_duration
+from fs_cgr.errors import CGRError, InvalidArgument, MandatoryMissing, NotFound, require
+from fs_cgr.filters import FilterEngine, LiveObjects, is_active, normalize_interval
+from fs_cgr.money import to_decimal
+from fs_cgr.profiles import ProfileStore, id_list, weight
+from fs_cgr.storage.base import RESOURCES
+from fs_cgr.times import UTC, format_time
+
+log = logging.getLogger(__name__)
+
+NO_THRESHOLDS = "*none"
+
+
+class ResourceUnavailable(CGRError):
+    code = "RESOURCE_UNAVAILABLE"
+
+
+class ResourceUnauthorized(CGRError):
+    code = "RESOURCE_UNAUTHORIZED"
+
+
+@dataclass
+class UsageRequest:
+    """CGrateS' ArgRSv1ResourceUsage."""
+
+    tenant: str
+    event: dict
+    usage_id: str
+    units: float = 1.0
+    usage_ttl: int | None = None  # ns; None = the profiles' UsageTTL
+    time: datetime | None = None
+
+
+class ResourceService:
+    def __init__(self, node, live: LiveObjects | None = None):
+        self.node = node
+        self.live = live or LiveObjects(node.datadb, rating=node.rating)
+        self.filters = FilterEngine(node, self.live)
+        self.profiles = ProfileStore(node, RESOURCES, self.live)
+
+    # -- profiles ----------------------------------------------------------------------
+    def set_profile(self, profile: dict) -> None:
+        self.profiles.set(normalize_profile(profile))
+
+    def get_profile(self, tenant: str, profile_id: str) -> dict:
+        return self.profiles.get(tenant, profile_id)
+
+    def remove_profile(self, tenant: str, profile_id: str) -> None:
+        self.profiles.remove(tenant, profile_id)
+
+    def profile_ids(self, tenant: str) -> list[str]:
+        return self.profiles.ids(tenant)
+
+    # -- events ------------------------------------------------------------------------
+    def matching(self, request: UsageRequest) -> list[dict]:
+        """Matching profiles, highest Weight first, cut after a Blocker; NotFound if none."""
+        found = [
+            doc
+            for doc in self.profiles.of_tenant(request.tenant)
+            if (request.time is None or is_active(doc.get("ActivationInterval"), request.time))
+            and self.filters.matches(request.tenant, doc.get("FilterIDs"), request.event)
+        ]
+        if not found:
+            raise NotFound()
+        found.sort(key=lambda doc: (-to_decimal(doc.get("Weight")), doc["ID"]))
+        for index, doc in enumerate(found):
+            if doc.get("Blocker"):
+                return found[: index + 1]
+        return found
+
+    def resources_for_event(self, request: UsageRequest) -> list[dict]:
+        """ResourceSv1.GetResourcesForEvent: the matched Resources with their usages."""
+        profiles = self.matching(request)
+        usages = self.node.datadb.resource_usages(
+            request.tenant, [doc["ID"] for doc in profiles], now_us()
+        )
+        return [_resource_json(request.tenant, doc["ID"], usages[doc["ID"]]) for doc in profiles]
+
+    def get_resource(self, tenant: str, resource_id: str) -> dict:
+        self.profiles.get(tenant, resource_id)
+        usages = self.node.datadb.resource_usages(tenant, [resource_id], now_us())
+        return _resource_json(tenant, resource_id, usages[resource_id])
+
+    def authorize(self, request: UsageRequest) -> str:
+        """The allocation message a usage would get; RESOURCE_UNAUTHORIZED when none."""
+        try:
+            return self._allocate(request, dry_run=True, owner="")
+        except ResourceUnavailable:
+            raise ResourceUnauthorized() from None
+
+    def allocate(self, request: UsageRequest, owner: str = "") -> str:
+        """Record the usage; its allocation message. RESOURCE_UNAVAILABLE: nothing recorded."""
+        return self._allocate(request, dry_run=False, owner=owner)
+
+    def _allocate(self, request: UsageRequest, dry_run: bool, owner: str) -> str:
+        profiles = self.matching(request)
+        limits = [(doc["ID"], _limit(doc), _ttl_us(request.usage_ttl, doc)) for doc in profiles]
+        first = self.node.datadb.resource_allocate(
+            request.tenant, limits, request.usage_id, float(request.units), now_us(), dry_run, owner
+        )
+        if first < 0:
+            raise ResourceUnavailable()
+        if not dry_run:
+            self._notify_thresholds(request.tenant, profiles)
+        chosen = profiles[first]
+        return chosen.get("AllocationMessage") or chosen["ID"]
+
+    def release(self, request: UsageRequest) -> None:
+        """Remove the usage from the matched resources. A resource with a positive UsageTTL
+        that does not hold it is an error (CGrateS), the others are not."""
+        profiles = self.matching(request)
+        held = self.node.datadb.resource_release(
+            request.tenant, [doc["ID"] for doc in profiles], request.usage_id
+        )
+        self._notify_thresholds(request.tenant, profiles)
+        for doc, found in zip(profiles, held, strict=True):
+            if not found and _ttl_us(request.usage_ttl, doc) > 0:
+                raise CGRError(f"cannot find usage record with id: {request.usage_id}")
+
+    def owned(self, owner: str) -> list[tuple[str, str, str]]:
+        """``(tenant, resource_id, usage_id)`` of the usages recorded with ``owner``."""
+        return self.node.datadb.resource_owned(owner)
+
+    def release_usages(self, usages) -> int:
+        """Release those ``(tenant, resource_id, usage_id)``; how many were still held."""
+        datadb = self.node.datadb
+        return sum(sum(datadb.resource_release(t, [rid], uid)) for t, rid, uid in usages)
+
+    def _notify_thresholds(self, tenant: str, profiles: list[dict]) -> None:
+        """CGrateS' ResourceUpdate events, when this node has ThresholdS."""
+        thresholds = getattr(self.node, "thresholds", None)
+        if thresholds is None:
+            return
+        usages = self.node.datadb.resource_usages(tenant, [d["ID"] for d in profiles], now_us())
+        for doc in profiles:
+            ids = doc.get("ThresholdIDs") or None
+            if ids == [NO_THRESHOLDS]:
+                continue
+            event = {
+                "EventType": "ResourceUpdate",
+                "ResourceID": doc["ID"],
+                "Usage": sum(units for units, _, _ in usages[doc["ID"]].values()),
+            }
+            try:
+                thresholds.process_event(
+                    {"Tenant": tenant, "ID": f"res:{doc['ID']}", "Time": None, "Event": event},
+                    ids,
+                )
+            except NotFound:
+                pass
+            except CGRError as exc:
+                log.warning("resource %s: thresholds not processed: %s", doc["ID"], exc.message)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def from_epoch_us(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def _limit(doc: dict) -> float:
+    return float(doc.get("Limit") or 0)
+
+
+def _ttl_us(request_ttl: int | None, doc: dict) -> int:
+    """The usage TTL in µs as the DataDB takes it: -1 never expires, 0 not recorded."""
+    ttl = request_ttl if request_ttl not in (None, 0) else int(doc.get("UsageTTL") or 0)
+    if ttl < 0:
+        return -1
+    return max(1, ttl // 1000) if ttl else 0
+
+
+def _resource_json(tenant: str, resource_id: str, usages: dict) -> dict:
+    """CGrateS' Resource: Usages by id, TTLIdx (usages that expire, soonest first)."""
+    expiring = sorted((expiry, uid) for uid, (_, expiry, _) in usages.items() if expiry)
+    return {
+        "Tenant": tenant,
+        "ID": resource_id,
+        "Usages": {
+            uid: {
+                "Tenant": tenant,
+                "ID": uid,
+                "ExpiryTime": format_time(from_epoch_us(expiry) if expiry else None),
+                "Units": units,
+            }
+            for uid, (units, expiry, _) in usages.items()
+        },
+        "TTLIdx": [uid for _, uid in expiring] or None,
+    }
+
+
+def normalize_profile(profile: dict) -> dict:
+    """A ResourceProfile as the API sends it (UsageTTL ns or "1h"), as stored."""
+    if not isinstance(profile, dict):
+        raise MandatoryMissing("Tenant", "ID")
+    require(profile, ("Tenant", "ID"))
+    try:
+        ttl = profile.get("UsageTTL")
+        usage_ttl = ttl if isinstance(ttl, int) else parse_duration(str(ttl or "0"))
+        limit = float(profile.get("Limit") or 0)
+    except ValueError as exc:
+        raise InvalidArgument(str(exc)) from None
+    return {
+        "Tenant": str(profile["Tenant"]),
+        "ID": str(profile["ID"]),
+        "FilterIDs": id_list(profile.get("FilterIDs")),
+        "ActivationInterval": normalize_interval(profile.get("ActivationInterval")),
+        "UsageTTL": max(usage_ttl, -1),
+        "Limit": int(limit) if limit.is_integer() else limit,
+        "AllocationMessage": str(profile.get("AllocationMessage") or ""),
+        "Blocker": bool(profile.get("Blocker")),
+        "Stored": bool(profile.get("Stored")),
+        "Weight": weight(profile.get("Weight")),
+        "ThresholdIDs": id_list(profile.get("ThresholdIDs")),
+    }
