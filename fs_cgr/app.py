@@ -15,6 +15,7 @@ from fs_cgr.cdrs.service import CDRService
 from fs_cgr.config import Config
 from fs_cgr.rating import RatingEngine
 from fs_cgr.routes.service import RouteService
+from fs_cgr.scheduler.service import Scheduler
 from fs_cgr.sessions.service import SessionService
 from fs_cgr.storage import open_datadb, open_stordb
 from fs_cgr.tariffplans import TariffPlanService
@@ -104,11 +105,19 @@ class Node:
         self.cdrs = CDRService(self)
         self.sessions = SessionService(self)
         self.routes = RouteService(self)
+        self.scheduler = Scheduler(self)
         self._started = False
 
     @property
     def services(self) -> list:
-        return [self.tariffplans, self.accounts, self.cdrs, self.sessions, self.routes]
+        return [
+            self.tariffplans,
+            self.accounts,
+            self.cdrs,
+            self.sessions,
+            self.routes,
+            self.scheduler,
+        ]
 
     def start(self) -> "Node":
         if not self._started:

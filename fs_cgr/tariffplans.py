@@ -12,9 +12,11 @@ import threading
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
+from fs_cgr.accounts import triggers
 from fs_cgr.accounts.actions import check_live
 from fs_cgr.errors import CGRError, MandatoryMissing, NotFound
 from fs_cgr.rating import RatingEngine, TariffPlan, load_folder
+from fs_cgr.scheduler import plans
 from fs_cgr.storage.base import (
     DESTINATION_RATES,
     DESTINATIONS,
@@ -63,6 +65,8 @@ class TariffPlanService:
             merged = _merged(live, changes)
             RatingEngine.compile(merged)
             check_live(merged)  # actions that could not run are refused before the write
+            triggers.check_live(merged)
+            plans.check_live(merged)
             if dry_run or not changes:
                 return datadb.live_version()
             version = datadb.write_live(changes)

@@ -48,18 +48,22 @@ ALLOW_NEGATIVE = "*allow_negative"
 DENY_NEGATIVE = "*deny_negative"
 LOG = "*log"
 REMOVE_ACCOUNT = "*remove_account"
+RESET_TRIGGERS = "*reset_triggers"
+SET_RECURRENT = "*set_recurrent"
+UNSET_RECURRENT = "*unset_recurrent"
+CDRLOG = "*cdrlog"
+HTTP_POST = "*http_post"
+HTTP_POST_ASYNC = "*http_post_async"
+# Actions that reach outside the account: collected while the list runs, done by the
+# AccountService once the account's change is written (an action list that fails or
+# loses its compare-and-set sends nothing).
+EFFECTS = frozenset({CDRLOG, HTTP_POST, HTTP_POST_ASYNC})
 
 # CGrateS action types fs_cgr accepts in a tariff plan but does not perform (they talk to
 # services fs_cgr does not have); running one logs a warning.
 NOT_PERFORMED = frozenset(
     {
-        "*reset_triggers",
-        "*cdrlog",
-        "*set_recurrent",
-        "*unset_recurrent",
         "*reset_counters",
-        "*http_post",
-        "*http_post_async",
         "*mail_async",
         "*set_ddestinations",
         "*cgr_rpc",
@@ -174,16 +178,17 @@ class Action:
 
 
 def resolve_expiry(text: str | None, now: datetime) -> datetime | None:
-    """An expiry as CGrateS writes it: "*unlimited"/"" = never, "*daily", "*monthly",
-    "*yearly", "*month_end", "+720h", or a time. Raises ValueError."""
+    """An expiry as CGrateS writes it: "*unlimited"/"" = never, "*daily", "*month" (or
+    "*monthly"), "*year" (or "*yearly"), "*month_end[+dur]", "+720h", or a time.
+    Raises ValueError."""
     text = (text or "").strip()
     if text in ("", "*unlimited"):
         return None
     if text == "*daily":
         return now + timedelta(days=1)
-    if text == "*monthly":
+    if text in ("*month", "*monthly"):
         return _add_months(now, 1)
-    if text == "*yearly":
+    if text in ("*year", "*yearly"):
         return _add_months(now, 12)
     if text.startswith("*month_end"):
         last_day = calendar.monthrange(now.year, now.month)[1]
@@ -247,7 +252,7 @@ def parse_action(doc: dict, actions_id: str = "") -> Action:
     try:
         if not kind:
             raise ValueError("missing Identifier")
-        if not (kind in PERFORMERS or kind == REMOVE_ACCOUNT or kind in NOT_PERFORMED):
+        if not (kind in PERFORMERS or kind in (REMOVE_ACCOUNT, *EFFECTS) or kind in NOT_PERFORMED):
             raise ValueError(f"unknown action {kind!r}")
         if _text(doc.get("Filter")) is not None:
             raise ValueError("action filters are not supported")
@@ -339,13 +344,31 @@ def _given_map(params: dict, key: str) -> dict | None:
 # -- execution ---------------------------------------------------------------------------
 
 
-def execute(account: Account, actions: list[Action], now: datetime) -> bool:
+@dataclass(slots=True)
+class Effect:
+    """An action that reaches outside the account (``*cdrlog``, ``*http_post``): done once
+    the change is written. ``account`` is the account as the action saw it; ``actions``
+    the whole list (``*cdrlog`` logs its balance actions)."""
+
+    action: Action
+    actions: list[Action]
+    account: Account
+
+
+def execute(
+    account: Account, actions: list[Action], now: datetime, effects: list | None = None
+) -> bool:
     """Run ``actions`` on ``account`` in order (changed in place). Returns True when one of
-    them asks to remove the account. Raises ActionError; the caller then keeps nothing."""
+    them asks to remove the account. Actions reaching outside the account are appended to
+    ``effects`` (dropped when None). Raises ActionError; the caller then keeps nothing."""
     remove = False
     for action in actions:
         if action.type == REMOVE_ACCOUNT:
             remove = True
+            continue
+        if action.type in EFFECTS:
+            if effects is not None:
+                effects.append(Effect(action, actions, account.copy()))
             continue
         perform = PERFORMERS.get(action.type)
         if perform is None:
@@ -464,6 +487,32 @@ def _set_flag(name: str, value: bool):
     return perform
 
 
+def _triggers_of(account: Account, action: Action):
+    """The account's trigger documents an action names by balance type and id (CGrateS'
+    ActionTrigger.Match; none given = all)."""
+    for trigger in account.action_triggers:
+        watched = trigger.get("Balance") or {}
+        if action.balance.type and watched.get("Type") != action.balance.type:
+            continue
+        if action.balance.id and watched.get("ID") != action.balance.id:
+            continue
+        yield trigger
+
+
+def _reset_triggers(account: Account, action: Action, now: datetime) -> None:
+    """Arm the triggers again; they are checked once the change is written."""
+    for trigger in _triggers_of(account, action):
+        trigger["Executed"] = False
+
+
+def _set_recurrent(value: bool):
+    def perform(account: Account, action: Action, now: datetime) -> None:
+        for trigger in _triggers_of(account, action):
+            trigger["Recurrent"] = value
+
+    return perform
+
+
 def _log(account: Account, action: Action, now: datetime) -> None:
     log.info("LOG Account: %s", json.dumps(account.to_doc(), sort_keys=True))
 
@@ -484,4 +533,7 @@ PERFORMERS = {
     ALLOW_NEGATIVE: _set_flag("allow_negative", True),
     DENY_NEGATIVE: _set_flag("allow_negative", False),
     LOG: _log,
+    RESET_TRIGGERS: _reset_triggers,
+    SET_RECURRENT: _set_recurrent(True),
+    UNSET_RECURRENT: _set_recurrent(False),
 }

@@ -7,6 +7,7 @@ Unit values are integers (``*voice`` in nanoseconds); money stays Decimal.
 """
 
 from fs_cgr.accounts.model import MONETARY, Account, Balance, string_map_text
+from fs_cgr.accounts.triggers import account_triggers
 from fs_cgr.times import format_time
 
 LEGACY_DIRECTION = "*out"
@@ -44,7 +45,7 @@ def account_view(account: Account) -> dict:
             kind: [balance_view(b) for b in chain] for kind, chain in account.balances.items()
         },
         "UnitCounters": None,
-        "ActionTriggers": None,
+        "ActionTriggers": [t.view() for t in account_triggers(account)] or None,
         "AllowNegative": account.allow_negative,
         "Disabled": account.disabled,
         "UpdateTime": format_time(account.update_time),
@@ -77,7 +78,7 @@ def legacy_account_view(account: Account) -> dict:
             if chain
         },
         "UnitCounters": [],
-        "ActionTriggers": [],
+        "ActionTriggers": [t.view() for t in account_triggers(account)],
         "AllowNegative": account.allow_negative,
         "Disabled": account.disabled,
     }

@@ -28,6 +28,7 @@ ACTION_PLANS = "action_plans"
 CHARGERS = "chargers"
 ROUTES = "routes"
 FILTERS = "filters"
+ACTION_TRIGGERS = "action_triggers"
 LIVE_KINDS = (
     DESTINATIONS,
     TIMINGS,
@@ -40,6 +41,7 @@ LIVE_KINDS = (
     CHARGERS,
     ROUTES,
     FILTERS,
+    ACTION_TRIGGERS,
 )
 
 
@@ -131,6 +133,34 @@ class DataDB(ABC):
 
     @abstractmethod
     def journal_all(self) -> list[dict]: ...
+
+    # -- shared state of the nodes (scheduler runs, indexes) ----------------------------
+    @abstractmethod
+    def set_add(self, name: str, members: Iterable[str]) -> None:
+        """Add to the named set of strings."""
+
+    @abstractmethod
+    def set_remove(self, name: str, members: Iterable[str]) -> None: ...
+
+    @abstractmethod
+    def set_members(self, name: str) -> set[str]: ...
+
+    @abstractmethod
+    def get_value(self, name: str) -> str | None:
+        """A named string value (None = never set)."""
+
+    @abstractmethod
+    def set_value(self, name: str, value: str) -> None: ...
+
+    @abstractmethod
+    def claim(self, name: str, owner: str, ttl: float) -> bool:
+        """Take (or, when ``owner`` holds it, extend) the lease ``name`` for ``ttl``
+        seconds: True when ``owner`` holds it now. One atomic step, so of several nodes
+        claiming at once exactly one wins; a holder that dies loses it after ``ttl``."""
+
+    @abstractmethod
+    def release(self, name: str, owner: str) -> None:
+        """Give the lease up, if ``owner`` still holds it."""
 
     @abstractmethod
     def flush(self) -> None:

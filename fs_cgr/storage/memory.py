@@ -29,6 +29,9 @@ class MemoryDataDB(DataDB):
         self._last_versions: dict[tuple[str, str], int] = {}  # never cleared
         self._idempotency: dict[tuple[str, str, str], tuple[float, str]] = {}
         self._journal: dict[str, str] = {}
+        self._sets: dict[str, set[str]] = {}
+        self._values: dict[str, str] = {}
+        self._leases: dict[str, tuple[str, float]] = {}  # name -> (owner, monotonic deadline)
         self._next_purge = time.monotonic() + _PURGE_EVERY
 
     # -- live tariff objects -------------------------------------------------
@@ -128,6 +131,40 @@ class MemoryDataDB(DataDB):
             texts = list(self._journal.values())
         return [jsoncodec.decode(text) for text in texts]
 
+    # -- shared state ------------------------------------------------------------------
+    def set_add(self, name: str, members: Iterable[str]) -> None:
+        with self._lock:
+            self._sets.setdefault(name, set()).update(members)
+
+    def set_remove(self, name: str, members: Iterable[str]) -> None:
+        with self._lock:
+            self._sets.get(name, set()).difference_update(members)
+
+    def set_members(self, name: str) -> set[str]:
+        with self._lock:
+            return set(self._sets.get(name, ()))
+
+    def get_value(self, name: str) -> str | None:
+        return self._values.get(name)
+
+    def set_value(self, name: str, value: str) -> None:
+        with self._lock:
+            self._values[name] = value
+
+    def claim(self, name: str, owner: str, ttl: float) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            holder = self._leases.get(name)
+            if holder is not None and holder[0] != owner and holder[1] > now:
+                return False
+            self._leases[name] = (owner, now + ttl)
+            return True
+
+    def release(self, name: str, owner: str) -> None:
+        with self._lock:
+            if self._leases.get(name, (None,))[0] == owner:
+                del self._leases[name]
+
     def flush(self) -> None:
         """Remove everything but the version counters; the live version moves on (never
         back) so nodes reload."""
@@ -137,3 +174,6 @@ class MemoryDataDB(DataDB):
             self._accounts.clear()
             self._idempotency.clear()
             self._journal.clear()
+            self._sets.clear()
+            self._values.clear()
+            self._leases.clear()

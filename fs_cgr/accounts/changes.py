@@ -1,0 +1,95 @@
+"""The one hook for "an account changed": listeners run after the write, never inside it.
+
+``AccountService`` calls ``AccountChanges.notify(tenant, account, doc)`` after every
+successful compare-and-set (a call's debit, a CDR, the API, a scheduled action,
+a trigger's own actions). Notifying only puts the change on a queue; one worker
+(a thread, a greenlet once gevent monkey-patched the process) calls every
+listener with ``(tenant, account_id, doc)`` later. A listener that is slow or
+raises is logged and never delays, fails or deadlocks the change that told it:
+the account's lock was released before it ran.
+"""
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[str, str, dict], None]
+MAX_PENDING = 100_000  # changes waiting for listeners; beyond this the oldest wait is not kept
+
+
+class AccountChanges:
+    def __init__(self):
+        self._listeners: list[Listener] = []
+        self._queue: queue.Queue = queue.Queue(MAX_PENDING)
+        self._pending: dict[str, int] = {}  # "tenant:account" -> changes not yet handled
+        self._idle = threading.Condition()
+        self._worker: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def add(self, listener: Listener) -> None:
+        """Call ``listener(tenant, account_id, doc)`` after every change of an account."""
+        self._listeners.append(listener)
+
+    @property
+    def active(self) -> bool:
+        return bool(self._listeners)
+
+    def notify(self, tenant: str, account: str, doc: dict) -> None:
+        """Queue the change for the listeners; returns at once (drops it, logged, when the
+        listeners are MAX_PENDING changes behind)."""
+        if not self._listeners:
+            return
+        self._ensure_worker()
+        key = f"{tenant}:{account}"
+        with self._idle:
+            self._pending[key] = self._pending.get(key, 0) + 1
+        try:
+            self._queue.put_nowait((tenant, account, doc))
+        except queue.Full:
+            self._done(key)
+            log.error(
+                "account %s changed while %d changes wait: listeners not told", key, MAX_PENDING
+            )
+
+    def wait(self, tenant: str | None = None, account: str | None = None,
+             timeout: float = 5.0) -> bool:
+        """Wait until the listeners handled every change queued so far of this account (of
+        all accounts when none is named): API reads answer with the account as its
+        triggers left it, as CGrateS (which runs them inside the change). False on
+        timeout."""
+        key = f"{tenant}:{account}" if account is not None else None
+        with self._idle:
+            return self._idle.wait_for(
+                lambda: not (self._pending.get(key) if key else self._pending), timeout
+            )
+
+    def _ensure_worker(self) -> None:
+        if self._worker is None:
+            with self._start_lock:
+                if self._worker is None:
+                    self._worker = threading.Thread(
+                        target=self._run, name="account-changes", daemon=True
+                    )
+                    self._worker.start()
+
+    def _run(self) -> None:
+        while True:
+            tenant, account, doc = self._queue.get()
+            for listener in list(self._listeners):
+                try:
+                    listener(tenant, account, doc)
+                except Exception:
+                    log.exception("account %s:%s: change listener %r failed", tenant, account,
+                                  listener)
+            self._done(f"{tenant}:{account}")
+
+    def _done(self, key: str) -> None:
+        with self._idle:
+            left = self._pending.pop(key) - 1
+            if left:
+                self._pending[key] = left
+            else:
+                self._idle.notify_all()

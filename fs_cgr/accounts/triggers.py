@@ -1,0 +1,295 @@
+"""Action triggers (CGrateS' engine.ActionTrigger): actions run when a balance crosses a value.
+
+A trigger group (ActionTriggers.csv rows with one ID, or ``SetActionTrigger``) is a
+live object: ``{"ID": group, "ActionTriggers": [params]}`` where each ``params`` is
+the flat map ``SetActionTrigger`` takes (ThresholdType, ThresholdValue,
+BalanceType, ...), so an update merges field by field. Attaching a group to an
+account copies its triggers into the account, where each keeps its own
+``Executed`` flag (shown by GetAccount).
+
+Triggers are checked after an account changed (``AccountChanges``), never inside
+the change: see ``TriggerListener``.
+"""
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+
+from fs_cgr.accounts.actions import BalanceFilter
+from fs_cgr.accounts.model import Account, new_uuid, parse_string_map
+from fs_cgr.durations import parse_duration
+from fs_cgr.errors import InvalidArgument, MandatoryMissing
+from fs_cgr.money import ZERO, to_decimal
+from fs_cgr.storage.base import ACTION_TRIGGERS, ACTIONS
+from fs_cgr.times import format_time, parse_time
+
+MIN_BALANCE = "*min_balance"
+MAX_BALANCE = "*max_balance"
+BALANCE_EXPIRED = "*balance_expired"
+MIN_EVENT_COUNTER = "*min_event_counter"
+MAX_EVENT_COUNTER = "*max_event_counter"
+THRESHOLD_TYPES = (MIN_BALANCE, MAX_BALANCE, BALANCE_EXPIRED, MIN_EVENT_COUNTER, MAX_EVENT_COUNTER)
+
+
+@dataclass(slots=True)
+class ActionTrigger:
+    id: str
+    unique_id: str
+    threshold_type: str
+    threshold_value: Decimal = ZERO
+    recurrent: bool = False
+    min_sleep: int = 0  # ns between two runs of a recurrent trigger
+    expiration_date: datetime | None = None
+    activation_date: datetime | None = None
+    balance: BalanceFilter = field(default_factory=BalanceFilter)
+    weight: Decimal = ZERO
+    actions_id: str = ""
+    min_queued_items: int = 0
+    executed: bool = False
+    last_execution_time: datetime | None = None
+
+    # -- when it fires -----------------------------------------------------------------
+    def is_active(self, now: datetime) -> bool:
+        return (self.activation_date is None or self.activation_date <= now) and (
+            self.expiration_date is None or now < self.expiration_date
+        )
+
+    def sleeping(self, now: datetime) -> bool:
+        """A recurrent trigger waits MinSleep after its last run."""
+        if not self.recurrent or self.last_execution_time is None or not self.min_sleep:
+            return False
+        return (now - self.last_execution_time).total_seconds() * 1e9 < self.min_sleep
+
+    def crossed(self, account: Account, now: datetime) -> bool:
+        """Whether a balance the trigger watches is past its threshold now (counters are
+        not kept: the *_event_counter types never fire)."""
+        if self.executed or not self.is_active(now) or self.sleeping(now):
+            return False
+        for balance in account.balances.get(self.balance.type or "", ()):
+            if not self.balance.matches(balance, now):
+                continue
+            if self.threshold_type == BALANCE_EXPIRED:
+                if balance.is_expired(now):
+                    return True
+            elif balance.is_expired(now):
+                continue
+            elif self.threshold_type == MIN_BALANCE and balance.value <= self.threshold_value:
+                return True
+            elif self.threshold_type == MAX_BALANCE and balance.value >= self.threshold_value:
+                return True
+        return False
+
+    def matches_action(self, action_balance: BalanceFilter) -> bool:
+        """CGrateS' ActionTrigger.Match for *reset_triggers / *set_recurrent: an action
+        without balance type or id acts on every trigger."""
+        if action_balance.type and action_balance.type != self.balance.type:
+            return False
+        return not action_balance.id or action_balance.id == self.balance.id
+
+    # -- documents ---------------------------------------------------------------------
+    def to_doc(self) -> dict:
+        """The stored (and, with numbers, the API) shape: CGrateS' ActionTrigger JSON."""
+        return {
+            "ID": self.id,
+            "UniqueID": self.unique_id,
+            "ThresholdType": self.threshold_type,
+            "ThresholdValue": str(self.threshold_value),
+            "Recurrent": self.recurrent,
+            "MinSleep": self.min_sleep,
+            "ExpirationDate": format_time(self.expiration_date),
+            "ActivationDate": format_time(self.activation_date),
+            "Balance": _filter_doc(self.balance),
+            "Weight": str(self.weight),
+            "ActionsID": self.actions_id,
+            "MinQueuedItems": self.min_queued_items,
+            "Executed": self.executed,
+            "LastExecutionTime": format_time(self.last_execution_time),
+        }
+
+    def view(self) -> dict:
+        doc = self.to_doc()
+        doc["ThresholdValue"], doc["Weight"] = self.threshold_value, self.weight
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> "ActionTrigger":
+        balance = doc.get("Balance") or {}
+        return cls(
+            id=doc["ID"],
+            unique_id=doc.get("UniqueID", ""),
+            threshold_type=doc.get("ThresholdType", ""),
+            threshold_value=to_decimal(doc.get("ThresholdValue") or 0),
+            recurrent=bool(doc.get("Recurrent")),
+            min_sleep=int(doc.get("MinSleep") or 0),
+            expiration_date=parse_time(doc.get("ExpirationDate")),
+            activation_date=parse_time(doc.get("ActivationDate")),
+            balance=BalanceFilter(
+                uuid=balance.get("Uuid"),
+                id=balance.get("ID"),
+                type=balance.get("Type"),
+                weight=_decimal_or_none(balance.get("Weight")),
+                destination_ids=balance.get("DestinationIDs"),
+                rating_subject=balance.get("RatingSubject"),
+                categories=balance.get("Categories"),
+                shared_groups=balance.get("SharedGroups"),
+                timing_ids=balance.get("TimingIDs"),
+                disabled=balance.get("Disabled"),
+                blocker=balance.get("Blocker"),
+            ),
+            weight=to_decimal(doc.get("Weight") or 0),
+            actions_id=doc.get("ActionsID", ""),
+            min_queued_items=int(doc.get("MinQueuedItems") or 0),
+            executed=bool(doc.get("Executed")),
+            last_execution_time=parse_time(doc.get("LastExecutionTime")),
+        )
+
+
+def _decimal_or_none(value) -> Decimal | None:
+    return None if value is None else to_decimal(value)
+
+
+def _filter_doc(balance: BalanceFilter) -> dict:
+    """CGrateS' BalanceFilter JSON: fields not given are null."""
+    return {
+        "Uuid": balance.uuid,
+        "ID": balance.id,
+        "Type": balance.type,
+        "Value": None,
+        "ExpirationDate": None,
+        "Weight": None if balance.weight is None else str(balance.weight),
+        "DestinationIDs": balance.destination_ids,
+        "RatingSubject": balance.rating_subject,
+        "Categories": balance.categories,
+        "SharedGroups": balance.shared_groups,
+        "TimingIDs": balance.timing_ids,
+        "Timings": None,
+        "Disabled": balance.disabled,
+        "Factor": None,
+        "Blocker": balance.blocker,
+    }
+
+
+# -- building triggers from SetActionTrigger maps and ActionTriggers.csv rows -----------
+
+_FIELD_PARSERS = {
+    "ThresholdType": ("threshold_type", str),
+    "ThresholdValue": ("threshold_value", to_decimal),
+    "Recurrent": ("recurrent", lambda v: _bool(v)),
+    "Executed": ("executed", lambda v: _bool(v)),
+    "MinSleep": ("min_sleep", parse_duration),
+    "ExpirationDate": ("expiration_date", parse_time),
+    "ActivationDate": ("activation_date", parse_time),
+    "Weight": ("weight", to_decimal),
+    "ActionsID": ("actions_id", str),
+    "MinQueuedItems": ("min_queued_items", int),
+}
+_BALANCE_PARSERS = {
+    "BalanceID": ("id", str),
+    "BalanceType": ("type", str),
+    "BalanceDestinationIds": ("destination_ids", lambda v: parse_string_map(v)),
+    "BalanceWeight": ("weight", to_decimal),
+    "BalanceRatingSubject": ("rating_subject", str),
+    "BalanceCategories": ("categories", lambda v: parse_string_map(v)),
+    "BalanceSharedGroups": ("shared_groups", lambda v: parse_string_map(v)),
+    "BalanceTimingTags": ("timing_ids", lambda v: parse_string_map(v)),
+    "BalanceBlocker": ("blocker", lambda v: _bool(v)),
+    "BalanceDisabled": ("disabled", lambda v: _bool(v)),
+}
+
+
+def _bool(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0", ""):
+        return False
+    raise ValueError(f"invalid boolean {value!r}")
+
+
+def trigger_from_params(group_id: str, params: dict) -> ActionTrigger:
+    """One trigger of a group from its SetActionTrigger map (unknown keys ignored, as
+    CGrateS). Raises MandatoryMissing / InvalidArgument."""
+    missing = [name for name in ("ThresholdType", "ThresholdValue") if name not in params]
+    if missing:
+        raise MandatoryMissing(*missing)
+    trigger = ActionTrigger(group_id, str(params.get("UniqueID") or new_uuid()), "")
+    balance = BalanceFilter()
+    try:
+        for parsers, target in ((_FIELD_PARSERS, trigger), (_BALANCE_PARSERS, balance)):
+            for key, (name, parse) in parsers.items():
+                value = params.get(key)
+                if value is not None and value != "":
+                    setattr(target, name, parse(value))
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise InvalidArgument(f"action trigger {group_id}: {exc}") from None
+    if trigger.threshold_type not in THRESHOLD_TYPES:
+        raise InvalidArgument(f"action trigger {group_id}: ThresholdType {trigger.threshold_type!r}")
+    trigger.balance = balance
+    return trigger
+
+
+def group_triggers(doc: dict) -> list[ActionTrigger]:
+    """The triggers of a live trigger group document."""
+    return [trigger_from_params(doc["ID"], params) for params in doc.get("ActionTriggers") or ()]
+
+
+def set_in_group(doc: dict | None, group_id: str, unique_id: str, params: dict) -> dict:
+    """SetActionTrigger: the group with the trigger ``unique_id`` updated by ``params``
+    (created when missing; an empty ``unique_id`` adds a new one). Checked before kept."""
+    entries = [dict(p) for p in (doc or {}).get("ActionTriggers") or ()]
+    unique_id = unique_id or new_uuid()
+    for entry in entries:
+        if entry.get("UniqueID") == unique_id:
+            entry.update(params)
+            break
+    else:
+        entries.append({**params, "UniqueID": unique_id})
+    group = {"ID": group_id, "ActionTriggers": entries}
+    group_triggers(group)
+    return group
+
+
+def attach(account: Account, triggers: list[ActionTrigger], *, overwrite: bool,
+           activation: datetime | None = None, executed: bool | None = None) -> None:
+    """Copy ``triggers`` into the account (one of the same group and UniqueID is kept)."""
+    current = [] if overwrite else [ActionTrigger.from_doc(d) for d in account.action_triggers]
+    known = {(t.id, t.unique_id) for t in current}
+    for trigger in triggers:
+        if (trigger.id, trigger.unique_id) in known:
+            continue
+        trigger = replace(trigger)
+        if activation is not None:
+            trigger.activation_date = activation
+        if executed is not None:
+            trigger.executed = executed
+        current.append(trigger)
+    account.action_triggers = [t.to_doc() for t in current]
+
+
+def account_triggers(account: Account) -> list[ActionTrigger]:
+    """The account's triggers, highest Weight first (the order they are checked in)."""
+    triggers = [ActionTrigger.from_doc(doc) for doc in account.action_triggers]
+    triggers.sort(key=lambda t: -t.weight)
+    return triggers
+
+
+def is_named(doc: dict, group_id: str = "", unique_id: str = "") -> bool:
+    """Whether an account's trigger document is one an API call names by GroupID and/or
+    UniqueID ("" = any)."""
+    return (not group_id or doc.get("ID") == group_id) and (
+        not unique_id or doc.get("UniqueID") == unique_id
+    )
+
+
+def check_live(live: dict) -> None:
+    """Refuse trigger groups that could not run (bad fields, missing actions):
+    InvalidArgument, before anything is written."""
+    actions = live.get(ACTIONS) or {}
+    for doc in (live.get(ACTION_TRIGGERS) or {}).values():
+        for trigger in group_triggers(doc):
+            if trigger.actions_id and trigger.actions_id not in actions:
+                raise InvalidArgument(
+                    f"action trigger {trigger.id}: no actions {trigger.actions_id!r}"
+                )

@@ -1,0 +1,165 @@
+"""The scheduler: runs the timed action plans for every account bound to them.
+
+Each node runs one ``Scheduler`` (started with the node, in ``fs-cgr serve``).
+Every ``interval`` seconds it looks at every scheduled timing of every live
+plan. All its state lives in the DataDB, so any number of nodes share the work
+and a restarted node goes on where the cluster stands:
+
+- ``sched:anchor:<timing>``: when the timing was first seen (predefined timings
+  such as ``*monthly`` repeat from there);
+- ``sched:done:<timing>``: the due time of the last run that completed; the next
+  run is the first occurrence after it, so a run missed while every node was
+  down is done on start (older missed runs too, at most MAX_CATCH_UP);
+- a lease per run (``DataDB.claim``): of several nodes finding a run due, one
+  runs it; another takes over only when the holder's lease lapses (it died);
+- each account's run is a keyed change (``AccountService.run_scheduled``): an
+  account already done by a node that died mid-run is not charged twice.
+
+``clock`` is injectable: tests drive months of schedule in a second.
+"""
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+from fs_cgr import times
+from fs_cgr.accounts import actions as acts
+from fs_cgr.accounts.service import plan_index
+from fs_cgr.errors import CGRError
+from fs_cgr.scheduler.plans import PlanTiming, plan_timings
+from fs_cgr.storage.base import ACTION_PLANS, ACTIONS
+
+log = logging.getLogger(__name__)
+
+INTERVAL = 1.0  # seconds between looks for due runs
+LEASE = 60.0  # seconds a run's lease lasts; renewed while the run goes on
+RENEW_EVERY = 1000  # accounts between lease renewals
+WORKERS = 32  # accounts changed at once during a run
+MAX_CATCH_UP = 100  # missed runs of one timing done after a long outage
+
+
+class Scheduler:
+    def __init__(self, node, clock: Callable[[], datetime] = times.now,
+                 interval: float = INTERVAL):
+        self.node = node
+        self.clock = clock
+        self.interval = interval
+        self.node_id = f"{uuid.uuid4()}"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._live_version: int | None = None
+        self._timings: list[PlanTiming] = []
+        self._live: dict = {}
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("scheduler: a pass failed; trying again in %ss", self.interval)
+
+    # -- one pass ----------------------------------------------------------------------
+    def tick(self) -> int:
+        """Run every due run of every scheduled timing; returns how many ran here."""
+        now = self.clock()
+        ran = 0
+        for timing in self.timings():
+            ran += self._run_due(timing, now)
+        return ran
+
+    def timings(self) -> list[PlanTiming]:
+        """Every scheduled (non-*asap) timing of the live plans (re-read when they change)."""
+        version = self.node.datadb.live_version()
+        if version != self._live_version:
+            live = self.node.datadb.read_live()
+            found = []
+            for plan_id, doc in sorted(live.get(ACTION_PLANS, {}).items()):
+                try:
+                    found.extend(t for t in plan_timings(plan_id, doc, live) if not t.is_asap)
+                except CGRError as exc:
+                    log.error("scheduler: action plan %s skipped: %s", plan_id, exc.message)
+            self._timings, self._live, self._live_version = found, live, version
+        return self._timings
+
+    def next_run(self, timing: PlanTiming) -> datetime | None:
+        """When ``timing`` runs next (its anchor is fixed on first sight)."""
+        anchor = self._anchor(timing)
+        done = self.node.datadb.get_value(f"sched:done:{timing.uuid}")
+        last = times.parse_time(done) if done else anchor
+        return timing.schedule(anchor).next_after(last)
+
+    def _anchor(self, timing: PlanTiming) -> datetime:
+        name = f"sched:anchor:{timing.uuid}"
+        datadb = self.node.datadb
+        text = datadb.get_value(name)
+        if text is None and datadb.claim(f"{name}:set", self.node_id, LEASE):
+            text = datadb.get_value(name)  # another node may have set it meanwhile
+            if text is None:
+                text = times.format_time(self.clock())
+                datadb.set_value(name, text)
+        return times.parse_time(text) if text else self.clock()
+
+    def _run_due(self, timing: PlanTiming, now: datetime) -> int:
+        ran = 0
+        due = self.next_run(timing)
+        while due is not None and due <= now and ran < MAX_CATCH_UP:
+            run_id = f"{timing.uuid}@{times.format_time(due)}"
+            if not self.node.datadb.claim(f"sched:run:{run_id}", self.node_id, LEASE):
+                break  # another node runs it; its done mark moves us on later
+            self._run(timing, run_id)
+            self.node.datadb.set_value(f"sched:done:{timing.uuid}", times.format_time(due))
+            ran += 1
+            due = timing.schedule(self._anchor(timing)).next_after(due)
+        return ran
+
+    def _run(self, timing: PlanTiming, run_id: str) -> None:
+        """The timing's actions on every account bound to its plan, each account once."""
+        doc = self._live.get(ACTIONS, {}).get(timing.actions_id)
+        if doc is None:
+            log.error("scheduler: plan %s: no actions %s", timing.plan_id, timing.actions_id)
+            return
+        actions = acts.parse_actions(doc)
+        accounts = sorted(self.node.datadb.set_members(plan_index(timing.plan_id)))
+        log.info("scheduler: %s: actions %s on %d accounts", run_id, timing.actions_id,
+                 len(accounts))
+
+        def run_one(indexed: tuple[int, str]) -> None:
+            index, key = indexed
+            if index and not index % RENEW_EVERY:
+                self.node.datadb.claim(f"sched:run:{run_id}", self.node_id, LEASE)
+            tenant, _, account = key.partition(":")
+            try:
+                self.node.accounts.run_scheduled(tenant, account, actions, f"sched:{run_id}")
+            except CGRError as exc:
+                log.warning("scheduler: %s on %s: %s", run_id, key, exc.message)
+
+        with ThreadPoolExecutor(WORKERS, thread_name_prefix="scheduler-run") as pool:
+            list(pool.map(run_one, enumerate(accounts)))
+
+    def scheduled_actions(self) -> list[dict]:
+        """CGrateS' GetScheduledActions: one entry per scheduled timing."""
+        return [
+            {
+                "NextRunTime": times.format_time(self.next_run(timing)),
+                "Accounts": len(self.node.datadb.set_members(plan_index(timing.plan_id))),
+                "ActionPlanID": timing.plan_id,
+                "ActionTimingUUID": timing.uuid,
+                "ActionsID": timing.actions_id,
+            }
+            for timing in self.timings()
+        ]
