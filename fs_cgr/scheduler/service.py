@@ -41,6 +41,11 @@ WORKERS = 32  # accounts changed at once during a run
 MAX_CATCH_UP = 100  # missed runs of one timing done after a long outage
 
 
+def run_name(timing: PlanTiming, due: datetime) -> str:
+    """The id of one run of a timing: its lease and its accounts' idempotency keys."""
+    return f"{timing.uuid}@{times.format_time(due)}"
+
+
 class Scheduler:
     def __init__(self, node, clock: Callable[[], datetime] = times.now,
                  interval: float = INTERVAL):
@@ -118,7 +123,7 @@ class Scheduler:
         ran = 0
         due = self.next_run(timing)
         while due is not None and due <= now and ran < MAX_CATCH_UP:
-            run_id = f"{timing.uuid}@{times.format_time(due)}"
+            run_id = run_name(timing, due)
             if not self.node.datadb.claim(f"sched:run:{run_id}", self.node_id, LEASE):
                 break  # another node runs it; its done mark moves us on later
             self._run(timing, run_id)
