@@ -66,6 +66,15 @@ class AccountChanges:
                 lambda: not (self._pending.get(key) if key else self._pending), timeout
             )
 
+    def close(self, timeout: float = 5.0) -> None:
+        """Let the listeners finish what is queued (up to ``timeout``), then end the worker."""
+        if self._worker is None:
+            return
+        self.wait(timeout=timeout)
+        self._queue.put(None)
+        self._worker.join(timeout)
+        self._worker = None
+
     def _ensure_worker(self) -> None:
         if self._worker is None:
             with self._start_lock:
@@ -77,7 +86,10 @@ class AccountChanges:
 
     def _run(self) -> None:
         while True:
-            tenant, account, doc = self._queue.get()
+            change = self._queue.get()
+            if change is None:
+                return
+            tenant, account, doc = change
             for listener in list(self._listeners):
                 try:
                     listener(tenant, account, doc)

@@ -83,6 +83,10 @@ class AccountService:
         self._trigger_writes = _KnownAccounts(REMEMBERED_ACCOUNTS)  # UpdateTime of own writes
         self.on_change(self._check_triggers)
 
+    def stop(self) -> None:
+        """The node stops: the change listeners finish what is queued."""
+        self.changes.close()
+
     def on_change(self, listener: Listener) -> None:
         """Call ``listener(tenant, account_id, doc)`` after every successful change of an
         account (``doc``: the account document as written). Listeners run one after the
