@@ -130,6 +130,27 @@ class BalanceFilter:
             and _includes(balance.shared_groups, self.shared_groups)
         )
 
+    def view(self) -> dict:
+        """CGrateS' BalanceFilter JSON: fields not given are null (Value as a ValueFormula)."""
+        return {
+            "Uuid": self.uuid,
+            "ID": self.id,
+            "Type": self.type,
+            "Value": None if self.value is None else {"Method": "", "Params": None,
+                                                      "Static": self.value},
+            "ExpirationDate": None,
+            "Weight": self.weight,
+            "DestinationIDs": self.destination_ids,
+            "RatingSubject": self.rating_subject,
+            "Categories": self.categories,
+            "SharedGroups": self.shared_groups,
+            "TimingIDs": self.timing_ids,
+            "Timings": None,
+            "Disabled": self.disabled,
+            "Factor": None,
+            "Blocker": self.blocker,
+        }
+
     def create(self, balance_type: str, value: Decimal, now: datetime) -> Balance:
         """A new balance from the filter's fields (CGrateS' CreateBalance)."""
         if self.id == DEFAULT_BALANCE_ID:
@@ -175,6 +196,19 @@ class Action:
     weight: Decimal = ZERO
     extra_parameters: str = ""
     actions_id: str = ""
+    expiry_text: str = ""
+
+    def view(self) -> dict:
+        """CGrateS' engine.Action JSON (APIerSv2.GetActions)."""
+        return {
+            "Id": self.actions_id,
+            "ActionType": self.type,
+            "ExtraParameters": self.extra_parameters,
+            "Filter": "",
+            "ExpirationString": self.expiry_text,
+            "Weight": self.weight,
+            "Balance": self.balance.view(),
+        }
 
 
 def resolve_expiry(text: str | None, now: datetime) -> datetime | None:
@@ -278,6 +312,7 @@ def parse_action(doc: dict, actions_id: str = "") -> Action:
             weight=_decimal(doc.get("Weight")) or ZERO,
             extra_parameters=str(doc.get("ExtraParameters") or ""),
             actions_id=actions_id,
+            expiry_text=str(doc.get("ExpiryTime") or ""),
         )
     except ValueError as exc:
         raise InvalidArgument(f"actions {actions_id or '?'}: {exc}") from None

@@ -98,7 +98,7 @@ class ActionTrigger:
             "MinSleep": self.min_sleep,
             "ExpirationDate": format_time(self.expiration_date),
             "ActivationDate": format_time(self.activation_date),
-            "Balance": _filter_doc(self.balance),
+            "Balance": self.balance.view(),
             "Weight": str(self.weight),
             "ActionsID": self.actions_id,
             "MinQueuedItems": self.min_queued_items,
@@ -146,27 +146,6 @@ class ActionTrigger:
 
 def _decimal_or_none(value) -> Decimal | None:
     return None if value is None else to_decimal(value)
-
-
-def _filter_doc(balance: BalanceFilter) -> dict:
-    """CGrateS' BalanceFilter JSON: fields not given are null."""
-    return {
-        "Uuid": balance.uuid,
-        "ID": balance.id,
-        "Type": balance.type,
-        "Value": None,
-        "ExpirationDate": None,
-        "Weight": None if balance.weight is None else str(balance.weight),
-        "DestinationIDs": balance.destination_ids,
-        "RatingSubject": balance.rating_subject,
-        "Categories": balance.categories,
-        "SharedGroups": balance.shared_groups,
-        "TimingIDs": balance.timing_ids,
-        "Timings": None,
-        "Disabled": balance.disabled,
-        "Factor": None,
-        "Blocker": balance.blocker,
-    }
 
 
 # -- building triggers from SetActionTrigger maps and ActionTriggers.csv rows -----------

@@ -291,3 +291,21 @@ def set_actions(node, params: dict) -> str:
 def get_actions(node, params: dict) -> list:
     _require(params, "ActionsId")
     return list(node.tariffplans.live_object(ACTIONS, str(params["ActionsId"]))["Actions"])
+
+
+@rpc("APIerSv2.GetActions")
+def get_actions_v2(node, params: dict) -> dict:
+    """``{"ActionIDs": [...], "Offset", "Limit"}`` (all when none): {id: [engine.Action]}."""
+    live = node.tariffplans.live().get(ACTIONS, {})
+    ids = [str(i) for i in params.get("ActionIDs") or () if i] or sorted(live)
+    offset = min(max(int(params.get("Offset") or 0), 0), len(ids))
+    limit = int(params.get("Limit") or 0)
+    ids = ids[offset : offset + limit] if limit else ids[offset:]
+    found = {}
+    for actions_id in ids:
+        if actions_id not in live:
+            raise ServerError(NotFound().message)
+        actions = acts.parse_actions(live[actions_id])
+        if actions:
+            found[actions_id] = [action.view() for action in actions]
+    return found
