@@ -136,8 +136,9 @@ class BalanceFilter:
             "Uuid": self.uuid,
             "ID": self.id,
             "Type": self.type,
-            "Value": None if self.value is None else {"Method": "", "Params": None,
-                                                      "Static": self.value},
+            "Value": None
+            if self.value is None
+            else {"Method": "", "Params": None, "Static": self.value},
             "ExpirationDate": None,
             "Weight": self.weight,
             "DestinationIDs": self.destination_ids,

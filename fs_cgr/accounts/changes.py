@@ -54,8 +54,9 @@ class AccountChanges:
                 "account %s changed while %d changes wait: listeners not told", key, MAX_PENDING
             )
 
-    def wait(self, tenant: str | None = None, account: str | None = None,
-             timeout: float = 5.0) -> bool:
+    def wait(
+        self, tenant: str | None = None, account: str | None = None, timeout: float = 5.0
+    ) -> bool:
         """Wait until the listeners handled every change queued so far of this account (of
         all accounts when none is named): API reads answer with the account as its
         triggers left it, as CGrateS (which runs them inside the change). False on
@@ -94,8 +95,9 @@ class AccountChanges:
                 try:
                     listener(tenant, account, doc)
                 except Exception:
-                    log.exception("account %s:%s: change listener %r failed", tenant, account,
-                                  listener)
+                    log.exception(
+                        "account %s:%s: change listener %r failed", tenant, account, listener
+                    )
             self._done(f"{tenant}:{account}")
 
     def _done(self, key: str) -> None:

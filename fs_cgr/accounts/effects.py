@@ -74,9 +74,17 @@ def cdrlog_cdrs(effect) -> list[dict]:
         }
         for name, rule in template.items():
             fields[name] = _template_value(str(rule), fields, action)
-        run = {**fields, "CGRID": cgrid(origin_id, "127.0.0.1"), "RunID": action.type,
-               "Source": CDRLOG_SOURCE, "OriginID": origin_id, "SetupTime": now,
-               "AnswerTime": now, "Usage": 1, "PreRated": True}
+        run = {
+            **fields,
+            "CGRID": cgrid(origin_id, "127.0.0.1"),
+            "RunID": action.type,
+            "Source": CDRLOG_SOURCE,
+            "OriginID": origin_id,
+            "SetupTime": now,
+            "AnswerTime": now,
+            "Usage": 1,
+            "PreRated": True,
+        }
         cdr = new_cdr(run)
         cdr["OriginHost"] = fields["OriginHost"]
         cdr["Cost"] = action.balance.value if action.balance.value is not None else 0
@@ -112,8 +120,9 @@ def post(url: str, body: dict) -> bool:
                 reply.read()
             return True
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            log.warning("*http_post to %s failed (attempt %d of %d): %s", url, attempt,
-                        HTTP_ATTEMPTS, exc)
+            log.warning(
+                "*http_post to %s failed (attempt %d of %d): %s", url, attempt, HTTP_ATTEMPTS, exc
+            )
         if attempt < HTTP_ATTEMPTS:
             threading.Event().wait(HTTP_RETRY_PAUSE)
     log.error("*http_post to %s: gave up after %d attempts", url, HTTP_ATTEMPTS)

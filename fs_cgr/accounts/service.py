@@ -265,8 +265,16 @@ class AccountService:
         )
 
     def _set_account(
-        self, tenant, account, allow_negative, disabled, plans, overwrite_plans, triggers=None,
-        *, loading=False
+        self,
+        tenant,
+        account,
+        allow_negative,
+        disabled,
+        plans,
+        overwrite_plans,
+        triggers=None,
+        *,
+        loading=False,
     ):
         effects: list = []
 
@@ -428,8 +436,9 @@ class AccountService:
 
         def change(current: Account | None):
             current = _existing(current)
-            trig.attach(current, triggers, overwrite=overwrite, activation=activation,
-                        executed=executed)
+            trig.attach(
+                current, triggers, overwrite=overwrite, activation=activation, executed=executed
+            )
             return current, current
 
         return self._update(tenant, account, change)

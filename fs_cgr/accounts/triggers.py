@@ -73,9 +73,12 @@ class ActionTrigger:
                     return True
             elif balance.is_expired(now):
                 continue
-            elif self.threshold_type == MIN_BALANCE and balance.value <= self.threshold_value:
-                return True
-            elif self.threshold_type == MAX_BALANCE and balance.value >= self.threshold_value:
+            elif (
+                self.threshold_type == MIN_BALANCE
+                and balance.value <= self.threshold_value
+                or self.threshold_type == MAX_BALANCE
+                and balance.value >= self.threshold_value
+            ):
                 return True
         return False
 
@@ -204,7 +207,9 @@ def trigger_from_params(group_id: str, params: dict) -> ActionTrigger:
     except (ValueError, TypeError, ArithmeticError) as exc:
         raise InvalidArgument(f"action trigger {group_id}: {exc}") from None
     if trigger.threshold_type not in THRESHOLD_TYPES:
-        raise InvalidArgument(f"action trigger {group_id}: ThresholdType {trigger.threshold_type!r}")
+        raise InvalidArgument(
+            f"action trigger {group_id}: ThresholdType {trigger.threshold_type!r}"
+        )
     trigger.balance = balance
     return trigger
 
@@ -230,8 +235,14 @@ def set_in_group(doc: dict | None, group_id: str, unique_id: str, params: dict) 
     return group
 
 
-def attach(account: Account, triggers: list[ActionTrigger], *, overwrite: bool,
-           activation: datetime | None = None, executed: bool | None = None) -> None:
+def attach(
+    account: Account,
+    triggers: list[ActionTrigger],
+    *,
+    overwrite: bool,
+    activation: datetime | None = None,
+    executed: bool | None = None,
+) -> None:
     """Copy ``triggers`` into the account (one of the same group and UniqueID is kept)."""
     current = [] if overwrite else [ActionTrigger.from_doc(d) for d in account.action_triggers]
     known = {(t.id, t.unique_id) for t in current}

@@ -1,9 +1,9 @@
 """Action plan methods of APIerSv1/APIerSv2 (CGrateS v0.10 names, shapes and errors)."""
 
+from fs_cgr.accounts.model import new_uuid
 from fs_cgr.accounts.service import plan_index
 from fs_cgr.api.registry import rpc
 from fs_cgr.errors import CGRError, MandatoryMissing, NotFound
-from fs_cgr.accounts.model import new_uuid
 from fs_cgr.scheduler.plans import plan_view
 from fs_cgr.scheduler.timing import UnsupportedFormat, check_start_time
 from fs_cgr.storage.base import ACTION_PLANS, ACTIONS
@@ -145,7 +145,9 @@ def remove_action_timing(node, params: dict) -> str:
         node.accounts.unbind_plan(params["Tenant"], params["Account"], plan_id)
         return OK
     if params.get("ActionTimingId"):
-        entries = [e for e in plan.get("ActionPlan") or () if e.get("Uuid") != params["ActionTimingId"]]
+        entries = [
+            e for e in plan.get("ActionPlan") or () if e.get("Uuid") != params["ActionTimingId"]
+        ]
         node.tariffplans.apply_live([(ACTION_PLANS, plan_id, {**plan, "ActionPlan": entries})])
         return OK
     _unbind_all(node, plan_id)

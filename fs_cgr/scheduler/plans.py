@@ -73,8 +73,9 @@ def plan_timings(plan_id: str, doc: dict, live: dict) -> list[PlanTiming]:
         fields = entry.get("Timing")
         if fields is None:
             if timing_id in PREDEFINED:
-                fields = {"Time": timing_id if timing_id in (ASAP, "*every_minute", "*hourly")
-                          else ""}
+                fields = {
+                    "Time": timing_id if timing_id in (ASAP, "*every_minute", "*hourly") else ""
+                }
             else:
                 fields = live.get(TIMINGS, {}).get(timing_id)
                 if fields is None:

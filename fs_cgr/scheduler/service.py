@@ -47,8 +47,7 @@ def run_name(timing: PlanTiming, due: datetime) -> str:
 
 
 class Scheduler:
-    def __init__(self, node, clock: Callable[[], datetime] = times.now,
-                 interval: float = INTERVAL):
+    def __init__(self, node, clock: Callable[[], datetime] = times.now, interval: float = INTERVAL):
         self.node = node
         self.clock = clock
         self.interval = interval
@@ -140,8 +139,9 @@ class Scheduler:
             return
         actions = acts.parse_actions(doc)
         accounts = sorted(self.node.datadb.set_members(plan_index(timing.plan_id)))
-        log.info("scheduler: %s: actions %s on %d accounts", run_id, timing.actions_id,
-                 len(accounts))
+        log.info(
+            "scheduler: %s: actions %s on %d accounts", run_id, timing.actions_id, len(accounts)
+        )
 
         def run_one(indexed: tuple[int, str]) -> None:
             index, key = indexed

@@ -16,24 +16,46 @@ def error(api, method, params) -> str:
 
 
 def actions(api, actions_id="ACT_A"):
-    assert api.call("APIerSv1.SetActions", {"ActionsId": actions_id, "Actions": [
-        {"Identifier": "*topup", "BalanceId": "main", "BalanceType": "*monetary", "Units": 5,
-         "Weight": 10}]}) == "OK"
+    assert (
+        api.call(
+            "APIerSv1.SetActions",
+            {
+                "ActionsId": actions_id,
+                "Actions": [
+                    {
+                        "Identifier": "*topup",
+                        "BalanceId": "main",
+                        "BalanceType": "*monetary",
+                        "Units": 5,
+                        "Weight": 10,
+                    }
+                ],
+            },
+        )
+        == "OK"
+    )
 
 
 def plan(time="*asap", actions_id="ACT_A", **extra) -> dict:
-    return {"Id": "AP_A", "ActionPlan": [{"ActionsId": actions_id, "Time": time,
-                                          "Weight": 10}], **extra}
+    return {
+        "Id": "AP_A",
+        "ActionPlan": [{"ActionsId": actions_id, "Time": time, "Weight": 10}],
+        **extra,
+    }
 
 
 def test_set_action_plan_errors(api):
     assert error(api, "APIerSv1.GetActionPlanIDs", {}) == "NOT_FOUND"
-    assert error(api, "APIerSv1.SetActionPlan", {"Id": "AP_A"}) == "MANDATORY_IE_MISSING: [ActionPlan]"
+    assert (
+        error(api, "APIerSv1.SetActionPlan", {"Id": "AP_A"}) == "MANDATORY_IE_MISSING: [ActionPlan]"
+    )
     actions(api)
     assert error(api, "APIerSv1.SetActionPlan", plan(actions_id="NOPE")) == (
-        "BROKEN_REFERENCE:NOPE")
+        "BROKEN_REFERENCE:NOPE"
+    )
     assert error(api, "APIerSv1.SetActionPlan", plan(time="*monthly")) == (
-        "UNSUPPORTED_FORMAT:*monthly")
+        "UNSUPPORTED_FORMAT:*monthly"
+    )
     assert api.call("APIerSv1.SetActionPlan", plan()) == "OK"
     assert error(api, "APIerSv1.SetActionPlan", plan()) == "EXISTS"
     assert api.call("APIerSv1.SetActionPlan", plan(time="08:00:00", Overwrite=True)) == "OK"
@@ -47,10 +69,14 @@ def test_set_action_plan_errors(api):
 def test_remove_action_timing_takes_an_account_off_a_plan(api):
     actions(api)
     api.call("APIerSv1.SetActionPlan", plan(time="*hourly"))
-    api.call("APIerSv2.SetAccount", {"Tenant": TENANT, "Account": "a1",
-                                     "ActionPlanIDs": ["AP_A"]})
-    assert api.call("APIerSv1.RemoveActionTiming", {"ActionPlanId": "AP_A", "Tenant": TENANT,
-                                                    "Account": "a1"}) == "OK"
+    api.call("APIerSv2.SetAccount", {"Tenant": TENANT, "Account": "a1", "ActionPlanIDs": ["AP_A"]})
+    assert (
+        api.call(
+            "APIerSv1.RemoveActionTiming",
+            {"ActionPlanId": "AP_A", "Tenant": TENANT, "Account": "a1"},
+        )
+        == "OK"
+    )
     [shown] = api.call("APIerSv1.GetActionPlan", {"ID": "AP_A"})
     assert shown["AccountIDs"] is None
     account = api.call("APIerSv2.GetAccount", {"Tenant": TENANT, "Account": "a1"})
@@ -59,42 +85,73 @@ def test_remove_action_timing_takes_an_account_off_a_plan(api):
 
 def test_account_triggers_set_reset_remove(api):
     actions(api)
-    assert api.call("APIerSv1.SetActionTrigger", {
-        "GroupID": "ATG", "UniqueID": "u1",
-        "ActionTrigger": {"ThresholdType": "*max_balance", "ThresholdValue": 100,
-                          "BalanceType": "*monetary", "ActionsID": "ACT_A", "Recurrent": True,
-                          "MinSleep": "1m"}}) == "OK"
-    assert error(api, "APIerSv1.SetActionTrigger", {
-        "GroupID": "ATG", "ActionTrigger": {"ThresholdType": "*sometimes",
-                                            "ThresholdValue": 1}}).startswith(
-        "INVALID_ARGUMENT")
-    api.call("APIerSv1.SetAccount", {"Tenant": TENANT, "Account": "t1",
-                                     "ActionTriggersID": "ATG"})
-    [trigger] = api.call("APIerSv1.GetAccountActionTriggers", {"Tenant": TENANT,
-                                                               "Account": "t1"})
+    assert (
+        api.call(
+            "APIerSv1.SetActionTrigger",
+            {
+                "GroupID": "ATG",
+                "UniqueID": "u1",
+                "ActionTrigger": {
+                    "ThresholdType": "*max_balance",
+                    "ThresholdValue": 100,
+                    "BalanceType": "*monetary",
+                    "ActionsID": "ACT_A",
+                    "Recurrent": True,
+                    "MinSleep": "1m",
+                },
+            },
+        )
+        == "OK"
+    )
+    assert error(
+        api,
+        "APIerSv1.SetActionTrigger",
+        {"GroupID": "ATG", "ActionTrigger": {"ThresholdType": "*sometimes", "ThresholdValue": 1}},
+    ).startswith("INVALID_ARGUMENT")
+    api.call("APIerSv1.SetAccount", {"Tenant": TENANT, "Account": "t1", "ActionTriggersID": "ATG"})
+    [trigger] = api.call("APIerSv1.GetAccountActionTriggers", {"Tenant": TENANT, "Account": "t1"})
     assert (trigger["UniqueID"], trigger["Recurrent"], trigger["MinSleep"]) == (
-        "u1", True, 60 * 10**9)
-    api.call("APIerSv1.ResetAccountActionTriggers", {"Tenant": TENANT, "Account": "t1",
-                                                     "Executed": True})
-    [trigger] = api.call("APIerSv1.GetAccountActionTriggers", {"Tenant": TENANT,
-                                                               "Account": "t1"})
+        "u1",
+        True,
+        60 * 10**9,
+    )
+    api.call(
+        "APIerSv1.ResetAccountActionTriggers", {"Tenant": TENANT, "Account": "t1", "Executed": True}
+    )
+    [trigger] = api.call("APIerSv1.GetAccountActionTriggers", {"Tenant": TENANT, "Account": "t1"})
     assert trigger["Executed"] is True
-    api.call("APIerSv1.RemoveAccountActionTriggers", {"Tenant": TENANT, "Account": "t1",
-                                                      "GroupID": "ATG"})
-    assert api.call("APIerSv1.GetAccountActionTriggers",
-                    {"Tenant": TENANT, "Account": "t1"}) == []
+    api.call(
+        "APIerSv1.RemoveAccountActionTriggers",
+        {"Tenant": TENANT, "Account": "t1", "GroupID": "ATG"},
+    )
+    assert api.call("APIerSv1.GetAccountActionTriggers", {"Tenant": TENANT, "Account": "t1"}) == []
     assert api.call("APIerSv1.RemoveActionTrigger", {"GroupID": "ATG"}) == "OK"
     assert error(api, "APIerSv1.GetActionTriggers", {}) == "NOT_FOUND"
 
 
 def test_field_names_match_case_insensitively_like_go(api):
-    assert api.call("APIerSv1.SetAccount", {"tenant": TENANT, "ACCOUNT": "c1",
-                                            "extraoptions": {"allownegative": True}}) == "OK"
+    assert (
+        api.call(
+            "APIerSv1.SetAccount",
+            {"tenant": TENANT, "ACCOUNT": "c1", "extraoptions": {"allownegative": True}},
+        )
+        == "OK"
+    )
     account = api.call("APIerSv2.GetAccount", {"Tenant": TENANT, "account": "c1"})
     assert account["AllowNegative"] is True
-    assert api.call("APIerSv1.AddBalance", {"Tenant": TENANT, "Account": "c1",
-                                            "balancetype": "*monetary", "value": 3,
-                                            "balance": {"id": "main"}}) == "OK"
+    assert (
+        api.call(
+            "APIerSv1.AddBalance",
+            {
+                "Tenant": TENANT,
+                "Account": "c1",
+                "balancetype": "*monetary",
+                "value": 3,
+                "balance": {"id": "main"},
+            },
+        )
+        == "OK"
+    )
     account = api.call("APIerSv2.GetAccount", {"Tenant": TENANT, "Account": "c1"})
     assert account["BalanceMap"]["*monetary"][0]["ID"] == "main"
 

@@ -66,38 +66,89 @@ def balance(account: dict, kind: str, balance_id: str) -> dict:
 
 def signup_bonus(api, capture) -> None:
     """Actions_ActionPlans: a bonus of 99 for a month, logged as a CDR, announced by HTTP."""
-    reply = api.call("ApierV1.SetActions", {
-        "ActionsId": "ACT_WELCOME",
-        "Actions": [
-            {"Identifier": "*topup_reset", "BalanceId": "welcome_credit",
-             "BalanceType": "*monetary", "Units": 99, "ExpiryTime": "*month",
-             "BalanceWeight": 1200, "Weight": 90},
-            {"Identifier": "*cdrlog", "BalanceId": "", "BalanceUuid": "",
-             "BalanceType": "*monetary", "Directions": "*out", "Units": 0,
-             "ExpiryTime": "", "BalanceWeight": 0, "BalanceBlocker": "false",
-             "BalanceDisabled": "false", "Weight": 80,
-             "ExtraParameters": json.dumps({"Category": "^welcome",
-                                            "Destination": "Welcome credit"})},
-            {"Identifier": "*http_post_async", "ExtraParameters": capture.url("/welcome"),
-             "ExpiryTime": "*unlimited", "Weight": 70},
-            {"Identifier": "*log", "Weight": 60},
-        ],
-    })
+    reply = api.call(
+        "ApierV1.SetActions",
+        {
+            "ActionsId": "ACT_WELCOME",
+            "Actions": [
+                {
+                    "Identifier": "*topup_reset",
+                    "BalanceId": "welcome_credit",
+                    "BalanceType": "*monetary",
+                    "Units": 99,
+                    "ExpiryTime": "*month",
+                    "BalanceWeight": 1200,
+                    "Weight": 90,
+                },
+                {
+                    "Identifier": "*cdrlog",
+                    "BalanceId": "",
+                    "BalanceUuid": "",
+                    "BalanceType": "*monetary",
+                    "Directions": "*out",
+                    "Units": 0,
+                    "ExpiryTime": "",
+                    "BalanceWeight": 0,
+                    "BalanceBlocker": "false",
+                    "BalanceDisabled": "false",
+                    "Weight": 80,
+                    "ExtraParameters": json.dumps(
+                        {"Category": "^welcome", "Destination": "Welcome credit"}
+                    ),
+                },
+                {
+                    "Identifier": "*http_post_async",
+                    "ExtraParameters": capture.url("/welcome"),
+                    "ExpiryTime": "*unlimited",
+                    "Weight": 70,
+                },
+                {"Identifier": "*log", "Weight": 60},
+            ],
+        },
+    )
     assert reply == "OK"
-    assert api.call("ApierV1.SetActionPlan", {
-        "Id": "AP_WELCOME",
-        "ActionPlan": [{"ActionsId": "ACT_WELCOME", "Years": "*any", "Months": "*any",
-                        "MonthDays": "*any", "WeekDays": "*any", "Time": "*asap",
-                        "Weight": 10}],
-        "Overwrite": True, "ReloadScheduler": True,
-    }) == "OK"
+    assert (
+        api.call(
+            "ApierV1.SetActionPlan",
+            {
+                "Id": "AP_WELCOME",
+                "ActionPlan": [
+                    {
+                        "ActionsId": "ACT_WELCOME",
+                        "Years": "*any",
+                        "Months": "*any",
+                        "MonthDays": "*any",
+                        "WeekDays": "*any",
+                        "Time": "*asap",
+                        "Weight": 10,
+                    }
+                ],
+                "Overwrite": True,
+                "ReloadScheduler": True,
+            },
+        )
+        == "OK"
+    )
     every = api.call("APIerSv2.GetActions", {"Tenant": "cgrates.com"})
     assert [a["ActionType"] for a in every["ACT_WELCOME"]] == [
-        "*topup_reset", "*cdrlog", "*http_post_async", "*log"]
-    assert api.call("ApierV2.SetAccount", {
-        "Tenant": TENANT, "Account": ACCOUNT, "ActionPlanIds": ["AP_WELCOME"],
-        "ActionPlansOverwrite": True, "ReloadScheduler": True,
-    }) == "OK"
+        "*topup_reset",
+        "*cdrlog",
+        "*http_post_async",
+        "*log",
+    ]
+    assert (
+        api.call(
+            "ApierV2.SetAccount",
+            {
+                "Tenant": TENANT,
+                "Account": ACCOUNT,
+                "ActionPlanIds": ["AP_WELCOME"],
+                "ActionPlansOverwrite": True,
+                "ReloadScheduler": True,
+            },
+        )
+        == "OK"
+    )
 
 
 def test_signup_bonus_flow(api, capture):
@@ -107,24 +158,37 @@ def test_signup_bonus_flow(api, capture):
     bonus = balance(account, "*monetary", "welcome_credit")
     assert (bonus["Value"], bonus["Weight"]) == (99, 1200)
     expiry = datetime.fromisoformat(bonus["ExpirationDate"].replace("Z", "+00:00"))
-    month_later = before.replace(month=before.month % 12 + 1,
-                                 year=before.year + (before.month == 12))
+    month_later = before.replace(
+        month=before.month % 12 + 1, year=before.year + (before.month == 12)
+    )
     assert abs(expiry - month_later) < timedelta(minutes=1)
 
     [cdr] = api.call("APIerSv2.GetCDRs", {"Sources": ["*cdrlog"], "Accounts": [ACCOUNT]})
     assert (cdr["RunID"], cdr["ToR"], Decimal(str(cdr["Cost"]))) == (
-        "*topup_reset", "*monetary", 99)
+        "*topup_reset",
+        "*monetary",
+        99,
+    )
     assert (cdr["Category"], cdr["Destination"], cdr["RequestType"]) == (
-        "welcome", "Welcome credit", "*none")
+        "welcome",
+        "Welcome credit",
+        "*none",
+    )
 
     [(path, body)] = capture.wait_for(1)
     assert path == "/welcome" and body["ID"] == f"{TENANT}:{ACCOUNT}"
     assert body["BalanceMap"]["*monetary"][0]["Value"] == 99
 
     # attaching the same plan again (overwrite) does not pay the bonus twice
-    api.call("ApierV2.SetAccount", {"Tenant": TENANT, "Account": ACCOUNT,
-                                    "ActionPlanIds": ["AP_WELCOME"],
-                                    "ActionPlansOverwrite": True})
+    api.call(
+        "ApierV2.SetAccount",
+        {
+            "Tenant": TENANT,
+            "Account": ACCOUNT,
+            "ActionPlanIds": ["AP_WELCOME"],
+            "ActionPlansOverwrite": True,
+        },
+    )
     account = api.call("ApierV2.GetAccount", {"Tenant": TENANT, "Account": ACCOUNT})
     assert len(account["BalanceMap"]["*monetary"]) == 1
 
@@ -136,49 +200,118 @@ def test_minute_charge_and_low_balance_trigger_flow(api, capture):
     api.node.scheduler.stop()  # this test ticks the scheduler itself, on a fake clock
     api.node.scheduler.clock = lambda: clock[0]
     try:
-        assert api.call("ApierV1.SetActions", {"ActionsId": "ACT_MINUTE_FEE", "Actions": [
-            {"Identifier": "*debit", "BalanceType": "*monetary", "Units": 6,
-             "Id": "unknown_field_ignored", "Weight": 70},
-            {"Identifier": "*log", "Weight": 60},
-        ]}) == "OK"
-        assert api.call("ApierV1.SetActionPlan", {
-            "Id": "AP_MINUTE_FEE",
-            "ActionPlan": [{"ActionsId": "ACT_MINUTE_FEE", "Years": "*any", "Months": "*any",
-                            "MonthDays": "*any", "WeekDays": "*any",
-                            "Time": "*every_minute", "Weight": 10}],
-            "Overwrite": True, "ReloadScheduler": True,
-        }) == "OK"
-        status, reply = api.post(json.dumps(
-            {"id": 1, "method": "ApierV2.GetActionPlanIDs", "params": []}).encode())
+        assert (
+            api.call(
+                "ApierV1.SetActions",
+                {
+                    "ActionsId": "ACT_MINUTE_FEE",
+                    "Actions": [
+                        {
+                            "Identifier": "*debit",
+                            "BalanceType": "*monetary",
+                            "Units": 6,
+                            "Id": "unknown_field_ignored",
+                            "Weight": 70,
+                        },
+                        {"Identifier": "*log", "Weight": 60},
+                    ],
+                },
+            )
+            == "OK"
+        )
+        assert (
+            api.call(
+                "ApierV1.SetActionPlan",
+                {
+                    "Id": "AP_MINUTE_FEE",
+                    "ActionPlan": [
+                        {
+                            "ActionsId": "ACT_MINUTE_FEE",
+                            "Years": "*any",
+                            "Months": "*any",
+                            "MonthDays": "*any",
+                            "WeekDays": "*any",
+                            "Time": "*every_minute",
+                            "Weight": 10,
+                        }
+                    ],
+                    "Overwrite": True,
+                    "ReloadScheduler": True,
+                },
+            )
+            == "OK"
+        )
+        status, reply = api.post(
+            json.dumps({"id": 1, "method": "ApierV2.GetActionPlanIDs", "params": []}).encode()
+        )
         assert (status, reply["result"]) == (200, ["AP_MINUTE_FEE", "AP_WELCOME"])
         [plan] = api.call("ApierV2.GetActionPlan", {"ID": "AP_MINUTE_FEE"})
         assert plan["ActionTimings"][0]["Timing"]["Timing"]["StartTime"] == "*every_minute"
-        assert api.call("ApierV2.SetAccount", {
-            "Tenant": TENANT, "Account": ACCOUNT,
-            "ActionPlanIds": ["AP_WELCOME", "AP_MINUTE_FEE"], "ActionPlansOverwrite": True,
-        }) == "OK"
+        assert (
+            api.call(
+                "ApierV2.SetAccount",
+                {
+                    "Tenant": TENANT,
+                    "Account": ACCOUNT,
+                    "ActionPlanIds": ["AP_WELCOME", "AP_MINUTE_FEE"],
+                    "ActionPlansOverwrite": True,
+                },
+            )
+            == "OK"
+        )
         [plan] = api.call("ApierV2.GetActionPlan", {"ID": "AP_MINUTE_FEE"})
         assert plan["AccountIDs"] == {f"{TENANT}:{ACCOUNT}": True}
 
-        assert api.call("ApierV1.SetActions", {"ActionsId": "ACT_NOTIFY_95", "Actions": [
-            {"Identifier": "*http_post_async", "ExtraParameters": capture.url("/below_95"),
-             "ExpiryTime": "*unlimited", "Weight": 700},
-            {"Identifier": "*log", "Weight": 1200},
-        ]}) == "OK"
-        assert api.call("APIerSv1.SetActionTrigger", {
-            "GroupID": "ATG_BELOW_95",
-            "ActionTrigger": {"BalanceType": "*monetary",
-                              "Balance": {"ID": "*default", "Value": 95},  # ignored, as Go
-                              "ThresholdType": "*min_balance", "ThresholdValue": 95,
-                              "Weight": 10, "ActionsID": "ACT_NOTIFY_95"},
-            "Overwrite": True,
-        }) == "OK"
+        assert (
+            api.call(
+                "ApierV1.SetActions",
+                {
+                    "ActionsId": "ACT_NOTIFY_95",
+                    "Actions": [
+                        {
+                            "Identifier": "*http_post_async",
+                            "ExtraParameters": capture.url("/below_95"),
+                            "ExpiryTime": "*unlimited",
+                            "Weight": 700,
+                        },
+                        {"Identifier": "*log", "Weight": 1200},
+                    ],
+                },
+            )
+            == "OK"
+        )
+        assert (
+            api.call(
+                "APIerSv1.SetActionTrigger",
+                {
+                    "GroupID": "ATG_BELOW_95",
+                    "ActionTrigger": {
+                        "BalanceType": "*monetary",
+                        "Balance": {"ID": "*default", "Value": 95},  # ignored, as Go
+                        "ThresholdType": "*min_balance",
+                        "ThresholdValue": 95,
+                        "Weight": 10,
+                        "ActionsID": "ACT_NOTIFY_95",
+                    },
+                    "Overwrite": True,
+                },
+            )
+            == "OK"
+        )
         [trigger] = api.call("APIerSv1.GetActionTriggers", {"GroupID": "ATG_BELOW_95"})
         assert (trigger["ThresholdType"], trigger["ThresholdValue"]) == ("*min_balance", 95)
-        assert api.call("APIerSv1.AddAccountActionTriggers", {
-            "Tenant": TENANT, "Account": ACCOUNT, "ActionTriggerIDs": ["ATG_BELOW_95"],
-            "ActionTriggersOverwrite": True,
-        }) == "OK"
+        assert (
+            api.call(
+                "APIerSv1.AddAccountActionTriggers",
+                {
+                    "Tenant": TENANT,
+                    "Account": ACCOUNT,
+                    "ActionTriggerIDs": ["ATG_BELOW_95"],
+                    "ActionTriggersOverwrite": True,
+                },
+            )
+            == "OK"
+        )
         account = api.call("ApierV2.GetAccount", {"Tenant": TENANT, "Account": ACCOUNT})
         assert account["ActionTriggers"][0]["Executed"] is False
 
@@ -196,8 +329,11 @@ def test_minute_charge_and_low_balance_trigger_flow(api, capture):
         assert api.node.scheduler.tick() == 2
         account = api.call("ApierV2.GetAccount", {"Tenant": TENANT, "Account": ACCOUNT})
         assert balance(account, "*monetary", "welcome_credit")["Value"] == 81
-        [scheduled] = [s for s in api.call("APIerSv1.GetScheduledActions", {})
-                       if s["ActionPlanID"] == "AP_MINUTE_FEE"]
+        [scheduled] = [
+            s
+            for s in api.call("APIerSv1.GetScheduledActions", {})
+            if s["ActionPlanID"] == "AP_MINUTE_FEE"
+        ]
         assert scheduled["NextRunTime"] == "2030-05-01T12:04:00Z"
     finally:
         api.node.scheduler.clock = times.now
@@ -229,47 +365,113 @@ PLAN = {
 
 
 def test_voice_balances_flow(api, tmp_path):
-    assert api.call("APIerSv1.LoadTariffPlanFromFolder",
-                    {"FolderPath": str(write_plan(tmp_path / "au", PLAN))}) == "OK"
-    api.call("APIerSv1.SetChargerProfile", {"Tenant": TENANT, "ID": "DEFAULT", "FilterIDs": [],
-                                            "AttributeIDs": ["*none"], "Weight": 0})
+    assert (
+        api.call(
+            "APIerSv1.LoadTariffPlanFromFolder",
+            {"FolderPath": str(write_plan(tmp_path / "au", PLAN))},
+        )
+        == "OK"
+    )
+    api.call(
+        "APIerSv1.SetChargerProfile",
+        {
+            "Tenant": TENANT,
+            "ID": "DEFAULT",
+            "FilterIDs": [],
+            "AttributeIDs": ["*none"],
+            "Weight": 0,
+        },
+    )
     assert api.call("ApierV2.SetAccount", {"Tenant": TENANT, "Account": ACCOUNT}) == "OK"
-    assert api.call("ApierV1.SetBalance", {
-        "Tenant": TENANT, "Account": ACCOUNT, "BalanceType": "*voice", "Categories": "*any",
-        "Balance": {"ID": "voice_5m", "Value": "5m", "Weight": 25},
-    }) == "OK"
+    assert (
+        api.call(
+            "ApierV1.SetBalance",
+            {
+                "Tenant": TENANT,
+                "Account": ACCOUNT,
+                "BalanceType": "*voice",
+                "Categories": "*any",
+                "Balance": {"ID": "voice_5m", "Value": "5m", "Weight": 25},
+            },
+        )
+        == "OK"
+    )
     account = api.call("ApierV2.GetAccount", {"Tenant": TENANT, "Account": ACCOUNT})
     assert balance(account, "*voice", "voice_5m")["Value"] == 5 * MINUTE
 
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
     def cdr(origin_id: str, usage: str, destination: str) -> None:
-        assert api.call("CDRsV2.ProcessExternalCDR", {
-            "OriginID": origin_id, "ToR": "*voice", "RequestType": "*pseudoprepaid",
-            "AnswerTime": now, "SetupTime": now, "Tenant": TENANT, "Account": ACCOUNT,
-            "Subject": destination, "Destination": destination, "Usage": usage,
-        }) == "OK"
+        assert (
+            api.call(
+                "CDRsV2.ProcessExternalCDR",
+                {
+                    "OriginID": origin_id,
+                    "ToR": "*voice",
+                    "RequestType": "*pseudoprepaid",
+                    "AnswerTime": now,
+                    "SetupTime": now,
+                    "Tenant": TENANT,
+                    "Account": ACCOUNT,
+                    "Subject": destination,
+                    "Destination": destination,
+                    "Usage": usage,
+                },
+            )
+            == "OK"
+        )
 
     cdr("au-1", "150s", "61399990000")
     account = api.call("ApierV2.GetAccount", {"Tenant": TENANT, "Account": ACCOUNT})
     assert balance(account, "*voice", "voice_5m")["Value"] == 150 * 10**9
 
-    for tp_id, prefixes in (("Dest_AU_Fixed", ["612", "613", "617", "618"]),
-                            ("Dest_AU_Mobile", ["614"])):
-        assert api.call("ApierV2.SetTPDestination",
-                        {"TPid": "tutorial_tp", "ID": tp_id, "Prefixes": prefixes}) == "OK"
-    assert api.call("APIerSv1.LoadTariffPlanFromStorDb", {
-        "TPid": "tutorial_tp", "DryRun": False, "Validate": True, "APIOpts": None,
-        "Caching": None}) == "OK"
+    for tp_id, prefixes in (
+        ("Dest_AU_Fixed", ["612", "613", "617", "618"]),
+        ("Dest_AU_Mobile", ["614"]),
+    ):
+        assert (
+            api.call(
+                "ApierV2.SetTPDestination",
+                {"TPid": "tutorial_tp", "ID": tp_id, "Prefixes": prefixes},
+            )
+            == "OK"
+        )
+    assert (
+        api.call(
+            "APIerSv1.LoadTariffPlanFromStorDb",
+            {
+                "TPid": "tutorial_tp",
+                "DryRun": False,
+                "Validate": True,
+                "APIOpts": None,
+                "Caching": None,
+            },
+        )
+        == "OK"
+    )
     for balance_id, value, expiry, destinations in (
         ("fixed_100m", "100m", "*month_end", "Dest_AU_Fixed"),
         ("mobile_40m", "40m", "*daily", "Dest_AU_Mobile"),
     ):
-        assert api.call("ApierV1.SetBalance", {
-            "Tenant": TENANT, "Account": ACCOUNT, "BalanceType": "*voice", "Categories": "*any",
-            "Balance": {"ID": balance_id, "Value": value, "ExpiryTime": expiry, "Weight": 60,
-                        "DestinationIDs": destinations},
-        }) == "OK"
+        assert (
+            api.call(
+                "ApierV1.SetBalance",
+                {
+                    "Tenant": TENANT,
+                    "Account": ACCOUNT,
+                    "BalanceType": "*voice",
+                    "Categories": "*any",
+                    "Balance": {
+                        "ID": balance_id,
+                        "Value": value,
+                        "ExpiryTime": expiry,
+                        "Weight": 60,
+                        "DestinationIDs": destinations,
+                    },
+                },
+            )
+            == "OK"
+        )
     cdr("au-2", "30s", "61412341234")  # mobile
     cdr("au-3", "30s", "61212341234")  # fixed
     account = api.call("ApierV2.GetAccount", {"Tenant": TENANT, "Account": ACCOUNT})

@@ -27,16 +27,23 @@ LIVE = [
         {
             "ID": "ACT_MONTHLY_FEE",
             "Actions": [
-                {"Identifier": "*debit", "BalanceId": "fees", "BalanceType": "*monetary",
-                 "Units": "1.5", "Weight": 10}
+                {
+                    "Identifier": "*debit",
+                    "BalanceId": "fees",
+                    "BalanceType": "*monetary",
+                    "Units": "1.5",
+                    "Weight": 10,
+                }
             ],
         },
     ),
     (
         ACTION_PLANS,
         "AP_MONTHLY_FEE",
-        {"ID": "AP_MONTHLY_FEE",
-         "ActionPlan": [{"ActionsId": "ACT_MONTHLY_FEE", "TimingId": "*monthly", "Weight": 10}]},
+        {
+            "ID": "AP_MONTHLY_FEE",
+            "ActionPlan": [{"ActionsId": "ACT_MONTHLY_FEE", "TimingId": "*monthly", "Weight": 10}],
+        },
     ),
 ]
 
@@ -92,8 +99,9 @@ def test_two_nodes_run_a_monthly_plan_fourteen_times_across_a_restart(
 
     step = 0
     while clock.now < datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc):
-        workers = [threading.Thread(target=tick, args=pair) for pair in
-                   (("a", node_a), ("b", node_b))]
+        workers = [
+            threading.Thread(target=tick, args=pair) for pair in (("a", node_a), ("b", node_b))
+        ]
         for worker in workers:
             worker.start()
         for worker in workers:

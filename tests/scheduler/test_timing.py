@@ -22,8 +22,11 @@ def at(*parts) -> datetime:
         ({"WeekDays": "1;5", "Time": "09:00:00"}, at(2025, 3, 3, 9), at(2025, 3, 7, 9)),
         ({"Months": "6", "Time": "00:00:00"}, at(2025, 3, 1), at(2025, 6, 1)),  # day 1
         ({"Years": "2027", "Time": "00:00:00"}, at(2025, 3, 1), at(2027, 1, 1)),  # Jan 1
-        ({"Years": "*any", "Months": "*any", "MonthDays": "31", "Time": "12:00:00"},
-         at(2025, 4, 1), at(2025, 5, 31, 12)),
+        (
+            {"Years": "*any", "Months": "*any", "MonthDays": "31", "Time": "12:00:00"},
+            at(2025, 4, 1),
+            at(2025, 5, 31, 12),
+        ),
     ],
 )
 def test_next_run(fields, now, expected):

@@ -17,28 +17,53 @@ LIVE = [
     (
         ACTIONS,
         "ACT_LOW_ALERT",  # counts the alerts on a balance of the account being debited
-        {"ID": "ACT_LOW_ALERT", "Actions": [
-            {"Identifier": "*topup", "BalanceId": "alerts", "BalanceType": "*generic",
-             "Units": "1", "Weight": 10},
-            {"Identifier": "*cdrlog", "Weight": 5},
-        ]},
+        {
+            "ID": "ACT_LOW_ALERT",
+            "Actions": [
+                {
+                    "Identifier": "*topup",
+                    "BalanceId": "alerts",
+                    "BalanceType": "*generic",
+                    "Units": "1",
+                    "Weight": 10,
+                },
+                {"Identifier": "*cdrlog", "Weight": 5},
+            ],
+        },
     ),
     (
         ACTIONS,
         "ACT_RECHARGE",
-        {"ID": "ACT_RECHARGE", "Actions": [
-            {"Identifier": "*topup", "BalanceId": "main", "BalanceType": "*monetary",
-             "Units": "0.01", "Weight": 20},
-            {"Identifier": "*reset_triggers", "Weight": 10},
-        ]},
+        {
+            "ID": "ACT_RECHARGE",
+            "Actions": [
+                {
+                    "Identifier": "*topup",
+                    "BalanceId": "main",
+                    "BalanceType": "*monetary",
+                    "Units": "0.01",
+                    "Weight": 20,
+                },
+                {"Identifier": "*reset_triggers", "Weight": 10},
+            ],
+        },
     ),
     (
         ACTION_TRIGGERS,
         "ATG_LOW",
-        {"ID": "ATG_LOW", "ActionTriggers": [
-            {"UniqueID": "low", "ThresholdType": "*min_balance", "ThresholdValue": "0.012",
-             "BalanceType": "*monetary", "BalanceID": "main", "ActionsID": "ACT_LOW_ALERT"},
-        ]},
+        {
+            "ID": "ATG_LOW",
+            "ActionTriggers": [
+                {
+                    "UniqueID": "low",
+                    "ThresholdType": "*min_balance",
+                    "ThresholdValue": "0.012",
+                    "BalanceType": "*monetary",
+                    "BalanceID": "main",
+                    "ActionsID": "ACT_LOW_ALERT",
+                },
+            ],
+        },
     ),
 ]
 
@@ -90,8 +115,15 @@ def test_low_balance_trigger_during_a_live_call(node):
             debit_seconds.append(time.monotonic() - started)
 
     node.accounts.debit = timed_debit
-    event = call("trig1", account="fast", destination="1003", RequestType="*prepaid",
-                 AnswerTime=recent(), SetupTime=recent(), CGRDebitInterval="200ms")
+    event = call(
+        "trig1",
+        account="fast",
+        destination="1003",
+        RequestType="*prepaid",
+        AnswerTime=recent(),
+        SetupTime=recent(),
+        CGRDebitInterval="200ms",
+    )
     node.sessions.initiate(event)
 
     # 0.02 - 0.002 per interval: at or below 0.012 after the 4th interval (~0.8 s)
