@@ -523,28 +523,27 @@ def _set_flag(name: str, value: bool):
     return perform
 
 
-def _triggers_of(account: Account, action: Action):
-    """The account's trigger documents an action names by balance type and id (CGrateS'
-    ActionTrigger.Match; none given = all)."""
-    for trigger in account.action_triggers:
+def _change_triggers(account: Account, action: Action, **fields) -> None:
+    """Set ``fields`` on the account's triggers the action names by balance type and id
+    (CGrateS' ActionTrigger.Match; none given = all). Trigger documents are replaced,
+    never changed in place: copies of the account share them."""
+    for index, trigger in enumerate(account.action_triggers):
         watched = trigger.get("Balance") or {}
         if action.balance.type and watched.get("Type") != action.balance.type:
             continue
         if action.balance.id and watched.get("ID") != action.balance.id:
             continue
-        yield trigger
+        account.action_triggers[index] = {**trigger, **fields}
 
 
 def _reset_triggers(account: Account, action: Action, now: datetime) -> None:
     """Arm the triggers again; they are checked once the change is written."""
-    for trigger in _triggers_of(account, action):
-        trigger["Executed"] = False
+    _change_triggers(account, action, Executed=False)
 
 
 def _set_recurrent(value: bool):
     def perform(account: Account, action: Action, now: datetime) -> None:
-        for trigger in _triggers_of(account, action):
-            trigger["Recurrent"] = value
+        _change_triggers(account, action, Recurrent=value)
 
     return perform
 

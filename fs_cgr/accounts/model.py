@@ -162,7 +162,9 @@ class Account:
     disabled: bool = False
     update_time: datetime | None = None
     action_plan_ids: list[str] = field(default_factory=list)  # plans the scheduler runs for it
-    action_triggers: list[dict] = field(default_factory=list)  # ActionTrigger documents
+    # ActionTrigger documents; never changed in place (copies share them): replace one to
+    # change it
+    action_triggers: list[dict] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -199,7 +201,7 @@ class Account:
             self.disabled,
             self.update_time,
             list(self.action_plan_ids),
-            [dict(trigger) for trigger in self.action_triggers],
+            list(self.action_triggers),
         )
 
     def to_doc(self) -> dict:
@@ -217,7 +219,7 @@ class Account:
         if self.action_plan_ids:
             doc["ActionPlanIDs"] = list(self.action_plan_ids)
         if self.action_triggers:
-            doc["ActionTriggers"] = [dict(trigger) for trigger in self.action_triggers]
+            doc["ActionTriggers"] = list(self.action_triggers)
         return doc
 
     @classmethod

@@ -460,7 +460,7 @@ class AccountService:
         A change written by a trigger run is not checked again (as CGrateS, which does
         not run triggers from inside a trigger's actions), so a recurrent trigger whose
         own actions keep it crossed cannot loop."""
-        if not doc.get("ActionTriggers"):
+        if not doc.get("ActionTriggers") or not trig.maybe_crossed(doc):
             return
         written = self._trigger_writes.get(f"{tenant}:{account}")
         if written is not None and written[1] == doc.get("UpdateTime"):
@@ -484,18 +484,29 @@ class AccountService:
                 return None, None
             now = times.now()
             fired = False
-            for doc in sorted(current.action_triggers, key=lambda d: -_weight(d)):
-                trigger = trig.ActionTrigger.from_doc(doc)
+            order = sorted(
+                range(len(current.action_triggers)),
+                key=lambda i: -_weight(current.action_triggers[i]),
+            )
+            for index in order:
+                trigger = trig.ActionTrigger.from_doc(current.action_triggers[index])
                 if not trigger.crossed(current, now):
                     continue
                 actions_doc = live.get(ACTIONS, {}).get(trigger.actions_id)
                 if actions_doc is None:
                     log.error("action trigger %s: no actions %s", trigger.id, trigger.actions_id)
                     continue
-                doc["Executed"], doc["LastExecutionTime"] = True, format_time(now)
+                current.action_triggers[index] = {
+                    **current.action_triggers[index],
+                    "Executed": True,
+                    "LastExecutionTime": format_time(now),
+                }
                 acts.execute(current, acts.parse_actions(actions_doc), now, effects)
                 if trigger.recurrent:
-                    doc["Executed"] = False
+                    current.action_triggers[index] = {
+                        **current.action_triggers[index],
+                        "Executed": False,
+                    }
                 fired = True
             return (current if fired else None), current
 

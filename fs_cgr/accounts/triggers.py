@@ -90,29 +90,32 @@ class ActionTrigger:
         return not action_balance.id or action_balance.id == self.balance.id
 
     # -- documents ---------------------------------------------------------------------
-    def to_doc(self) -> dict:
-        """The stored (and, with numbers, the API) shape: CGrateS' ActionTrigger JSON."""
+    def view(self) -> dict:
+        """CGrateS' ActionTrigger JSON (GetAccount, GetActionTriggers)."""
         return {
             "ID": self.id,
             "UniqueID": self.unique_id,
             "ThresholdType": self.threshold_type,
-            "ThresholdValue": str(self.threshold_value),
+            "ThresholdValue": self.threshold_value,
             "Recurrent": self.recurrent,
             "MinSleep": self.min_sleep,
             "ExpirationDate": format_time(self.expiration_date),
             "ActivationDate": format_time(self.activation_date),
             "Balance": self.balance.view(),
-            "Weight": str(self.weight),
+            "Weight": self.weight,
             "ActionsID": self.actions_id,
             "MinQueuedItems": self.min_queued_items,
             "Executed": self.executed,
             "LastExecutionTime": format_time(self.last_execution_time),
         }
 
-    def view(self) -> dict:
-        doc = self.to_doc()
-        doc["ThresholdValue"], doc["Weight"] = self.threshold_value, self.weight
-        return doc
+    def to_doc(self) -> dict:
+        """The stored form, kept in the account document: the view's names, only the
+        fields that are set (every change of the account writes it again)."""
+        full = self.view()
+        full["ThresholdValue"], full["Weight"] = str(self.threshold_value), str(self.weight)
+        full["Balance"] = {k: v for k, v in full["Balance"].items() if v is not None}
+        return {k: v for k, v in full.items() if v not in _UNSET}
 
     @classmethod
     def from_doc(cls, doc: dict) -> "ActionTrigger":
@@ -149,6 +152,9 @@ class ActionTrigger:
 
 def _decimal_or_none(value) -> Decimal | None:
     return None if value is None else to_decimal(value)
+
+
+_UNSET = (None, "", 0, False, "0", "0001-01-01T00:00:00Z", {})
 
 
 # -- building triggers from SetActionTrigger maps and ActionTriggers.csv rows -----------
@@ -283,3 +289,27 @@ def check_live(live: dict) -> None:
                 raise InvalidArgument(
                     f"action trigger {trigger.id}: no actions {trigger.actions_id!r}"
                 )
+
+
+def maybe_crossed(account_doc: dict) -> bool:
+    """A quick look at an account document (no parsing of the account): False when none of
+    its armed triggers can be crossed, so the change listener costs next to nothing on the
+    charges that cross nothing. True asks for the full check (``crossed``)."""
+    balance_map = account_doc.get("BalanceMap") or {}
+    for doc in account_doc.get("ActionTriggers") or ():
+        if doc.get("Executed"):
+            continue
+        kind = doc.get("ThresholdType")
+        chain = balance_map.get((doc.get("Balance") or {}).get("Type"), ())
+        if kind == BALANCE_EXPIRED:
+            if any("ExpirationDate" in balance for balance in chain):
+                return True
+            continue
+        threshold = Decimal(doc.get("ThresholdValue") or 0)
+        for balance in chain:
+            value = Decimal(balance["Value"])
+            if (kind == MIN_BALANCE and value <= threshold) or (
+                kind == MAX_BALANCE and value >= threshold
+            ):
+                return True
+    return False
