@@ -17,7 +17,8 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 Listener = Callable[[str, str, dict], None]
-MAX_PENDING = 100_000  # changes waiting for listeners; beyond this the oldest wait is not kept
+MAX_PENDING = 100_000  # changes waiting for listeners; beyond this new ones are not told
+IDLE_EXIT = 30.0  # seconds without changes after which the worker ends (started again on need)
 
 
 class AccountChanges:
@@ -42,7 +43,6 @@ class AccountChanges:
         listeners are MAX_PENDING changes behind)."""
         if not self._listeners:
             return
-        self._ensure_worker()
         key = f"{tenant}:{account}"
         with self._idle:
             self._pending[key] = self._pending.get(key, 0) + 1
@@ -53,6 +53,8 @@ class AccountChanges:
             log.error(
                 "account %s changed while %d changes wait: listeners not told", key, MAX_PENDING
             )
+            return
+        self._ensure_worker()
 
     def wait(
         self, tenant: str | None = None, account: str | None = None, timeout: float = 5.0
@@ -69,12 +71,13 @@ class AccountChanges:
 
     def close(self, timeout: float = 5.0) -> None:
         """Let the listeners finish what is queued (up to ``timeout``), then end the worker."""
-        if self._worker is None:
-            return
         self.wait(timeout=timeout)
-        self._queue.put(None)
-        self._worker.join(timeout)
-        self._worker = None
+        with self._start_lock:
+            worker, self._worker = self._worker, None
+            if worker is None:
+                return
+            self._queue.put(None)  # only that worker reads it: it ends there
+        worker.join(timeout)
 
     def _ensure_worker(self) -> None:
         if self._worker is None:
@@ -87,7 +90,14 @@ class AccountChanges:
 
     def _run(self) -> None:
         while True:
-            change = self._queue.get()
+            try:
+                change = self._queue.get(timeout=IDLE_EXIT)
+            except queue.Empty:
+                with self._start_lock:
+                    if self._queue.empty():  # a change queued meanwhile keeps the worker on
+                        self._worker = None
+                        return
+                continue
             if change is None:
                 return
             tenant, account, doc = change
