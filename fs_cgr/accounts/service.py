@@ -550,6 +550,13 @@ class AccountService:
             if plan_id not in account.action_plan_ids:
                 account.action_plan_ids.append(plan_id)
 
+    def prefetch(self, keys: list[tuple[str, str]]) -> None:
+        """Read many accounts in one go and remember them, so that changing each next is a
+        single compare-and-set (a scheduled run over a plan's accounts)."""
+        for (tenant, account), stored in zip(keys, self.datadb.get_accounts(keys), strict=True):
+            if stored is not None:
+                self._known.put(f"{tenant}:{account}", *_state(*stored))
+
     def run_scheduled(self, tenant: str, account: str, actions: list, key: str) -> bool:
         """A scheduled run of ``actions`` on the account, once per ``key`` (the run's id):
         a run repeated after a node died mid-way changes nothing the second time.

@@ -20,9 +20,9 @@ and a restarted node goes on where the cluster stands:
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from fs_cgr import times
@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 
 INTERVAL = 1.0  # seconds between looks for due runs
 LEASE = 60.0  # seconds a run's lease lasts; renewed while the run goes on
-RENEW_EVERY = 1000  # accounts between lease renewals
-WORKERS = 32  # accounts changed at once during a run
+BATCH = 50  # accounts a run's worker reads at once (one pipelined read), then changes
+WORKERS = 128  # a run's workers (greenlets under gevent): batches changed at once
 MAX_CATCH_UP = 100  # missed runs of one timing done after a long outage
 
 
@@ -143,18 +143,33 @@ class Scheduler:
             "scheduler: %s: actions %s on %d accounts", run_id, timing.actions_id, len(accounts)
         )
 
-        def run_one(indexed: tuple[int, str]) -> None:
-            index, key = indexed
-            if index and not index % RENEW_EVERY:
-                self.node.datadb.claim(f"sched:run:{run_id}", self.node_id, LEASE)
-            tenant, _, account = key.partition(":")
-            try:
-                self.node.accounts.run_scheduled(tenant, account, actions, f"sched:{run_id}")
-            except CGRError as exc:
-                log.warning("scheduler: %s on %s: %s", run_id, key, exc.message)
+        batches = iter([accounts[i : i + BATCH] for i in range(0, len(accounts), BATCH)])
+        renewed = [time.monotonic()]
 
-        with ThreadPoolExecutor(WORKERS, thread_name_prefix="scheduler-run") as pool:
-            list(pool.map(run_one, enumerate(accounts)))
+        def work() -> None:  # each worker takes the next batch until none is left
+            for batch in batches:
+                if time.monotonic() - renewed[0] > LEASE / 3:
+                    renewed[0] = time.monotonic()
+                    self.node.datadb.claim(f"sched:run:{run_id}", self.node_id, LEASE)
+                self.node.accounts.prefetch([tuple(key.split(":", 1)) for key in batch])
+                for key in batch:
+                    self._run_on(key, actions, run_id)
+
+        workers = [
+            threading.Thread(target=work, name="scheduler-run", daemon=True)
+            for _ in range(min(WORKERS, (len(accounts) + BATCH - 1) // BATCH))
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
+    def _run_on(self, key: str, actions: list, run_id: str) -> None:
+        tenant, _, account = key.partition(":")
+        try:
+            self.node.accounts.run_scheduled(tenant, account, actions, f"sched:{run_id}")
+        except CGRError as exc:
+            log.warning("scheduler: %s on %s: %s", run_id, key, exc.message)
 
     def scheduled_actions(self) -> list[dict]:
         """CGrateS' GetScheduledActions: one entry per scheduled timing."""

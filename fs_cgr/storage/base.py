@@ -98,6 +98,10 @@ class DataDB(ABC):
     def get_account(self, tenant: str, account: str) -> tuple[dict, int] | None:
         """The account document and its version (> 0), or None."""
 
+    def get_accounts(self, keys: list[tuple[str, str]]) -> list[tuple[dict, int] | None]:
+        """``get_account`` of many ``(tenant, account)`` at once (backends may batch it)."""
+        return [self.get_account(tenant, account) for tenant, account in keys]
+
     @abstractmethod
     def cas_account(
         self,

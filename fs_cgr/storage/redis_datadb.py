@@ -185,6 +185,18 @@ class RedisDataDB(DataDB):
         return jsoncodec.decode(doc), int(version)
 
     @_unavailable_on_redis_errors
+    def get_accounts(self, keys: list[tuple[str, str]]) -> list[tuple[dict, int] | None]:
+        """One pipeline (no transaction) for all of them."""
+        pipe = self._client.pipeline(transaction=False)
+        for tenant, account in keys:
+            require_account(tenant, account)
+            pipe.hmget(self._account_key(tenant, account), "doc", "v")
+        return [
+            (jsoncodec.decode(doc), int(version)) if doc is not None else None
+            for doc, version in pipe.execute()
+        ]
+
+    @_unavailable_on_redis_errors
     def cas_account(
         self,
         tenant: str,

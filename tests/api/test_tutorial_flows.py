@@ -64,71 +64,59 @@ def balance(account: dict, kind: str, balance_id: str) -> dict:
     return next(b for b in account["BalanceMap"][kind] if b["ID"] == balance_id)
 
 
+def set_actions(api, actions_id: str, actions: list) -> None:
+    assert api.call("ApierV1.SetActions", {"ActionsId": actions_id, "Actions": actions}) == "OK"
+
+
+def set_plan(api, plan_id: str, actions_id: str, time: str) -> None:
+    """SetActionPlan as the posts send it: every field *any but the Time."""
+    entry = {"ActionsId": actions_id, "Time": time, "Weight": 10}
+    entry.update(dict.fromkeys(("Years", "Months", "MonthDays", "WeekDays"), "*any"))
+    params = {"Id": plan_id, "ActionPlan": [entry], "Overwrite": True, "ReloadScheduler": True}
+    assert api.call("ApierV1.SetActionPlan", params) == "OK"
+
+
 def signup_bonus(api, capture) -> None:
     """Actions_ActionPlans: a bonus of 99 for a month, logged as a CDR, announced by HTTP."""
-    reply = api.call(
-        "ApierV1.SetActions",
-        {
-            "ActionsId": "ACT_WELCOME",
-            "Actions": [
-                {
-                    "Identifier": "*topup_reset",
-                    "BalanceId": "welcome_credit",
-                    "BalanceType": "*monetary",
-                    "Units": 99,
-                    "ExpiryTime": "*month",
-                    "BalanceWeight": 1200,
-                    "Weight": 90,
-                },
-                {
-                    "Identifier": "*cdrlog",
-                    "BalanceId": "",
-                    "BalanceUuid": "",
-                    "BalanceType": "*monetary",
-                    "Directions": "*out",
-                    "Units": 0,
-                    "ExpiryTime": "",
-                    "BalanceWeight": 0,
-                    "BalanceBlocker": "false",
-                    "BalanceDisabled": "false",
-                    "Weight": 80,
-                    "ExtraParameters": json.dumps(
-                        {"Category": "^welcome", "Destination": "Welcome credit"}
-                    ),
-                },
-                {
-                    "Identifier": "*http_post_async",
-                    "ExtraParameters": capture.url("/welcome"),
-                    "ExpiryTime": "*unlimited",
-                    "Weight": 70,
-                },
-                {"Identifier": "*log", "Weight": 60},
-            ],
-        },
-    )
-    assert reply == "OK"
-    assert (
-        api.call(
-            "ApierV1.SetActionPlan",
+    set_actions(
+        api,
+        "ACT_WELCOME",
+        [
             {
-                "Id": "AP_WELCOME",
-                "ActionPlan": [
-                    {
-                        "ActionsId": "ACT_WELCOME",
-                        "Years": "*any",
-                        "Months": "*any",
-                        "MonthDays": "*any",
-                        "WeekDays": "*any",
-                        "Time": "*asap",
-                        "Weight": 10,
-                    }
-                ],
-                "Overwrite": True,
-                "ReloadScheduler": True,
+                "Identifier": "*topup_reset",
+                "BalanceId": "welcome_credit",
+                "BalanceType": "*monetary",
+                "Units": 99,
+                "ExpiryTime": "*month",
+                "BalanceWeight": 1200,
+                "Weight": 90,
             },
-        )
-        == "OK"
+            {
+                "Identifier": "*cdrlog",
+                "BalanceId": "",
+                "BalanceUuid": "",
+                "BalanceType": "*monetary",
+                "Directions": "*out",
+                "Units": 0,
+                "ExpiryTime": "",
+                "BalanceWeight": 0,
+                "BalanceBlocker": "false",
+                "BalanceDisabled": "false",
+                "Weight": 80,
+                "ExtraParameters": json.dumps(
+                    {"Category": "^welcome", "Destination": "Welcome credit"}
+                ),
+            },
+            {
+                "Identifier": "*http_post_async",
+                "ExtraParameters": capture.url("/welcome"),
+                "ExpiryTime": "*unlimited",
+                "Weight": 70,
+            },
+            {"Identifier": "*log", "Weight": 60},
+        ],
     )
+    set_plan(api, "AP_WELCOME", "ACT_WELCOME", "*asap")
     every = api.call("APIerSv2.GetActions", {"Tenant": "cgrates.com"})
     assert [a["ActionType"] for a in every["ACT_WELCOME"]] == [
         "*topup_reset",
@@ -200,47 +188,21 @@ def test_minute_charge_and_low_balance_trigger_flow(api, capture):
     api.node.scheduler.stop()  # this test ticks the scheduler itself, on a fake clock
     api.node.scheduler.clock = lambda: clock[0]
     try:
-        assert (
-            api.call(
-                "ApierV1.SetActions",
+        set_actions(
+            api,
+            "ACT_MINUTE_FEE",
+            [
                 {
-                    "ActionsId": "ACT_MINUTE_FEE",
-                    "Actions": [
-                        {
-                            "Identifier": "*debit",
-                            "BalanceType": "*monetary",
-                            "Units": 6,
-                            "Id": "unknown_field_ignored",
-                            "Weight": 70,
-                        },
-                        {"Identifier": "*log", "Weight": 60},
-                    ],
+                    "Identifier": "*debit",
+                    "BalanceType": "*monetary",
+                    "Units": 6,
+                    "Id": "unknown_field_ignored",
+                    "Weight": 70,
                 },
-            )
-            == "OK"
+                {"Identifier": "*log", "Weight": 60},
+            ],
         )
-        assert (
-            api.call(
-                "ApierV1.SetActionPlan",
-                {
-                    "Id": "AP_MINUTE_FEE",
-                    "ActionPlan": [
-                        {
-                            "ActionsId": "ACT_MINUTE_FEE",
-                            "Years": "*any",
-                            "Months": "*any",
-                            "MonthDays": "*any",
-                            "WeekDays": "*any",
-                            "Time": "*every_minute",
-                            "Weight": 10,
-                        }
-                    ],
-                    "Overwrite": True,
-                    "ReloadScheduler": True,
-                },
-            )
-            == "OK"
-        )
+        set_plan(api, "AP_MINUTE_FEE", "ACT_MINUTE_FEE", "*every_minute")
         status, reply = api.post(
             json.dumps({"id": 1, "method": "ApierV2.GetActionPlanIDs", "params": []}).encode()
         )
@@ -262,23 +224,18 @@ def test_minute_charge_and_low_balance_trigger_flow(api, capture):
         [plan] = api.call("ApierV2.GetActionPlan", {"ID": "AP_MINUTE_FEE"})
         assert plan["AccountIDs"] == {f"{TENANT}:{ACCOUNT}": True}
 
-        assert (
-            api.call(
-                "ApierV1.SetActions",
+        set_actions(
+            api,
+            "ACT_NOTIFY_95",
+            [
                 {
-                    "ActionsId": "ACT_NOTIFY_95",
-                    "Actions": [
-                        {
-                            "Identifier": "*http_post_async",
-                            "ExtraParameters": capture.url("/below_95"),
-                            "ExpiryTime": "*unlimited",
-                            "Weight": 700,
-                        },
-                        {"Identifier": "*log", "Weight": 1200},
-                    ],
+                    "Identifier": "*http_post_async",
+                    "ExtraParameters": capture.url("/below_95"),
+                    "ExpiryTime": "*unlimited",
+                    "Weight": 700,
                 },
-            )
-            == "OK"
+                {"Identifier": "*log", "Weight": 1200},
+            ],
         )
         assert (
             api.call(

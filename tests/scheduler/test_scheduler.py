@@ -78,6 +78,15 @@ def make_node(redis_url, prefix, tmp_path, name, clock) -> Node:
     return node
 
 
+def two_nodes(redis_url, prefix, tmp_path, names, clock) -> list[Node]:
+    """Two nodes on one Redis, the plan live and ACCOUNTS bound to it."""
+    nodes = [make_node(redis_url, prefix, tmp_path, name, clock) for name in names]
+    nodes[0].tariffplans.apply_live(LIVE)
+    for account in ACCOUNTS:
+        nodes[0].accounts.set_account(TENANT, account, action_plan_ids=["AP_MONTHLY_FEE"])
+    return nodes
+
+
 def fees(node: Node, account: str) -> Decimal:
     balances = node.accounts.get_account(TENANT, account).balances["*monetary"]
     return next(b.value for b in balances if b.id == "fees")
@@ -87,11 +96,7 @@ def test_two_nodes_run_a_monthly_plan_fourteen_times_across_a_restart(
     redis_url, redis_prefix, tmp_path
 ):
     clock = FakeClock(START)
-    node_a = make_node(redis_url, redis_prefix, tmp_path, "a", clock)
-    node_b = make_node(redis_url, redis_prefix, tmp_path, "b", clock)
-    node_a.tariffplans.apply_live(LIVE)
-    for account in ACCOUNTS:
-        node_a.accounts.set_account(TENANT, account, action_plan_ids=["AP_MONTHLY_FEE"])
+    node_a, node_b = two_nodes(redis_url, redis_prefix, tmp_path, ("a", "b"), clock)
     ran = {"a": 0, "b": 0}
 
     def tick(name: str, node: Node) -> None:
@@ -127,11 +132,7 @@ def test_a_run_left_half_done_by_a_dead_node_is_finished_once(
 ):
     monkeypatch.setattr(scheduler_service, "LEASE", 0.3)
     clock = FakeClock(START)
-    dead = make_node(redis_url, redis_prefix, tmp_path, "dead", clock)
-    alive = make_node(redis_url, redis_prefix, tmp_path, "alive", clock)
-    dead.tariffplans.apply_live(LIVE)
-    for account in ACCOUNTS:
-        dead.accounts.set_account(TENANT, account, action_plan_ids=["AP_MONTHLY_FEE"])
+    dead, alive = two_nodes(redis_url, redis_prefix, tmp_path, ("dead", "alive"), clock)
     assert dead.scheduler.tick() == 0  # fixes the anchor: 10th of each month, 08:00
     clock.now = datetime(2025, 2, 10, 8, 0, 1, tzinfo=timezone.utc)
 
