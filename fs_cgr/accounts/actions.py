@@ -229,6 +229,8 @@ def resolve_expiry(text: str | None, now: datetime) -> datetime | None:
         last_day = calendar.monthrange(now.year, now.month)[1]
         end = now.replace(day=last_day, hour=23, minute=59, second=59, microsecond=0)
         return end + _extra(text, "*month_end")
+    if text.startswith("+"):  # from when the action runs (the scheduler's clock), not now
+        return now + _extra(text, "")
     return times.parse_time(text)
 
 
