@@ -2,6 +2,7 @@
 
 from fs_cgr.accounts.model import new_uuid
 from fs_cgr.accounts.service import plan_index
+from fs_cgr.api.methods_accounts import Exists
 from fs_cgr.api.registry import rpc
 from fs_cgr.errors import CGRError, MandatoryMissing, NotFound
 from fs_cgr.scheduler.plans import plan_view
@@ -9,10 +10,6 @@ from fs_cgr.scheduler.timing import UnsupportedFormat, check_start_time
 from fs_cgr.storage.base import ACTION_PLANS, ACTIONS
 
 OK = "OK"
-
-
-class Exists(CGRError):
-    code = "EXISTS"
 
 
 class _Tagged(CGRError):

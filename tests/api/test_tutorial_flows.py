@@ -321,6 +321,12 @@ PLAN = {
 }
 
 
+def set_voice_balance(api, balance: dict) -> None:
+    params = {"Tenant": TENANT, "Account": ACCOUNT, "BalanceType": "*voice"}
+    params.update(Categories="*any", Balance=balance)  # Categories: ignored, as CGrateS
+    assert api.call("ApierV1.SetBalance", params) == "OK"
+
+
 def test_voice_balances_flow(api, tmp_path):
     assert (
         api.call(
@@ -340,19 +346,7 @@ def test_voice_balances_flow(api, tmp_path):
         },
     )
     assert api.call("ApierV2.SetAccount", {"Tenant": TENANT, "Account": ACCOUNT}) == "OK"
-    assert (
-        api.call(
-            "ApierV1.SetBalance",
-            {
-                "Tenant": TENANT,
-                "Account": ACCOUNT,
-                "BalanceType": "*voice",
-                "Categories": "*any",
-                "Balance": {"ID": "voice_5m", "Value": "5m", "Weight": 25},
-            },
-        )
-        == "OK"
-    )
+    set_voice_balance(api, {"ID": "voice_5m", "Value": "5m", "Weight": 25})
     account = api.call("ApierV2.GetAccount", {"Tenant": TENANT, "Account": ACCOUNT})
     assert balance(account, "*voice", "voice_5m")["Value"] == 5 * MINUTE
 
@@ -410,24 +404,15 @@ def test_voice_balances_flow(api, tmp_path):
         ("fixed_100m", "100m", "*month_end", "Dest_AU_Fixed"),
         ("mobile_40m", "40m", "*daily", "Dest_AU_Mobile"),
     ):
-        assert (
-            api.call(
-                "ApierV1.SetBalance",
-                {
-                    "Tenant": TENANT,
-                    "Account": ACCOUNT,
-                    "BalanceType": "*voice",
-                    "Categories": "*any",
-                    "Balance": {
-                        "ID": balance_id,
-                        "Value": value,
-                        "ExpiryTime": expiry,
-                        "Weight": 60,
-                        "DestinationIDs": destinations,
-                    },
-                },
-            )
-            == "OK"
+        set_voice_balance(
+            api,
+            {
+                "ID": balance_id,
+                "Value": value,
+                "ExpiryTime": expiry,
+                "Weight": 60,
+                "DestinationIDs": destinations,
+            },
         )
     cdr("au-2", "30s", "61412341234")  # mobile
     cdr("au-3", "30s", "61212341234")  # fixed
