@@ -112,7 +112,7 @@ def remove_action_plan(node, params: dict) -> str:
         raise MandatoryMissing("ID")
     plan_id = str(params["ID"])
     if plan_id not in node.tariffplans.live().get(ACTION_PLANS, {}):
-        raise NotFound()
+        return OK  # as CGrateS: removing what is not there is no error
     _unbind_all(node, plan_id)
     node.tariffplans.apply_live([(ACTION_PLANS, plan_id, None)])
     return OK
@@ -164,17 +164,14 @@ def get_scheduled_actions(node, params: dict) -> list:
 
 @rpc("APIerSv1.RemoveActions")
 def remove_actions(node, params: dict) -> str:
-    """``{"ActionIDs": [...]}``; CGrateS does not check who still uses them, nor do we:
-    a plan or trigger naming removed actions logs an error when it runs."""
+    """``{"ActionIDs": [...]}``. Unlike CGrateS, actions a plan or trigger still names are
+    not removed (INVALID_ARGUMENT naming the plan): the live plan stays runnable."""
     ids = params.get("ActionIDs")
     if ids is None:
         raise NotFound()
 
-    def changes(live: dict):
-        for action_id in ids:
-            if action_id not in live.get(ACTIONS, {}):
-                raise NotFound()
-        return [(ACTIONS, action_id, None) for action_id in ids]
+    def changes(live: dict):  # as CGrateS, ids that are not there are no error
+        return [(ACTIONS, action_id, None) for action_id in ids if action_id in live[ACTIONS]]
 
     node.tariffplans.change_live(changes)
     return OK

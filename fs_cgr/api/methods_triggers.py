@@ -2,11 +2,22 @@
 
 from fs_cgr.accounts import triggers as trig
 from fs_cgr.api.registry import rpc
-from fs_cgr.errors import MandatoryMissing, NotFound
+from contextlib import contextmanager
+
+from fs_cgr.errors import AccountNotFound, MandatoryMissing, NotFound, ServerError
 from fs_cgr.storage.base import ACTION_TRIGGERS
 from fs_cgr.times import parse_time
 
 OK = "OK"
+
+
+@contextmanager
+def _as_cgrates_not_found():
+    """CGrateS answers a missing account of these methods with its DataDB's NOT_FOUND."""
+    try:
+        yield
+    except AccountNotFound:
+        raise NotFound() from None
 
 
 def _require(params: dict, *names: str) -> None:
@@ -57,10 +68,10 @@ def remove_action_trigger(node, params: dict) -> str:
 
     def changes(live: dict):
         group = live.get(ACTION_TRIGGERS, {}).get(group_id)
+        if not unique_id:  # as CGrateS, removing a group that is not there is no error
+            return [(ACTION_TRIGGERS, group_id, None)] if group is not None else []
         if group is None:
             raise NotFound()
-        if not unique_id:
-            return [(ACTION_TRIGGERS, group_id, None)]
         kept = [p for p in group.get("ActionTriggers") or () if p.get("UniqueID") != unique_id]
         return [(ACTION_TRIGGERS, group_id, {**group, "ActionTriggers": kept})]
 
@@ -73,21 +84,25 @@ def add_account_action_triggers(node, params: dict) -> str:
     """``{"Tenant", "Account", "ActionTriggerIDs", "ActionTriggerOverwrite",
     "ActivationDate", "Executed"}``: copy the groups' triggers into the account."""
     _require(params, "Tenant", "Account")
-    node.accounts.add_triggers(
-        params["Tenant"],
-        params["Account"],
-        [str(g) for g in params.get("ActionTriggerIDs") or ()],
-        overwrite=bool(params.get("ActionTriggerOverwrite")),
-        activation=parse_time(params.get("ActivationDate") or None),
-        executed=bool(params.get("Executed")),
-    )
+    with _as_cgrates_not_found():
+        node.accounts.add_triggers(
+            params["Tenant"],
+            params["Account"],
+            [str(g) for g in params.get("ActionTriggerIDs") or ()],
+            overwrite=bool(params.get("ActionTriggerOverwrite")),
+            activation=parse_time(params.get("ActivationDate") or None),
+            executed=bool(params.get("Executed")),
+        )
     return OK
 
 
 @rpc("APIerSv1.GetAccountActionTriggers")
 def get_account_action_triggers(node, params: dict) -> list:
     _require(params, "Tenant", "Account")
-    account = node.accounts.get_account(params["Tenant"], params["Account"])
+    try:
+        account = node.accounts.get_account(params["Tenant"], params["Account"])
+    except NotFound as exc:
+        raise ServerError(exc.message) from None
     return [t.view() for t in trig.account_triggers(account)]
 
 
@@ -100,7 +115,8 @@ def remove_account_action_triggers(node, params: dict) -> str:
     def edit(docs: list) -> list:
         return [doc for doc in docs if not trig.is_named(doc, group_id, unique_id)]
 
-    node.accounts.change_triggers(params["Tenant"], params["Account"], edit)
+    with _as_cgrates_not_found():
+        node.accounts.change_triggers(params["Tenant"], params["Account"], edit)
     return OK
 
 
@@ -118,5 +134,6 @@ def reset_account_action_triggers(node, params: dict) -> str:
                 doc["Executed"] = executed
         return docs
 
-    node.accounts.change_triggers(params["Tenant"], params["Account"], edit)
+    with _as_cgrates_not_found():
+        node.accounts.change_triggers(params["Tenant"], params["Account"], edit)
     return OK

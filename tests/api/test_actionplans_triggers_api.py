@@ -63,7 +63,10 @@ def test_set_action_plan_errors(api):
     assert shown["ActionTimings"][0]["Timing"]["Timing"]["StartTime"] == "08:00:00"
     assert error(api, "APIerSv1.GetActionPlan", {"ID": "AP_NONE"}) == "NOT_FOUND"
     assert api.call("APIerSv1.RemoveActionPlan", {"ID": "AP_A"}) == "OK"
-    assert error(api, "APIerSv1.RemoveActionPlan", {"ID": "AP_A"}) == "NOT_FOUND"
+    assert api.call("APIerSv1.RemoveActionPlan", {"ID": "AP_A"}) == "OK"  # as CGrateS
+    assert error(api, "APIerSv1.GetActionPlan", {"ID": "AP_A"}) == "NOT_FOUND"
+    assert api.call("APIerSv1.RemoveActions", {"ActionIDs": ["ACT_A", "ACT_NONE"]}) == "OK"
+    assert error(api, "APIerSv1.GetActions", {"ActionsId": "ACT_A"}) == "NOT_FOUND"
 
 
 def test_remove_action_timing_takes_an_account_off_a_plan(api):
@@ -126,7 +129,13 @@ def test_account_triggers_set_reset_remove(api):
     )
     assert api.call("APIerSv1.GetAccountActionTriggers", {"Tenant": TENANT, "Account": "t1"}) == []
     assert api.call("APIerSv1.RemoveActionTrigger", {"GroupID": "ATG"}) == "OK"
+    assert api.call("APIerSv1.RemoveActionTrigger", {"GroupID": "ATG"}) == "OK"  # as CGrateS
     assert error(api, "APIerSv1.GetActionTriggers", {}) == "NOT_FOUND"
+    no_account = {"Tenant": TENANT, "Account": "nobody", "ActionTriggerIDs": ["ATG"]}
+    assert error(api, "APIerSv1.ResetAccountActionTriggers", no_account) == "NOT_FOUND"
+    assert error(api, "APIerSv1.GetAccountActionTriggers", no_account) == (
+        "SERVER_ERROR: NOT_FOUND"
+    )
 
 
 def test_field_names_match_case_insensitively_like_go(api):
