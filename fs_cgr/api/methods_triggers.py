@@ -1,9 +1,9 @@
 """Action trigger methods of APIerSv1 (CGrateS v0.10 names, shapes and errors)."""
 
-from fs_cgr.accounts import triggers as trig
-from fs_cgr.api.registry import rpc
 from contextlib import contextmanager
 
+from fs_cgr.accounts import triggers as trig
+from fs_cgr.api.registry import rpc
 from fs_cgr.errors import AccountNotFound, MandatoryMissing, NotFound, ServerError
 from fs_cgr.storage.base import ACTION_TRIGGERS
 from fs_cgr.times import parse_time
