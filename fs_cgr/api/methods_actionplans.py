@@ -76,6 +76,7 @@ def set_action_plan(node, params: dict) -> str:
         return [(ACTION_PLANS, plan_id, {"ID": plan_id, "ActionPlan": stored})]
 
     node.tariffplans.change_live(changes)
+    _unbind_all(node, plan_id)  # as CGrateS: the new plan starts without accounts
     return OK
 
 

@@ -170,3 +170,16 @@ def test_go_params_prefers_the_exact_name():
     assert params["Tenant"] == "a" and params["tenant"] == "b" and params["TENANT"] == "a"
     assert params["inner"][0]["ID"] == 1 and "id" in params["Inner"][0]
     assert params.get("missing", 7) == 7 and "missing" not in params
+
+
+def test_an_overwritten_plan_starts_without_accounts_as_in_cgrates(api):
+    actions(api)
+    api.call("APIerSv1.SetActionPlan", plan(time="*hourly"))
+    api.call("APIerSv2.SetAccount", {"Tenant": TENANT, "Account": "a2", "ActionPlanIDs": ["AP_A"]})
+    [shown] = api.call("APIerSv1.GetActionPlan", {"ID": "AP_A"})
+    assert shown["AccountIDs"] == {f"{TENANT}:a2": True}
+    api.call("APIerSv1.SetActionPlan", plan(time="*every_minute", Overwrite=True))
+    [shown] = api.call("APIerSv1.GetActionPlan", {"ID": "AP_A"})
+    assert shown["AccountIDs"] is None
+    [scheduled] = api.call("APIerSv1.GetScheduledActions", {})
+    assert (scheduled["ActionPlanID"], scheduled["Accounts"]) == ("AP_A", 0)
