@@ -120,4 +120,6 @@ def _value(kind: str, value) -> str:
         from fs_cgr.durations import format_duration
 
         return format_duration(int(Decimal(str(value))))
-    return str(value)
+    if value is None:
+        return ""
+    return format(Decimal(str(value)).normalize(), "f")  # 2.00000 -> 2
