@@ -4,9 +4,9 @@
 successful compare-and-set (a call's debit, a CDR, the API, a scheduled action,
 a trigger's own actions). Notifying only puts the change on a queue; one worker
 (a thread, a greenlet once gevent monkey-patched the process) calls every
-listener with ``(tenant, account_id, doc)`` later. A listener that is slow or
-raises is logged and never delays, fails or deadlocks the change that told it:
-the account's lock was released before it ran.
+listener with ``(tenant, account_id, doc)`` later, in the order the changes were
+written. A listener that is slow or raises is logged and never delays, fails or
+deadlocks the change that told it: the account's lock was released before it ran.
 """
 
 import logging
@@ -25,8 +25,10 @@ class AccountChanges:
     def __init__(self):
         self._listeners: list[Listener] = []
         self._queue: queue.Queue = queue.Queue(MAX_PENDING)
-        self._pending: dict[str, int] = {}  # "tenant:account" -> changes not yet handled
-        self._idle = threading.Condition()
+        self._progress = threading.Condition()
+        self._queued = 0  # sequence number of the last change queued
+        self._handled = 0  # ... and of the last one every listener has seen
+        self._last: dict[str, int] = {}  # "tenant:account" -> its last change not yet handled
         self._worker: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
@@ -34,26 +36,21 @@ class AccountChanges:
         """Call ``listener(tenant, account_id, doc)`` after every change of an account."""
         self._listeners.append(listener)
 
-    @property
-    def active(self) -> bool:
-        return bool(self._listeners)
-
     def notify(self, tenant: str, account: str, doc: dict) -> None:
         """Queue the change for the listeners; returns at once (drops it, logged, when the
         listeners are MAX_PENDING changes behind)."""
         if not self._listeners:
             return
         key = f"{tenant}:{account}"
-        with self._idle:
-            self._pending[key] = self._pending.get(key, 0) + 1
-        try:
-            self._queue.put_nowait((tenant, account, doc))
-        except queue.Full:
-            self._done(key)
-            log.error(
-                "account %s changed while %d changes wait: listeners not told", key, MAX_PENDING
-            )
-            return
+        with self._progress:
+            sequence = self._queued + 1
+            try:
+                self._queue.put_nowait((sequence, tenant, account, doc))
+            except queue.Full:
+                log.error("account %s changed while %d changes wait: not told", key, MAX_PENDING)
+                return
+            self._queued = sequence
+            self._last[key] = sequence
         self._ensure_worker()
 
     def wait(
@@ -61,13 +58,14 @@ class AccountChanges:
     ) -> bool:
         """Wait until the listeners handled every change queued so far of this account (of
         all accounts when none is named): API reads answer with the account as its
-        triggers left it, as CGrateS (which runs them inside the change). False on
-        timeout."""
-        key = f"{tenant}:{account}" if account is not None else None
-        with self._idle:
-            return self._idle.wait_for(
-                lambda: not (self._pending.get(key) if key else self._pending), timeout
-            )
+        triggers left it, as CGrateS (which runs them inside the change). Changes queued
+        later are not waited for. False on timeout."""
+        with self._progress:
+            if account is None:
+                target = self._queued
+            else:
+                target = self._last.get(f"{tenant}:{account}", 0)
+            return self._progress.wait_for(lambda: self._handled >= target, timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         """Let the listeners finish what is queued (up to ``timeout``), then end the worker."""
@@ -100,7 +98,7 @@ class AccountChanges:
                 continue
             if change is None:
                 return
-            tenant, account, doc = change
+            sequence, tenant, account, doc = change
             for listener in list(self._listeners):
                 try:
                     listener(tenant, account, doc)
@@ -108,12 +106,11 @@ class AccountChanges:
                     log.exception(
                         "account %s:%s: change listener %r failed", tenant, account, listener
                     )
-            self._done(f"{tenant}:{account}")
+            self._done(f"{tenant}:{account}", sequence)
 
-    def _done(self, key: str) -> None:
-        with self._idle:
-            left = self._pending.pop(key) - 1
-            if left:
-                self._pending[key] = left
-            else:
-                self._idle.notify_all()
+    def _done(self, key: str, sequence: int) -> None:
+        with self._progress:
+            self._handled = sequence
+            if self._last.get(key) == sequence:
+                del self._last[key]
+            self._progress.notify_all()

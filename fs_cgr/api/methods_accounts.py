@@ -129,7 +129,7 @@ def get_accounts_v2(node, params: dict) -> list:
 
 def _accounts(node, params: dict) -> list:
     _require(params, "Tenant")
-    node.accounts.changes.wait(timeout=READ_WAIT)
+    node.accounts.changes.wait(timeout=READ_WAIT)  # the changes queued before this request
     accounts = node.accounts.get_accounts(
         params["Tenant"],
         [str(a) for a in params.get("AccountIDs") or ()],

@@ -104,9 +104,10 @@ def test_two_nodes_run_a_monthly_plan_fourteen_times_across_a_restart(
 
     step = 0
     while clock.now < datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc):
-        workers = [
-            threading.Thread(target=tick, args=pair) for pair in (("a", node_a), ("b", node_b))
-        ]
+        awake = [("a", node_a), ("b", node_b)]
+        if 440 <= step < 520:  # node a is busy (or down) for 40 days: node b runs alone
+            awake = awake[1:]
+        workers = [threading.Thread(target=tick, args=pair) for pair in awake]
         for worker in workers:
             worker.start()
         for worker in workers:
@@ -118,7 +119,7 @@ def test_two_nodes_run_a_monthly_plan_fourteen_times_across_a_restart(
         step += 1
 
     assert ran["a"] + ran["b"] == 14  # Feb 2025 .. Mar 2026, each 10th at 08:00
-    assert ran["a"] and ran["b"]  # both nodes took turns
+    assert ran["b"] >= 1  # the restarted node b took its turn (alone, at least)
     for account in ACCOUNTS:
         assert fees(node_a, account) == Decimal("-21")  # 14 x 1.5, not one more or less
     [scheduled] = node_a.scheduler.scheduled_actions()
