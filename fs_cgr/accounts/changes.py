@@ -61,10 +61,8 @@ class AccountChanges:
         triggers left it, as CGrateS (which runs them inside the change). Changes queued
         later are not waited for. False on timeout."""
         with self._progress:
-            if account is None:
-                target = self._queued
-            else:
-                target = self._last.get(f"{tenant}:{account}", 0)
+            last = self._last.get(f"{tenant}:{account}", 0)
+            target = self._queued if account is None else last
             return self._progress.wait_for(lambda: self._handled >= target, timeout)
 
     def close(self, timeout: float = 5.0) -> None:
