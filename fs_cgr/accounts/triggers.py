@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from fs_cgr.accounts.actions import BalanceFilter
-from fs_cgr.accounts.model import Account, new_uuid, parse_string_map
+from fs_cgr.accounts.model import Account, new_uuid, parse_string_map, string_map_text
 from fs_cgr.durations import parse_duration
 from fs_cgr.errors import InvalidArgument, MandatoryMissing
 from fs_cgr.money import ZERO, to_decimal
@@ -107,6 +107,31 @@ class ActionTrigger:
             "MinQueuedItems": self.min_queued_items,
             "Executed": self.executed,
             "LastExecutionTime": format_time(self.last_execution_time),
+        }
+
+    def legacy_view(self) -> dict:
+        """The ActionTrigger of CGrateS' old account structure (APIerSv1.GetAccount)."""
+        watched = self.balance
+        return {
+            "Id": self.id,
+            "ThresholdType": self.threshold_type,
+            "ThresholdValue": self.threshold_value,
+            "Recurrent": self.recurrent,
+            "MinSleep": self.min_sleep,
+            "BalanceId": watched.id or "",
+            "BalanceType": watched.type or "",
+            "BalanceDestinationIds": string_map_text(watched.destination_ids or {}),
+            "BalanceWeight": watched.weight or ZERO,
+            "BalanceExpirationDate": format_time(None),
+            "BalanceTimingTags": string_map_text(watched.timing_ids or {}),
+            "BalanceRatingSubject": watched.rating_subject or "",
+            "BalanceCategory": string_map_text(watched.categories or {}),
+            "BalanceSharedGroup": string_map_text(watched.shared_groups or {}),
+            "BalanceDisabled": bool(watched.disabled),
+            "Weight": self.weight,
+            "ActionsId": self.actions_id,
+            "MinQueuedItems": self.min_queued_items,
+            "Executed": self.executed,
         }
 
     def to_doc(self) -> dict:

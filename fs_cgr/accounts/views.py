@@ -78,7 +78,7 @@ def legacy_account_view(account: Account) -> dict:
             if chain
         },
         "UnitCounters": [],
-        "ActionTriggers": [t.view() for t in account_triggers(account)],
+        "ActionTriggers": [t.legacy_view() for t in account_triggers(account)],
         "AllowNegative": account.allow_negative,
         "Disabled": account.disabled,
     }

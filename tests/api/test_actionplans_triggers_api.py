@@ -183,3 +183,32 @@ def test_an_overwritten_plan_starts_without_accounts_as_in_cgrates(api):
     assert shown["AccountIDs"] is None
     [scheduled] = api.call("APIerSv1.GetScheduledActions", {})
     assert (scheduled["ActionPlanID"], scheduled["Accounts"]) == ("AP_A", 0)
+
+
+def test_legacy_get_account_shows_triggers_in_the_old_structure(api):
+    actions(api)
+    api.call(
+        "APIerSv1.SetActionTrigger",
+        {
+            "GroupID": "ATG_OLD",
+            "UniqueID": "u",
+            "ActionTrigger": {
+                "ThresholdType": "*min_balance",
+                "ThresholdValue": 2,
+                "BalanceType": "*monetary",
+                "BalanceDestinationIds": ["DST_A", "DST_B"],
+                "ActionsID": "ACT_A",
+            },
+        },
+    )
+    api.call(
+        "APIerSv1.SetAccount", {"Tenant": TENANT, "Account": "old", "ActionTriggersID": "ATG_OLD"}
+    )
+    [old] = api.call("APIerSv1.GetAccount", {"Tenant": TENANT, "Account": "old"})["ActionTriggers"]
+    assert (old["Id"], old["ThresholdValue"], old["BalanceType"], old["ActionsId"]) == (
+        "ATG_OLD",
+        2,
+        "*monetary",
+        "ACT_A",
+    )
+    assert set(old["BalanceDestinationIds"].split(";")) == {"DST_A", "DST_B"}
