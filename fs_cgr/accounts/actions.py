@@ -49,6 +49,7 @@ DENY_NEGATIVE = "*deny_negative"
 LOG = "*log"
 REMOVE_ACCOUNT = "*remove_account"
 RESET_TRIGGERS = "*reset_triggers"
+RESET_COUNTERS = "*reset_counters"
 SET_RECURRENT = "*set_recurrent"
 UNSET_RECURRENT = "*unset_recurrent"
 CDRLOG = "*cdrlog"
@@ -63,7 +64,6 @@ EFFECTS = frozenset({CDRLOG, HTTP_POST, HTTP_POST_ASYNC})
 # services fs_cgr does not have); running one logs a warning.
 NOT_PERFORMED = frozenset(
     {
-        "*reset_counters",
         "*mail_async",
         "*set_ddestinations",
         "*cgr_rpc",
@@ -525,12 +525,14 @@ def _set_flag(name: str, value: bool):
     return perform
 
 
-def _change_triggers(account: Account, action: Action, **fields) -> None:
+def _change_triggers(account: Account, action: Action, only_counters=False, **fields) -> None:
     """Set ``fields`` on the account's triggers the action names by balance type and id
     (CGrateS' ActionTrigger.Match; none given = all). Trigger documents are replaced,
     never changed in place: copies of the account share them."""
     for index, trigger in enumerate(account.action_triggers):
         watched = trigger.get("Balance") or {}
+        if only_counters and "_counter" not in trigger.get("ThresholdType", ""):
+            continue
         if action.balance.type and watched.get("Type") != action.balance.type:
             continue
         if action.balance.id and watched.get("ID") != action.balance.id:
@@ -541,6 +543,11 @@ def _change_triggers(account: Account, action: Action, **fields) -> None:
 def _reset_triggers(account: Account, action: Action, now: datetime) -> None:
     """Arm the triggers again; they are checked once the change is written."""
     _change_triggers(account, action, Executed=False)
+
+
+def _reset_counters(account: Account, action: Action, now: datetime) -> None:
+    """The *_event_counter triggers' counters back to 0."""
+    _change_triggers(account, action, Counter="0", only_counters=True)
 
 
 def _set_recurrent(value: bool):
@@ -571,6 +578,7 @@ PERFORMERS = {
     DENY_NEGATIVE: _set_flag("allow_negative", False),
     LOG: _log,
     RESET_TRIGGERS: _reset_triggers,
+    RESET_COUNTERS: _reset_counters,
     SET_RECURRENT: _set_recurrent(True),
     UNSET_RECURRENT: _set_recurrent(False),
 }

@@ -162,6 +162,7 @@ class AccountService:
             )
             if not debit.complete and not allow_partial:
                 raise InsufficientCredit()
+            trig.count(account, debit, cd.tor, cd.category, destinations)
             debit.tenant, debit.account, debit.key = cd.tenant, cd.account, key or ""
             return (account if debit.charges or key else None), debit
 

@@ -47,6 +47,7 @@ class ActionTrigger:
     min_queued_items: int = 0
     executed: bool = False
     last_execution_time: datetime | None = None
+    counter: Decimal = ZERO  # *_event_counter: what the debits it counts took so far
 
     # -- when it fires -----------------------------------------------------------------
     def is_active(self, now: datetime) -> bool:
@@ -61,10 +62,14 @@ class ActionTrigger:
         return (now - self.last_execution_time).total_seconds() * 1e9 < self.min_sleep
 
     def crossed(self, account: Account, now: datetime) -> bool:
-        """Whether a balance the trigger watches is past its threshold now (counters are
-        not kept: the *_event_counter types never fire)."""
+        """Whether a balance (or, for the *_event_counter types, the counter) the trigger
+        watches is past its threshold now."""
         if self.executed or not self.is_active(now) or self.sleeping(now):
             return False
+        if self.threshold_type == MAX_EVENT_COUNTER:
+            return self.counter >= self.threshold_value
+        if self.threshold_type == MIN_EVENT_COUNTER:
+            return self.counter <= self.threshold_value
         for balance in account.balances.get(self.balance.type or "", ()):
             if not self.balance.matches(balance, now):
                 continue
@@ -109,6 +114,13 @@ class ActionTrigger:
             "LastExecutionTime": format_time(self.last_execution_time),
         }
 
+    def counter_view(self) -> dict:
+        """The CounterFilter of CGrateS' UnitCounters: the value and the filter it counts
+        (with the trigger's UniqueID as balance ID when the filter names none)."""
+        watched = self.balance.view()
+        watched["ID"] = watched["ID"] or self.unique_id
+        return {"Value": self.counter, "Filter": watched}
+
     def legacy_view(self) -> dict:
         """The ActionTrigger of CGrateS' old account structure (APIerSv1.GetAccount)."""
         watched = self.balance
@@ -139,6 +151,7 @@ class ActionTrigger:
         fields that are set (every change of the account writes it again)."""
         full = self.view()
         full["ThresholdValue"], full["Weight"] = str(self.threshold_value), str(self.weight)
+        full["Counter"] = str(self.counter)
         full["Balance"] = {k: v for k, v in full["Balance"].items() if v is not None}
         return {k: v for k, v in full.items() if v not in _UNSET}
 
@@ -172,6 +185,7 @@ class ActionTrigger:
             min_queued_items=int(doc.get("MinQueuedItems") or 0),
             executed=bool(doc.get("Executed")),
             last_execution_time=parse_time(doc.get("LastExecutionTime")),
+            counter=to_decimal(doc.get("Counter") or 0),
         )
 
 
@@ -316,6 +330,53 @@ def check_live(live: dict) -> None:
                 )
 
 
+COUNTERS = (MIN_EVENT_COUNTER, MAX_EVENT_COUNTER)
+
+
+def count(account: Account, debit, tor: str, category: str, destinations: list) -> None:
+    """Add what ``debit`` took to the account's *_event_counter triggers that count it
+    (CGrateS' *event UnitCounters): money for a ``*monetary`` counter, units for a counter
+    of the call's ToR; a counter's DestinationIDs / Categories must match the call."""
+    if not account.action_triggers:
+        return
+    for index, doc in enumerate(account.action_triggers):
+        if doc.get("ThresholdType") not in COUNTERS:
+            continue
+        watched = doc.get("Balance") or {}
+        kind = watched.get("Type")
+        if kind == "*monetary":
+            amount = debit.cost
+        elif kind == tor:
+            amount = sum((c.units * c.count for c in debit.charges), ZERO)
+        else:
+            continue
+        if not amount or not _counts(watched, category, destinations):
+            continue
+        counter = to_decimal(doc.get("Counter") or 0) + amount
+        account.action_triggers[index] = {**doc, "Counter": str(counter)}
+
+
+def _counts(watched: dict, category: str, destinations) -> bool:
+    wanted = watched.get("DestinationIDs") or {}  # destinations: [(prefix, [ids])]
+    called = {dest_id for _, ids in destinations for dest_id in ids}
+    if any(wanted.values()) and not any(wanted.get(d) for d in called):
+        return False
+    categories = watched.get("Categories") or {}
+    return not categories or bool(categories.get(category))
+
+
+def unit_counters(account: Account) -> dict | None:
+    """CGrateS' UnitCounters view: {balance type: [{CounterType, Counters}]}."""
+    counters: dict[str, list] = {}
+    for trigger in account_triggers(account):
+        if trigger.threshold_type in COUNTERS:
+            chain = counters.setdefault(trigger.balance.type or "", [])
+            if not chain:
+                chain.append({"CounterType": "*event", "Counters": []})
+            chain[0]["Counters"].append(trigger.counter_view())
+    return counters or None
+
+
 def maybe_crossed(account_doc: dict) -> bool:
     """A quick look at an account document (no parsing of the account): False when none of
     its armed triggers can be crossed, so the change listener costs next to nothing on the
@@ -325,6 +386,8 @@ def maybe_crossed(account_doc: dict) -> bool:
         if doc.get("Executed"):
             continue
         kind = doc.get("ThresholdType")
+        if kind in COUNTERS:
+            return True  # rare: the full check decides
         chain = balance_map.get((doc.get("Balance") or {}).get("Type"), ())
         if kind == BALANCE_EXPIRED:
             if any("ExpirationDate" in balance for balance in chain):

@@ -7,7 +7,7 @@ Unit values are integers (``*voice`` in nanoseconds); money stays Decimal.
 """
 
 from fs_cgr.accounts.model import MONETARY, Account, Balance, string_map_text
-from fs_cgr.accounts.triggers import account_triggers
+from fs_cgr.accounts.triggers import account_triggers, unit_counters
 from fs_cgr.times import format_time
 
 LEGACY_DIRECTION = "*out"
@@ -44,7 +44,7 @@ def account_view(account: Account) -> dict:
         "BalanceMap": {
             kind: [balance_view(b) for b in chain] for kind, chain in account.balances.items()
         },
-        "UnitCounters": None,
+        "UnitCounters": unit_counters(account),
         "ActionTriggers": [t.view() for t in account_triggers(account)] or None,
         "AllowNegative": account.allow_negative,
         "Disabled": account.disabled,

@@ -53,3 +53,34 @@ def test_a_listener_changing_the_same_account_never_deadlocks_the_debit(service,
     money = service.get_account(TENANT, "1001").balances[MONETARY][0].value
     assert refills and money == D("10") - 4 * D("0.6") + 5
     assert "listener bug" in caplog.text
+
+
+def test_event_counter_trigger_counts_the_money_of_debits(service):
+    from fs_cgr.accounts import triggers as trig
+
+    service.add_balance(TENANT, "1001", MONETARY, "10", {"ID": "main"})
+    counting = trig.trigger_from_params(
+        "SPEND",
+        {
+            "UniqueID": "spent_1",
+            "ThresholdType": "*max_event_counter",
+            "ThresholdValue": "1",
+            "BalanceType": "*monetary",
+            "BalanceDestinationIds": "DST_1002",
+            "ActionsID": "DISABLE",
+        },
+    )
+    service.change_triggers(TENANT, "1001", lambda docs: [counting.to_doc()])
+    service.debit(call("1002", 60 * SECOND))  # 0.6 counted
+    service.debit(call("1003", 10 * SECOND))  # 0.1 to another destination: not counted
+    assert service.changes.wait(TENANT, "1001")
+    account = service.get_account(TENANT, "1001")
+    [trigger] = trig.account_triggers(account)
+    assert trigger.counter == D("0.6") and not trigger.executed and not account.disabled
+    service.debit(call("1002", 60 * SECOND))  # 1.2 >= 1: DISABLE runs
+    assert service.changes.wait(TENANT, "1001")
+    account = service.get_account(TENANT, "1001")
+    [trigger] = trig.account_triggers(account)
+    assert trigger.counter == D("1.2") and trigger.executed and account.disabled
+    [counters] = trig.unit_counters(account)["*monetary"]
+    assert counters["Counters"][0]["Value"] == D("1.2")
