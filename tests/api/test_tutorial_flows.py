@@ -76,6 +76,13 @@ def set_plan(api, plan_id: str, actions_id: str, time: str) -> None:
     assert api.call("ApierV1.SetActionPlan", params) == "OK"
 
 
+def attach_plans(api, *plan_ids: str) -> None:
+    """ApierV2.SetAccount as the posts send it: ``ActionPlanIds``, spelt so."""
+    params = {"Tenant": TENANT, "Account": ACCOUNT, "ActionPlanIds": list(plan_ids)}
+    params.update(ActionPlansOverwrite=True, ReloadScheduler=True)
+    assert api.call("ApierV2.SetAccount", params) == "OK"
+
+
 def signup_bonus(api, capture) -> None:
     """Actions_ActionPlans: a bonus of 99 for a month, logged as a CDR, announced by HTTP."""
     set_actions(
@@ -124,19 +131,7 @@ def signup_bonus(api, capture) -> None:
         "*http_post_async",
         "*log",
     ]
-    assert (
-        api.call(
-            "ApierV2.SetAccount",
-            {
-                "Tenant": TENANT,
-                "Account": ACCOUNT,
-                "ActionPlanIds": ["AP_WELCOME"],
-                "ActionPlansOverwrite": True,
-                "ReloadScheduler": True,
-            },
-        )
-        == "OK"
-    )
+    attach_plans(api, "AP_WELCOME")
 
 
 def test_signup_bonus_flow(api, capture):
@@ -168,15 +163,7 @@ def test_signup_bonus_flow(api, capture):
     assert body["BalanceMap"]["*monetary"][0]["Value"] == 99
 
     # attaching the same plan again (overwrite) does not pay the bonus twice
-    api.call(
-        "ApierV2.SetAccount",
-        {
-            "Tenant": TENANT,
-            "Account": ACCOUNT,
-            "ActionPlanIds": ["AP_WELCOME"],
-            "ActionPlansOverwrite": True,
-        },
-    )
+    attach_plans(api, "AP_WELCOME")
     account = api.call("ApierV2.GetAccount", {"Tenant": TENANT, "Account": ACCOUNT})
     assert len(account["BalanceMap"]["*monetary"]) == 1
 
@@ -209,18 +196,7 @@ def test_minute_charge_and_low_balance_trigger_flow(api, capture):
         assert (status, reply["result"]) == (200, ["AP_MINUTE_FEE", "AP_WELCOME"])
         [plan] = api.call("ApierV2.GetActionPlan", {"ID": "AP_MINUTE_FEE"})
         assert plan["ActionTimings"][0]["Timing"]["Timing"]["StartTime"] == "*every_minute"
-        assert (
-            api.call(
-                "ApierV2.SetAccount",
-                {
-                    "Tenant": TENANT,
-                    "Account": ACCOUNT,
-                    "ActionPlanIds": ["AP_WELCOME", "AP_MINUTE_FEE"],
-                    "ActionPlansOverwrite": True,
-                },
-            )
-            == "OK"
-        )
+        attach_plans(api, "AP_WELCOME", "AP_MINUTE_FEE")
         [plan] = api.call("ApierV2.GetActionPlan", {"ID": "AP_MINUTE_FEE"})
         assert plan["AccountIDs"] == {f"{TENANT}:{ACCOUNT}": True}
 
