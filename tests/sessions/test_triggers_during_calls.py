@@ -136,7 +136,7 @@ def test_low_balance_trigger_during_a_live_call(node):
     node.sessions.terminate(dict(event, Usage="1s"))
 
     assert node.sessions.active() == []
-    assert len(debit_seconds) >= 6 and max(debit_seconds) < 0.15  # never waited for listeners
+    assert len(debit_seconds) >= 6 and max(debit_seconds) < 0.28  # never waited 0.3 s
     assert slow_listener_calls  # the listeners ran, beside the debits
     cdrlogs = node.cdrs.get_cdrs({"Sources": ["*cdrlog"], "Accounts": ["fast"]})
     assert [(c["RunID"], c["ToR"], c["Cost"]) for c in cdrlogs] == [("*topup", "*generic", 1)] * 2
