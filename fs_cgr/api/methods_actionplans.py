@@ -4,10 +4,11 @@ from fs_cgr.accounts.model import new_uuid
 from fs_cgr.accounts.service import plan_index
 from fs_cgr.api.methods_accounts import Exists
 from fs_cgr.api.registry import rpc
-from fs_cgr.errors import CGRError, MandatoryMissing, NotFound
+from fs_cgr.errors import CGRError, InvalidArgument, MandatoryMissing, NotFound
 from fs_cgr.scheduler.plans import plan_view
 from fs_cgr.scheduler.timing import UnsupportedFormat, check_start_time
 from fs_cgr.storage.base import ACTION_PLANS, ACTIONS
+from fs_cgr.times import parse_time
 
 OK = "OK"
 
@@ -155,7 +156,15 @@ def remove_action_timing(node, params: dict) -> str:
 
 @rpc("APIerSv1.GetScheduledActions")
 def get_scheduled_actions(node, params: dict) -> list:
-    found = node.scheduler.scheduled_actions()
+    """Tenant, Account, TimeStart, TimeEnd (next runs in [start, end)), Offset, Limit."""
+    try:
+        start = parse_time(params.get("TimeStart") or None)
+        end = parse_time(params.get("TimeEnd") or None)
+    except ValueError as exc:
+        raise InvalidArgument(str(exc)) from None
+    found = node.scheduler.scheduled_actions(
+        params.get("Tenant"), params.get("Account"), start, end
+    )
     offset, limit = int(params.get("Offset") or 0), int(params.get("Limit") or 0)
     found = found[offset : offset + limit] if limit else found[offset:]
     if not found:

@@ -171,15 +171,39 @@ class Scheduler:
         except CGRError as exc:
             log.warning("scheduler: %s on %s: %s", run_id, key, exc.message)
 
-    def scheduled_actions(self) -> list[dict]:
-        """CGrateS' GetScheduledActions: one entry per scheduled timing."""
-        return [
-            {
-                "NextRunTime": times.format_time(self.next_run(timing)),
-                "Accounts": len(self.node.datadb.set_members(plan_index(timing.plan_id))),
-                "ActionPlanID": timing.plan_id,
-                "ActionTimingUUID": timing.uuid,
-                "ActionsID": timing.actions_id,
-            }
-            for timing in self.timings()
-        ]
+    def scheduled_actions(
+        self,
+        tenant: str | None = None,
+        account: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[dict]:
+        """CGrateS' GetScheduledActions: one entry per scheduled timing whose next run is
+        in [start, end) and, when tenant/account are given, that runs for such an account."""
+        found = []
+        for timing in self.timings():
+            next_run = self.next_run(timing)
+            accounts = self.node.datadb.set_members(plan_index(timing.plan_id))
+            if start is not None and (next_run is None or next_run < start):
+                continue
+            if end is not None and (next_run is None or next_run >= end):
+                continue
+            if (tenant is not None or account is not None) and not any(
+                _is_account(key, tenant, account) for key in accounts
+            ):
+                continue
+            found.append(
+                {
+                    "NextRunTime": times.format_time(next_run),
+                    "Accounts": len(accounts),
+                    "ActionPlanID": timing.plan_id,
+                    "ActionTimingUUID": timing.uuid,
+                    "ActionsID": timing.actions_id,
+                }
+            )
+        return found
+
+
+def _is_account(key: str, tenant: str | None, account: str | None) -> bool:
+    key_tenant, _, key_account = key.partition(":")
+    return (tenant is None or tenant == key_tenant) and (account is None or account == key_account)

@@ -212,3 +212,16 @@ def test_legacy_get_account_shows_triggers_in_the_old_structure(api):
         "ACT_A",
     )
     assert set(old["BalanceDestinationIds"].split(";")) == {"DST_A", "DST_B"}
+
+
+def test_scheduled_actions_filters(api):
+    actions(api)
+    api.call("APIerSv1.SetActionPlan", plan(time="*hourly"))
+    api.call("APIerSv2.SetAccount", {"Tenant": TENANT, "Account": "f1", "ActionPlanIDs": ["AP_A"]})
+    [shown] = api.call("APIerSv1.GetScheduledActions", {"Tenant": TENANT, "Account": "f1"})
+    assert (shown["ActionPlanID"], shown["Accounts"]) == ("AP_A", 1)
+    assert error(api, "APIerSv1.GetScheduledActions", {"Account": "other"}) == "NOT_FOUND"
+    assert error(api, "APIerSv1.GetScheduledActions", {"TimeStart": "2999-01-01T00:00:00Z"}) == (
+        "NOT_FOUND"
+    )
+    assert api.call("APIerSv1.GetScheduledActions", {"TimeEnd": "2999-01-01T00:00:00Z"})
