@@ -5,10 +5,10 @@ from fs_cgr.accounts.service import plan_index
 from fs_cgr.api.methods_accounts import Exists
 from fs_cgr.api.registry import rpc
 from fs_cgr.errors import CGRError, InvalidArgument, MandatoryMissing, NotFound
-from fs_cgr.scheduler.plans import plan_view
+from fs_cgr.scheduler.plans import plan_timings, plan_view
 from fs_cgr.scheduler.timing import UnsupportedFormat, check_start_time
 from fs_cgr.storage.base import ACTION_PLANS, ACTIONS
-from fs_cgr.times import parse_time
+from fs_cgr.times import format_time, parse_time
 
 OK = "OK"
 
@@ -169,6 +169,35 @@ def get_scheduled_actions(node, params: dict) -> list:
     found = found[offset : offset + limit] if limit else found[offset:]
     if not found:
         raise NotFound()
+    return found
+
+
+@rpc("APIerSv1.GetAccountActionPlan")
+def get_account_action_plan(node, params: dict) -> list:
+    """Every timing of the plans the account is bound to: [{ActionPlanId, Uuid, ActionsId,
+    NextExecTime}] (an *asap timing has Go's zero time: it does not run again)."""
+    missing = _missing(params, "Tenant", "Account")
+    if missing:
+        raise MandatoryMissing(*missing)
+    try:
+        account = node.accounts.get_account(params["Tenant"], params["Account"])
+    except NotFound:
+        return []
+    live = node.tariffplans.live()
+    found = []
+    for plan_id in account.action_plan_ids:
+        doc = live.get(ACTION_PLANS, {}).get(plan_id)
+        for timing in plan_timings(plan_id, doc, live) if doc else ():
+            found.append(
+                {
+                    "ActionPlanId": plan_id,
+                    "Uuid": timing.uuid,
+                    "ActionsId": timing.actions_id,
+                    "NextExecTime": format_time(
+                        None if timing.is_asap else node.scheduler.next_run(timing)
+                    ),
+                }
+            )
     return found
 
 

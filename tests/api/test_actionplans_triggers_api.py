@@ -225,3 +225,13 @@ def test_scheduled_actions_filters(api):
         "NOT_FOUND"
     )
     assert api.call("APIerSv1.GetScheduledActions", {"TimeEnd": "2999-01-01T00:00:00Z"})
+
+
+def test_account_action_plan(api):
+    actions(api)
+    api.call("APIerSv1.SetActionPlan", plan(time="*hourly"))
+    api.call("APIerSv2.SetAccount", {"Tenant": TENANT, "Account": "g1", "ActionPlanIDs": ["AP_A"]})
+    [timing] = api.call("APIerSv1.GetAccountActionPlan", {"Tenant": TENANT, "Account": "g1"})
+    assert (timing["ActionPlanId"], timing["ActionsId"]) == ("AP_A", "ACT_A")
+    assert timing["NextExecTime"].endswith(":00:00Z")  # the next full hour
+    assert api.call("APIerSv1.GetAccountActionPlan", {"Tenant": TENANT, "Account": "x"}) == []
