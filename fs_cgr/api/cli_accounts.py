@@ -53,31 +53,27 @@ def account(args, client) -> None:
                 )
             )
         print_table(rows)
-    _plans(client, shown["ID"])
+    _plans(client, args.tenant, args.account)
 
 
-def _plans(client, account_key: str) -> None:
-    from fs_cgr.api.client import RpcError
-
-    try:
-        plans = client.call("APIerSv1.GetActionPlan", {"ID": ""})
-        scheduled = client.call("APIerSv1.GetScheduledActions", {})
-    except RpcError:
-        return
-    next_runs = {s["ActionTimingUUID"]: s["NextRunTime"] for s in scheduled}
+def _plans(client, tenant: str, account: str) -> None:
+    timings = client.call("APIerSv1.GetAccountActionPlan", {"Tenant": tenant, "Account": account})
+    starts = {}
+    for plan_id in sorted({timing["ActionPlanId"] for timing in timings}):
+        for plan in client.call("APIerSv1.GetActionPlan", {"ID": plan_id}):
+            for timing in plan["ActionTimings"]:
+                starts[timing["Uuid"]] = timing["Timing"]["Timing"]["StartTime"] or "00:00:00"
     rows = [("PLAN", "ACTIONS", "WHEN", "NEXT RUN")]
-    for plan in plans:
-        if account_key not in (plan.get("AccountIDs") or {}):
-            continue
-        for timing in plan["ActionTimings"]:
-            rows.append(
-                (
-                    plan["Id"],
-                    timing["ActionsID"],
-                    timing["Timing"]["Timing"]["StartTime"] or "00:00:00",
-                    cell(next_runs.get(timing["Uuid"])),
-                )
+    for timing in timings:
+        uuid = timing["Uuid"]
+        rows.append(
+            (
+                timing["ActionPlanId"],
+                timing["ActionsId"],
+                starts.get(uuid, ""),
+                cell(timing["NextExecTime"]),
             )
+        )
     if len(rows) > 1:
         print()
         print_table(rows)
