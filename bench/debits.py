@@ -2,6 +2,7 @@
 
     python bench/debits.py [--redis redis://127.0.0.1:6379/15] [--runs 3] [--seconds 3]
                            [--accounts 200] [--greenlets 64] [--kind debit|adjust]
+                           [--triggers 0..3]
 
 One gevent process, ``--greenlets`` greenlets each charging random accounts of
 ``--accounts`` through AccountService: ``debit`` rates a 30 s call (connect fee,
@@ -12,6 +13,11 @@ concurrent ones share Redis round trips. Figures are the median of ``--runs``
 runs; "CPU" is this process's CPU time (user + system) per charge, which stays
 meaningful when other jobs load the machine. Keys live under their own prefix
 and are removed afterwards.
+
+``--triggers 3`` gives every account three action triggers that every charge is
+checked against (``*min_balance``, ``*max_balance`` and ``*balance_expired`` on
+its monetary balance, none of which fires): the cost of the "account changed"
+listener. A run ends when the listener has checked every change it made.
 """
 
 from gevent import monkey
@@ -34,6 +40,7 @@ import redis  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from fs_cgr.accounts import triggers  # noqa: E402
 from fs_cgr.accounts.model import MONETARY  # noqa: E402
 from fs_cgr.accounts.service import AccountService  # noqa: E402
 from fs_cgr.app import LiveRating  # noqa: E402
@@ -78,13 +85,38 @@ LIVE = {
 }
 
 
-def build(url: str, accounts: int) -> AccountService:
+WATCHING = [  # (ThresholdType, ThresholdValue): checked on every charge, never crossed
+    ("*min_balance", "-1"),
+    ("*max_balance", "1e12"),
+    ("*balance_expired", "0"),
+]
+
+
+def build(url: str, accounts: int, trigger_count: int = 0) -> AccountService:
     datadb = open_datadb(url)
     datadb.flush()
     datadb.write_live((kind, i, doc) for kind, objs in LIVE.items() for i, doc in objs.items())
     service = AccountService(SimpleNamespace(datadb=datadb, rating=LiveRating(datadb)))
+    watching = [
+        triggers.trigger_from_params(
+            "BENCH",
+            {
+                "UniqueID": kind,
+                "ThresholdType": kind,
+                "ThresholdValue": value,
+                "BalanceType": MONETARY,
+                "ActionsID": "NONE",
+            },
+        )
+        for kind, value in WATCHING[:trigger_count]
+    ]
     for index in range(accounts):
         service.add_balance(TENANT, f"acc{index}", MONETARY, Decimal(10**9), {"ID": "main"})
+        if watching:
+            service.change_triggers(
+                TENANT, f"acc{index}", lambda docs: [t.to_doc() for t in watching]
+            )
+    service.changes.wait(timeout=60)
     return service
 
 
@@ -112,6 +144,7 @@ def one_run(service, args, run: int) -> tuple[float, float, float, float]:
 
     began, cpu_began = time.perf_counter(), time.process_time()
     gevent.joinall([gevent.spawn(worker, index) for index in range(args.greenlets)])
+    service.changes.wait(timeout=60)  # the listeners' work is part of the cost
     elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu_began
     latencies.sort()
     return (
@@ -142,10 +175,11 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=200)
     parser.add_argument("--greenlets", type=int, default=64)
     parser.add_argument("--kind", choices=("debit", "adjust"), default="debit")
+    parser.add_argument("--triggers", type=int, choices=range(len(WATCHING) + 1), default=0)
     args = parser.parse_args()
     prefix = f"fs_cgr_bench_debits_{os.getpid()}"
     url = f"{args.redis}?prefix={prefix}"
-    service = build(url, args.accounts)
+    service = build(url, args.accounts, args.triggers)
     try:
         results = [one_run(service, args, run) for run in range(args.runs)]
     finally:
@@ -156,7 +190,8 @@ def main() -> None:
         f"{args.kind}: {statistics.median(rates):,.0f}/s"
         f"  p50 {statistics.median(p50s):.2f} ms  p99 {statistics.median(p99s):.2f} ms"
         f"  CPU {statistics.median(cpus):.3f} ms/{args.kind}"
-        f"  ({args.greenlets} greenlets, {args.accounts} accounts, median of {args.runs})"
+        f"  ({args.greenlets} greenlets, {args.accounts} accounts, {args.triggers} triggers"
+        f" each, median of {args.runs})"
     )
 
 

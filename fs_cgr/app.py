@@ -20,6 +20,7 @@ from fs_cgr.offload import off_the_loop
 from fs_cgr.rating import RatingEngine
 from fs_cgr.resources.service import ResourceService
 from fs_cgr.routes.service import RouteService
+from fs_cgr.scheduler.service import Scheduler
 from fs_cgr.sessions.service import SessionService
 from fs_cgr.stats.service import StatService
 from fs_cgr.storage import open_datadb, open_stordb
@@ -126,6 +127,7 @@ class Node:
         self.thresholds = ThresholdService(self)
         self.stats = StatService(self)
         self.cdrc = Mediator(self)
+        self.scheduler = Scheduler(self)
         self._started = False
 
     @property
@@ -139,6 +141,7 @@ class Node:
             self.thresholds,
             self.stats,
             self.cdrc,
+            self.scheduler,
         ]
 
     def start(self) -> "Node":

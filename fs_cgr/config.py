@@ -154,6 +154,11 @@ class ChargersConfig:
 
 
 @dataclass
+class ThresholdsConfig:
+    account_updates: bool = False  # account changes raise BalanceUpdate/AccountUpdate events
+
+
+@dataclass
 class Config:
     general: GeneralConfig = field(default_factory=GeneralConfig)
     listen: ListenConfig = field(default_factory=ListenConfig)
@@ -166,6 +171,7 @@ class Config:
     cdrc: list[CdrcConfig] = field(default_factory=list)
     attributes: AttributesConfig = field(default_factory=AttributesConfig)
     chargers: ChargersConfig = field(default_factory=ChargersConfig)
+    thresholds: ThresholdsConfig = field(default_factory=ThresholdsConfig)
 
     def __post_init__(self):
         _finish(self)

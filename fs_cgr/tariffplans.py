@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
+from fs_cgr.accounts import triggers
 from fs_cgr.accounts.actions import check_live
 from fs_cgr.errors import CGRError, MandatoryMissing, NotFound
 from fs_cgr.filter_references import check_filter_references
@@ -20,6 +21,7 @@ from fs_cgr.folder_access import allowed_folder
 from fs_cgr.jsoncodec import encode
 from fs_cgr.offload import collection_paused, off_the_loop, on_the_loop
 from fs_cgr.rating import RatingEngine, TariffPlan, TariffPlanError, load_folder
+from fs_cgr.scheduler import plans
 from fs_cgr.storage.base import (
     DESTINATION_RATES,
     DESTINATIONS,
@@ -192,6 +194,8 @@ def _checked(live: dict, make_changes) -> tuple[list, RatingEngine]:
     engine = RatingEngine.compile(merged)
     check_filter_references(changes, merged)
     check_live(merged)  # actions that could not run are refused before the write
+    triggers.check_live(merged)
+    plans.check_live(merged)
     encoded = [(kind, key, doc and EncodedDoc(encode(doc))) for kind, key, doc in changes]
     return encoded, engine
 

@@ -48,18 +48,22 @@ ALLOW_NEGATIVE = "*allow_negative"
 DENY_NEGATIVE = "*deny_negative"
 LOG = "*log"
 REMOVE_ACCOUNT = "*remove_account"
+RESET_TRIGGERS = "*reset_triggers"
+RESET_COUNTERS = "*reset_counters"
+SET_RECURRENT = "*set_recurrent"
+UNSET_RECURRENT = "*unset_recurrent"
+CDRLOG = "*cdrlog"
+HTTP_POST = "*http_post"
+HTTP_POST_ASYNC = "*http_post_async"
+# Actions that reach outside the account: collected while the list runs, done by the
+# AccountService once the account's change is written (an action list that fails or
+# loses its compare-and-set sends nothing).
+EFFECTS = frozenset({CDRLOG, HTTP_POST, HTTP_POST_ASYNC})
 
 # CGrateS action types fs_cgr accepts in a tariff plan but does not perform (they talk to
 # services fs_cgr does not have); running one logs a warning.
 NOT_PERFORMED = frozenset(
     {
-        "*reset_triggers",
-        "*cdrlog",
-        "*set_recurrent",
-        "*unset_recurrent",
-        "*reset_counters",
-        "*http_post",
-        "*http_post_async",
         "*mail_async",
         "*set_ddestinations",
         "*cgr_rpc",
@@ -126,6 +130,28 @@ class BalanceFilter:
             and _includes(balance.shared_groups, self.shared_groups)
         )
 
+    def view(self) -> dict:
+        """CGrateS' BalanceFilter JSON: fields not given are null (Value as a ValueFormula)."""
+        return {
+            "Uuid": self.uuid,
+            "ID": self.id,
+            "Type": self.type,
+            "Value": None
+            if self.value is None
+            else {"Method": "", "Params": None, "Static": self.value},
+            "ExpirationDate": None,
+            "Weight": self.weight,
+            "DestinationIDs": self.destination_ids,
+            "RatingSubject": self.rating_subject,
+            "Categories": self.categories,
+            "SharedGroups": self.shared_groups,
+            "TimingIDs": self.timing_ids,
+            "Timings": None,
+            "Disabled": self.disabled,
+            "Factor": None,
+            "Blocker": self.blocker,
+        }
+
     def create(self, balance_type: str, value: Decimal, now: datetime) -> Balance:
         """A new balance from the filter's fields (CGrateS' CreateBalance)."""
         if self.id == DEFAULT_BALANCE_ID:
@@ -171,24 +197,40 @@ class Action:
     weight: Decimal = ZERO
     extra_parameters: str = ""
     actions_id: str = ""
+    expiry_text: str = ""
+
+    def view(self) -> dict:
+        """CGrateS' engine.Action JSON (APIerSv2.GetActions)."""
+        return {
+            "Id": self.actions_id,
+            "ActionType": self.type,
+            "ExtraParameters": self.extra_parameters,
+            "Filter": "",
+            "ExpirationString": self.expiry_text,
+            "Weight": self.weight,
+            "Balance": self.balance.view(),
+        }
 
 
 def resolve_expiry(text: str | None, now: datetime) -> datetime | None:
-    """An expiry as CGrateS writes it: "*unlimited"/"" = never, "*daily", "*monthly",
-    "*yearly", "*month_end", "+720h", or a time. Raises ValueError."""
+    """An expiry as CGrateS writes it: "*unlimited"/"" = never, "*daily", "*month" (or
+    "*monthly"), "*year" (or "*yearly"), "*month_end[+dur]", "+720h", or a time.
+    Raises ValueError."""
     text = (text or "").strip()
     if text in ("", "*unlimited"):
         return None
     if text == "*daily":
         return now + timedelta(days=1)
-    if text == "*monthly":
+    if text in ("*month", "*monthly"):
         return _add_months(now, 1)
-    if text == "*yearly":
+    if text in ("*year", "*yearly"):
         return _add_months(now, 12)
     if text.startswith("*month_end"):
         last_day = calendar.monthrange(now.year, now.month)[1]
         end = now.replace(day=last_day, hour=23, minute=59, second=59, microsecond=0)
         return end + _extra(text, "*month_end")
+    if text.startswith("+"):  # from when the action runs (the scheduler's clock), not now
+        return now + _extra(text, "")
     return times.parse_time(text)
 
 
@@ -247,7 +289,7 @@ def parse_action(doc: dict, actions_id: str = "") -> Action:
     try:
         if not kind:
             raise ValueError("missing Identifier")
-        if not (kind in PERFORMERS or kind == REMOVE_ACCOUNT or kind in NOT_PERFORMED):
+        if not (kind in PERFORMERS or kind in (REMOVE_ACCOUNT, *EFFECTS) or kind in NOT_PERFORMED):
             raise ValueError(f"unknown action {kind!r}")
         if _text(doc.get("Filter")) is not None:
             raise ValueError("action filters are not supported")
@@ -273,6 +315,7 @@ def parse_action(doc: dict, actions_id: str = "") -> Action:
             weight=_decimal(doc.get("Weight")) or ZERO,
             extra_parameters=str(doc.get("ExtraParameters") or ""),
             actions_id=actions_id,
+            expiry_text=str(doc.get("ExpiryTime") or ""),
         )
     except ValueError as exc:
         raise InvalidArgument(f"actions {actions_id or '?'}: {exc}") from None
@@ -339,13 +382,31 @@ def _given_map(params: dict, key: str) -> dict | None:
 # -- execution ---------------------------------------------------------------------------
 
 
-def execute(account: Account, actions: list[Action], now: datetime) -> bool:
+@dataclass(slots=True)
+class Effect:
+    """An action that reaches outside the account (``*cdrlog``, ``*http_post``): done once
+    the change is written. ``account`` is the account as the action saw it; ``actions``
+    the whole list (``*cdrlog`` logs its balance actions)."""
+
+    action: Action
+    actions: list[Action]
+    account: Account
+
+
+def execute(
+    account: Account, actions: list[Action], now: datetime, effects: list | None = None
+) -> bool:
     """Run ``actions`` on ``account`` in order (changed in place). Returns True when one of
-    them asks to remove the account. Raises ActionError; the caller then keeps nothing."""
+    them asks to remove the account. Actions reaching outside the account are appended to
+    ``effects`` (dropped when None). Raises ActionError; the caller then keeps nothing."""
     remove = False
     for action in actions:
         if action.type == REMOVE_ACCOUNT:
             remove = True
+            continue
+        if action.type in EFFECTS:
+            if effects is not None:
+                effects.append(Effect(action, actions, account.copy()))
             continue
         perform = PERFORMERS.get(action.type)
         if perform is None:
@@ -464,6 +525,38 @@ def _set_flag(name: str, value: bool):
     return perform
 
 
+def _change_triggers(account: Account, action: Action, only_counters=False, **fields) -> None:
+    """Set ``fields`` on the account's triggers the action names by balance type and id
+    (CGrateS' ActionTrigger.Match; none given = all). Trigger documents are replaced,
+    never changed in place: copies of the account share them."""
+    for index, trigger in enumerate(account.action_triggers):
+        watched = trigger.get("Balance") or {}
+        if only_counters and "_counter" not in trigger.get("ThresholdType", ""):
+            continue
+        if action.balance.type and watched.get("Type") != action.balance.type:
+            continue
+        if action.balance.id and watched.get("ID") != action.balance.id:
+            continue
+        account.action_triggers[index] = {**trigger, **fields}
+
+
+def _reset_triggers(account: Account, action: Action, now: datetime) -> None:
+    """Arm the triggers again; they are checked once the change is written."""
+    _change_triggers(account, action, Executed=False)
+
+
+def _reset_counters(account: Account, action: Action, now: datetime) -> None:
+    """The *_event_counter triggers' counters back to 0."""
+    _change_triggers(account, action, Counter="0", only_counters=True)
+
+
+def _set_recurrent(value: bool):
+    def perform(account: Account, action: Action, now: datetime) -> None:
+        _change_triggers(account, action, Recurrent=value)
+
+    return perform
+
+
 def _log(account: Account, action: Action, now: datetime) -> None:
     log.info("LOG Account: %s", json.dumps(account.to_doc(), sort_keys=True))
 
@@ -484,4 +577,8 @@ PERFORMERS = {
     ALLOW_NEGATIVE: _set_flag("allow_negative", True),
     DENY_NEGATIVE: _set_flag("allow_negative", False),
     LOG: _log,
+    RESET_TRIGGERS: _reset_triggers,
+    RESET_COUNTERS: _reset_counters,
+    SET_RECURRENT: _set_recurrent(True),
+    UNSET_RECURRENT: _set_recurrent(False),
 }

@@ -161,7 +161,10 @@ class Account:
     allow_negative: bool = False
     disabled: bool = False
     update_time: datetime | None = None
-    action_plan_ids: list[str] = field(default_factory=list)  # plans whose timings wait
+    action_plan_ids: list[str] = field(default_factory=list)  # plans the scheduler runs for it
+    # ActionTrigger documents; never changed in place (copies share them): replace one to
+    # change it
+    action_triggers: list[dict] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -198,6 +201,7 @@ class Account:
             self.disabled,
             self.update_time,
             list(self.action_plan_ids),
+            list(self.action_triggers),
         )
 
     def to_doc(self) -> dict:
@@ -214,6 +218,8 @@ class Account:
             doc["UpdateTime"] = format_time(self.update_time)
         if self.action_plan_ids:
             doc["ActionPlanIDs"] = list(self.action_plan_ids)
+        if self.action_triggers:
+            doc["ActionTriggers"] = list(self.action_triggers)
         return doc
 
     @classmethod
@@ -229,4 +235,5 @@ class Account:
             disabled=doc.get("Disabled", False),
             update_time=_stored_time(doc.get("UpdateTime")),
             action_plan_ids=list(doc.get("ActionPlanIDs", ())),
+            action_triggers=[dict(trigger) for trigger in doc.get("ActionTriggers", ())],
         )

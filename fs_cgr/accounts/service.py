@@ -21,6 +21,9 @@ changed so much since that the request itself would now fail.
 
 Within one process, changes to the same account take turns on a local lock,
 so conflicts only come from other processes or nodes.
+
+After every write the change is told to the listeners of ``on_change`` (action
+triggers, ThresholdS, ...), later and outside the lock: see changes.py.
 """
 
 import logging
@@ -33,6 +36,9 @@ from decimal import Decimal
 
 from fs_cgr import times
 from fs_cgr.accounts import actions as acts
+from fs_cgr.accounts import effects as outside
+from fs_cgr.accounts import triggers as trig
+from fs_cgr.accounts.changes import AccountChanges, Listener
 from fs_cgr.accounts.debit import (
     Adjustment,
     Debit,
@@ -55,7 +61,8 @@ from fs_cgr.errors import (
 )
 from fs_cgr.money import ZERO
 from fs_cgr.rating import CallDescriptor
-from fs_cgr.storage.base import ACTION_PLANS, ACTIONS
+from fs_cgr.storage.base import ACTION_PLANS, ACTION_TRIGGERS, ACTIONS
+from fs_cgr.times import format_time
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +79,20 @@ class AccountService:
         self.node = node
         self._locks = _KeyedLocks()
         self._known = _KnownAccounts(REMEMBERED_ACCOUNTS)
+        self.changes = AccountChanges()
+        self._reaction_writes = _KnownAccounts(REMEMBERED_ACCOUNTS)  # UpdateTime of reactions
+        self.on_change(self._check_triggers)
+
+    def stop(self) -> None:
+        """The node stops: the change listeners finish what is queued."""
+        self.changes.close()
+
+    def on_change(self, listener: Listener) -> None:
+        """Call ``listener(tenant, account_id, doc, previous)`` after every successful change
+        of an account (``doc``: the account document as written; ``previous``: the Account
+        before it, None when new). Listeners run one after the other in a worker, never
+        inside the change; a failing one is logged."""
+        self.changes.add(listener)
 
     @property
     def datadb(self):
@@ -142,6 +163,7 @@ class AccountService:
             )
             if not debit.complete and not allow_partial:
                 raise InsufficientCredit()
+            trig.count(account, debit, cd.tor, cd.category, destinations)
             debit.tenant, debit.account, debit.key = cd.tenant, cd.account, key or ""
             return (account if debit.charges or key else None), debit
 
@@ -232,32 +254,86 @@ class AccountService:
         disabled: bool | None = None,
         action_plan_ids: Iterable[str] = (),
         overwrite_plans: bool = False,
+        action_triggers_id: str = "",
     ) -> Account:
         """Create or update an account; attaching action plans runs their *asap actions
-        (in the same atomic write) and keeps the other timings, which are not run yet."""
+        (in the same atomic write) and binds the account to their scheduled timings;
+        ``action_triggers_id`` replaces its triggers with that group's."""
         _require(Tenant=tenant, Account=account)
-        plans = self._action_plans(action_plan_ids)
-        return self._set_account(tenant, account, allow_negative, disabled, plans, overwrite_plans)
+        live = self.datadb.read_live()
+        plans = self._action_plans(action_plan_ids, live)
+        triggers = self._trigger_group(action_triggers_id, live)
+        return self._set_account(
+            tenant, account, allow_negative, disabled, plans, overwrite_plans, triggers
+        )
 
-    def _set_account(self, tenant, account, allow_negative, disabled, plans, overwrite_plans):
+    def _set_account(
+        self,
+        tenant,
+        account,
+        allow_negative,
+        disabled,
+        plans,
+        overwrite_plans,
+        triggers=None,
+        *,
+        loading=False,
+    ):
+        effects: list = []
+
         def change(current: Account | None):
+            effects.clear()
             current = current or Account(tenant, account)
             if allow_negative is not None:
                 current.allow_negative = allow_negative
             if disabled is not None:
                 current.disabled = disabled
-            if overwrite_plans:
-                current.action_plan_ids = []
-            self._attach_plans(current, plans)
+            if overwrite_plans:  # plans kept stay bound, without running their *asap again
+                wanted = {plan_id for plan_id, _ in plans}
+                current.action_plan_ids = [p for p in current.action_plan_ids if p in wanted]
+            if triggers is not None:
+                trig.attach(current, triggers, overwrite=True)
+            self._attach_plans(current, plans, effects, loading)
             return current, current
 
-        return self._update(tenant, account, change)
+        before = self._plan_ids_of(tenant, account)
+        updated = self._update(tenant, account, change)
+        self._bind_plans(updated.key, before, updated.action_plan_ids)
+        outside.perform(self.node, effects)
+        return updated
+
+    def unbind_plan(self, tenant: str, account: str, plan_id: str) -> None:
+        """Take the account off the plan (its scheduled timings no longer run for it)."""
+
+        def change(current: Account | None):
+            if current is None or plan_id not in current.action_plan_ids:
+                return None, None
+            current.action_plan_ids.remove(plan_id)
+            return current, current
+
+        self._update(tenant, account, change)
+        self.datadb.set_remove(plan_index(plan_id), [f"{tenant}:{account}"])
+
+    def _plan_ids_of(self, tenant: str, account: str) -> list[str]:
+        stored = self.datadb.get_account(tenant, account)
+        return list(stored[0].get("ActionPlanIDs", ())) if stored else []
+
+    def _bind_plans(self, account_key: str, before: Iterable[str], after: Iterable[str]) -> None:
+        """Keep the DataDB's plan -> accounts index (what the scheduler runs) in step."""
+        before, after = set(before), set(after)
+        for plan_id in before - after:
+            self.datadb.set_remove(plan_index(plan_id), [account_key])
+        for plan_id in after - before:
+            self.datadb.set_add(plan_index(plan_id), [account_key])
 
     def remove_account(self, tenant: str, account: str) -> bool:
         """Delete the account; False when there was none."""
         _require(Tenant=tenant, Account=account)
         self._known.forget(f"{tenant}:{account}")
-        return self.datadb.remove_account(tenant, account)
+        plan_ids = self._plan_ids_of(tenant, account)
+        removed = self.datadb.remove_account(tenant, account)
+        self._bind_plans(f"{tenant}:{account}", plan_ids, ())
+        return removed
 
     def add_balance(
         self,
@@ -308,13 +384,26 @@ class AccountService:
         )
         return self._run_actions(tenant, account, [action])
 
-    def execute_actions(self, tenant: str, account: str, actions_id: str) -> Account | None:
-        """Run the live actions ``actions_id`` on the account (None when they removed it)."""
+    def execute_actions(
+        self, tenant: str, account: str, actions_id: str, reaction: bool = False
+    ) -> Account | None:
+        """Run the live actions ``actions_id`` on the account (None when they removed it).
+        ``reaction``: they react to an earlier change (a threshold's actions), so their own
+        change raises no further reaction (``written_by_reaction``)."""
         _require(Tenant=tenant, Account=account, ActionsId=actions_id)
         doc = self.datadb.read_live().get(ACTIONS, {}).get(actions_id)
         if doc is None:
             raise NotFound(f"actions {actions_id}")
-        return self._run_actions(tenant, account, acts.parse_actions(doc))
+        marker = self._reaction_writes if reaction else None
+        return self._run_actions(tenant, account, acts.parse_actions(doc), marker=marker)
+
+    def written_by_reaction(self, tenant: str, account: str, doc: dict) -> bool:
+        """Whether this change of the account was written by a trigger's or a threshold's
+        actions: reacting to it again could loop (a recurrent trigger or a threshold whose
+        own top-up keeps it crossed), so neither does, as CGrateS runs no triggers from
+        inside a trigger's actions."""
+        written = self._reaction_writes.get(f"{tenant}:{account}")
+        return written is not None and written[1] == doc.get("UpdateTime")
 
     def execute_account_actions(self, docs: Iterable[dict]) -> list[Account]:
         """AccountActions rows: create each account (AllowNegative, Disabled) and run its
@@ -324,19 +413,119 @@ class AccountService:
         for doc in docs:
             tenant, account = doc.get("Tenant", ""), doc.get("Account", "")
             _require(Tenant=tenant, Account=account)
-            if doc.get("ActionTriggersId"):
-                log.warning(
-                    "account %s:%s: action triggers %s are not supported yet",
-                    tenant,
-                    account,
-                    doc["ActionTriggersId"],
-                )
             plan_id = doc.get("ActionPlanId") or doc.get("ActionPlanID") or ""
             plans = self._action_plans([plan_id], live)
+            group = doc.get("ActionTriggersId") or doc.get("ActionTriggersID") or ""
+            triggers = self._trigger_group(group, live) if group else None
             allow_negative = bool(doc.get("AllowNegative", False))
             disabled = bool(doc.get("Disabled", False))
-            done.append(self._set_account(tenant, account, allow_negative, disabled, plans, False))
+            done.append(
+                self._set_account(
+                    tenant, account, allow_negative, disabled, plans, False, triggers, loading=True
+                )
+            )
         return done
+
+    # -- action triggers -------------------------------------------------------------
+    def _trigger_group(self, group_id: str, live: dict) -> list | None:
+        if not group_id:
+            return None
+        doc = live.get(ACTION_TRIGGERS, {}).get(group_id)
+        if doc is None:
+            raise NotFound(f"action triggers {group_id}")
+        return trig.group_triggers(doc)
+
+    def add_triggers(
+        self,
+        tenant: str,
+        account: str,
+        group_ids: Iterable[str],
+        *,
+        overwrite: bool = False,
+        activation=None,
+        executed: bool = False,
+    ) -> Account:
+        """AddAccountActionTriggers: copy the groups' triggers into the existing account."""
+        _require(Tenant=tenant, Account=account)
+        live = self.datadb.read_live()
+        triggers = [t for group in group_ids for t in self._trigger_group(group, live) or ()]
+
+        def change(current: Account | None):
+            current = _existing(current)
+            trig.attach(
+                current, triggers, overwrite=overwrite, activation=activation, executed=executed
+            )
+            return current, current
+
+        return self._update(tenant, account, change)
+
+    def change_triggers(self, tenant: str, account: str, edit: Callable[[list], list]) -> Account:
+        """Replace the account's trigger documents by ``edit(documents)`` (remove, reset)."""
+        _require(Tenant=tenant, Account=account)
+
+        def change(current: Account | None):
+            current = _existing(current)
+            current.action_triggers = edit([dict(doc) for doc in current.action_triggers])
+            return current, current
+
+        return self._update(tenant, account, change)
+
+    def _check_triggers(self, tenant: str, account: str, doc: dict, _previous=None) -> None:
+        """The change listener of action triggers: fire the ones this change crossed.
+
+        A change written by a reaction is not checked again (``written_by_reaction``)."""
+        if not doc.get("ActionTriggers") or not trig.maybe_crossed(doc):
+            return
+        if self.written_by_reaction(tenant, account, doc):
+            return
+        now = times.now()
+        current = Account.from_doc(doc)
+        if any(t.crossed(current, now) for t in trig.account_triggers(current)):
+            self.fire_triggers(tenant, account)
+
+    def fire_triggers(self, tenant: str, account: str) -> Account | None:
+        """Run the actions of every trigger of the account crossed now, highest Weight
+        first, each marked Executed (a recurrent one only gets LastExecutionTime), all in
+        one atomic write."""
+        live = self.datadb.read_live()
+        effects: list = []
+
+        def change(current: Account | None):
+            effects.clear()
+            current = _existing(current)
+            if current.disabled:
+                return None, None
+            now = times.now()
+            fired = False
+            order = sorted(
+                range(len(current.action_triggers)),
+                key=lambda i: -_weight(current.action_triggers[i]),
+            )
+            for index in order:
+                trigger = trig.ActionTrigger.from_doc(current.action_triggers[index])
+                if not trigger.crossed(current, now):
+                    continue
+                actions_doc = live.get(ACTIONS, {}).get(trigger.actions_id)
+                if actions_doc is None:
+                    log.error("action trigger %s: no actions %s", trigger.id, trigger.actions_id)
+                    continue
+                current.action_triggers[index] = {
+                    **current.action_triggers[index],
+                    "Executed": True,
+                    "LastExecutionTime": format_time(now),
+                }
+                acts.execute(current, acts.parse_actions(actions_doc), now, effects)
+                if trigger.recurrent:
+                    current.action_triggers[index] = {
+                        **current.action_triggers[index],
+                        "Executed": False,
+                    }
+                fired = True
+            return (current if fired else None), current
+
+        updated = self._update(tenant, account, change, marker=self._reaction_writes)
+        outside.perform(self.node, effects)
+        return updated
 
     # -- actions plumbing ------------------------------------------------------------
     def _action_plans(self, plan_ids: Iterable[str], live: dict | None = None) -> list:
@@ -356,42 +545,57 @@ class AccountService:
                 actions_doc = live.get(ACTIONS, {}).get(entry.get("ActionsId", ""))
                 if actions_doc is None:
                     raise NotFound(f"actions {entry.get('ActionsId')} of action plan {plan_id}")
-                timings.append((entry.get("TimingId", ""), acts.parse_actions(actions_doc)))
+                timing_id = entry.get("TimingId") or (entry.get("Timing") or {}).get("Time")
+                timings.append((timing_id or "", acts.parse_actions(actions_doc)))
             plans.append((plan_id, timings))
         return plans
 
-    def _attach_plans(self, account: Account, plans: list) -> None:
+    def _attach_plans(self, account: Account, plans: list, effects: list, loading: bool) -> None:
+        """Run the *asap timings of newly attached plans (of every plan when ``loading`` a
+        tariff plan's AccountActions, as CGrateS' loader does); bind the account to the
+        plans (the scheduler runs their other timings)."""
         for plan_id, timings in plans:
-            scheduled = False
+            if plan_id in account.action_plan_ids and not loading:
+                continue
             for timing_id, actions in timings:
-                if timing_id == ASAP:
-                    if acts.execute(account, actions, times.now()):
-                        raise acts.ActionError(f"action plan {plan_id} removes the account")
-                else:
-                    scheduled = True
-                    log.info(
-                        "account %s: action plan %s timing %s: scheduled timings not supported"
-                        " yet; stored, not run",
-                        account.key,
-                        plan_id,
-                        timing_id,
-                    )
-            if scheduled and plan_id not in account.action_plan_ids:
+                if timing_id == ASAP and acts.execute(account, actions, times.now(), effects):
+                    raise acts.ActionError(f"action plan {plan_id} removes the account")
+            if plan_id not in account.action_plan_ids:
                 account.action_plan_ids.append(plan_id)
 
-    def _run_actions(self, tenant, account, actions, *, create=False) -> Account | None:
+    def prefetch(self, keys: list[tuple[str, str]]) -> None:
+        """Read many accounts in one go and remember them, so that changing each next is a
+        single compare-and-set (a scheduled run over a plan's accounts)."""
+        for (tenant, account), stored in zip(keys, self.datadb.get_accounts(keys), strict=True):
+            if stored is not None:
+                self._known.put(f"{tenant}:{account}", *_state(*stored))
+
+    def run_scheduled(self, tenant: str, account: str, actions: list, key: str) -> bool:
+        """A scheduled run of ``actions`` on the account, once per ``key`` (the run's id):
+        a run repeated after a node died mid-way changes nothing the second time.
+        False when the account is gone."""
+        try:
+            self._run_actions(tenant, account, actions, key=key)
+        except NotFound:
+            return False
+        return True
+
+    def _run_actions(self, tenant, account, actions, *, create=False, key=None, marker=None):
         """Run ``actions`` on the account in one atomic write; None when they removed it."""
+        effects: list = []
 
         def change(current: Account | None):
+            effects.clear()
             if current is None:
                 if not create:
                     raise NotFound()
                 current = Account(tenant, account)
-            if acts.execute(current, actions, times.now()):
+            if acts.execute(current, actions, times.now(), effects):
                 return None, _REMOVED
-            return current, current
+            return current, _Ran() if key is not None else current
 
-        result = self._update(tenant, account, change)
+        result = self._update(tenant, account, change, key, _Ran.from_doc, marker)
+        outside.perform(self.node, effects)
         if result is _REMOVED:
             self.remove_account(tenant, account)
             return None
@@ -405,6 +609,7 @@ class AccountService:
         change: Callable[[Account | None], tuple[Account | None, object]],
         key: str | None = None,
         from_doc: Callable[[dict], object] | None = None,
+        marker: "_KnownAccounts | None" = None,
     ):
         """``change`` (returns the account to write, or None to write nothing, and the
         result) the account as last known, compare-and-set; on a conflict, again from the
@@ -432,11 +637,12 @@ class AccountService:
                         continue
                     return result
                 updated.update_time = times.now()
+                doc = updated.to_doc()
                 outcome = self.datadb.cas_account(
                     tenant,
                     account,
                     version,
-                    updated.to_doc(),
+                    doc,
                     key,
                     result.to_doc() if key is not None else None,
                 )
@@ -444,6 +650,9 @@ class AccountService:
                     self._known.put(
                         name, updated if result is not updated else updated.copy(), outcome.version
                     )
+                    if marker is not None:
+                        marker.put(name, None, doc.get("UpdateTime"))
+                    self.changes.notify(tenant, account, doc, known)
                     return result
                 if outcome.duplicate:
                     self._known.forget(name)
@@ -473,6 +682,22 @@ class AccountService:
             return None
         outcome = self.datadb.cas_account(tenant, account, _NO_VERSION, {}, key)
         return outcome.stored if outcome.duplicate else None
+
+
+def plan_index(plan_id: str) -> str:
+    """The DataDB set of ``tenant:account`` ids bound to an action plan."""
+    return f"action_plan_accounts:{plan_id}"
+
+
+class _Ran:
+    """What a keyed action run stores with its write: only that it happened."""
+
+    def to_doc(self) -> dict:
+        return {"Ran": True}
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> "_Ran":
+        return cls()
 
 
 def _state(doc: dict | None, version: int) -> tuple[Account | None, int]:

@@ -7,6 +7,7 @@ Unit values are integers (``*voice`` in nanoseconds); money stays Decimal.
 """
 
 from fs_cgr.accounts.model import MONETARY, Account, Balance, string_map_text
+from fs_cgr.accounts.triggers import account_triggers, unit_counters
 from fs_cgr.times import format_time
 
 LEGACY_DIRECTION = "*out"
@@ -43,8 +44,8 @@ def account_view(account: Account) -> dict:
         "BalanceMap": {
             kind: [balance_view(b) for b in chain] for kind, chain in account.balances.items()
         },
-        "UnitCounters": None,
-        "ActionTriggers": None,
+        "UnitCounters": unit_counters(account),
+        "ActionTriggers": [t.view() for t in account_triggers(account)] or None,
         "AllowNegative": account.allow_negative,
         "Disabled": account.disabled,
         "UpdateTime": format_time(account.update_time),
@@ -77,7 +78,7 @@ def legacy_account_view(account: Account) -> dict:
             if chain
         },
         "UnitCounters": [],
-        "ActionTriggers": [],
+        "ActionTriggers": [t.legacy_view() for t in account_triggers(account)],
         "AllowNegative": account.allow_negative,
         "Disabled": account.disabled,
     }

@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    from fs_cgr import __version__
+
+    parser.add_argument("--version", action="version", version=f"fs-cgr {__version__}")
     client_options = argparse.ArgumentParser(add_help=False)
     client_options.add_argument(
         "--url",
@@ -93,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # e.g. `fs-cgr cdrs | head`: the reader left, nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _main(argv) -> int:
     args = build_parser().parse_args(argv)
     cmd: Command = args.command_spec
     if not cmd.client:
@@ -170,9 +181,20 @@ def ping(args, client) -> None:
     arg("--remove", action="store_true", help="remove what the folder defines instead"),
 )
 def load(args, client) -> None:
+    from fs_cgr.api.client import RpcError
+
     folder = os.path.abspath(args.dir)
     method = "APIerSv1.RemoveTPFromFolder" if args.remove else "APIerSv1.LoadTariffPlanFromFolder"
-    print(client.call(method, {"FolderPath": folder}))
+    try:
+        print(client.call(method, {"FolderPath": folder}))
+    except RpcError as exc:
+        if not exc.message.startswith("INVALID_PATH"):
+            raise
+        why = exc.message.partition(": ")[2] or "the server finds no folder there"
+        here = "" if os.path.isdir(folder) else "; it is no folder on this machine either"
+        raise RpcError(
+            f"INVALID_PATH: {folder}: {why} (the server reads the path on its own machine){here}"
+        ) from None
 
 
 @command(
@@ -280,9 +302,19 @@ def _fetch(client, query: dict) -> list:
 
 def _cdr_table(found: list) -> None:
     columns = ("AnswerTime", "Account", "Destination", "Usage", "RequestType", "RunID", "Cost")
-    columns += ("ExtraInfo",)  # last: not padded
-    rows = [columns] + [tuple(str(cdr[name]) for name in columns) for cdr in found]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(columns) - 1)] + [0]
+    columns += ("ExtraInfo",)
+    print_table([columns] + [tuple(cell(cdr[name]) for name in columns) for cdr in found])
+
+
+def cell(value) -> str:
+    """A table cell: Go's zero time (an unanswered call, a balance that never expires)
+    shows empty."""
+    return "" if value is None or str(value).startswith("0001-01-01") else str(value)
+
+
+def print_table(rows: list[tuple]) -> None:
+    """Columns aligned by their widest cell; the last one is not padded."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)] + [0]
     for row in rows:
         print("  ".join(value.ljust(w) for value, w in zip(row, widths, strict=True)).rstrip())
 
@@ -347,5 +379,9 @@ def stats(args, client) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+from fs_cgr.api import cli_accounts  # noqa: E402, F401 - registers `account` and `topup`
+
+if __name__ == "__main__":  # run the imported module: the one every command registered with
+    from fs_cgr.api import cli
+
+    sys.exit(cli.main())

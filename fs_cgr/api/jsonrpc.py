@@ -11,6 +11,7 @@ import json
 import logging
 from decimal import Decimal
 
+from fs_cgr.api.params import GoParams
 from fs_cgr.api.registry import resolve
 from fs_cgr.errors import CGRError
 from fs_cgr.jsoncodec import encode  # exact Decimals at the C encoder's speed
@@ -90,13 +91,15 @@ def _single_param(request: dict, method) -> dict:
     if "params" not in request:
         raise InvalidRequest(f"{method.name}: missing params (a list with one object)")
     params = request["params"]
+    if params == [] or params is None:  # Go clients send no argument for an empty struct
+        return GoParams({})
     if not isinstance(params, list) or len(params) != 1:
         raise InvalidRequest(f"{method.name}: params must be a list with one object")
     param = params[0]
     if param is None:  # Go clients send [null] for an empty argument
-        return {}
+        return GoParams({})
     if isinstance(param, dict):
-        return param
+        return GoParams(param)
     if method.scalar_param and isinstance(param, (str, int, Decimal)):
         return {method.scalar_param: param}
     raise InvalidRequest(f"{method.name}: params must be a list with one object")

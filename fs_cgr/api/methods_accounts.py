@@ -16,6 +16,7 @@ from fs_cgr.storage.base import ACTIONS
 from fs_cgr.times import parse_time
 
 OK = "OK"
+READ_WAIT = 2.0  # seconds an account read waits for the triggers of changes before it
 
 
 class Exists(CGRError):
@@ -39,11 +40,14 @@ def _require(params: dict, *names: str) -> None:
 
 def _options(params: dict) -> dict:
     """ExtraOptions {AllowNegative, Disabled}; older clients send them at the top level."""
-    options = dict(params.get("ExtraOptions") or {})
+    options = params.get("ExtraOptions") or {}
+    given = {}
     for name in ("AllowNegative", "Disabled"):
-        if name not in options and name in params:
-            options[name] = params[name]
-    return {name: bool(options[name]) for name in ("AllowNegative", "Disabled") if name in options}
+        if name in options:
+            given[name] = bool(options[name])
+        elif name in params:
+            given[name] = bool(params[name])
+    return given
 
 
 def _server_error(exc: CGRError) -> CGRError:
@@ -54,18 +58,29 @@ def _server_error(exc: CGRError) -> CGRError:
 # -- accounts ----------------------------------------------------------------------------
 @rpc("APIerSv1.SetAccount")
 def set_account(node, params: dict) -> str:
-    plan = _text(params, "ActionPlanID", "ActionPlanId")
-    return _set_account(node, params, [plan] if plan else [], overwrite_plans=bool(plan))
+    plan = _text(params, "ActionPlanID")
+    triggers = _text(params, "ActionTriggersID")
+    return _set_account(node, params, [plan] if plan else [], bool(plan), triggers)
 
 
 @rpc("APIerSv2.SetAccount")
 def set_account_v2(node, params: dict) -> str:
     plans = list(params.get("ActionPlanIDs") or ())
-    return _set_account(node, params, plans, bool(params.get("ActionPlansOverwrite")))
+    overwrite = bool(params.get("ActionPlansOverwrite"))
+    triggers = [str(t) for t in params.get("ActionTriggerIDs") or ()]
+    _set_account(node, params, plans, overwrite, "")
+    if triggers:
+        node.accounts.add_triggers(
+            params["Tenant"],
+            params["Account"],
+            triggers,
+            overwrite=bool(params.get("ActionTriggerOverwrite")),
+        )
+    return OK
 
 
-def _set_account(node, params: dict, plan_ids: list, overwrite_plans: bool) -> str:
-    """SetAccount of either version; they differ only in how they name action plans."""
+def _set_account(node, params: dict, plan_ids: list, overwrite_plans: bool, triggers: str) -> str:
+    """SetAccount of either version; they differ only in how they name plans and triggers."""
     _require(params, "Tenant", "Account")
     options = _options(params)
     try:
@@ -76,6 +91,7 @@ def _set_account(node, params: dict, plan_ids: list, overwrite_plans: bool) -> s
             disabled=options.get("Disabled"),
             action_plan_ids=plan_ids,
             overwrite_plans=overwrite_plans,
+            action_triggers_id=triggers,
         )
     except CGRError as exc:
         raise _server_error(exc) from None
@@ -97,6 +113,7 @@ def _account(node, params: dict):
     tenant, account = _text(params, "Tenant"), _text(params, "Account")
     if not tenant or not account:
         raise NotFound()
+    node.accounts.changes.wait(tenant, account, READ_WAIT)
     return node.accounts.get_account(tenant, account)
 
 
@@ -112,6 +129,7 @@ def get_accounts_v2(node, params: dict) -> list:
 
 def _accounts(node, params: dict) -> list:
     _require(params, "Tenant")
+    node.accounts.changes.wait(timeout=READ_WAIT)  # the changes queued before this request
     accounts = node.accounts.get_accounts(
         params["Tenant"],
         [str(a) for a in params.get("AccountIDs") or ()],
@@ -273,3 +291,21 @@ def set_actions(node, params: dict) -> str:
 def get_actions(node, params: dict) -> list:
     _require(params, "ActionsId")
     return list(node.tariffplans.live_object(ACTIONS, str(params["ActionsId"]))["Actions"])
+
+
+@rpc("APIerSv2.GetActions")
+def get_actions_v2(node, params: dict) -> dict:
+    """``{"ActionIDs": [...], "Offset", "Limit"}`` (all when none): {id: [engine.Action]}."""
+    live = node.tariffplans.live().get(ACTIONS, {})
+    ids = [str(i) for i in params.get("ActionIDs") or () if i] or sorted(live)
+    offset = min(max(int(params.get("Offset") or 0), 0), len(ids))
+    limit = int(params.get("Limit") or 0)
+    ids = ids[offset : offset + limit] if limit else ids[offset:]
+    found = {}
+    for actions_id in ids:
+        if actions_id not in live:
+            raise ServerError(NotFound().message)
+        actions = acts.parse_actions(live[actions_id])
+        if actions:
+            found[actions_id] = [action.view() for action in actions]
+    return found

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 _SERVICE_ALIASES = {"ApierV1": "APIerSv1", "ApierV2": "APIerSv2"}
-_VERSION_FALLBACK = {"APIerSv1": "APIerSv2", "APIerSv2": "APIerSv1"}
+_VERSION_FALLBACK = {"APIerSv1": "APIerSv2", "APIerSv2": "APIerSv1", "CDRsV2": "CDRsV1"}
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ name them too (``TariffPlan.locate``).
 ``progress(rows)`` is called every PROGRESS_ROWS rows: the tariff-plan service logs
 there and lets the rest of the node run during a big load.
 
-Files that carry nothing fs_cgr rates or executes (ActionTriggers, SharedGroups, ...)
-are ignored.
+Files that carry nothing fs_cgr rates or executes (SharedGroups, ...) are
+ignored.
 """
 
 import csv
@@ -30,6 +30,7 @@ from fs_cgr.rating.errors import TariffPlanError
 from fs_cgr.rating.timing import parse_clock, parse_int_list
 from fs_cgr.storage.base import (
     ACTION_PLANS,
+    ACTION_TRIGGERS,
     ACTIONS,
     ATTRIBUTES,
     CHARGERS,
@@ -393,6 +394,43 @@ def _action_plan(row: _Row, docs: dict, _state):
     )
 
 
+# ActionTriggers.csv column -> the SetActionTrigger field it fills
+_TRIGGER_FIELDS = (
+    ("ThresholdType", "ThresholdType"),
+    ("ThresholdValue", "ThresholdValue"),
+    ("Recurrent", "Recurrent"),
+    ("MinSleep", "MinSleep"),
+    ("ExpiryTime", "ExpirationDate"),
+    ("ActivationTime", "ActivationDate"),
+    ("BalanceTag", "BalanceID"),
+    ("BalanceType", "BalanceType"),
+    ("BalanceCategories", "BalanceCategories"),
+    ("BalanceDestinationIds", "BalanceDestinationIds"),
+    ("BalanceRatingSubject", "BalanceRatingSubject"),
+    ("BalanceSharedGroup", "BalanceSharedGroups"),
+    ("BalanceExpiryTime", "BalanceExpirationDate"),
+    ("BalanceTimingIds", "BalanceTimingTags"),
+    ("BalanceWeight", "BalanceWeight"),
+    ("BalanceBlocker", "BalanceBlocker"),
+    ("BalanceDisabled", "BalanceDisabled"),
+    ("ActionsId", "ActionsID"),
+    ("Weight", "Weight"),
+)
+
+
+def _action_trigger(row: _Row, docs: dict, _state):
+    """A trigger group: its rows as SetActionTrigger maps (empty columns left out)."""
+    group = row.required("Tag")
+    doc = docs.setdefault(group, {"ID": group, "ActionTriggers": []})
+    params = {"UniqueID": row.text("UniqueId") or f"{group}_{len(doc['ActionTriggers']) + 1}"}
+    for column, name in _TRIGGER_FIELDS:
+        if row.text(column):
+            params[name] = row.text(column)
+    params["ThresholdType"] = row.required("ThresholdType")
+    params.setdefault("ThresholdValue", "0")
+    doc["ActionTriggers"].append(params)
+
+
 def _account_action(row: _Row, actions: list, _state):
     actions.append(
         {
@@ -739,6 +777,11 @@ _FILES = {
         _action,
     ),
     "ActionPlans.csv": (ACTION_PLANS, ("ID", "ActionsId", "TimingId", "Weight"), _action_plan),
+    "ActionTriggers.csv": (
+        ACTION_TRIGGERS,
+        ("Tag", "UniqueId", *(column for column, _ in _TRIGGER_FIELDS[:-2]), "ActionsId", "Weight"),
+        _action_trigger,
+    ),
     "AccountActions.csv": (
         ACCOUNT_ACTIONS,
         ("Tenant", "Account", "ActionPlanId", "ActionTriggersId", "AllowNegative", "Disabled"),

@@ -32,6 +32,7 @@ STAT_QUEUE_PROFILES = "stat_queue_profiles"
 THRESHOLD_PROFILES = "threshold_profiles"
 ATTRIBUTES = "attributes"
 RESOURCES = "resources"
+ACTION_TRIGGERS = "action_triggers"
 LIVE_KINDS = (
     DESTINATIONS,
     TIMINGS,
@@ -48,6 +49,7 @@ LIVE_KINDS = (
     THRESHOLD_PROFILES,
     ATTRIBUTES,
     RESOURCES,
+    ACTION_TRIGGERS,
 )
 
 # Kinds of state documents (``DataDB.get_state`` / ``cas_state``): what services count
@@ -108,6 +110,10 @@ class DataDB(ABC):
     @abstractmethod
     def get_account(self, tenant: str, account: str) -> tuple[dict, int] | None:
         """The account document and its version (> 0), or None."""
+
+    def get_accounts(self, keys: list[tuple[str, str]]) -> list[tuple[dict, int] | None]:
+        """``get_account`` of many ``(tenant, account)`` at once (backends may batch it)."""
+        return [self.get_account(tenant, account) for tenant, account in keys]
 
     @abstractmethod
     def cas_account(
@@ -194,6 +200,34 @@ class DataDB(ABC):
     @abstractmethod
     def resource_owned(self, owner: str) -> list[tuple[str, str, str]]:
         """``(tenant, resource_id, usage_id)`` of every usage recorded with ``owner``."""
+
+    # -- shared state of the nodes (scheduler runs, indexes) ----------------------------
+    @abstractmethod
+    def set_add(self, name: str, members: Iterable[str]) -> None:
+        """Add to the named set of strings."""
+
+    @abstractmethod
+    def set_remove(self, name: str, members: Iterable[str]) -> None: ...
+
+    @abstractmethod
+    def set_members(self, name: str) -> set[str]: ...
+
+    @abstractmethod
+    def get_value(self, name: str) -> str | None:
+        """A named string value (None = never set)."""
+
+    @abstractmethod
+    def set_value(self, name: str, value: str) -> None: ...
+
+    @abstractmethod
+    def claim(self, name: str, owner: str, ttl: float) -> bool:
+        """Take (or, when ``owner`` holds it, extend) the lease ``name`` for ``ttl``
+        seconds: True when ``owner`` holds it now. One atomic step, so of several nodes
+        claiming at once exactly one wins; a holder that dies loses it after ``ttl``."""
+
+    @abstractmethod
+    def release(self, name: str, owner: str) -> None:
+        """Give the lease up, if ``owner`` still holds it."""
 
     @abstractmethod
     def flush(self) -> None:

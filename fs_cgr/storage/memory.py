@@ -33,6 +33,9 @@ class MemoryDataDB(DataDB):
         self._states: dict[tuple[str, str], str] = {}
         self._state_versions: dict[tuple[str, str], int] = {}  # never cleared
         self._resources: dict[str, dict[str, dict]] = {}  # tenant -> resource id -> usages
+        self._sets: dict[str, set[str]] = {}
+        self._values: dict[str, str] = {}
+        self._leases: dict[str, tuple[str, float]] = {}  # name -> (owner, monotonic deadline)
         self._next_purge = time.monotonic() + _PURGE_EVERY
 
     # -- live tariff objects -------------------------------------------------
@@ -190,6 +193,40 @@ class MemoryDataDB(DataDB):
                 if usage[2] == owner
             ]
 
+    # -- shared state ------------------------------------------------------------------
+    def set_add(self, name: str, members: Iterable[str]) -> None:
+        with self._lock:
+            self._sets.setdefault(name, set()).update(members)
+
+    def set_remove(self, name: str, members: Iterable[str]) -> None:
+        with self._lock:
+            self._sets.get(name, set()).difference_update(members)
+
+    def set_members(self, name: str) -> set[str]:
+        with self._lock:
+            return set(self._sets.get(name, ()))
+
+    def get_value(self, name: str) -> str | None:
+        return self._values.get(name)
+
+    def set_value(self, name: str, value: str) -> None:
+        with self._lock:
+            self._values[name] = value
+
+    def claim(self, name: str, owner: str, ttl: float) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            holder = self._leases.get(name)
+            if holder is not None and holder[0] != owner and holder[1] > now:
+                return False
+            self._leases[name] = (owner, now + ttl)
+            return True
+
+    def release(self, name: str, owner: str) -> None:
+        with self._lock:
+            if self._leases.get(name, (None,))[0] == owner:
+                del self._leases[name]
+
     def flush(self) -> None:
         """Remove everything but the version counters; the live version moves on (never
         back) so nodes reload."""
@@ -201,3 +238,6 @@ class MemoryDataDB(DataDB):
             self._idempotency.clear()
             self._journal.clear()
             self._states.clear()
+            self._sets.clear()
+            self._values.clear()
+            self._leases.clear()

@@ -138,6 +138,21 @@ def _unavailable_on_redis_errors(method):
     return guarded
 
 
+# A lease: taken when free, extended when the caller holds it, refused otherwise.
+_CLAIM_SCRIPT = """
+local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+_RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 class RedisDataDB(DataDB):
     """``url``: ``redis://[:password@]host:port/db``, ``rediss://...``, ``unix://...``,
     ``redis+sentinel://[:password@]host:port,host2:port/master_name/db``,
@@ -222,6 +237,18 @@ class RedisDataDB(DataDB):
         if doc is None:
             return None
         return jsoncodec.decode(doc), int(version)
+
+    @_unavailable_on_redis_errors
+    def get_accounts(self, keys: list[tuple[str, str]]) -> list[tuple[dict, int] | None]:
+        """One pipeline (no transaction) for all of them."""
+        pipe = self._client.pipeline(transaction=False)
+        for tenant, account in keys:
+            require_account(tenant, account)
+            pipe.hmget(self._account_key(tenant, account), "doc", "v")
+        return [
+            (jsoncodec.decode(doc), int(version)) if doc is not None else None
+            for doc, version in pipe.execute()
+        ]
 
     @_unavailable_on_redis_errors
     def cas_account(
@@ -357,6 +384,43 @@ class RedisDataDB(DataDB):
                 if usage[2] == owner:
                     found.append((tenant, rid, uid))
         return found
+
+    # -- shared state ------------------------------------------------------------------
+    def _state_key(self, name: str) -> str:
+        return f"{self.prefix}:state:{name}"
+
+    @_unavailable_on_redis_errors
+    def set_add(self, name: str, members: Iterable[str]) -> None:
+        members = list(members)
+        if members:
+            self._client.sadd(self._state_key(name), *members)
+
+    @_unavailable_on_redis_errors
+    def set_remove(self, name: str, members: Iterable[str]) -> None:
+        members = list(members)
+        if members:
+            self._client.srem(self._state_key(name), *members)
+
+    @_unavailable_on_redis_errors
+    def set_members(self, name: str) -> set[str]:
+        return set(self._client.smembers(self._state_key(name)))
+
+    @_unavailable_on_redis_errors
+    def get_value(self, name: str) -> str | None:
+        return self._client.get(self._state_key(name))
+
+    @_unavailable_on_redis_errors
+    def set_value(self, name: str, value: str) -> None:
+        self._client.set(self._state_key(name), value)
+
+    @_unavailable_on_redis_errors
+    def claim(self, name: str, owner: str, ttl: float) -> bool:
+        key, ms = f"{self.prefix}:lease:{name}", max(int(ttl * 1000), 1)
+        return bool(self._client.eval(_CLAIM_SCRIPT, 1, key, owner, ms))
+
+    @_unavailable_on_redis_errors
+    def release(self, name: str, owner: str) -> None:
+        self._client.eval(_RELEASE_SCRIPT, 1, f"{self.prefix}:lease:{name}", owner)
 
     @_unavailable_on_redis_errors
     def flush(self) -> None:

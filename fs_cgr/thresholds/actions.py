@@ -20,7 +20,7 @@ def run_action_set(node, live, tenant: str, event: dict, actions_id: str) -> Non
     """Run the live action set ``actions_id`` for ``event``; raises when it failed."""
     account = event.get("Account")
     if account:
-        node.accounts.execute_actions(tenant, str(account), actions_id)
+        node.accounts.execute_actions(tenant, str(account), actions_id, reaction=True)
         return
     doc = live.kind(ACTIONS).get(actions_id)
     if doc is None:

@@ -16,6 +16,7 @@ and every later event it matches answer NOT_FOUND, until its profile is set agai
 
 import logging
 
+from fs_cgr.accounts.model import Account
 from fs_cgr.errors import (
     CGRError,
     InvalidArgument,
@@ -53,6 +54,8 @@ class ThresholdService:
         self.profiles = ProfileStore(node, THRESHOLD_PROFILES, live)
         self.state = StateStore(node.datadb)
         self.background = Background("fs-cgr-thresholds")
+        if node.config.thresholds.account_updates:
+            node.accounts.on_change(self.on_account_change)
 
     def stop(self) -> None:
         self.background.stop()
@@ -196,6 +199,15 @@ class ThresholdService:
         return True
 
     # -- account changes ---------------------------------------------------------------
+    def on_account_change(self, tenant: str, account_id: str, doc: dict, previous) -> None:
+        """AccountService's change listener: the account's events, when the tenant has
+        thresholds at all (most debits then cost nothing here) and the change is not
+        itself the work of a threshold's or trigger's actions (that could loop)."""
+        if self.profiles.of_tenant(tenant) and not self.node.accounts.written_by_reaction(
+            tenant, account_id, doc
+        ):
+            self.account_changed(previous, Account.from_doc(doc))
+
     def account_changed(self, before, after) -> None:
         """The account-change hook: raise CGrateS' BalanceUpdate/AccountUpdate events for
         the change, processed on the worker (never on the path of the change itself)."""

@@ -167,3 +167,64 @@ def test_shared_tariff_plans_account_actions(tariffplans_dir, folder):
         f"{row['Tenant']}:{row['Account']}" for row in plan.account_actions
     ]
     assert values(service.get_account("cgrates.org", "1001")) == EXPECTED[folder]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("*month", T0.replace(month=9)),
+        ("*monthly", T0.replace(month=9)),
+        ("*year", T0.replace(year=2015)),
+        ("*daily", T0 + timedelta(days=1)),
+        ("*month_end", T0.replace(day=31, hour=23, minute=59, second=59)),
+        ("+720h", T0 + timedelta(hours=720)),
+        ("2014-12-01T00:00:00Z", T0.replace(month=12, day=1, hour=0)),
+        ("*unlimited", None),
+    ],
+)
+def test_expiry_values(text, expected):
+    assert acts.resolve_expiry(text, T0) == expected
+
+
+def test_trigger_actions_change_only_the_triggers_they_name():
+    account = Account("t", "a")
+    account.action_triggers = [
+        {"ID": "G", "UniqueID": "m", "Executed": True, "Balance": {"Type": MONETARY}},
+        {"ID": "G", "UniqueID": "v", "Executed": True, "Balance": {"Type": VOICE}},
+    ]
+    shared = account.copy()  # copies share trigger documents: none may change in place
+    run(account, {"Identifier": "*reset_triggers", "BalanceType": MONETARY})
+    run(account, {"Identifier": "*set_recurrent"})
+    assert [(t["UniqueID"], t["Executed"], t["Recurrent"]) for t in account.action_triggers] == [
+        ("m", False, True),
+        ("v", True, True),
+    ]
+    assert all(t["Executed"] and "Recurrent" not in t for t in shared.action_triggers)
+    run(account, {"Identifier": "*unset_recurrent", "BalanceType": VOICE})
+    assert [t["Recurrent"] for t in account.action_triggers] == [True, False]
+
+
+def test_cdrlog_and_http_post_wait_for_the_write():
+    effects = []
+    account = Account("t", "a")
+    actions = [
+        acts.parse_action(doc, "ACT")
+        for doc in (
+            {"Identifier": "*topup", "BalanceType": MONETARY, "Units": "5", "Weight": 30},
+            {"Identifier": "*cdrlog", "ExtraParameters": '{"Category": "^bonus"}', "Weight": 20},
+            {"Identifier": "*http_post", "ExtraParameters": "http://127.0.0.1:9/x", "Weight": 10},
+        )
+    ]
+    acts.execute(account, sorted(actions, key=lambda a: -a.weight), T0, effects)
+    assert [e.action.type for e in effects] == ["*cdrlog", "*http_post"]
+    assert effects[1].account.balances[MONETARY][0].value == 5  # as the action saw it
+    from fs_cgr.accounts.effects import cdrlog_cdrs
+
+    [cdr] = cdrlog_cdrs(effects[0])
+    assert (cdr["Source"], cdr["RunID"], cdr["ToR"], cdr["Cost"], cdr["Category"]) == (
+        "*cdrlog",
+        "*topup",
+        MONETARY,
+        5,
+        "bonus",
+    )

@@ -1,7 +1,7 @@
 """The shared CGrateS conformance cases, through the real HTTP API, on both backends.
 
-public_cases.json runs whole; of public_cases_subsystems.json the categories listed in
-SUBSYSTEM_CATEGORIES run (each subsystem adds its own when it is served).
+``public_cases.json`` runs whole. Of ``public_cases_subsystems.json`` the categories
+in SUBSYSTEM_CATEGORIES run (add a category there once its subsystem is served).
 """
 
 import json
@@ -12,6 +12,8 @@ from tests.conformance_runner import SHARED, Client, Runner
 
 CONFORMANCE = SHARED / "conformance"
 SUBSYSTEM_CATEGORIES = [
+    "actionplans",
+    "actiontriggers",
     "attributes",
     "resources",
     "sessions_flags",

@@ -19,10 +19,13 @@ class Nodes:
         self.redis_url = redis_url
         self.started: list[Node] = []
 
-    def new(self) -> Node:
+    def new(self, **settings) -> Node:
+        """A started node; ``settings``: more config overrides (``{"a.b": value}`` spelt
+        ``a__b=value``)."""
         overrides = {
             "general.data_dir": str(self.tmp_path),
             "stordb.url": "sqlite://:memory:",
+            **{key.replace("__", "."): value for key, value in settings.items()},
         }
         if self.redis_url:
             overrides["datadb.url"] = f"{self.redis_url}?prefix={PREFIX}"
