@@ -68,7 +68,7 @@ def _deployment(kind, tmp_path_factory):
 
     if not redis_deployments.redis_available():
         if os.environ.get("CI"):
-            pytest.fail("redis-server/redis-cli missing: CI must run the Cluster and Sentinel tests")
+            pytest.fail("redis-server/redis-cli missing: CI must run the Cluster/Sentinel tests")
         pytest.skip("redis-server/redis-cli not installed")
     return kind(tmp_path_factory.mktemp(kind.__name__.lower()))
 

@@ -113,8 +113,11 @@ class Cluster:
             RedisServer(
                 directory / f"node{port}",
                 port,
-                ["cluster-enabled yes", "cluster-config-file nodes.conf",
-                 "cluster-node-timeout 5000"],
+                [
+                    "cluster-enabled yes",
+                    "cluster-config-file nodes.conf",
+                    "cluster-node-timeout 5000",
+                ],
             )
             for port in ports
         ]
@@ -131,7 +134,9 @@ class Cluster:
         nodes = [f"127.0.0.1:{server.port}" for server in self.servers]
         subprocess.run(
             ["redis-cli", "--cluster", "create", *nodes, "--cluster-yes"],
-            check=True, capture_output=True, timeout=START_TIMEOUT,
+            check=True,
+            capture_output=True,
+            timeout=START_TIMEOUT,
         )
         deadline = time.monotonic() + START_TIMEOUT
         while not all(self._state_ok(server) for server in self.servers):
@@ -173,8 +178,9 @@ class SentinelGroup:
             self._wait_replica_synced()
             for port in sentinel_ports:
                 self.sentinels.append(
-                    RedisServer(directory / f"sentinel{port}", port, self._sentinel_config(),
-                                sentinel=True)
+                    RedisServer(
+                        directory / f"sentinel{port}", port, self._sentinel_config(), sentinel=True
+                    )
                 )
             for sentinel in self.sentinels:
                 sentinel.wait_ready()

@@ -11,6 +11,7 @@ import socket
 import threading
 
 import pytest
+
 from fs_cgr.storage import open_datadb, open_stordb
 from fs_cgr.storage.redis_datadb import connect
 

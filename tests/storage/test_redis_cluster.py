@@ -34,7 +34,9 @@ def test_accounts_spread_over_every_master_and_each_step_stays_on_one(
     cluster_datadb, redis_cluster
 ):
     for number in range(30):
-        result = cluster_datadb.cas_account("cgrates.org", f"acc{number}", 0, {"n": 1}, f"k{number}")
+        result = cluster_datadb.cas_account(
+            "cgrates.org", f"acc{number}", 0, {"n": 1}, f"k{number}"
+        )
         assert result.applied
     by_master = _keys_by_master(redis_cluster)
     assert all(by_master.values()), by_master  # every master holds accounts
