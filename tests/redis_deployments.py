@@ -34,7 +34,7 @@ class RedisServer:
             "daemonize no",
         ]
         if not sentinel:
-            base += ['save ""', "appendonly no"]
+            base += ['save ""', "appendonly no", "enable-debug-command yes"]
         self.config_path.write_text("\n".join(base + config) + "\n")
         command = ["redis-server", str(self.config_path)]
         if sentinel:
@@ -49,7 +49,8 @@ class RedisServer:
         )
 
     def client(self, **options) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=2, decode_responses=True, **options)
+        options = {"socket_timeout": 2, "decode_responses": True, **options}
+        return redis.Redis(port=self.port, **options)
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT

@@ -16,6 +16,8 @@ _REDIS_OPTIONS = {
     "prefix": str,
     "idempotency_ttl": int,
     "health_check_interval": int,
+    "wait_replicas": int,
+    "wait_timeout": float,
 }
 _SQL_OPTIONS = {
     "connect_timeout": float,
