@@ -2,6 +2,7 @@
 
     python bench/debits.py [--redis redis://127.0.0.1:6379/15] [--runs 3] [--seconds 3]
                            [--accounts 200] [--greenlets 64] [--kind debit|adjust]
+                           [--wait-replicas N] [--wait-timeout 0.5]
 
 One gevent process, ``--greenlets`` greenlets each charging random accounts of
 ``--accounts`` through AccountService: ``debit`` rates a 30 s call (connect fee,
@@ -12,6 +13,10 @@ concurrent ones share Redis round trips. Figures are the median of ``--runs``
 runs; "CPU" is this process's CPU time (user + system) per charge, which stays
 meaningful when other jobs load the machine. Keys live under their own prefix
 and are removed afterwards.
+
+``--wait-replicas N`` opens the DataDB with ``wait_replicas=N`` (every money write waits
+for N replicas, docs/redis.md): point ``--redis`` at a master that has replicas to
+measure what that costs; the line then also says how many writes stood unconfirmed.
 """
 
 from gevent import monkey
@@ -142,12 +147,17 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=200)
     parser.add_argument("--greenlets", type=int, default=64)
     parser.add_argument("--kind", choices=("debit", "adjust"), default="debit")
+    parser.add_argument("--wait-replicas", type=int, default=0)
+    parser.add_argument("--wait-timeout", type=float, default=0.5)
     args = parser.parse_args()
     prefix = f"fs_cgr_bench_debits_{os.getpid()}"
     url = f"{args.redis}?prefix={prefix}"
+    if args.wait_replicas:
+        url += f"&wait_replicas={args.wait_replicas}&wait_timeout={args.wait_timeout}"
     service = build(url, args.accounts)
     try:
         results = [one_run(service, args, run) for run in range(args.runs)]
+        unconfirmed = service.datadb.under_replicated
     finally:
         service.datadb.close()
         remove_keys(args.redis, prefix)
@@ -157,6 +167,11 @@ def main() -> None:
         f"  p50 {statistics.median(p50s):.2f} ms  p99 {statistics.median(p99s):.2f} ms"
         f"  CPU {statistics.median(cpus):.3f} ms/{args.kind}"
         f"  ({args.greenlets} greenlets, {args.accounts} accounts, median of {args.runs})"
+        + (
+            f"  wait_replicas={args.wait_replicas}: {unconfirmed} unconfirmed"
+            if args.wait_replicas
+            else ""
+        )
     )
 
 
