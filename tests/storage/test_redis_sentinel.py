@@ -55,8 +55,10 @@ def test_a_replica_that_does_not_confirm_in_time_leaves_the_write_standing(
 ):
     datadb = open_datadb(sentinel_url)
     stalled = threading.Thread(
-        target=lambda: _replica(redis_sentinel).client(socket_timeout=5).execute_command(
-            "DEBUG", "SLEEP", "0.8"
+        target=lambda: (
+            _replica(redis_sentinel)
+            .client(socket_timeout=5)
+            .execute_command("DEBUG", "SLEEP", "0.8")
         )
     )
     try:
