@@ -60,7 +60,9 @@ class CommandFailed(Exception):
 class FreeSwitchAgent:
     """The outbound ESL server, the inbound links and the sessions they drive."""
 
-    def __init__(self, node):
+    def __init__(self, node, listener=None):
+        """``listener``: an already listening socket (a worker's, inherited), else the
+        configured ``freeswitch_agent.listen`` address."""
         self.node = node
         self.config = node.config.freeswitch_agent
         self.sessions = node.sessions
@@ -74,15 +76,22 @@ class FreeSwitchAgent:
             interval=node.config.sessions.channel_sync_interval / 1e9,
         )
         self.server = OutboundServer(
-            self.config.listen, self._serve, self.config.max_connections, COMMAND_TIMEOUT
+            listener or self.config.listen,
+            self._serve,
+            self.config.max_connections,
+            COMMAND_TIMEOUT,
         )
 
-    def start(self, link_wait: float = LINK_WAIT) -> "FreeSwitchAgent":
-        """Connect the links, resume or finish journaled sessions, then take calls."""
+    def start(self, link_wait: float = LINK_WAIT, recover: bool = True) -> "FreeSwitchAgent":
+        """Connect the links, resume or finish journaled sessions (unless ``recover`` is
+        False: another worker of the node does it), then take calls."""
         self.links.start()
         if not self.links.wait_connected(link_wait):
             log.warning("not every FreeSWITCH answered within %ss; recovering anyway", link_wait)
-        self.sync.recover()
+        if recover:
+            self.sync.recover()
+        else:
+            self.sync.recovered = True
         self.server.start()
         self.sync.start()
         log.info("FreeSWITCH agent listening on %s:%s", *self.server.address)

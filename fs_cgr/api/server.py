@@ -29,9 +29,10 @@ class ApiServer:
         self.node = node
         self.max_body = node.config.listen.max_request_bytes
         load_method_modules()
-        host, port = parse_hostport(listen or node.config.listen.http)
+        if not hasattr(listen, "accept"):  # else a listening socket (a worker's, inherited)
+            listen = parse_hostport(listen or node.config.listen.http)
         self._server = WSGIServer(
-            (host, port),
+            listen,
             self.application,
             spawn=Pool(node.config.listen.max_concurrent_requests),
             log=None,

@@ -48,7 +48,9 @@ class OutboundServer:
         self.handler = handler
         self.connect_timeout = connect_timeout
         self._server = StreamServer(
-            parse_address(listen), self._handle, spawn=Pool(max_connections)
+            listen if hasattr(listen, "accept") else parse_address(listen),
+            self._handle,
+            spawn=Pool(max_connections),
         )
 
     def start(self) -> "OutboundServer":
