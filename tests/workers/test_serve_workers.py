@@ -22,7 +22,7 @@ import gevent
 import pytest
 
 from tests.agents.lab import WallClock
-from tests.fssim import FreeSwitchSim, wait_until
+from tests.fssim import FreeSwitchSim
 from tests.storage.conftest import wipe_redis_prefix
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -159,7 +159,9 @@ def test_two_workers_share_the_port_one_restarts_one_holds_the_duty(served):
     assert node.duty_holders() == [workers[0]]  # slot 0, started first
 
     os.kill(workers[0], signal.SIGKILL)
-    # the other worker keeps answering on the same port meanwhile
+    _until(lambda: workers[0] not in node.workers(), "the supervisor reaping worker 0")
+    # the other worker keeps answering on the same port meanwhile (a connection the dying
+    # worker had accepted dies with it: that is what a crash costs)
     assert {node.ping_on_new_connection() for _ in range(10)} == {workers[1]}
     restarted = _until(
         lambda: [pid for pid in node.workers() if pid not in workers], "worker 0 restarted"
