@@ -56,9 +56,7 @@ def test_a_replica_that_does_not_confirm_in_time_leaves_the_write_standing(
     datadb = open_datadb(sentinel_url)
     stalled = threading.Thread(
         target=lambda: (
-            _replica(redis_sentinel)
-            .client(socket_timeout=5)
-            .execute_command("DEBUG", "SLEEP", "2")
+            _replica(redis_sentinel).client(socket_timeout=5).execute_command("DEBUG", "SLEEP", "2")
         )
     )
     try:
