@@ -87,6 +87,10 @@ def serve_node(config, api_listener=None, esl_listener=None, ready=None) -> int:
     from fs_cgr.workers import role as worker_role
 
     role = worker_role.current()
+    if role.workers > 1:  # workers wait on one shared listening socket
+        from gevent.baseserver import BaseServer
+
+        BaseServer.max_accept = 1  # take one connection per wake-up: a burst spreads over all
     stopping = Event()
     for signum in (signal.SIGTERM, signal.SIGINT):  # before anything that may take a while
         gevent.signal_handler(signum, stopping.set)
