@@ -116,9 +116,10 @@ class Server:
         client.close()
 
 
-def client_process(url: str, connections: int, seconds: float, start, answered) -> None:
+def client_process(url, connections: int, seconds: float, start, answered, cpu) -> None:
     """``connections`` keep-alive greenlets sending GetCost until the time is up; the
-    count goes to ``answered`` (shared memory: no queue thread under gevent)."""
+    count goes to ``answered`` and this process's CPU seconds to ``cpu`` (shared memory:
+    no queue thread under gevent)."""
     from gevent import monkey
 
     monkey.patch_all()
@@ -144,21 +145,26 @@ def client_process(url: str, connections: int, seconds: float, start, answered) 
         conn.close()
 
     start.wait()
+    began = time.process_time()
     until = time.monotonic() + seconds
     gevent.joinall([gevent.spawn(loop, until) for _ in range(connections)], raise_error=True)
+    cpu.value = time.process_time() - began
     answered.value = done[0]
 
 
-def one_run(server: Server, args) -> tuple[float, float, list[float]]:
-    """(requests/s, server CPU ms per request, each worker's share of the CPU)."""
+def one_run(server: Server, args) -> tuple[float, float, list[float], float]:
+    """(requests/s, server CPU ms per request, each process's share of the server CPU,
+    client CPU ms per request)."""
     spawn = multiprocessing.get_context("spawn")
     start = spawn.Event()
     counts = [spawn.Value("q", -1, lock=False) for _ in range(args.client_processes)]
+    cpus = [spawn.Value("d", 0.0, lock=False) for _ in counts]
     clients = [
         spawn.Process(
-            target=client_process, args=(server.url, args.clients, args.seconds, start, count)
+            target=client_process,
+            args=(server.url, args.clients, args.seconds, start, count, cpu),
         )
-        for count in counts
+        for count, cpu in zip(counts, cpus, strict=True)
     ]
     for client in clients:
         client.start()
@@ -174,7 +180,8 @@ def one_run(server: Server, args) -> tuple[float, float, list[float]]:
     used = {pid: cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after}
     cpu = sum(used.values())
     shares = sorted((u / cpu if cpu else 0.0 for u in used.values()), reverse=True)
-    return total / args.seconds, cpu / total * 1000, shares
+    client_cpu = sum(c.value for c in cpus) / total * 1000
+    return total / args.seconds, cpu / total * 1000, shares, client_cpu
 
 
 def main() -> None:
@@ -196,7 +203,7 @@ def main() -> None:
                 results = [one_run(server, args) for _ in range(args.runs)]
             finally:
                 server.stop(args.redis)
-            rates, cpus, shares = zip(*results, strict=True)
+            rates, cpus, shares, client_cpus = zip(*results, strict=True)
             rate = statistics.median(rates)
             baseline = baseline or rate
             spread = " / ".join(f"{share:.0%}" for share in shares[len(shares) // 2])
@@ -204,6 +211,7 @@ def main() -> None:
                 f"{workers} worker(s): GetCost {rate:,.0f}/s ({rate / baseline:.2f}x)"
                 f"  server CPU {statistics.median(cpus):.3f} ms/request"
                 f"  CPU spread {spread}"
+                f"  client CPU {statistics.median(client_cpus):.3f} ms/request"
                 f"  ({args.client_processes}x{args.clients} keep-alive clients,"
                 f" median of {args.runs} x {args.seconds:g}s)"
             )
