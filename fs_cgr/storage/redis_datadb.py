@@ -392,10 +392,11 @@ class _ScriptBatches:
             return pipe.execute(raise_on_error=False)
         pipe.execute_command("WAIT", *self._wait)  # same connection: waits for these writes
         *replies, confirmed = pipe.execute(raise_on_error=False)
-        self._check_replicas(calls, replies, confirmed)
+        self._check_replicas(replies, confirmed)
         return replies
 
-    def _check_replicas(self, calls: list["_ScriptCall"], replies: list, confirmed) -> None:
+    def _check_replicas(self, replies: list, confirmed) -> None:
+        """Count and log the applied writes the replicas did not confirm in time."""
         wrote = sum(1 for reply in replies if isinstance(reply, list) and reply[0] == "applied")
         if wrote and (isinstance(confirmed, Exception) or confirmed < self._wait[0]):
             self.under_replicated += wrote
