@@ -94,6 +94,8 @@ def serve_node(config, api_listener=None, esl_listener=None, ready=None) -> int:
     stopping = Event()
     for signum in (signal.SIGTERM, signal.SIGINT):  # before anything that may take a while
         gevent.signal_handler(signum, stopping.set)
+    if role.supervisor:
+        gevent.spawn(_stop_when_orphaned, role.supervisor, stopping)
     node = Node(config).start()
     try:
         server = ApiServer(node, _cooperative(api_listener))
@@ -116,6 +118,17 @@ def serve_node(config, api_listener=None, esl_listener=None, ready=None) -> int:
     server.stop()
     node.stop()
     return 0
+
+
+def _stop_when_orphaned(supervisor: int, stopping) -> None:
+    """A worker whose supervisor died (e.g. SIGKILL) stops rather than hold the ports on."""
+    import gevent
+
+    while not stopping.is_set():
+        if os.getppid() != supervisor:
+            log.error("the supervisor (pid %d) is gone; stopping", supervisor)
+            stopping.set()
+        gevent.sleep(1.0)
 
 
 def _cooperative(listener):

@@ -22,6 +22,7 @@ class WorkerRole:
     slot: int = 0  # 0..workers-1, kept across restarts
     workers: int = 1  # how many the supervisor runs (1 = no supervisor)
     restarted: bool = False  # this slot ran before and died: the supervisor started it again
+    supervisor: int = 0  # the supervisor's pid (0 = none): a worker outliving it stops
 
     @property
     def holds_node_duty(self) -> bool:

@@ -80,7 +80,7 @@ class Supervisor:
 
     # -- workers -------------------------------------------------------------------
     def _start(self, slot: int, restarted: bool, wait_ready: bool = False) -> bool:
-        role = WorkerRole(slot=slot, workers=self.count, restarted=restarted)
+        role = WorkerRole(slot, self.count, restarted, supervisor=os.getpid())
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -96,6 +96,7 @@ class Supervisor:
             os.close(read_end)
 
     def _child(self, role: WorkerRole, ready_fd: int) -> None:
+        os.setpgid(0, 0)  # Ctrl-C in a terminal reaches the supervisor only: it stops in order
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, signal.SIG_DFL)
         assume(role)

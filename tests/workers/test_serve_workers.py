@@ -176,3 +176,26 @@ def test_two_workers_share_the_port_one_restarts_one_holds_the_duty(served):
     hupalls = [command for command in sim.inbound_log if "hupall" in command]
     assert len(hupalls) == 2, hupalls  # *prepaid and *postpaid, from one worker only
     assert node.workers() == []
+
+
+def test_workers_stop_when_the_supervisor_is_killed(served):
+    node, _ = served
+    _until(lambda: len(node.duty_holders()) == 1 and len(node.workers()) == 2, "two workers")
+    workers = node.workers()
+    node.process.kill()  # SIGKILL: no chance to stop its workers
+    node.process.wait(10)
+    try:
+        _until(lambda: not any(_running(pid) for pid in workers), "orphans stopping", 30)
+    except AssertionError:
+        states = {
+            pid: Path(f"/proc/{pid}/stat").read_text()[:80] for pid in workers if _running(pid)
+        }
+        raise AssertionError(f"{states}\n{node.log()[-1500:]}") from None
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan is reaped by init once it exits)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
