@@ -60,3 +60,35 @@ def redis_url() -> str:
 def mysql_url() -> str:
     _require_server(MYSQL_URL, "MySQL/MariaDB")
     return MYSQL_URL
+
+
+def _deployment(kind, tmp_path_factory):
+    """Start a Redis deployment of the tests' own (tests/redis_deployments.py)."""
+    from tests import redis_deployments
+
+    if not redis_deployments.redis_available():
+        if os.environ.get("CI"):
+            pytest.fail("redis-server/redis-cli missing: CI must run the Cluster/Sentinel tests")
+        pytest.skip("redis-server/redis-cli not installed")
+    return kind(tmp_path_factory.mktemp(kind.__name__.lower()))
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory):
+    """A 3-master Redis Cluster on free loopback ports; ``.url`` is its redis+cluster:// URL."""
+    from tests.redis_deployments import Cluster
+
+    cluster = _deployment(Cluster, tmp_path_factory)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory):
+    """A master, a replica and 3 sentinels on free loopback ports; ``.url`` is its
+    redis+sentinel:// URL. Tests that kill a server ``heal()`` the group afterwards."""
+    from tests.redis_deployments import SentinelGroup
+
+    group = _deployment(SentinelGroup, tmp_path_factory)
+    yield group
+    group.stop()

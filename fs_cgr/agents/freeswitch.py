@@ -70,7 +70,9 @@ class CommandFailed(Exception):
 class FreeSwitchAgent:
     """The outbound ESL server, the inbound links and the sessions they drive."""
 
-    def __init__(self, node):
+    def __init__(self, node, listener=None):
+        """``listener``: an already listening socket (a worker's, inherited), else the
+        configured ``freeswitch_agent.listen`` address."""
         self.node = node
         self.config = node.config.freeswitch_agent
         require_event_socket_passwords(self.config.event_socket_conns)
@@ -89,7 +91,7 @@ class FreeSwitchAgent:
             interval=node.config.sessions.channel_sync_interval / 1e9,
         )
         self.server = OutboundServer(
-            self.config.listen,
+            listener or self.config.listen,
             self._serve,
             self.config.max_connections,
             COMMAND_TIMEOUT,
@@ -97,12 +99,16 @@ class FreeSwitchAgent:
         )
         self._releaser = None  # the greenlet of _release_loop
 
-    def start(self, link_wait: float = LINK_WAIT) -> "FreeSwitchAgent":
-        """Connect the links, resume or finish journaled sessions, then take calls."""
+    def start(self, link_wait: float = LINK_WAIT, recover: bool = True) -> "FreeSwitchAgent":
+        """Connect the links, resume or finish journaled sessions (unless ``recover`` is
+        False: another worker of the node does it), then take calls."""
         self.links.start()
         if not self.links.wait_connected(link_wait):
             log.warning("not every FreeSWITCH answered within %ss; recovering anyway", link_wait)
-        self.sync.recover()
+        if recover:
+            self.sync.recover()
+        else:
+            self.sync.recovered = True
         self.release_gone_calls()
         self.server.start()
         self.sync.start()

@@ -144,12 +144,19 @@ def print_json(value) -> None:
         help="a folder LoadTariffPlanFromFolder may read below (tariffplans.base_dirs; repeatable)",
     ),
     arg("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default: INFO)"),
+    arg(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes sharing the ports (default: one per CPU with a Redis DataDB, "
+        "else 1; see docs/workers.md)",
+    ),
     client=False,
 )
 def serve(args) -> int:
     from fs_cgr.api import serve as serving
 
-    return serving.run(args.config, _serve_overrides(args), args.log_level)
+    return serving.run(args.config, _serve_overrides(args), args.log_level, args.workers)
 
 
 def _serve_overrides(args) -> dict:

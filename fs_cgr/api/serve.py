@@ -1,17 +1,81 @@
-"""``fs-cgr serve``: one gevent process with the node, its JSON-RPC API and the FreeSWITCH agent.
+"""``fs-cgr serve``: a gevent node with its JSON-RPC API and the FreeSWITCH agent, in
+this process or in worker processes under a supervisor (fs_cgr.workers).
 
-Imports stay inside ``run`` so gevent can patch the standard library before
-anything (redis, PyMySQL, ssl) is loaded.
+Imports stay inside the functions so gevent can patch the standard library (in the
+node's process, never in the supervisor) before anything (redis, PyMySQL, ssl) is
+loaded.
 """
 
 import logging
+import os
 import signal
 import sys
 
 log = logging.getLogger("fs_cgr")
 
 
-def run(config_path=None, overrides=None, log_level: str = "INFO") -> int:
+def run(config_path=None, overrides=None, log_level: str = "INFO", workers=None) -> int:
+    """Serve until SIGTERM/SIGINT: in this process, or in ``workers`` forked processes
+    under a supervisor (None = the default for the configured databases)."""
+    from fs_cgr.config import ConfigError, load_config
+
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.INFO),
+        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = load_config(config_path, overrides)
+        count = worker_count(config, workers)
+    except ConfigError as exc:
+        print(f"fs-cgr: {exc}", file=sys.stderr)
+        return 2
+    if count == 1:
+        return serve_node(config)
+    return _supervise(config, count)
+
+
+def worker_count(config, requested: int | None) -> int:
+    from fs_cgr.config import ConfigError
+    from fs_cgr.workers.supervisor import default_count, shares_state
+
+    if requested is None:
+        count, why = default_count(config)
+        log.info("serving with %s", why)
+        return count
+    if requested < 1:
+        raise ConfigError(f"--workers must be 1 or more, got {requested}")
+    if requested > 1 and not shares_state(config):
+        raise ConfigError(
+            "--workers above 1 needs a Redis DataDB and a StorDB outside one process's "
+            "memory (sqlite:///file or mysql://): the embedded ones live in one process"
+        )
+    return requested
+
+
+def _supervise(config, count: int) -> int:
+    """Bind the ports once, then fork ``count`` workers that inherit them."""
+    from fs_cgr.workers.supervisor import Supervisor, bind
+
+    listeners = []
+    for address in (config.listen.http, config.freeswitch_agent.listen):
+        try:
+            listeners.append(bind(address))
+        except OSError as exc:
+            print(f"fs-cgr: cannot listen on {address}: {exc.strerror}", file=sys.stderr)
+            return 2
+    spool = config.cdrs.spool_dir
+
+    def work(role, ready) -> int:
+        if role.slot:  # each worker replays its own spool: no two replay one file
+            config.cdrs.spool_dir = os.path.join(spool, f"worker{role.slot}")
+        return serve_node(config, *listeners, ready=ready)
+
+    return Supervisor(count, work).run()
+
+
+def serve_node(config, api_listener=None, esl_listener=None, ready=None) -> int:
+    """One gevent node: the API, the FreeSWITCH agent; listening on the given inherited
+    sockets (worker processes) or on the configured addresses."""
     from gevent import monkey
 
     monkey.patch_all()
@@ -20,27 +84,26 @@ def run(config_path=None, overrides=None, log_level: str = "INFO") -> int:
 
     from fs_cgr.api.server import ApiServer
     from fs_cgr.app import Node
-    from fs_cgr.config import ConfigError, load_config
+    from fs_cgr.config import ConfigError
+    from fs_cgr.workers import role as worker_role
 
-    logging.basicConfig(
-        level=getattr(logging, log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        config = load_config(config_path, overrides)
-    except ConfigError as exc:
-        print(f"fs-cgr: {exc}", file=sys.stderr)
-        return 2
+    role = worker_role.current()
+    if role.workers > 1:  # workers wait on one shared listening socket
+        from gevent.baseserver import BaseServer
+
+        BaseServer.max_accept = 1  # take one connection per wake-up: a burst spreads over all
     stopping = Event()
     for signum in (signal.SIGTERM, signal.SIGINT):  # before anything that may take a while
         gevent.signal_handler(signum, stopping.set)
+    if role.supervisor:
+        gevent.spawn(_stop_when_orphaned, role.supervisor, stopping)
     try:
         node = Node(config).start()
     except ConfigError as exc:  # e.g. a cdrc folder that does not exist
         print(f"fs-cgr: {exc}", file=sys.stderr)
         return 2
     try:
-        server = ApiServer(node)
+        server = ApiServer(node, _cooperative(api_listener))
         server.start()
     except OSError as exc:
         print(f"fs-cgr: cannot listen on {config.listen.http}: {exc.strerror}", file=sys.stderr)
@@ -51,25 +114,52 @@ def run(config_path=None, overrides=None, log_level: str = "INFO") -> int:
         node.stop()
         return 2
     try:
-        agent = start_freeswitch_agent(node)
+        agent = start_freeswitch_agent(node, _cooperative(esl_listener), role.adopts_journal)
     except ConfigError as exc:  # no event-socket password: no call control, the API still runs
         log.error("FreeSWITCH agent NOT started: %s", exc)
         agent = None
+    if ready is not None:
+        ready()
+    if role.workers > 1:
+        duty = "holds the node duty" if role.holds_node_duty else "leaves the node duty to worker 0"
+        log.info("worker %d of %d %s", role.slot, role.workers, duty)
     log.info("fs_cgr running; stop with SIGTERM or Ctrl-C")
     stopping.wait()
     log.info("stopping")
     if agent is not None:
-        agent.stop()
+        agent.stop(hangup=None if role.holds_node_duty else False)  # one hupall per node
     server.stop()
     node.stop()
     return 0
 
 
-def start_freeswitch_agent(node):
+def _stop_when_orphaned(supervisor: int, stopping) -> None:
+    """A worker whose supervisor died (e.g. SIGKILL) stops rather than hold the ports on."""
+    import gevent
+
+    while not stopping.is_set():
+        if os.getppid() != supervisor:
+            log.error("the supervisor (pid %d) is gone; stopping", supervisor)
+            stopping.set()
+        gevent.sleep(1.0)
+
+
+def _cooperative(listener):
+    """An inherited listening socket as a gevent socket (the process is patched now)."""
+    if listener is None:
+        return None
+    import socket
+
+    return socket.socket(fileno=listener.detach())
+
+
+def start_freeswitch_agent(node, listener=None, recover: bool = True):
     """Hook for the FreeSWITCH agent: started when ``fs_cgr.agents.freeswitch`` exists.
 
-    The agent is ``FreeSwitchAgent(node)`` with ``start()`` (listen for outbound
-    ESL, connect inbound) and ``stop()``; without it the node serves the API only.
+    The agent is ``FreeSwitchAgent(node, listener)`` with ``start(recover=...)`` (listen
+    for outbound ESL on ``listener`` or the configured address, connect inbound, resume
+    journaled sessions when ``recover``) and ``stop()``; without it the node serves the
+    API only.
     """
     try:
         from fs_cgr.agents.freeswitch import FreeSwitchAgent
@@ -78,6 +168,6 @@ def start_freeswitch_agent(node):
             raise
         log.info("FreeSWITCH agent not installed: serving the JSON-RPC API only")
         return None
-    agent = FreeSwitchAgent(node)
-    agent.start()
+    agent = FreeSwitchAgent(node, listener)
+    agent.start(recover=recover)
     return agent

@@ -47,10 +47,11 @@ class ApiServer:
         self.guard = TokenGuard(config.auth_tokens)
         self.cdr_peers = AllowList(config.freeswitch_json_allow_from)
         load_method_modules()
-        host, port = parse_hostport(listen or config.http)
+        if not hasattr(listen, "accept"):  # else a listening socket (a worker's, inherited)
+            listen = parse_hostport(listen or config.http)
         tls = _tls_context(config.tls_cert, config.tls_key)
         self._server = _Server(
-            (host, port),
+            listen,
             self.application,
             spawn=Pool(config.max_concurrent_requests),
             log=None,

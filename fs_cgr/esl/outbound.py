@@ -52,7 +52,9 @@ class OutboundServer:
         self.connect_timeout = connect_timeout
         self.allow = allow
         self._server = StreamServer(
-            parse_address(listen), self._handle, spawn=Pool(max_connections)
+            listen if hasattr(listen, "accept") else parse_address(listen),
+            self._handle,
+            spawn=Pool(max_connections),
         )
 
     def start(self) -> "OutboundServer":

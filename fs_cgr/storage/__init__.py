@@ -16,6 +16,8 @@ _REDIS_OPTIONS = {
     "prefix": str,
     "idempotency_ttl": int,
     "health_check_interval": int,
+    "wait_replicas": int,
+    "wait_timeout": float,
 }
 _SQL_OPTIONS = {
     "connect_timeout": float,
@@ -74,3 +76,14 @@ def _split_options(url: str, known: dict) -> tuple[str, dict]:
         else:
             rest.append((name, value))
     return (f"{base}?{urlencode(rest)}" if rest else base), options
+
+
+def is_shared_datadb(url: str) -> bool:
+    """Whether every process opening ``url`` sees the same DataDB (Redis), unlike
+    ``internal://``, which lives in the memory of one process."""
+    return urlsplit(url).scheme in _REDIS_SCHEMES
+
+
+def is_in_memory_stordb(url: str) -> bool:
+    """``internal://`` and ``sqlite://:memory:``: a StorDB no other process can see."""
+    return url.strip() in _INTERNAL or url.strip().startswith("sqlite://:memory:")

@@ -25,13 +25,22 @@ other slots, so it is written apart: before creating an account (version 0),
 and ``account_ids`` lists only indexed accounts that exist. A crash between
 the two steps therefore never hides an account and never shows a ghost.
 
+Replication is asynchronous: a master that dies right after acknowledging a write
+may take it along. With ``wait_replicas=N`` every ``cas_account`` batch (every money
+write) is followed on the same connection by ``WAIT N wait_timeout``, so its reply
+comes only once N replicas hold it. When the replicas do not confirm in time the
+write still stands (it is on the master and cannot be taken back): it is reported
+as done, counted in ``under_replicated`` and logged, i.e. that write was only as
+safe as without the option. docs/redis.md weighs the trade-off.
+
 Every call has a socket timeout; Redis errors become StorageUnavailable.
-Only single-node Redis is tested here; Sentinel and Cluster URLs build the
-matching redis-py clients but have not been run against real deployments.
+The tests run every DataDB test on a single server and on a real 3-master Cluster,
+and kill a Sentinel-watched master under load (tests/storage/test_redis_sentinel.py).
 """
 
 import functools
 import hashlib
+import logging
 import re
 import threading
 from collections.abc import Iterable
@@ -55,6 +64,8 @@ DEFAULT_IDEMPOTENCY_TTL = 7 * 24 * 3600  # seconds
 DEFAULT_HEALTH_CHECK_INTERVAL = 30  # seconds a pooled connection may idle before a PING
 _PREFIX = re.compile(r"[A-Za-z0-9_.-]+")
 _DELETE_BATCH = 500
+DEFAULT_WAIT_TIMEOUT = 0.5  # seconds a money write waits for its replicas (wait_replicas)
+log = logging.getLogger(__name__)
 
 # KEYS[1] account hash, KEYS[2] (optional) idempotency record;
 # ARGV expected version, document, result, TTL in seconds.
@@ -168,11 +179,14 @@ class RedisDataDB(DataDB):
         prefix: str = "fscgr",
         idempotency_ttl: int = DEFAULT_IDEMPOTENCY_TTL,
         health_check_interval: int = DEFAULT_HEALTH_CHECK_INTERVAL,
+        wait_replicas: int = 0,
+        wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
     ):
         if not _PREFIX.fullmatch(prefix):
             raise ValueError(f"Redis key prefix must match {_PREFIX.pattern}, got {prefix!r}")
         if int(idempotency_ttl) <= 0:
             raise ValueError("idempotency_ttl must be a positive number of seconds")
+        wait = _replica_wait(url, wait_replicas, wait_timeout, timeout)
         self.prefix = prefix
         self.idempotency_ttl = int(idempotency_ttl)
         self._client = connect(
@@ -181,7 +195,7 @@ class RedisDataDB(DataDB):
             connect_timeout=timeout if connect_timeout is None else connect_timeout,
             health_check_interval=health_check_interval,
         )
-        self._cas = _ScriptBatches(self._client, _CAS_SCRIPT)
+        self._cas = _ScriptBatches(self._client, _CAS_SCRIPT, wait)
         self._state_cas = _ScriptBatches(self._client, _STATE_CAS_SCRIPT)
         self._allocate = self._client.register_script(_ALLOCATE_SCRIPT)
         self._live_version_key = f"{prefix}:{{live}}:version"
@@ -449,6 +463,11 @@ class RedisDataDB(DataDB):
                 pipe.unlink(key)
         pipe.execute()
 
+    @property
+    def under_replicated(self) -> int:
+        """Money writes that stood without the replicas ``wait_replicas`` asked for."""
+        return self._cas.under_replicated
+
     def close(self) -> None:
         self._client.close()
 
@@ -462,6 +481,20 @@ def _usages(raw: dict) -> dict:
     return usages
 
 
+def _replica_wait(url: str, replicas, wait_timeout, timeout: float) -> tuple[int, int] | None:
+    """``WAIT`` arguments (replicas, milliseconds) for ``wait_replicas``, or None."""
+    replicas, wait_timeout = int(replicas), float(wait_timeout)
+    if replicas < 0 or wait_timeout <= 0:
+        raise ValueError("wait_replicas must be >= 0 and wait_timeout > 0 seconds")
+    if not replicas:
+        return None
+    if urlsplit(url).scheme == "redis+cluster":
+        raise ValueError("wait_replicas is not supported on a Redis Cluster URL")
+    if wait_timeout >= timeout:
+        raise ValueError(f"wait_timeout ({wait_timeout}s) must be below timeout ({timeout}s)")
+    return replicas, max(1, round(wait_timeout * 1000))
+
+
 class _ScriptBatches:
     """Runs one Lua script for many callers, sharing round trips.
 
@@ -473,9 +506,11 @@ class _ScriptBatches:
     timeouts, and its sender always wakes the batch and passes the turn on.
     """
 
-    def __init__(self, client, script: str):
+    def __init__(self, client, script: str, wait: tuple[int, int] | None = None):
         self._client = client
         self._script = script
+        self._wait = wait  # WAIT (replicas, milliseconds) after each batch, or None
+        self.under_replicated = 0
         self._sha = hashlib.sha1(script.encode()).hexdigest()
         self._lock = threading.Lock()
         self._waiting: list[_ScriptCall] = []
@@ -548,7 +583,26 @@ class _ScriptBatches:
         pipe = self._client.pipeline(transaction=False)
         for call in calls:
             pipe.evalsha(self._sha, len(call.keys), *call.keys, *call.args)
-        return pipe.execute(raise_on_error=False)
+        if self._wait is None:
+            return pipe.execute(raise_on_error=False)
+        pipe.execute_command("WAIT", *self._wait)  # same connection: waits for these writes
+        *replies, confirmed = pipe.execute(raise_on_error=False)
+        self._check_replicas(replies, confirmed)
+        return replies
+
+    def _check_replicas(self, replies: list, confirmed) -> None:
+        """Count and log the applied writes the replicas did not confirm in time."""
+        wrote = sum(1 for reply in replies if isinstance(reply, list) and reply[0] == "applied")
+        if wrote and (isinstance(confirmed, Exception) or confirmed < self._wait[0]):
+            self.under_replicated += wrote
+            log.warning(
+                "%d money write(s) confirmed by %s of %d replicas within %d ms: they stand "
+                "on the master only",
+                wrote,
+                confirmed,
+                self._wait[0],
+                self._wait[1],
+            )
 
 
 class _ScriptCall:

@@ -1,4 +1,5 @@
-"""Two OS processes, hundreds of greenlets each, charging one Redis account at once.
+"""Two OS processes (two fs_cgr nodes), hundreds of greenlets each, charging one Redis
+account at once: on a single Redis server and on a real 3-master Redis Cluster.
 
 Every charge is an AccountService debit (a call rated 0.01/s) or a money
 adjustment with its own idempotency key; a quarter are sent twice. The account
@@ -25,9 +26,13 @@ GREENLETS = 200
 CHARGES = 3  # per greenlet
 
 
-@pytest.fixture
-def hot_account(redis_url):
+@pytest.fixture(params=["redis", "cluster"])
+def hot_account(request):
     """The Redis URL (own key prefix) of a DataDB holding account "hot" with START money."""
+    if request.param == "cluster":
+        redis_url = request.getfixturevalue("redis_cluster").url
+    else:
+        redis_url = request.getfixturevalue("redis_url")
     url = f"{redis_url}?prefix=fs_cgr_accounts_concurrency_{os.getpid()}"
     service = service_on(open_datadb(url))
     service.add_balance("cgrates.org", "hot", MONETARY, START, {"ID": "main"})

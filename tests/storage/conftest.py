@@ -1,4 +1,5 @@
-"""Every storage test runs against each backend: memory + Redis (DataDB), SQLite + MariaDB (StorDB).
+"""Every storage test runs against each backend: memory + Redis + a real 3-master Redis
+Cluster (DataDB), SQLite + MariaDB (StorDB).
 
 Redis tests use the server of ``redis_url`` (db 15) under their own key
 prefix, wiped before and after each test (account version counters too, which
@@ -10,19 +11,21 @@ import socket
 import threading
 
 import pytest
-import redis
 
 from fs_cgr.storage import open_datadb, open_stordb
+from fs_cgr.storage.redis_datadb import connect
 
 TEST_PREFIX = "fscgrtest"
 TEST_TABLE_PREFIX = "fscgrtest_"
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 def datadb_url(request) -> str:
     """A URL that opens the backend under test (child processes open it too)."""
     if request.param == "memory":
         return "internal://"
+    if request.param == "cluster":
+        return request.getfixturevalue("redis_cluster").url
     return request.getfixturevalue("redis_url")
 
 
@@ -34,11 +37,10 @@ def redis_prefix() -> str:
 def wipe_redis_prefix(url: str, prefix: str) -> None:
     """Delete every key under ``prefix``: a DataDB as new, which ``flush`` never gives
     (it keeps the account version counters so that versions never go back)."""
-    client = redis.Redis.from_url(url, socket_timeout=2)
+    client = connect(url, timeout=2, connect_timeout=2, health_check_interval=0)
     try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
-        if keys:
-            client.unlink(*keys)
+        for key in list(client.scan_iter(match=f"{prefix}:*", count=500)):
+            client.unlink(key)  # one by one: on a Cluster the keys live in many slots
     finally:
         client.close()
 

@@ -217,6 +217,10 @@ def test_url_options(redis_url):
         ("redis://127.0.0.1:6379/15", {"idempotency_ttl": 0}),
         ("redis+sentinel://127.0.0.1:26379", {}),
         ("redis+sentinel://127.0.0.1/mymaster", {}),
+        ("redis://127.0.0.1:6379/15?wait_replicas=-1", {}),
+        ("redis://127.0.0.1:6379/15?wait_replicas=1&wait_timeout=0", {}),
+        ("redis://127.0.0.1:6379/15?wait_replicas=1&wait_timeout=2&timeout=2", {}),
+        ("redis+cluster://127.0.0.1:7000?wait_replicas=1", {}),
     ],
 )
 def test_bad_configuration_is_a_clear_value_error(url, options):

@@ -1,0 +1,202 @@
+"""``fs-cgr serve --workers 2`` as real processes: both workers answer on the one API
+port, a killed worker is started again, and the node duty (here: hupall at shutdown) is
+done by exactly one worker.
+
+The FreeSWITCH simulator runs in this process; each worker connects its own inbound
+link to it. Which worker answered a request is read from the kernel: the process that
+holds the accepted socket of the connection (/proc).
+"""
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import gevent
+import pytest
+
+from tests.agents.lab import WallClock
+from tests.fssim import FreeSwitchSim
+from tests.fssim.sim import SIM_PASSWORD
+from tests.storage.conftest import wipe_redis_prefix
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+PREFIX = "fs_cgr_workers_test"
+
+pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Served:
+    """A ``fs-cgr serve --workers 2`` process tree and its log."""
+
+    def __init__(self, tmp_path: Path, redis_url: str, inbound):
+        self.api_port = _free_port()
+        self.log_path = tmp_path / "serve.log"
+        config = {
+            "freeswitch_agent": {
+                "event_socket_conns": [
+                    {"address": f"{inbound[0]}:{inbound[1]}", "password": SIM_PASSWORD}
+                ]
+            }
+        }
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        command = [
+            sys.executable, "-m", "fs_cgr.api.cli", "serve", "--workers", "2",
+            "--config", str(tmp_path / "config.json"),
+            "--api", f"127.0.0.1:{self.api_port}", "--esl", f"127.0.0.1:{_free_port()}",
+            "--datadb", f"{redis_url}?prefix={PREFIX}",
+            "--stordb", f"sqlite:///{tmp_path}/stordb.sqlite",
+        ]  # fmt: skip
+        env = {**os.environ, "FS_CGR_DATA_DIR": str(tmp_path)}
+        with open(self.log_path, "w") as log:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def workers(self) -> list[int]:
+        pid = self.process.pid
+        try:
+            return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            return []
+
+    def duty_holders(self) -> list[int]:
+        """Worker pids that logged holding the node duty."""
+        return [
+            int(pid) for pid in re.findall(r" (\d+) INFO fs_cgr: worker 0 of 2 holds", self.log())
+        ]
+
+    def ping_on_new_connection(self) -> int:
+        """One JSON-RPC call on a new connection; the pid of the worker that answered."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=5)
+        try:
+            body = json.dumps({"method": "APIerSv1.Ping", "params": [{}], "id": 1})
+            conn.request("POST", "/jsonrpc", body, {"Content-Type": "application/json"})
+            reply = json.loads(conn.getresponse().read())
+            assert reply["result"] == "Pong", reply
+            return _owner_of_peer(conn.sock.getsockname()[1], self.api_port, self.workers())
+        finally:
+            conn.close()
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            while self.process.poll() is None and time.monotonic() < deadline:
+                gevent.sleep(0.1)  # the simulator answers the hupalls meanwhile
+        if self.process.poll() is None:
+            self.process.kill()
+        return self.process.wait(10)
+
+
+def _owner_of_peer(client_port: int, server_port: int, pids: list[int]) -> int:
+    """The pid among ``pids`` holding the server side of the connection from ``client_port``."""
+    local, remote = f"0100007F:{server_port:04X}", f"0100007F:{client_port:04X}"
+    inode = next(
+        fields[9]
+        for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
+        if fields[1] == local and fields[2] == remote
+    )
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                if os.readlink(fd) == f"socket:[{inode}]":
+                    return pid
+            except OSError:
+                continue
+    raise AssertionError(f"no worker holds the connection from port {client_port}")
+
+
+def _until(condition, what: str, timeout: float = 60.0):
+    """Wait, letting the simulator (gevent, this thread) serve meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = condition()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        gevent.sleep(0.1)
+
+
+@pytest.fixture
+def served(tmp_path, redis_url):
+    sim = FreeSwitchSim(WallClock())
+    inbound = sim.listen_inbound()
+    wipe_redis_prefix(redis_url, PREFIX)
+    node = Served(tmp_path, redis_url, inbound)
+    yield node, sim
+    node.stop()
+    sim.close()
+    wipe_redis_prefix(redis_url, PREFIX)
+
+
+def _answering(node) -> set[int]:
+    try:
+        return {node.ping_on_new_connection() for _ in range(40)}
+    except OSError:
+        return set()
+
+
+def test_two_workers_share_the_port_one_restarts_one_holds_the_duty(served):
+    node, sim = served
+    _until(lambda: len(node.duty_holders()) == 1 and len(node.workers()) == 2, "two workers")
+    workers = node.workers()
+    assert _until(lambda: _answering(node) == set(workers), "both workers answering")
+    _until(lambda: len(sim.inbound_sessions) == 2, "an inbound link per worker")
+    assert node.duty_holders() == [workers[0]]  # slot 0, started first
+
+    os.kill(workers[0], signal.SIGKILL)
+    _until(lambda: not Path(f"/proc/{workers[0]}").exists(), "the supervisor reaping worker 0")
+    # the other worker keeps answering on the same port meanwhile (a connection the dying
+    # worker had accepted dies with it: that is what a crash costs)
+    assert {node.ping_on_new_connection() for _ in range(10)} == {workers[1]}
+    restarted = _until(
+        lambda: [pid for pid in node.workers() if pid not in workers], "worker 0 restarted"
+    )
+    assert len(restarted) == 1 and len(node.workers()) == 2
+    _until(lambda: len(node.duty_holders()) == 2, "the new worker 0 taking the duty")
+    assert node.duty_holders()[-1] == restarted[0]  # the duty moved; the old holder is dead
+    assert _until(lambda: _answering(node) == {workers[1], restarted[0]}, "both answering")
+    _until(lambda: len(sim.inbound_sessions) == 2, "the new worker's inbound link")
+
+    assert node.stop() == 0
+    hupalls = [command for command in sim.inbound_log if "hupall" in command]
+    assert len(hupalls) == 2, hupalls  # *prepaid and *postpaid, from one worker only
+    assert node.workers() == []
+
+
+def test_workers_stop_when_the_supervisor_is_killed(served):
+    node, _ = served
+    _until(lambda: len(node.duty_holders()) == 1 and len(node.workers()) == 2, "two workers")
+    workers = node.workers()
+    node.process.kill()  # SIGKILL: no chance to stop its workers
+    node.process.wait(10)
+    try:
+        _until(lambda: not any(_running(pid) for pid in workers), "orphans stopping", 30)
+    except AssertionError:
+        states = {
+            pid: Path(f"/proc/{pid}/stat").read_text()[:80] for pid in workers if _running(pid)
+        }
+        raise AssertionError(f"{states}\n{node.log()[-1500:]}") from None
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan is reaped by init once it exits)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
