@@ -19,6 +19,7 @@ from fs_cgr.cdrs.freeswitch import defaults_for
 from fs_cgr.config import ConfigError
 from fs_cgr.durations import SECOND
 from fs_cgr.errors import CGRError
+from fs_cgr.workers import role
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,8 @@ class Mediator:
         self.folders = [FolderMediator(node, spec, self._stopping) for spec in node.config.cdrc]
 
     def start(self) -> None:
+        if not role.holds_node_duty():  # one importer per node: the folders are the node's
+            return
         self._stopping.clear()
         for folder in self.folders:
             thread = threading.Thread(

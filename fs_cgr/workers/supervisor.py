@@ -65,7 +65,7 @@ class Supervisor:
             signal.signal(signum, self._stop_signal)
         if not self._start(0, restarted=False, wait_ready=True):
             self._stop_all()
-            return 2
+            return 0 if self._stopping else 2  # asked to stop while starting: a clean stop
         for slot in range(1, self.count):
             self._start(slot, restarted=False)
         log.info("supervisor %d: %d workers running", os.getpid(), self.count)
@@ -124,7 +124,8 @@ class Supervisor:
             readable, _, _ = select.select([read_end], [], [], _POLL)
             if readable:
                 return os.read(read_end, 1) == b"1"
-        log.error("worker 0 (pid %d) did not get ready in %ss", pid, READY_TIMEOUT)
+        if not self._stopping:
+            log.error("worker 0 (pid %d) did not get ready in %ss", pid, READY_TIMEOUT)
         return False
 
     def _reap_and_restart(self) -> None:

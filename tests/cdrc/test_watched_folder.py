@@ -11,6 +11,7 @@ import pytest
 from fs_cgr.app import Node
 from fs_cgr.cdrc.service import FolderMediator, Mediator
 from fs_cgr.config import CdrcConfig, load_config, to_dict
+from fs_cgr.workers import role
 from tests.cdrc.helpers import TEMPLATE, csv_line, rotate_in
 from tests.cdrs.helpers import make_node, monetary, top_up, write_plan
 
@@ -179,3 +180,18 @@ def test_polling_waits_for_a_slow_writer_to_go_quiet(embedded, tmp_path):
         time.sleep(0.1)
     _wait(lambda: folder.run_once() == 1, 10)
     assert len(embedded.cdrs.get_cdrs({})) == 5
+
+
+def test_only_the_worker_holding_the_node_duty_imports(tmp_path, monkeypatch):
+    """With ``--workers N`` every worker builds a node; two importers of one folder would
+    race over its files, so only worker 0 watches (the others leave the files alone)."""
+    spec = {"in_dir": str(tmp_path / "in"), "out_dir": str(tmp_path / "out")}
+    (tmp_path / "in").mkdir()
+    config = load_config(overrides={"general.data_dir": str(tmp_path), "cdrc": [spec]}, env={})
+    for slot, watching in ((1, 0), (0, 1)):
+        monkeypatch.setattr(role, "_current", role.WorkerRole(slot=slot, workers=2))
+        node = Node(config).start()
+        try:
+            assert sum(thread.is_alive() for thread in node.cdrc._threads) == watching
+        finally:
+            node.stop()
