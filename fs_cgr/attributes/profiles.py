@@ -3,27 +3,24 @@ v0.10's form (Value a list of ``{"Rules": ...}`` parsers)."""
 
 from fs_cgr.attributes.values import parsers
 from fs_cgr.errors import InvalidArgument, MandatoryMissing, require
-from fs_cgr.filters import normalize_interval
 from fs_cgr.money import to_decimal
 from fs_cgr.profiles import id_list as _list
+from fs_cgr.profiles import profile_head
 from fs_cgr.profiles import weight as _weight
 
 
 def normalize_profile(profile: dict, attributes_required: bool = True) -> dict:
     """A profile from APIerSv1 (parsers), APIerSv2 (strings) or the CSV loader, as stored.
     MandatoryMissing / InvalidArgument name what is wrong; nothing is stored then."""
-    if not isinstance(profile, dict):
-        raise MandatoryMissing("Tenant", "ID")
-    require(profile, ("Tenant", "ID", "Attributes") if attributes_required else ("Tenant", "ID"))
+    if attributes_required and isinstance(profile, dict):
+        require(profile, ("Tenant", "ID", "Attributes"))  # every missing field named at once
+    head = profile_head(profile)
     attributes = profile.get("Attributes")
     if not attributes or not isinstance(attributes, list):
         raise MandatoryMissing("Attributes")
     return {
-        "Tenant": str(profile["Tenant"]),
-        "ID": str(profile["ID"]),
+        **head,
         "Contexts": _list(profile.get("Contexts")),
-        "FilterIDs": _list(profile.get("FilterIDs")),
-        "ActivationInterval": normalize_interval(profile.get("ActivationInterval")),
         "Attributes": [_attribute(attribute) for attribute in attributes],
         "Blocker": bool(profile.get("Blocker")),
         "Weight": _weight(profile.get("Weight")),

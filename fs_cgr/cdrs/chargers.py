@@ -15,10 +15,11 @@ from datetime import datetime
 
 from fs_cgr.attributes.service import AttributeRequest
 from fs_cgr.cdrs.event import check_storable, normalize
-from fs_cgr.errors import MandatoryMissing, NotFound, require
-from fs_cgr.filters import REQ_PREFIX, FilterEngine, LiveObjects, is_active, normalize_interval
+from fs_cgr.errors import NotFound
+from fs_cgr.filters import REQ_PREFIX, FilterEngine, LiveObjects, is_active
 from fs_cgr.money import to_decimal
 from fs_cgr.profiles import id_list as _list
+from fs_cgr.profiles import profile_head
 from fs_cgr.storage.base import CHARGERS
 from fs_cgr.times import now as utc_now
 
@@ -128,14 +129,8 @@ class ChargerService:
 
 def normalize_profile(profile: dict) -> dict:
     """A ChargerProfile as the API sends it (or the CSV loader writes it), as stored."""
-    if not isinstance(profile, dict):
-        raise MandatoryMissing("Tenant", "ID")
-    require(profile, ("Tenant", "ID"))
     return {
-        "Tenant": str(profile["Tenant"]),
-        "ID": str(profile["ID"]),
-        "FilterIDs": _list(profile.get("FilterIDs")),
-        "ActivationInterval": normalize_interval(profile.get("ActivationInterval")),
+        **profile_head(profile),
         "RunID": str(profile.get("RunID") or ""),
         "AttributeIDs": _list(profile.get("AttributeIDs")),
         "Weight": str(to_decimal(profile.get("Weight"))),

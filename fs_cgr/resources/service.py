@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fs_cgr.durations import parse_duration
-from fs_cgr.errors import CGRError, InvalidArgument, MandatoryMissing, NotFound, require
-from fs_cgr.filters import FilterEngine, LiveObjects, is_active, normalize_interval
+from fs_cgr.errors import CGRError, InvalidArgument, NotFound
+from fs_cgr.filters import FilterEngine, LiveObjects, is_active
 from fs_cgr.money import to_decimal
-from fs_cgr.profiles import ProfileStore, id_list, weight
+from fs_cgr.profiles import ProfileStore, id_list, profile_head, weight
 from fs_cgr.storage.base import RESOURCES
 from fs_cgr.times import UTC, format_time
 
@@ -216,9 +216,7 @@ def _resource_json(tenant: str, resource_id: str, usages: dict) -> dict:
 
 def normalize_profile(profile: dict) -> dict:
     """A ResourceProfile as the API sends it (UsageTTL ns or "1h"), as stored."""
-    if not isinstance(profile, dict):
-        raise MandatoryMissing("Tenant", "ID")
-    require(profile, ("Tenant", "ID"))
+    head = profile_head(profile)
     try:
         ttl = profile.get("UsageTTL")
         usage_ttl = ttl if isinstance(ttl, int) else parse_duration(str(ttl or "0"))
@@ -226,10 +224,7 @@ def normalize_profile(profile: dict) -> dict:
     except ValueError as exc:
         raise InvalidArgument(str(exc)) from None
     return {
-        "Tenant": str(profile["Tenant"]),
-        "ID": str(profile["ID"]),
-        "FilterIDs": id_list(profile.get("FilterIDs")),
-        "ActivationInterval": normalize_interval(profile.get("ActivationInterval")),
+        **head,
         "UsageTTL": max(usage_ttl, -1),
         "Limit": int(limit) if limit.is_integer() else limit,
         "AllocationMessage": str(profile.get("AllocationMessage") or ""),
