@@ -283,3 +283,35 @@ def test_money_check_over_many_concurrent_embedded_calls(elab):
         return elab.call(account=account, reqtype=reqtype)
 
     elab.lab.money_check(place, elab.answer, accounts, dry="0.03", talk=4)
+
+
+SEED_FLAGS = "*resources;*attributes;*sessions;*routes;*thresholds;*stats;*accounts"
+
+
+def test_call_over_its_resource_limit_is_refused_busy(elab):
+    """AuthorizeEvent's RESOURCES_ERROR:RESOURCE_UNAUTHORIZED is the socket agent's
+    -RESOURCE_UNAVAILABLE (486), not a system error."""
+    lab = elab.lab
+    lab.topup("1001", "1")
+    lab.node.resources.set_profile(
+        {"Tenant": "cgrates.org", "ID": "RES_NONE_LEFT", "UsageTTL": "1h", "Limit": 0,
+         "FilterIDs": ["*string:~*req.Account:1001"], "Weight": 10}
+    )  # fmt: skip
+    call = elab.call(cgr_flags=SEED_FLAGS)
+    assert call.vars["cgr_notify"] == notify.RESOURCE_UNAVAILABLE
+    assert call.session.executed == [("respond", "486 Busy Here")]
+    assert not call.channel.alive and lab.node.accounts.net == 0
+
+
+def test_attribute_altered_destination_is_set_and_rated(elab):
+    lab = elab.lab
+    lab.topup("1001", "1")
+    lab.node.attributes.set_profile(
+        {"Tenant": "cgrates.org", "ID": "ATTR_E164", "Contexts": ["*sessions"],
+         "FilterIDs": ["*prefix:~*req.Destination:00"],
+         "Attributes": [{"Path": "*req.Destination", "Type": "*variable",
+                         "Value": "~*req.Destination:s/^00(\\d+)$/${1}/"}], "Weight": 10}
+    )  # fmt: skip
+    call = elab.call(destination="00" + DE, cgr_flags=SEED_FLAGS)
+    assert call.vars["cgr_notify"] == notify.AUTH_OK
+    assert call.vars["Destination"] == DE
