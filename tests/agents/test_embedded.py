@@ -304,6 +304,7 @@ def test_call_over_its_resource_limit_is_refused_busy(elab):
     call = elab.call(cgr_flags=SEED_FLAGS)
     assert call.vars["cgr_notify"] == notify.RESOURCE_UNAVAILABLE
     assert call.session.executed == [("respond", "486 Busy Here")]
+    assert call.channel.hangup_cause == "USER_BUSY"  # loopback: the handler's hangup
     assert not call.channel.alive and lab.node.accounts.net == 0
 
 

@@ -164,3 +164,16 @@ def test_attribute_altered_destination_is_on_the_channel_and_rated(embedded, ans
     assert cdr["Destination"] == DE
     cost = per_second_cost(hangup["variable_billmsec"])
     assert cdr["Cost"] == cost == START - real.balance("1001")
+
+
+def test_refused_call_never_reaches_the_routing(embedded, answer_number):
+    """``respond`` does nothing on a loopback channel: the handler's hangup is what keeps
+    a refused call from the answering extension (on SIP the response already ended it)."""
+    real = embedded
+    originate(real, answer_number, cgr_account="2001", cgr_reqtype="*prepaid",
+              cgr_destination=DE)  # fmt: skip
+    hangup = real.next_hangup()
+    assert hangup["variable_cgr_notify"] == notify.INSUFFICIENT_FUNDS
+    assert hangup["Hangup-Cause"] == "CALL_REJECTED"
+    ran = [app for app, _ in real.executed[hangup["Unique-ID"]]]
+    assert ran == ["python", "respond"] and hangup.get("variable_billsec", "0") == "0"
