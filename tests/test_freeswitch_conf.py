@@ -42,12 +42,17 @@ LOADED_VARS = {"fs_cgr_vars_loaded": "true"}  # what fs_cgr_vars.xml sets
 
 
 def _field_value(field: str, variables: dict, globals_: dict) -> str:
-    """``$${name}`` is the pre-processor's (expanded at load, "" when undefined),
-    ``${name}`` the channel's."""
-    if field.startswith("$${") and field.endswith("}"):
-        return globals_.get(field[3:-1], "")
-    name = field[2:-1] if field.startswith("${") and field.endswith("}") else field
-    return variables.get(name, "")
+    """What FreeSWITCH compares: the pre-processor first replaces ``$${name}`` with the
+    global's value at load ("" when undefined); at call time a field in ``${...}`` is
+    expanded (a channel variable, else a global one) and any other field is read as the
+    NAME of a channel variable (a caller-profile field). So ``field="$${x}"`` compares
+    the channel variable named after x's value: on FreeSWITCH 1.10.12 the field
+    ``$${fs_cgr_vars_loaded}`` became ``true``, read as variable "true", always empty."""
+    field = re.sub(r"\$\$\{(\w+)\}", lambda m: globals_.get(m.group(1), ""), field)
+    if field.startswith("${") and field.endswith("}"):
+        name = field[2:-1]
+        return variables.get(name) or globals_.get(name, "")
+    return variables.get(field, "")
 
 
 def hunt(
@@ -105,6 +110,14 @@ def test_only_well_formed_dialplan_elements():
             assert element.get("application"), ET.tostring(element)
         if element.tag == "condition" and element.get("field", "").startswith("cgr_"):
             pytest.fail(f"condition on {element.get('field')} without ${{}} reads nothing")
+
+
+@pytest.mark.parametrize("dialplan", [DIALPLAN, EMBEDDED_DIALPLAN], ids=["socket", "embedded"])
+def test_no_condition_field_is_expanded_at_load(dialplan):
+    """``field="$${x}"`` becomes x's value at load, which FreeSWITCH reads as a variable
+    name: the condition never holds (seen on 1.10.12 with fs_cgr_vars_loaded)."""
+    for condition in ET.parse(dialplan).getroot().iter("condition"):
+        assert "$${" not in condition.get("field", ""), condition.get("field")
 
 
 def test_notify_values_are_the_agents():

@@ -5,10 +5,13 @@ Such a call has no outbound socket: FreeSWITCH's mod_python3 handler asked the n
 and the dialplan went on. Its CHANNEL_ANSWER and CHANNEL_HANGUP_COMPLETE arrive on the
 inbound link of its box, as they do for CGrateS' FreeSWITCH agent:
 
-ANSWER           ``sessions.initiate`` (prepaid: debit ahead; money end -> the agent's
-                 ``disconnect`` -> cgr_notify + ``uuid_kill`` over the link);
-HANGUP_COMPLETE  answered: ``sessions.terminate`` with billmsec (refund, cost, CDR);
-                 unanswered: only the CDR, as for socket calls.
+ANSWER           the event as AttributeS alters it (``*attributes``), one resource unit
+                 (``*resources``: the handler only authorized it), ``sessions.initiate``
+                 (prepaid: debit ahead; money end -> the agent's ``disconnect`` ->
+                 cgr_notify + ``uuid_kill`` over the link);
+HANGUP_COMPLETE  the agent's ``end_of_call``, as for a socket call: answered
+                 ``sessions.terminate`` with billmsec (refund, cost, CDR), unanswered only
+                 the CDR; then the unit is released and ThresholdS/StatS get the call.
 
 Restart, journal and channel sync work as for a socket call whose socket is gone: the
 sessions are journaled by the session service and recovered against ``show channels``.
@@ -18,6 +21,7 @@ import logging
 
 import gevent
 
+from fs_cgr.agents.flags import ChannelFlags
 from fs_cgr.cdrs.event import cgrid
 from fs_cgr.errors import CGRError, NotFound
 from fs_cgr.fschannel import NO_CHARGING, FSEvent
@@ -55,11 +59,14 @@ class EmbeddedCalls:
 
     def _initiate(self, fsev: FSEvent, defaults) -> None:
         try:
-            event = fsev.cgr_event(defaults)
+            flags = ChannelFlags.parse(fsev.flags)
+            event = self.agent.altered(fsev.cgr_event(defaults), flags)
             if event["RequestType"] == NO_CHARGING:
                 return
             if self.sessions.get(cgrid(event["OriginID"], event["OriginHost"])) is not None:
                 return  # followed already (the same answer seen twice)
+            if flags.resources:
+                self.agent.allocate(event, defaults.origin_host)
             self.sessions.initiate(
                 event, on_disconnect=self.agent.disconnect, answered_at=fsev.answered_at
             )
@@ -80,13 +87,9 @@ class EmbeddedCalls:
         if answering is not None:
             answering.join()
         try:
-            event = fsev.cgr_event(defaults)
-            if event["RequestType"] == NO_CHARGING:
+            if fsev.cgr_event(defaults)["RequestType"] == NO_CHARGING:
                 return
-            if fsev.answered:
-                self.sessions.terminate(event)
-            elif self.agent.config.create_cdr:
-                self.sessions.process_cdr(event)
+            self.agent.end_of_call(fsev, defaults, answered=fsev.answered)
         except NotFound:
             pass  # ended already (channel sync)
         except CGRError as exc:

@@ -24,11 +24,19 @@ NODE_DEFAULTS = Defaults(tenant="", category="", request_type="")
 # JSON-RPC error text -> verdict (the same classes the socket agent's REFUSALS name)
 REFUSED_BY_ERROR = (
     ("UNAUTHORIZED_DESTINATION", notify.UNAUTHORIZED_DESTINATION),
+    ("RESOURCE_UNAUTHORIZED", notify.RESOURCE_UNAVAILABLE),  # AuthorizeResources: over a limit
+    ("RESOURCE_UNAVAILABLE", notify.RESOURCE_UNAVAILABLE),
     ("INSUFFICIENT_CREDIT", notify.INSUFFICIENT_FUNDS),
     ("ACCOUNT_NOT_FOUND", notify.INSUFFICIENT_FUNDS),
     ("ACCOUNT_DISABLED", notify.INSUFFICIENT_FUNDS),
     ("MANDATORY_IE_MISSING", notify.MISSING_PARAMETER),
     ("INVALID_ARGUMENT", notify.MISSING_PARAMETER),
+)
+# NOT_FOUND for an optional part -> the flag asked for it: the call goes on without, as on
+# the socket path (no route profile: no cgr_routes; no resource profile: no limit applies)
+OPTIONAL_WHEN_NOT_FOUND = (
+    ("RESOURCES_ERROR:NOT_FOUND", "AuthorizeResources"),
+    ("NOT_FOUND", "GetRoutes"),
 )
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -88,17 +96,25 @@ def authorize(client, channel: FSEvent) -> Verdict:
 
 
 def _ask(client, args: dict) -> dict:
-    """AuthorizeEvent; when no route profile matches (NOT_FOUND), once more without
-    routes: the call then goes on without cgr_routes, as on the socket path."""
-    try:
-        return client.call(METHOD, args) or {}
-    except NodeRefused as exc:
-        if not (args.get("GetRoutes") and exc.message.startswith("NOT_FOUND")):
-            raise
-    without_routes = {key: value for key, value in args.items() if key != "GetRoutes"}
-    if not any(key.startswith(("Get", "Authorize")) for key in without_routes):
-        return {}
-    return client.call(METHOD, without_routes) or {}
+    """AuthorizeEvent; when a route or resource profile matches nothing (NOT_FOUND), once
+    more without asking for it."""
+    while True:
+        try:
+            return client.call(METHOD, args) or {}
+        except NodeRefused as exc:
+            flag = _not_found_flag(exc.message, args)
+            if flag is None:
+                raise
+        args = {key: value for key, value in args.items() if key != flag}
+        if not any(key.startswith(("Get", "Authorize")) for key in args):
+            return {}
+
+
+def _not_found_flag(message: str, args: dict) -> str | None:
+    for prefix, flag in OPTIONAL_WHEN_NOT_FOUND:
+        if message.startswith(prefix) and args.get(flag):
+            return flag
+    return None
 
 
 def granted(reply: dict, args: dict) -> dict:

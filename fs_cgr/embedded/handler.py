@@ -9,7 +9,9 @@ imports are paid when FreeSWITCH starts, not by the first call.
 The handler sets the verdict's channel variables and the marker the node follows the
 call by, then returns: an authorized call simply goes on through the dialplan (no
 transfer, no second hunt); a refused one is answered here with the SIP response of its
-``cgr_notify``, so no later action can put it through.
+``cgr_notify`` and hung up, so no later action can put it through. (On a SIP channel the
+response ends the call; ``respond`` does nothing on others, e.g. loopback, where only the
+hangup stops the dialplan from going on to the routing.)
 
 Settings are FreeSWITCH variables (a channel's, else the global ones from vars.xml):
 ``fs_cgr_rpc_url`` (default ``http://127.0.0.1:2080/jsonrpc``) and
@@ -20,6 +22,10 @@ from fs_cgr.agents import notify
 from fs_cgr.embedded import state
 from fs_cgr.embedded.authorize import Verdict, authorize
 from fs_cgr.fschannel import EMBEDDED_MARKER, FSEvent
+
+# the hangup cause of a refused call, as FreeSWITCH maps the SIP response (a no-op once
+# the response has ended the call)
+HANGUP_CAUSES = {"403": "CALL_REJECTED", "486": "USER_BUSY", "503": "NORMAL_TEMPORARY_FAILURE"}
 
 
 def handler(session, args=""):
@@ -35,7 +41,9 @@ def handler(session, args=""):
     for name, value in variables.items():
         session.setVariable(name, value)
     if not verdict.allowed:
-        session.execute("respond", notify.SIP_RESPONSES.get(verdict.notify, notify.REFUSED))
+        response = notify.SIP_RESPONSES.get(verdict.notify, notify.REFUSED)
+        session.execute("respond", response)
+        session.hangup(HANGUP_CAUSES.get(response[:3], "CALL_REJECTED"))
 
 
 def runtime(args=""):

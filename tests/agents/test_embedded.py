@@ -283,3 +283,68 @@ def test_money_check_over_many_concurrent_embedded_calls(elab):
         return elab.call(account=account, reqtype=reqtype)
 
     elab.lab.money_check(place, elab.answer, accounts, dry="0.03", talk=4)
+
+
+SEED_FLAGS = "*resources;*attributes;*sessions;*routes;*thresholds;*stats;*accounts"
+
+
+def one_call_limit(limit: int) -> dict:
+    return {
+        "Tenant": "cgrates.org", "ID": "RES_1001", "UsageTTL": "1h", "Limit": limit,
+        "FilterIDs": ["*string:~*req.Account:1001"], "Weight": 10,
+    }  # fmt: skip
+
+
+def test_call_over_its_resource_limit_is_refused_busy(elab):
+    """AuthorizeEvent's RESOURCES_ERROR:RESOURCE_UNAUTHORIZED is the socket agent's
+    -RESOURCE_UNAVAILABLE (486), not a system error."""
+    lab = elab.lab
+    lab.topup("1001", "1")
+    lab.node.resources.set_profile(one_call_limit(0))
+    call = elab.call(cgr_flags=SEED_FLAGS)
+    assert call.vars["cgr_notify"] == notify.RESOURCE_UNAVAILABLE
+    assert call.session.executed == [("respond", "486 Busy Here")]
+    assert call.channel.hangup_cause == "USER_BUSY"  # loopback: the handler's hangup
+    assert not call.channel.alive and lab.node.accounts.net == 0
+
+
+def test_answered_call_holds_its_resource_unit_until_hangup(elab):
+    lab = elab.lab
+    lab.topup("1001", "1")
+    lab.node.resources.set_profile(one_call_limit(1))
+    first = elab.call(cgr_flags=SEED_FLAGS)
+    assert first.vars["cgr_notify"] == notify.AUTH_OK
+    elab.answer(first)
+    assert elab.call(cgr_flags=SEED_FLAGS).vars["cgr_notify"] == notify.RESOURCE_UNAVAILABLE
+    first.hangup()
+    elab.cdr_of(first)
+    wait_until(lambda: elab.call(cgr_flags=SEED_FLAGS).vars["cgr_notify"] == notify.AUTH_OK,
+               5, "the unit given back")  # fmt: skip
+
+
+def test_no_resource_profile_means_no_limit(elab):
+    """No profile matches (RESOURCES_ERROR:NOT_FOUND): let through, as the socket agent."""
+    elab.lab.topup("1001", "1")
+    assert elab.call(cgr_flags=SEED_FLAGS).vars["cgr_notify"] == notify.AUTH_OK
+
+
+def test_attribute_altered_destination_is_set_and_rated(elab):
+    """The handler sets the altered Destination; the link's answer and hangup alter the
+    call's events the same way, so the session and CDR are the altered number's."""
+    lab = elab.lab
+    lab.topup("1001", "1")
+    lab.node.attributes.set_profile(
+        {"Tenant": "cgrates.org", "ID": "ATTR_E164", "Contexts": ["*sessions"],
+         "FilterIDs": ["*prefix:~*req.Destination:00"],
+         "Attributes": [{"Path": "*req.Destination", "Type": "*variable",
+                         "Value": "~*req.Destination:s/^00(\\d+)$/${1}/"}], "Weight": 10}
+    )  # fmt: skip
+    call = elab.call(cgr_destination="00" + DE, cgr_flags=SEED_FLAGS)
+    assert call.vars["cgr_notify"] == notify.AUTH_OK
+    assert call.vars["Destination"] == DE
+    elab.answer(call)
+    gevent.sleep(1.2)
+    call.hangup()
+    cdr = elab.cdr_of(call)
+    assert cdr["Destination"] == DE
+    assert cdr["Cost"] == per_second_cost(billed(call)) == START - lab.balance("1001")

@@ -198,6 +198,20 @@ def test_every_finished_call_is_reported_once_to_stats_and_thresholds(seeded):
     assert all(ids is None for _, ids in lab.node.stats.events)
 
 
+@pytest.mark.parametrize("reqtype", ["*postpaid", "*pseudoprepaid", "*rated"])
+def test_a_call_priced_at_hangup_is_reported_with_its_cost(seeded, reqtype):
+    """Priced by its CDR (no session cost): the reported Cost is the CDR's."""
+    lab = seeded()
+    lab.node.stats = Recorder()
+    call = flagged(lab, reqtype=reqtype)
+    lab.answer(call)
+    gevent.sleep(1.1)
+    call.hangup()
+    wait_until(lambda: lab.node.stats.calls(), 5, "the call reported")
+    reported = lab.node.stats.calls()[0]["Event"]
+    assert reported["Cost"] == lab.cdr_of(call)["Cost"] > 0
+
+
 def test_flag_ids_are_passed_on(seeded):
     lab = seeded()
     lab.node.stats = Recorder()

@@ -58,8 +58,12 @@ class RealLab:
         self.plan_dir = write_plan(tmp_path)
         self.start_node(fresh=True)
         self.control = InboundClient(
-            (HOST, PORT), PASSWORD, events=("CHANNEL_HANGUP_COMPLETE",), event_format="json"
+            (HOST, PORT),
+            PASSWORD,
+            events=("CHANNEL_EXECUTE", "CHANNEL_HANGUP_COMPLETE"),
+            event_format="json",
         ).start()
+        self.executed: dict[str, list[tuple[str, str]]] = {}  # uuid -> dialplan applications
         assert self.control.wait_connected(5), "no inbound ESL connection to FreeSWITCH"
 
     def start_node(self, fresh: bool = False) -> None:
@@ -95,10 +99,12 @@ class RealLab:
         return sum((b.value for b in found.balances.get("*monetary", ())), ZERO)
 
     def originate(self, number: str = DE, **variables) -> None:
-        """A loopback call; its B leg runs the dialplan (and fs_cgr's socket)."""
+        """A loopback call; its B leg runs the dialplan (and fs_cgr's socket). The dial
+        string is quoted, so a number may hold blanks."""
         variables = {"origination_caller_id_number": "1001", "cgr_test": "yes", **variables}
         channel_vars = ",".join(f"{name}={value}" for name, value in variables.items())
-        reply = self.control.bgapi(f"originate {{{channel_vars}}}loopback/{number}/default &park")
+        dial = f"{{{channel_vars}}}'loopback/{number}/default'"
+        reply = self.control.bgapi(f"originate {dial} &park")
         assert reply.ok, reply.text
 
     def live_call(self, timeout: float = 10) -> str:
@@ -110,15 +116,26 @@ class RealLab:
         return self.node.sessions.active()[0].origin_id
 
     def next_hangup(self, timeout: float = 30) -> dict:
-        """The next B leg's CHANNEL_HANGUP_COMPLETE (billsec, variable_cgr_notify, cause)."""
+        """The next B leg's CHANNEL_HANGUP_COMPLETE (billsec, variable_cgr_notify, cause);
+        the applications its dialplan ran are in ``executed`` by then."""
         deadline = time.monotonic() + timeout
         while True:
             try:
                 event = self.control.events.get(timeout=max(0.0, deadline - time.monotonic()))
             except Empty:
                 raise AssertionError("no call ended") from None
-            if event.get("variable_loopback_leg") == "B":
+            if event.get("variable_loopback_leg") != "B":
+                continue
+            if event.get("Event-Name") == "CHANNEL_EXECUTE":
+                ran = self.executed.setdefault(event.get("Unique-ID"), [])
+                ran.append((event.get("Application"), event.get("Application-Data", "")))
+            else:
                 return event.headers
+
+    def responses(self, uuid: str) -> list[str]:
+        """What the call's dialplan answered with ``respond`` (on a loopback channel
+        ``respond`` answers nothing, so the hangup cause cannot show it)."""
+        return [data for app, data in self.executed.get(uuid, ()) if app == "respond"]
 
     def alive(self, uuid: str) -> bool:
         return self.control.api(f"uuid_exists {uuid}").text == "true"

@@ -6,6 +6,7 @@ import gevent
 import pytest
 
 from fs_cgr.agents import notify
+from fs_cgr.agents.freeswitch import UNSAFE_DESTINATION_CAUSE
 from tests.agents.lab import DE, UNPRICED
 from tests.freeswitch.conftest import NEEDS_FREESWITCH
 
@@ -34,6 +35,7 @@ def test_refused_calls_get_their_verdict_and_cost_nothing(real, variables, numbe
     real.originate(number, **variables)
     hangup = real.next_hangup()
     assert hangup["variable_cgr_notify"] == verdict
+    assert real.responses(hangup["Unique-ID"]) == [notify.SIP_RESPONSES[verdict]]
     assert hangup.get("variable_billsec", "0") == "0"  # refused by the dialplan, never answered
     assert real.balance("1001") == START and real.balance("2001") == 0
     assert real.node.accounts.net == 0
@@ -59,10 +61,12 @@ def test_answered_call_is_charged_exactly_its_billmsec(real, answer_number):
     uuid = real.live_call()
     gevent.sleep(2.5)
     real.control.api(f"uuid_kill {uuid} NORMAL_CLEARING")
-    billmsec = real.next_hangup()["variable_billmsec"]
+    hangup = real.next_hangup()
+    assert real.responses(uuid) == []  # nothing in the dialplan tried to refuse it
+    assert hangup["variable_transfer_history"].endswith(f":{answer_number}/default/XML")
     cdr = real.cdr(uuid)
-    assert cdr["Cost"] == per_second_cost(billmsec) == START - real.balance("1001")
-    assert real.node.accounts.net == cdr["Cost"]
+    assert cdr["Cost"] == per_second_cost(hangup["variable_billmsec"])
+    assert cdr["Cost"] == START - real.balance("1001") == real.node.accounts.net
 
 
 def test_socket_lost_mid_call_is_finished_over_the_inbound_link(real, answer_number):
@@ -156,29 +160,31 @@ def test_restart_mid_call_resumes_the_session_and_charges_once(real, answer_numb
 
 
 SEED_FLAGS = "*resources;*attributes;*sessions;*routes;*thresholds;*stats;*accounts"
+NO_UNITS_LEFT = {
+    "Tenant": "cgrates.org", "ID": "RES_NONE_LEFT", "UsageTTL": "1h", "Limit": 0,
+    "FilterIDs": ["*string:~*req.Account:1001"], "Weight": 10,
+}  # fmt: skip
+E164_DESTINATION = {  # 00<number> is rated (and dialled) as <number>
+    "Tenant": "cgrates.org", "ID": "ATTR_E164", "Contexts": ["*sessions"],
+    "FilterIDs": ["*prefix:~*req.Destination:00"],
+    "Attributes": [{"Path": "*req.Destination", "Type": "*variable",
+                    "Value": "~*req.Destination:s/^00(\\d+)$/${1}/"}], "Weight": 10,
+}  # fmt: skip
 
 
 def test_call_over_its_resource_limit_is_refused_busy(real):
     real.topup("1001", "1")
-    real.node.resources.set_profile(
-        {"Tenant": "cgrates.org", "ID": "RES_NONE_LEFT", "UsageTTL": "1h", "Limit": 0,
-         "FilterIDs": ["*string:~*req.Account:1001"], "Weight": 10}
-    )  # fmt: skip
+    real.node.resources.set_profile(NO_UNITS_LEFT)
     real.originate(DE, cgr_account="1001", cgr_flags=SEED_FLAGS, **PREPAID)
     hangup = real.next_hangup()
     assert hangup["variable_cgr_notify"] == notify.RESOURCE_UNAVAILABLE
-    assert hangup["Hangup-Cause"] == "USER_BUSY"  # the dialplan's 486 Busy Here
+    assert real.responses(hangup["Unique-ID"]) == ["486 Busy Here"]
     assert real.balance("1001") == START and real.node.accounts.net == 0
 
 
 def test_attribute_altered_destination_is_on_the_channel_and_rated(real, answer_number):
     real.topup("1001", "1")
-    real.node.attributes.set_profile(
-        {"Tenant": "cgrates.org", "ID": "ATTR_E164", "Contexts": ["*sessions"],
-         "FilterIDs": ["*prefix:~*req.Destination:00"],
-         "Attributes": [{"Path": "*req.Destination", "Type": "*variable",
-                         "Value": "~*req.Destination:s/^00(\\d+)$/${1}/"}], "Weight": 10}
-    )  # fmt: skip
+    real.node.attributes.set_profile(E164_DESTINATION)
     real.originate(answer_number, cgr_account="1001", cgr_destination="00" + DE,
                    cgr_flags=SEED_FLAGS, **PREPAID)  # fmt: skip
     uuid = real.live_call()
@@ -188,3 +194,37 @@ def test_attribute_altered_destination_is_on_the_channel_and_rated(real, answer_
     assert hangup["variable_Destination"] == DE
     cdr = real.cdr(uuid)
     assert cdr["Destination"] == DE and cdr["Cost"] > 0
+
+
+@pytest.mark.parametrize("number", [f"{DE} XML default", "-bleg"])
+def test_number_that_would_change_the_transfer_never_reaches_it(real, number):
+    """A number with a blank would add arguments to uuid_transfer (here: send the call on
+    as an authorized one), a leading '-' would be read as a flag: refused, never sent."""
+    real.topup("1001", "1")
+    real.originate(number, cgr_account="1001", cgr_destination=DE, **PREPAID)
+    hangup = real.next_hangup()
+    assert hangup["Caller-Destination-Number"] == number
+    assert hangup["variable_cgr_notify"] == notify.MISSING_PARAMETER
+    assert hangup["Hangup-Cause"] == UNSAFE_DESTINATION_CAUSE
+    assert "variable_transfer_history" not in hangup
+    assert real.node.sessions.active() == [] and real.node.cdrs.get_cdrs({}) == []
+    assert real.balance("1001") == START and real.node.accounts.net == 0
+
+
+def test_without_the_vars_file_charged_calls_are_refused(real):
+    """fs_cgr_vars.xml sets fs_cgr_vars_loaded=true; without it the dialplan refuses a
+    charged call before the socket (503), and says why in FreeSWITCH's log. (On SIP the
+    503 ends the call; on loopback ``respond`` is a no-op, so this call goes on to fs_cgr
+    and ends unanswered.)"""
+    real.topup("1001", "1")
+    assert real.control.api("global_getvar fs_cgr_vars_loaded").text == "true"
+    real.control.api("global_setvar fs_cgr_vars_loaded=false")
+    try:
+        real.originate(DE, cgr_account="1001", **PREPAID)
+        hangup = real.next_hangup()
+    finally:
+        real.control.api("global_setvar fs_cgr_vars_loaded=true")
+    uuid = hangup["Unique-ID"]
+    log_line, respond = real.executed[uuid][:2]
+    assert log_line[0] == "log" and "fs_cgr_vars.xml is missing" in log_line[1]
+    assert respond == ("respond", "503 Service Unavailable")

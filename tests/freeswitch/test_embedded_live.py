@@ -16,6 +16,7 @@ from fs_cgr.agents import notify
 from fs_cgr.api.server import ApiServer
 from tests.agents.lab import DE, UNPRICED
 from tests.freeswitch.conftest import NEEDS_FREESWITCH
+from tests.freeswitch.test_agent_live import E164_DESTINATION, NO_UNITS_LEFT, SEED_FLAGS
 
 pytestmark = [pytest.mark.freeswitch, NEEDS_FREESWITCH]
 
@@ -76,6 +77,7 @@ def test_refused_calls_are_answered_by_the_handler(embedded, variables, number, 
     originate(real, number, cgr_reqtype="*prepaid", **variables)
     hangup = real.next_hangup()
     assert hangup["variable_cgr_notify"] == verdict
+    assert real.responses(hangup["Unique-ID"]) == [notify.SIP_RESPONSES[verdict]]
     assert hangup["variable_fs_cgr_embedded"] == "true"
     assert hangup.get("variable_billsec", "0") == "0"  # never answered: no routing ran
     assert real.balance("1001") == START and real.node.accounts.net == 0
@@ -91,6 +93,7 @@ def test_authorized_call_goes_on_and_is_charged_its_billmsec(embedded, answer_nu
     real.control.api(f"uuid_kill {uuid} NORMAL_CLEARING")
     hangup = real.next_hangup()
     assert hangup["variable_cgr_notify"] == notify.AUTH_OK
+    assert real.responses(uuid) == []  # nothing in the dialplan tried to refuse it
     assert hangup["variable_cgr_max_usage"] == ("100" if reqtype == "*prepaid" else "10800")
     cdr = real.cdr(uuid)
     assert cdr["RequestType"] == reqtype
@@ -133,3 +136,44 @@ def test_prepaid_call_is_cut_when_money_runs_out(embedded, answer_number):
     assert hangup["Hangup-Cause"] == "MANAGER_REQUEST"
     cdr = real.cdr(uuid)
     assert real.balance("1001") == Decimal("0.03") - cdr["Cost"] >= 0
+
+
+def test_call_over_its_resource_limit_is_refused_busy(embedded):
+    real = embedded
+    real.topup("1001", "1")
+    real.node.resources.set_profile(NO_UNITS_LEFT)
+    originate(real, DE, cgr_account="1001", cgr_reqtype="*prepaid", cgr_flags=SEED_FLAGS)
+    hangup = real.next_hangup()
+    assert hangup["variable_cgr_notify"] == notify.RESOURCE_UNAVAILABLE
+    assert real.responses(hangup["Unique-ID"]) == ["486 Busy Here"]
+    assert real.balance("1001") == START and real.node.accounts.net == 0
+
+
+def test_attribute_altered_destination_is_on_the_channel_and_rated(embedded, answer_number):
+    real = embedded
+    real.topup("1001", "1")
+    real.node.attributes.set_profile(E164_DESTINATION)
+    originate(real, answer_number, cgr_account="1001", cgr_reqtype="*prepaid",
+              cgr_destination="00" + DE, cgr_flags=SEED_FLAGS)  # fmt: skip
+    uuid = real.live_call()
+    assert real.control.api(f"uuid_getvar {uuid} Destination").text == DE
+    gevent.sleep(1.5)
+    real.control.api(f"uuid_kill {uuid} NORMAL_CLEARING")
+    hangup = real.next_hangup()
+    cdr = real.cdr(uuid)
+    assert cdr["Destination"] == DE
+    cost = per_second_cost(hangup["variable_billmsec"])
+    assert cdr["Cost"] == cost == START - real.balance("1001")
+
+
+def test_refused_call_never_reaches_the_routing(embedded, answer_number):
+    """``respond`` does nothing on a loopback channel: the handler's hangup is what keeps
+    a refused call from the answering extension (on SIP the response already ended it)."""
+    real = embedded
+    originate(real, answer_number, cgr_account="2001", cgr_reqtype="*prepaid",
+              cgr_destination=DE)  # fmt: skip
+    hangup = real.next_hangup()
+    assert hangup["variable_cgr_notify"] == notify.INSUFFICIENT_FUNDS
+    assert hangup["Hangup-Cause"] == "CALL_REJECTED"
+    ran = [app for app, _ in real.executed[hangup["Unique-ID"]]]
+    assert ran == ["python", "respond"] and hangup.get("variable_billsec", "0") == "0"

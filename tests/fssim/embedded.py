@@ -4,7 +4,9 @@
 real embedded handler with a ``SimSession`` (mod_python3's Session: getVariable,
 setVariable, execute) on a native thread, as FreeSWITCH does, while the simulator and
 the node keep running on the gevent hub. What the handler asked to execute (``respond``)
-is carried out afterwards, on the hub: a 4xx/5xx ``respond`` ends the unanswered call.
+is carried out afterwards, on the hub: a 4xx/5xx ``respond`` ends an unanswered SIP
+channel; on the simulator's loopback channels it does nothing (FreeSWITCH 1.10.12's
+loopback ignores it and the dialplan goes on), so only the handler's ``hangup`` ends them.
 """
 
 import gevent
@@ -13,7 +15,7 @@ from tests.fssim.channel import SimChannel
 
 APP = ("python", "fs_cgr.embedded.handler")
 # the hangup cause FreeSWITCH gives an unanswered channel refused with ``respond``
-RESPOND_CAUSES = {"403": "CALL_REJECTED", "503": "NORMAL_TEMPORARY_FAILURE"}
+RESPOND_CAUSES = {"403": "CALL_REJECTED", "486": "USER_BUSY", "503": "NORMAL_TEMPORARY_FAILURE"}
 
 
 class SimSession:
@@ -25,6 +27,7 @@ class SimSession:
         self.channel = channel
         self.global_vars = global_vars
         self.executed: list[tuple[str, str]] = []
+        self.hangup_cause: str | None = None  # what the handler hung up with, if it did
 
     def getVariable(self, name: str):  # noqa: N802 (mod_python3's name)
         if name in self.channel.vars:
@@ -43,6 +46,9 @@ class SimSession:
 
     def execute(self, app: str, data: str = "") -> None:
         self.executed.append((app, data))
+
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        self.hangup_cause = cause
 
 
 class EmbeddedChannel:
@@ -75,8 +81,10 @@ class EmbeddedChannel:
         else:
             handler(self.session)
         for app, data in self.session.executed:
-            if app == "respond" and data[:1] in "3456":
+            if app == "respond" and data[:1] in "3456" and self.channel.name.startswith("sofia/"):
                 self.sim.hangup(self.channel, RESPOND_CAUSES.get(data[:3], "CALL_REJECTED"))
+        if self.session.hangup_cause is not None and self.channel.alive:
+            self.sim.hangup(self.channel, self.session.hangup_cause)
         return self
 
     def answer(self) -> None:
