@@ -270,9 +270,9 @@ class FreeSwitchAgent:
             result = self.sessions.terminate(event)
             if "*default" in result.costs:
                 return result.costs["*default"]
-            return _default_cost(result.cdr)
+            return _default_cost(result.cdr or ())
         if self.config.create_cdr:
-            return _default_cost(self.sessions.process_cdr(event))
+            return _default_cost([self.sessions.process_cdr(event)])
         return None
 
     def altered(self, cgr_event: dict, flags: ChannelFlags, alterations=None) -> dict:
@@ -605,11 +605,12 @@ def _alterations(reply: dict | None, tenant: str) -> dict:
     return {"Tenant": tenant, **(altered_fields(reply) if reply is not None else {})}
 
 
-def _default_cost(outcome):
-    """The *default run's cost of a CDROutcome (None: not priced)."""
-    for cdr in outcome.cdrs if outcome is not None else ():
-        if cdr.get("RunID") == "*default" and cdr.get("Cost", -1) >= 0:
-            return cdr["Cost"]
+def _default_cost(outcomes):
+    """The *default run's cost among CDROutcomes (None: not priced)."""
+    for outcome in outcomes:
+        for cdr in outcome.cdrs:
+            if cdr.get("RunID") == "*default" and cdr.get("Cost", -1) >= 0:
+                return cdr["Cost"]
     return None
 
 

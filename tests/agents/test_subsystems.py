@@ -198,6 +198,20 @@ def test_every_finished_call_is_reported_once_to_stats_and_thresholds(seeded):
     assert all(ids is None for _, ids in lab.node.stats.events)
 
 
+def test_an_answered_postpaid_call_is_reported_with_its_cdr_cost_and_its_slot_freed(seeded):
+    """A *postpaid session has no session cost: the reported Cost is its CDR's."""
+    lab = seeded()
+    lab.node.stats = Recorder()
+    call = lab.call(reqtype="*postpaid", cgr_flags=SEED_FLAGS)
+    lab.answer(call)
+    gevent.sleep(1.1)
+    call.hangup()
+    wait_until(lambda: lab.node.stats.calls(), 5, "the call reported")
+    reported = lab.node.stats.calls()[0]["Event"]
+    assert reported["Cost"] > 0 and reported["Cost"] == lab.cdr_of(call)["Cost"]
+    assert in_use(lab) == []
+
+
 def test_flag_ids_are_passed_on(seeded):
     lab = seeded()
     lab.node.stats = Recorder()
