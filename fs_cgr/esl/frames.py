@@ -230,7 +230,7 @@ def parse_plain_event(body: bytes) -> Event:
 
 def parse_json_event(text: str) -> Event:
     try:
-        pairs = json.loads(text, object_pairs_hook=_Members)
+        pairs = _PAIRS_DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         raise ProtocolError(f"bad JSON event: {exc}") from None
     if not isinstance(pairs, _Members):
@@ -250,6 +250,9 @@ def parse_json_event(text: str) -> Event:
 
 class _Members(list):
     """A JSON object's (name, value) pairs in order, duplicates included."""
+
+
+_PAIRS_DECODER = json.JSONDecoder(object_pairs_hook=_Members)  # json.loads builds one per call
 
 
 def _is_str_list(value) -> bool:

@@ -110,11 +110,13 @@ class SQLStorDB(StorDB):
         sc = self._session_cost
         fields = [sc._meta.fields[name] for name in _SESSION_COST_COLUMNS]
         sample = ["c", "r", "h", "o", "s", 1, None, now()]
-        insert = sc.insert(dict(zip(fields, sample)))
+        insert = sc.insert(dict(zip(fields, sample, strict=True)))
         preserve = [sc.origin_host, sc.origin_id, sc.cost_source, sc.usage, sc.cost_details]
         unique_key = None if isinstance(self._db, pw.MySQLDatabase) else [sc.cgrid, sc.run_id]
         sql, params = insert.on_conflict(conflict_target=unique_key, preserve=preserve).sql()
-        if list(params) != [field.db_value(value) for field, value in zip(fields, sample)]:
+        if list(params) != [
+            field.db_value(value) for field, value in zip(fields, sample, strict=True)
+        ]:
             raise RuntimeError("peewee orders the session cost columns differently")
         return sql
 
@@ -280,7 +282,9 @@ class SQLStorDB(StorDB):
             now(),
         )
         fields = self._session_cost._meta.fields
-        params = [fields[name].db_value(v) for name, v in zip(_SESSION_COST_COLUMNS, values)]
+        params = [
+            fields[name].db_value(v) for name, v in zip(_SESSION_COST_COLUMNS, values, strict=True)
+        ]
         with self._session():
             self._db.execute_sql(self._session_cost_upsert, params)
 
