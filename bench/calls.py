@@ -366,11 +366,13 @@ class Bench:
             reqtype = "*prepaid" if account in dry or index % 3 else "*postpaid"
             variables.append({"cgr_reqtype": reqtype, "cgr_account": account})
             talk.append(rng.choice((0, 0.4, 1.3, 2.2, 4.5)))
+        cpu = cpu_seconds()
         result = self.ask(
             "traffic", count=count, concurrency=self.args.concurrency * 4,
             variables=variables, talk=talk,
         )  # fmt: skip
         self.wait_idle()
+        cpu = cpu_seconds() - cpu
         end = sum(self.balance(a) for a in accounts)
         cdrs = self.node.stordb.get_cdrs({})
         cost = sum((Decimal(cdr["Cost"]) for cdr in cdrs if cdr["Cost"] >= 0), Decimal(0))
@@ -382,6 +384,7 @@ class Bench:
             "unrated_cdrs": len(unrated),
             "cut_by_fs_cgr": result["cut"],
             "elapsed_s": result["elapsed"],
+            "fs_cgr_cpu_ms_per_call": cpu * 1000 / count,
             "sum_cdr_costs": str(cost),
             "debits_minus_refunds": str(net),
             "start_minus_end": str(start - end),

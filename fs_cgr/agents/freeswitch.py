@@ -270,7 +270,7 @@ class FreeSwitchAgent:
             result = self.sessions.terminate(event)
             if "*default" in result.costs:
                 return result.costs["*default"]
-            return _default_cost(result.cdr)
+            return _default_cost(result.cdr or ())
         if self.config.create_cdr:
             return _default_cost([self.sessions.process_cdr(event)])
         return None

@@ -134,11 +134,47 @@ class Parser:
         return build_message(headers, body)
 
 
+# a header line as FreeSWITCH writes it: a name of printable ASCII without ':' or space
+_PLAIN_HEADER_LINE = re.compile(r"^([!-9;-~]+): *(.*)$", re.MULTILINE)
+
+
 def parse_headers(block: bytes) -> dict[str, str]:
-    """``Name: value`` lines to a dict; values percent-decoded, first of a repeated name kept."""
+    """``Name: value`` lines to a dict; values percent-decoded, first of a repeated name kept.
+
+    Events carry a hundred lines or more: when every line is a plain one, one regex
+    pass reads them all; otherwise each line is checked (and a bad one named)."""
     if not block:
         raise ProtocolError("empty header block")
     text = _utf8(block, "header block")
+    pairs = _PLAIN_HEADER_LINE.findall(text)
+    if len(pairs) != text.count("\n") + 1:
+        return _checked_headers(text)
+    headers = dict(pairs)  # a repeated name: at its first place, with its last value
+    if len(headers) != len(pairs):
+        headers.update(dict(reversed(pairs)))  # ... its first value
+    if "%" in text:  # most reply lines have nothing to decode: skip the calls
+        for name, value in headers.items():
+            if "%" in value:
+                headers[name] = percent_decoded(value)
+    return headers
+
+
+# escapes of ASCII characters (FreeSWITCH's spaces, ':', '@' ...), and those of any other byte
+_ASCII_ESCAPE = re.compile(r"%[0-7][0-9A-Fa-f]")
+_HIGH_ESCAPE = re.compile(r"%[89A-Fa-f][0-9A-Fa-f]")
+_ASCII_OF_ESCAPE = {f"%{code:02{case}}": chr(code) for code in range(128) for case in "Xx"}
+
+
+def percent_decoded(value: str) -> str:
+    """``unquote(value, errors="replace")``, three times faster when every escape stands for
+    an ASCII character (as good as all FreeSWITCH writes): no bytes, no UTF-8 decoding."""
+    if value.isascii() and not _HIGH_ESCAPE.search(value):
+        return _ASCII_ESCAPE.sub(lambda match: _ASCII_OF_ESCAPE[match[0]], value)
+    return unquote(value, errors="replace")
+
+
+def _checked_headers(text: str) -> dict[str, str]:
+    """``parse_headers`` line by line: names any line that is not ``Name: value``."""
     headers: dict[str, str] = {}
     for line in text.split("\n"):
         name, colon, value = line.partition(":")
@@ -146,7 +182,7 @@ def parse_headers(block: bytes) -> dict[str, str]:
             raise ProtocolError(f"malformed header line {line[:80]!r}")
         value = value.lstrip(" ")
         if "%" in value:  # most values have nothing to decode: skip the call
-            value = unquote(value, errors="replace")
+            value = percent_decoded(value)
         headers.setdefault(name, value)
     return headers
 
@@ -194,7 +230,7 @@ def parse_plain_event(body: bytes) -> Event:
 
 def parse_json_event(text: str) -> Event:
     try:
-        pairs = json.loads(text, object_pairs_hook=_Members)
+        pairs = _PAIRS_DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         raise ProtocolError(f"bad JSON event: {exc}") from None
     if not isinstance(pairs, _Members):
@@ -214,6 +250,9 @@ def parse_json_event(text: str) -> Event:
 
 class _Members(list):
     """A JSON object's (name, value) pairs in order, duplicates included."""
+
+
+_PAIRS_DECODER = json.JSONDecoder(object_pairs_hook=_Members)  # json.loads builds one per call
 
 
 def _is_str_list(value) -> bool:

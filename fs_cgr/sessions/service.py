@@ -82,7 +82,7 @@ class SessionExists(CGRError):
 class TerminateResult:
     usage: int
     costs: dict[str, Decimal] = field(default_factory=dict)  # RunID -> session cost (*prepaid)
-    cdr: object = None  # the CDROutcome when a CDR was processed
+    cdr: list | None = None  # the CDROutcomes (one per run) when a CDR was processed
 
 
 class SessionService:

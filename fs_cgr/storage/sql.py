@@ -54,6 +54,8 @@ _SESSION_COST_KEYS = {
     "Usage": "usage",
     "CostDetails": "cost_details",
 }
+# the columns of set_session_cost's upsert, in the order of its parameters
+_SESSION_COST_COLUMNS = (*_SESSION_COST_KEYS.values(), "created_at")
 _MAX_STATEMENT = 1_024_000  # characters of one multi-row INSERT (PyMySQL's own limit)
 
 
@@ -82,6 +84,7 @@ class SQLStorDB(StorDB):
             raise ValueError(f"not a StorDB URL: {url!r}")
         self._tp, self._cdr, self._session_cost = build_models(self._db, table_prefix)
         self._stored_runs_sql, self._session_cost_sql = self._hot_queries()
+        self._session_cost_upsert = self._session_cost_upsert_sql()
         with self._session():
             self._db.create_tables([self._tp, self._cdr, self._session_cost], safe=True)
 
@@ -99,6 +102,23 @@ class SQLStorDB(StorDB):
             f" WHERE {quote('cgrid')}",
             f"SELECT {columns} FROM {quote(sc.table_name)} WHERE {where} LIMIT 1",
         )
+
+    def _session_cost_upsert_sql(self) -> str:
+        """The text of set_session_cost's upsert, written once like ``_hot_queries`` (one
+        per answered prepaid call); its parameters are the db values of
+        ``_SESSION_COST_COLUMNS`` in that order, which is checked here."""
+        sc = self._session_cost
+        fields = [sc._meta.fields[name] for name in _SESSION_COST_COLUMNS]
+        sample = ["c", "r", "h", "o", "s", 1, None, now()]
+        insert = sc.insert(dict(zip(fields, sample, strict=True)))
+        preserve = [sc.origin_host, sc.origin_id, sc.cost_source, sc.usage, sc.cost_details]
+        unique_key = None if isinstance(self._db, pw.MySQLDatabase) else [sc.cgrid, sc.run_id]
+        sql, params = insert.on_conflict(conflict_target=unique_key, preserve=preserve).sql()
+        if list(params) != [
+            field.db_value(value) for field, value in zip(fields, sample, strict=True)
+        ]:
+            raise RuntimeError("peewee orders the session cost columns differently")
+        return sql
 
     @contextmanager
     def _session(self):
@@ -251,20 +271,22 @@ class SQLStorDB(StorDB):
         if isinstance(usage, bool) or not isinstance(usage, int):
             raise ValueError(f"session cost Usage must be int nanoseconds, got {usage!r}")
         details = doc.get("CostDetails")
-        sc = self._session_cost
-        insert = sc.insert(
-            cgrid=doc["CGRID"],
-            run_id=doc["RunID"],
-            origin_host=doc.get("OriginHost") or "",
-            origin_id=doc.get("OriginID") or "",
-            cost_source=doc.get("CostSource") or "",
-            usage=usage,
-            cost_details=None if details is None else jsoncodec.encode(details),
-            created_at=now(),
+        values = (
+            doc["CGRID"],
+            doc["RunID"],
+            doc.get("OriginHost") or "",
+            doc.get("OriginID") or "",
+            doc.get("CostSource") or "",
+            usage,
+            None if details is None else jsoncodec.encode(details),
+            now(),
         )
-        preserve = [sc.origin_host, sc.origin_id, sc.cost_source, sc.usage, sc.cost_details]
+        fields = self._session_cost._meta.fields
+        params = [
+            fields[name].db_value(v) for name, v in zip(_SESSION_COST_COLUMNS, values, strict=True)
+        ]
         with self._session():
-            self._upsert(insert, [sc.cgrid, sc.run_id], preserve)
+            self._db.execute_sql(self._session_cost_upsert, params)
 
     def get_session_cost(self, cgrid: str, run_id: str) -> dict | None:
         with self._session():

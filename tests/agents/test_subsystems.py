@@ -210,6 +210,7 @@ def test_a_call_priced_at_hangup_is_reported_with_its_cost(seeded, reqtype):
     wait_until(lambda: lab.node.stats.calls(), 5, "the call reported")
     reported = lab.node.stats.calls()[0]["Event"]
     assert reported["Cost"] == lab.cdr_of(call)["Cost"] > 0
+    assert in_use(lab) == []  # its slot was freed at hangup
 
 
 def test_flag_ids_are_passed_on(seeded):

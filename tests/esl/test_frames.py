@@ -261,3 +261,23 @@ def test_json_event_built_from_a_plain_capture_round_trips():
         "variable_cgr_routes": ["a", "b"],
     }
     assert message.event.body == "x"
+
+
+def test_the_fast_percent_decoding_equals_unquote():
+    """ASCII escapes take a shortcut; every string of these pieces decodes as unquote does."""
+    import itertools
+    from urllib.parse import unquote
+
+    pieces = ["%", "4", "1", "a", "F", "G", "7", "8", "%2", "%7", "%e9", "%C3%A9", " ", "%0A",
+              "%7f", "%80", "é", "%ZZ"]  # fmt: skip
+    for size in range(1, 5):
+        for parts in itertools.product(pieces, repeat=size):
+            value = "".join(parts)
+            assert frames.percent_decoded(value) == unquote(value, errors="replace"), value
+
+
+def test_a_header_block_with_one_odd_line_is_read_line_by_line_to_the_same_dict():
+    block = b"A: 1\nB:2\nA: 3\nC: x%3Ay\nTab\tName: v"
+    assert frames.parse_headers(block) == {"A": "1", "B": "2", "C": "x:y", "Tab\tName": "v"}
+    assert list(frames.parse_headers(b"B: 1\nA: 2\nB: 3")) == ["B", "A"]
+    assert frames.parse_headers(b"B: 1\nA: 2\nB: 3")["B"] == "1"
