@@ -26,6 +26,7 @@ After every write the change is told to the listeners of ``on_change`` (action
 triggers, ThresholdS, ...), later and outside the lock: see changes.py.
 """
 
+import collections
 import logging
 import random
 import threading
@@ -80,7 +81,7 @@ class AccountService:
         self._locks = _KeyedLocks()
         self._known = _KnownAccounts(REMEMBERED_ACCOUNTS)
         self.changes = AccountChanges()
-        self._reaction_writes = _KnownAccounts(REMEMBERED_ACCOUNTS)  # UpdateTime of reactions
+        self._reaction_writes = _ReactionWrites(REMEMBERED_ACCOUNTS)
         self.on_change(self._check_triggers)
 
     def stop(self) -> None:
@@ -402,8 +403,7 @@ class AccountService:
         actions: reacting to it again could loop (a recurrent trigger or a threshold whose
         own top-up keeps it crossed), so neither does, as CGrateS runs no triggers from
         inside a trigger's actions."""
-        written = self._reaction_writes.get(f"{tenant}:{account}")
-        return written is not None and written[1] == doc.get("UpdateTime")
+        return self._reaction_writes.seen(f"{tenant}:{account}", doc.get("UpdateTime"))
 
     def execute_account_actions(self, docs: Iterable[dict]) -> list[Account]:
         """AccountActions rows: create each account (AllowNegative, Disabled) and run its
@@ -609,7 +609,7 @@ class AccountService:
         change: Callable[[Account | None], tuple[Account | None, object]],
         key: str | None = None,
         from_doc: Callable[[dict], object] | None = None,
-        marker: "_KnownAccounts | None" = None,
+        marker: "_ReactionWrites | None" = None,
     ):
         """``change`` (returns the account to write, or None to write nothing, and the
         result) the account as last known, compare-and-set; on a conflict, again from the
@@ -651,7 +651,7 @@ class AccountService:
                         name, updated if result is not updated else updated.copy(), outcome.version
                     )
                     if marker is not None:
-                        marker.put(name, None, doc.get("UpdateTime"))
+                        marker.put(name, doc.get("UpdateTime"))
                     self.changes.notify(tenant, account, doc, known)
                     return result
                 if outcome.duplicate:
@@ -747,6 +747,32 @@ class _KnownAccounts:
     def forget(self, name: str) -> None:
         with self._lock:
             self._entries.pop(name, None)
+
+
+class _ReactionWrites:
+    """The UpdateTime of the last few writes a reaction (trigger, threshold) made to each of
+    up to ``size`` accounts. Several can be on their way to the change listeners at once
+    (a reaction to an earlier change written before the listeners saw this one), so one
+    remembered write per account would let the older ones pass for outside changes."""
+
+    PER_ACCOUNT = 16
+
+    def __init__(self, size: int):
+        self._size = size
+        self._lock = threading.Lock()
+        self._writes: dict[str, collections.deque] = {}
+
+    def put(self, name: str, update_time: str | None) -> None:
+        with self._lock:
+            writes = self._writes.pop(name, None) or collections.deque(maxlen=self.PER_ACCOUNT)
+            writes.append(update_time)
+            self._writes[name] = writes  # the most recently written last
+            if len(self._writes) > self._size:
+                del self._writes[next(iter(self._writes))]
+
+    def seen(self, name: str, update_time: str | None) -> bool:
+        with self._lock:
+            return update_time in self._writes.get(name, ())
 
 
 class _KeyedLocks:

@@ -14,6 +14,8 @@ def _low_balance_node(nodes, **settings):
     node.accounts.set_account(TENANT, "1001")
     node.accounts.add_balance(TENANT, "1001", "*monetary", D("1.5"), {"ID": "main"})
     node.thresholds.set_profile(threshold("TH_LOW", FilterIDs=LOW_BALANCE))
+    assert node.accounts.changes.wait(TENANT, "1001")  # the set-up's own events are done
+    assert node.thresholds.background.wait_idle()
     return node
 
 
