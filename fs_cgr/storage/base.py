@@ -93,12 +93,14 @@ class DataDB(ABC):
         """A counter bumped by every ``write_live``; nodes reload when it moves."""
 
     @abstractmethod
-    def read_live(self) -> dict[str, dict[str, dict]]:
-        """Every live object: ``{kind: {id: doc}}`` for the kinds in LIVE_KINDS."""
+    def read_live(self, kinds: Iterable[str] = LIVE_KINDS) -> dict[str, dict[str, dict]]:
+        """Every live object of ``kinds`` (all LIVE_KINDS by default): ``{kind: {id: doc}}``,
+        one consistent snapshot."""
 
     @abstractmethod
     def write_live(self, changes: Iterable[tuple[str, str, dict | None]]) -> int:
-        """Apply ``(kind, id, doc)`` upserts (doc None = delete) atomically.
+        """Apply ``(kind, id, doc)`` upserts (doc None = delete) atomically: readers see
+        all of them or none. A big write must not hold the event loop for its whole length.
 
         Returns the new version."""
 
