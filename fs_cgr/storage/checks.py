@@ -36,6 +36,7 @@ def encode_live_changes(
 
 
 LIVE_CHUNK = 5000  # live changes written per step of a big write, other greenlets run between
+_PAUSE = 0.001  # seconds: a timer, not sleep(0), so the loop also polls sockets (the API)
 
 
 def encoded_chunks(changes: list, size: int = LIVE_CHUNK) -> Iterator[list]:
@@ -43,7 +44,7 @@ def encoded_chunks(changes: list, size: int = LIVE_CHUNK) -> Iterator[list]:
     between two chunks: a big plan's write is checked and sent in steps of milliseconds."""
     for start in range(0, len(changes), size):
         if start:
-            gevent.sleep(0)
+            gevent.sleep(_PAUSE)
         yield encode_live_changes(changes[start : start + size])
 
 

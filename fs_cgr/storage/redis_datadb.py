@@ -272,13 +272,8 @@ class RedisDataDB(DataDB):
                 if version >= 0:
                     return version
             log.warning("live objects kept changing during a staged write: one MULTI instead")
-        final: dict[tuple[str, str], str | None] = {}
-        for kind, obj_id, text in encode_live_changes(changes):
-            final[(kind, obj_id)] = text  # the last change of an object wins
         pipe = self._client.pipeline(transaction=True)
-        for kind in LIVE_KINDS:
-            upserts = {i: text for (k, i), text in final.items() if k == kind and text}
-            deletes = [i for (k, i), text in final.items() if k == kind and text is None]
+        for kind, (upserts, deletes) in _final_by_kind(encode_live_changes(changes)).items():
             if upserts:
                 pipe.hset(self._live_key(kind), mapping=upserts)
             if deletes:
@@ -294,16 +289,16 @@ class RedisDataDB(DataDB):
             version = self.live_version()
             for chunk in encoded_chunks(changes):
                 pipe = self._client.pipeline(transaction=False)
-                for kind, obj_id, text in chunk:
+                for kind, (upserts, deletes) in _final_by_kind(chunk).items():
                     key = staging.get(kind)
                     if key is None:
                         key = staging[kind] = f"{self._live_key(kind)}:staging:{token}"
                         pipe.copy(self._live_key(kind), key, replace=True)
                         pipe.expire(key, _STAGING_TTL)
-                    if text is None:
-                        pipe.hdel(key, obj_id)
-                    else:
-                        pipe.hset(key, obj_id, text)
+                    if deletes:
+                        pipe.hdel(key, *deletes)
+                    if upserts:
+                        pipe.hset(key, mapping=upserts)
                 pipe.execute()
             keys = [self._live_version_key]
             for kind, key in staging.items():
@@ -543,6 +538,21 @@ class RedisDataDB(DataDB):
 
     def close(self) -> None:
         self._client.close()
+
+
+def _final_by_kind(encoded: list) -> dict[str, tuple[dict[str, str], list[str]]]:
+    """Per kind, the upserts and the deletes that ``encoded`` changes come to (the last
+    change of an object wins), so each kind is one HSET and one HDEL."""
+    final: dict[str, dict[str, str | None]] = {}
+    for kind, obj_id, text in encoded:
+        final.setdefault(kind, {})[obj_id] = text
+    return {
+        kind: (
+            {obj_id: text for obj_id, text in texts.items() if text is not None},
+            [obj_id for obj_id, text in texts.items() if text is None],
+        )
+        for kind, texts in final.items()
+    }
 
 
 def _usages(raw: dict) -> dict:
