@@ -32,6 +32,7 @@ from fs_cgr.storage.base import (
     STAT_QUEUE_PROFILES,
     THRESHOLD_PROFILES,
     TIMINGS,
+    decode_live,
 )
 from fs_cgr.storage.checks import EncodedDoc
 
@@ -71,9 +72,9 @@ class TariffPlanService:
         datadb = self.node.datadb
         with self._lock:
             live_version = datadb.live_version()
-            # a big plan takes seconds to check and compile: beside the loop (fs_cgr.offload);
-            # the documents read here are _checked's alone, dropped as soon as it is done
-            changes, engine = off_the_loop(_checked, datadb.read_live(), make_changes)
+            # a big plan takes seconds to decode, check and compile: beside the loop
+            # (fs_cgr.offload); the documents read here are _checked's alone, dropped early
+            changes, engine = off_the_loop(_checked, datadb.read_live_texts(), make_changes)
             if dry_run or not changes:
                 return datadb.live_version()
             version = datadb.write_live(changes)
@@ -183,13 +184,16 @@ class TariffPlanService:
         return self.apply_live(_upserts(stored), dry_run=dry_run)
 
 
-def _checked(live: dict, make_changes) -> tuple[list, RatingEngine]:
-    """The changes encoded as stored and the engine of the plan they make; raises when
-    that plan does not compile or its actions could not run.
+def _checked(texts: dict, make_changes) -> tuple[list, RatingEngine]:
+    """The changes to the live plan (``texts``, as read) encoded as stored and the engine
+    of the plan they make; raises when that plan does not compile or its actions could
+    not run.
 
-    ``live`` is this function's own: once merged, it and the merged plan are let go, and
-    each change's document once encoded, so that the old plan's documents, the new ones
-    and their text are not all held at once."""
+    Once merged, the live plan and the merged one are let go, and each change's document
+    once encoded, so that the old plan's documents, the new ones and their text are not
+    all held at once."""
+    live = decode_live(texts)
+    texts.clear()
     changes = [(kind, key, _stored(doc)) for kind, key, doc in make_changes(live)]
     merged = _merged(live, changes)
     live.clear()

@@ -47,13 +47,9 @@ class MemoryDataDB(DataDB):
     def live_version(self) -> int:
         return self._live_version
 
-    def read_live(self, kinds: Iterable[str] = LIVE_KINDS) -> dict[str, dict[str, dict]]:
+    def read_live_texts(self, kinds: Iterable[str] = LIVE_KINDS) -> dict[str, dict[str, str]]:
         with self._lock:
-            snapshot = {kind: dict(self._live.get(kind, {})) for kind in kinds}
-        return {
-            kind: {obj_id: jsoncodec.decode(text) for obj_id, text in objects.items()}
-            for kind, objects in snapshot.items()
-        }
+            return {kind: dict(self._live.get(kind, {})) for kind in kinds}
 
     def write_live(self, changes: Iterable[tuple[str, str, dict | None]]) -> int:
         """New dicts of the kinds that change, swapped in at once: readers see the old plan

@@ -252,16 +252,12 @@ class RedisDataDB(DataDB):
         return int(self._client.get(self._live_version_key) or 0)
 
     @_unavailable_on_redis_errors
-    def read_live(self, kinds: Iterable[str] = LIVE_KINDS) -> dict[str, dict[str, dict]]:
+    def read_live_texts(self, kinds: Iterable[str] = LIVE_KINDS) -> dict[str, dict[str, str]]:
         kinds = list(kinds)
         pipe = self._client.pipeline(transaction=True)
         for kind in kinds:
             pipe.hgetall(self._live_key(kind))
-        replies = pipe.execute()
-        return {
-            kind: {obj_id: jsoncodec.decode(text) for obj_id, text in objects.items()}
-            for kind, objects in zip(kinds, replies, strict=True)
-        }
+        return dict(zip(kinds, pipe.execute(), strict=True))
 
     @_unavailable_on_redis_errors
     def write_live(self, changes: Iterable[tuple[str, str, dict | None]]) -> int:
