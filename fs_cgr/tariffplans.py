@@ -66,15 +66,21 @@ class TariffPlanService:
         changes = list(changes)
         return self.change_live(lambda live: changes, dry_run)
 
-    def change_live(self, make_changes: Callable[[dict], Iterable[Change]], dry_run=False) -> int:
+    def change_live(
+        self, make_changes: Callable[[dict], Iterable[Change]], dry_run=False, checked=None
+    ) -> int:
         """Like ``apply_live`` for read-modify-write: ``make_changes(live)`` runs under this
-        node's lock, so two requests of this node cannot overwrite each other's change."""
+        node's lock, so two requests of this node cannot overwrite each other's change.
+        ``checked()``, when given, runs once the result passed every check (in the worker
+        thread, before the write): to let go of what only an error message would need."""
         datadb = self.node.datadb
         with self._lock:
             live_version = datadb.live_version()
             # a big plan takes seconds to decode, check and compile: beside the loop
             # (fs_cgr.offload); the documents read here are _checked's alone, dropped early
-            changes, engine = off_the_loop(_checked, datadb.read_live_texts(), make_changes)
+            changes, engine = off_the_loop(
+                _checked, datadb.read_live_texts(), make_changes, checked
+            )
             if dry_run or not changes:
                 return datadb.live_version()
             version = datadb.write_live(changes)
@@ -116,7 +122,9 @@ class TariffPlanService:
             count = sum(map(len, plan.live.values()))
             self.node.stats.check_profiles(stat_profiles)
             try:
-                self.change_live(lambda live: _handed_over(plan.live), dry_run=dry_run)
+                self.change_live(
+                    lambda live: _handed_over(plan.live), dry_run, checked=plan.origins.clear
+                )
             except TariffPlanError as exc:
                 raise plan.locate(exc) from None
         if not dry_run:  # loaded stat queues and thresholds start afresh, as in CGrateS
@@ -184,7 +192,7 @@ class TariffPlanService:
         return self.apply_live(_upserts(stored), dry_run=dry_run)
 
 
-def _checked(texts: dict, make_changes) -> tuple[list, RatingEngine]:
+def _checked(texts: dict, make_changes, checked=None) -> tuple[list, RatingEngine]:
     """The changes to the live plan (``texts``, as read) encoded as stored and the engine
     of the plan they make; raises when that plan does not compile or its actions could
     not run.
@@ -203,6 +211,8 @@ def _checked(texts: dict, make_changes) -> tuple[list, RatingEngine]:
     triggers.check_live(merged)
     plans.check_live(merged)
     del merged
+    if checked is not None:
+        checked()
     encoded = []
     for index, (kind, key, doc) in enumerate(changes):
         encoded.append((kind, key, doc and EncodedDoc(_encoded(doc))))
