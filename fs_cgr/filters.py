@@ -34,6 +34,10 @@ class LiveObjects:
     per-call cost is a dict lookup. Given the node's LiveRating it also follows
     that one's version, which this node's own tariff changes refresh at once;
     ``refresh()`` forces a look.
+
+    Only the kinds asked for are read (and decoded): a tariff plan of a million
+    destinations moves the version, but the chargers, routes and filters a service
+    asks for are a few documents, read in milliseconds after the load.
     """
 
     def __init__(self, datadb, check_interval: float = LIVE_CHECK_INTERVAL, rating=None):
@@ -41,20 +45,22 @@ class LiveObjects:
         self.check_interval = check_interval
         self.rating = rating
         self._docs: dict[str, dict[str, dict]] = {}
+        self._asked: set[str] = set()  # kinds callers want; _docs holds those loaded
         self._version: int | None = None
         self._rating_version = None
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
 
     def kind(self, kind: str) -> dict[str, dict]:
+        self._asked.add(kind)
         stale = self._stale()
         if stale or self._due():
             self._load(wait=stale)
         return self._docs.get(kind, {})
 
     def _stale(self) -> bool:
-        """Never loaded, or older than this node's rating data."""
-        return self._version is None or self._rating_moved()
+        """Never loaded, a kind asked for not loaded, or older than this node's rating data."""
+        return self._version is None or not self._asked <= self._docs.keys() or self._rating_moved()
 
     def _due(self) -> bool:
         return time.monotonic() - self._checked_at >= self.check_interval
@@ -95,8 +101,8 @@ class LiveObjects:
 
     def _read(self) -> None:
         version = self.datadb.live_version()
-        if version != self._version:
-            self._docs = self.datadb.read_live()
+        if version != self._version or not self._asked <= self._docs.keys():
+            self._docs = self.datadb.read_live(sorted(self._asked))
             self._version = version
 
 

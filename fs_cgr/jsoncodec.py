@@ -26,6 +26,18 @@ def encode(value) -> str:
     return text.replace(_OPEN_JSON, "").replace(_CLOSE_JSON, "")
 
 
+def encode_stepwise(value) -> str:
+    """``encode``, a list item at a time: a thread encoding a document of a million rows
+    lets the others run in between, where one call of the C encoder holds the interpreter
+    lock for the whole document (most of a second)."""
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        items = (f"{encode(key)}:{encode_stepwise(item)}" for key, item in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(map(encode, value)) + "]"
+    return encode(value)
+
+
 def _mark(item) -> str:
     if isinstance(item, Decimal) and item.is_finite():
         return _OPEN + str(item) + _CLOSE

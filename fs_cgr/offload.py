@@ -15,19 +15,40 @@ Ping within tens of milliseconds during the load, which is what the node needs.
 
 import contextlib
 import gc
+import sys
 
 import gevent
 
 _paused = 0  # nested or concurrent big loads of this process
+_offloaded = 0  # calls running in the pool now
+_default_interval = sys.getswitchinterval()
+# Seconds a thread may keep the interpreter lock while another waits for it (Python's
+# default is 5 ms). Answering one request takes the loop's thread a dozen waits for the
+# lock (after every socket call), so while a pool thread computes it is shortened.
+OFFLOADED_SWITCH_INTERVAL = 0.001
 
 
 def off_the_loop(fn, *args):
     """``fn(*args)`` in the hub's thread pool; its result, or its exception raised here
     (the pool would print an expected error, a refused plan, as a crash)."""
-    succeeded, outcome = gevent.get_hub().threadpool.apply(_outcome, (fn, args))
+    with _switching_often():
+        succeeded, outcome = gevent.get_hub().threadpool.apply(_outcome, (fn, args))
     if succeeded:
         return outcome
     raise outcome
+
+
+@contextlib.contextmanager
+def _switching_often():
+    global _offloaded
+    _offloaded += 1
+    sys.setswitchinterval(OFFLOADED_SWITCH_INTERVAL)
+    try:
+        yield
+    finally:
+        _offloaded -= 1
+        if not _offloaded:
+            sys.setswitchinterval(_default_interval)
 
 
 def _outcome(fn, args) -> tuple:

@@ -18,9 +18,9 @@ from fs_cgr.accounts.actions import check_live
 from fs_cgr.errors import CGRError, MandatoryMissing, NotFound
 from fs_cgr.filter_references import check_filter_references
 from fs_cgr.folder_access import allowed_folder
-from fs_cgr.jsoncodec import encode
+from fs_cgr.jsoncodec import encode, encode_stepwise
 from fs_cgr.offload import collection_paused, off_the_loop, on_the_loop
-from fs_cgr.rating import RatingEngine, TariffPlan, TariffPlanError, load_folder
+from fs_cgr.rating import RatingEngine, TariffPlanError, load_folder
 from fs_cgr.scheduler import plans
 from fs_cgr.storage.base import (
     DESTINATION_RATES,
@@ -32,10 +32,9 @@ from fs_cgr.storage.base import (
     STAT_QUEUE_PROFILES,
     THRESHOLD_PROFILES,
     TIMINGS,
+    decode_live,
 )
 from fs_cgr.storage.checks import EncodedDoc
-
-log = logging.getLogger(__name__)
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +66,21 @@ class TariffPlanService:
         changes = list(changes)
         return self.change_live(lambda live: changes, dry_run)
 
-    def change_live(self, make_changes: Callable[[dict], Iterable[Change]], dry_run=False) -> int:
+    def change_live(
+        self, make_changes: Callable[[dict], Iterable[Change]], dry_run=False, checked=None
+    ) -> int:
         """Like ``apply_live`` for read-modify-write: ``make_changes(live)`` runs under this
-        node's lock, so two requests of this node cannot overwrite each other's change."""
+        node's lock, so two requests of this node cannot overwrite each other's change.
+        ``checked()``, when given, runs once the result passed every check (in the worker
+        thread, before the write): to let go of what only an error message would need."""
         datadb = self.node.datadb
         with self._lock:
             live_version = datadb.live_version()
-            live = datadb.read_live()
-            # a big plan takes seconds to check and compile: beside the loop (fs_cgr.offload)
-            changes, engine = off_the_loop(_checked, live, make_changes)
+            # a big plan takes seconds to decode, check and compile: beside the loop
+            # (fs_cgr.offload); the documents read here are _checked's alone, dropped early
+            changes, engine = off_the_loop(
+                _checked, datadb.read_live_texts(), make_changes, checked
+            )
             if dry_run or not changes:
                 return datadb.live_version()
             version = datadb.write_live(changes)
@@ -100,33 +105,34 @@ class TariffPlanService:
         """``path`` resolved, when it lies below ``tariffplans.base_dirs`` (API callers)."""
         return allowed_folder(path, self.node.config.tariffplans.base_dirs)
 
-    def load_folder(self, path, dry_run: bool = False) -> TariffPlan:
+    def load_folder(self, path, dry_run: bool = False) -> None:
         """Load a CGrateS CSV folder: validate, write atomically, then run its AccountActions.
 
         Reading and compiling run beside the event loop (``fs_cgr.offload``), so the API and
         calls go on during a big load; a compile error names the file and line it is about.
+        The parsed documents are handed over to the check (``_handed_over``), which drops
+        each one once encoded: a big plan is not held parsed and encoded at once.
         """
         folder = _existing_folder(path)
         progress = on_the_loop(lambda rows: log.info("tariff plan %s: %d rows read", folder, rows))
         with collection_paused():
             plan = off_the_loop(load_folder, folder, progress)
-            self.node.stats.check_profiles(plan.live.get(STAT_QUEUE_PROFILES, {}))
+            stat_profiles = plan.live.get(STAT_QUEUE_PROFILES, {})
+            threshold_profiles = plan.live.get(THRESHOLD_PROFILES, {})
+            count = sum(map(len, plan.live.values()))
+            self.node.stats.check_profiles(stat_profiles)
             try:
-                self.apply_live(_upserts(plan.live), dry_run=dry_run)
+                self.change_live(
+                    lambda live: _handed_over(plan.live), dry_run, checked=plan.origins.clear
+                )
             except TariffPlanError as exc:
                 raise plan.locate(exc) from None
         if not dry_run:  # loaded stat queues and thresholds start afresh, as in CGrateS
-            self.node.stats.reset_queues(plan.live.get(STAT_QUEUE_PROFILES, {}))
-            self.node.thresholds.reset_thresholds(plan.live.get(THRESHOLD_PROFILES, {}))
-        log.info(
-            "tariff plan %s: %d objects %s",
-            folder,
-            sum(map(len, plan.live.values())),
-            "checked" if dry_run else "loaded",
-        )
+            self.node.stats.reset_queues(stat_profiles)
+            self.node.thresholds.reset_thresholds(threshold_profiles)
+        log.info("tariff plan %s: %d objects %s", folder, count, "checked" if dry_run else "loaded")
         if plan.account_actions and not dry_run:
             self.node.accounts.execute_account_actions(plan.account_actions)
-        return plan
 
     def remove_folder(self, path) -> None:
         """Delete what the folder defines (objects and its AccountActions' accounts).
@@ -186,18 +192,51 @@ class TariffPlanService:
         return self.apply_live(_upserts(stored), dry_run=dry_run)
 
 
-def _checked(live: dict, make_changes) -> tuple[list, RatingEngine]:
-    """The changes encoded as stored and the engine of the plan they make; raises when
-    that plan does not compile or its actions could not run."""
+def _checked(texts: dict, make_changes, checked=None) -> tuple[list, RatingEngine]:
+    """The changes to the live plan (``texts``, as read) encoded as stored and the engine
+    of the plan they make; raises when that plan does not compile or its actions could
+    not run.
+
+    Once merged, the live plan and the merged one are let go, and each change's document
+    once encoded, so that the old plan's documents, the new ones and their text are not
+    all held at once."""
+    live = decode_live(texts)
+    texts.clear()
     changes = [(kind, key, _stored(doc)) for kind, key, doc in make_changes(live)]
     merged = _merged(live, changes)
+    live.clear()
     engine = RatingEngine.compile(merged)
     check_filter_references(changes, merged)
     check_live(merged)  # actions that could not run are refused before the write
     triggers.check_live(merged)
     plans.check_live(merged)
-    encoded = [(kind, key, doc and EncodedDoc(encode(doc))) for kind, key, doc in changes]
+    del merged
+    if checked is not None:
+        checked()
+    encoded = []
+    for index, (kind, key, doc) in enumerate(changes):
+        encoded.append((kind, key, doc and EncodedDoc(_encoded(doc))))
+        changes[index] = None
     return encoded, engine
+
+
+_BIG_LIST = 10_000  # rows in one document that the C JSON encoder would hold the lock for
+
+
+def _encoded(doc: dict) -> str:
+    """A document as stored; a big one (say one DestinationRates of a million rows)
+    by the stepwise encoder, so the loop's thread keeps running meanwhile."""
+    if any(isinstance(value, list) and len(value) > _BIG_LIST for value in doc.values()):
+        return encode_stepwise(doc)
+    return encode(doc)
+
+
+def _handed_over(objects: dict[str, dict[str, dict]]):
+    """``_upserts`` of ``objects``, emptying it kind by kind on the way: the caller's
+    plan no longer holds the documents the check goes on to drop."""
+    for kind in list(objects):
+        for obj_id, doc in objects.pop(kind).items():
+            yield kind, obj_id, doc
 
 
 def rating_profile_id(doc: dict) -> str:

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from fs_cgr.jsoncodec import decode, encode
+from fs_cgr.jsoncodec import decode, encode, encode_stepwise
 
 
 def test_decimals_are_written_as_exact_numbers():
@@ -42,6 +42,27 @@ def test_fractions_read_back_as_decimal_never_float():
 def test_values_json_cannot_hold_exactly_are_refused(value):
     with pytest.raises(ValueError):
         encode(value)
+    with pytest.raises(ValueError):
+        encode_stepwise(value)
+
+
+def test_the_stepwise_encoder_writes_the_same_text():
+    doc = {
+        "ID": "DR_ü",
+        "Rows": [
+            {"Rate": Decimal("0.0125"), "N": n, "F": 1.5, "Ok": n % 2 == 0} for n in range(50)
+        ],
+        "Empty": [],
+        "None": None,
+        "Text": 'quote " and \\u0000 and \n',
+    }
+    assert encode_stepwise(doc) == encode(doc)
+    assert decode(encode_stepwise(doc))["Rows"][3] == {
+        "Rate": Decimal("0.0125"),
+        "N": 3,
+        "F": Decimal("1.5"),
+        "Ok": False,
+    }
 
 
 def test_strings_that_look_like_decimal_markers_stay_strings():

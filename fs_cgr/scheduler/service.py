@@ -30,7 +30,7 @@ from fs_cgr.accounts import actions as acts
 from fs_cgr.accounts.service import plan_index
 from fs_cgr.errors import CGRError
 from fs_cgr.scheduler.plans import PlanTiming, plan_timings
-from fs_cgr.storage.base import ACTION_PLANS, ACTIONS
+from fs_cgr.storage.base import ACTION_PLANS, ACTIONS, TIMINGS
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ LEASE = 60.0  # seconds a run's lease lasts; renewed while the run goes on
 BATCH = 50  # accounts a run's worker reads at once (one pipelined read), then changes
 WORKERS = 128  # a run's workers (greenlets under gevent): batches changed at once
 MAX_CATCH_UP = 100  # missed runs of one timing done after a long outage
+_SCHEDULE_KINDS = (ACTION_PLANS, TIMINGS, ACTIONS)  # what the scheduler reads of the live plan
 
 
 def run_name(timing: PlanTiming, due: datetime) -> str:
@@ -90,7 +91,7 @@ class Scheduler:
         """Every scheduled (non-*asap) timing of the live plans (re-read when they change)."""
         version = self.node.datadb.live_version()
         if version != self._live_version:
-            live = self.node.datadb.read_live()
+            live = self.node.datadb.read_live(_SCHEDULE_KINDS)  # not a big plan's rating kinds
             found = []
             for plan_id, doc in sorted(live.get(ACTION_PLANS, {}).items()):
                 try:

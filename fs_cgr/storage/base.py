@@ -15,6 +15,8 @@ not answer within its timeout; callers decide what that means for the call.
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
+from fs_cgr import jsoncodec
+
 # Kinds of live tariff objects kept in the DataDB (document id = CGrateS ID,
 # or "tenant:id" for tenant-scoped profiles).
 DESTINATIONS = "destinations"
@@ -58,6 +60,14 @@ STAT_QUEUES = "stat_queues"
 THRESHOLDS = "thresholds"
 
 
+def decode_live(texts: dict[str, dict[str, str]]) -> dict[str, dict[str, dict]]:
+    """``read_live_texts``' answer decoded, as ``read_live`` gives it."""
+    return {
+        kind: {obj_id: jsoncodec.decode(text) for obj_id, text in objects.items()}
+        for kind, objects in texts.items()
+    }
+
+
 class CasResult:
     """Outcome of ``DataDB.cas_account``.
 
@@ -92,13 +102,20 @@ class DataDB(ABC):
     def live_version(self) -> int:
         """A counter bumped by every ``write_live``; nodes reload when it moves."""
 
+    def read_live(self, kinds: Iterable[str] = LIVE_KINDS) -> dict[str, dict[str, dict]]:
+        """Every live object of ``kinds`` (all LIVE_KINDS by default): ``{kind: {id: doc}}``,
+        one consistent snapshot."""
+        return decode_live(self.read_live_texts(kinds))
+
     @abstractmethod
-    def read_live(self) -> dict[str, dict[str, dict]]:
-        """Every live object: ``{kind: {id: doc}}`` for the kinds in LIVE_KINDS."""
+    def read_live_texts(self, kinds: Iterable[str] = LIVE_KINDS) -> dict[str, dict[str, str]]:
+        """``read_live`` with each document as its stored JSON text: a big plan takes
+        seconds to decode, which a caller does beside the event loop (``decode_live``)."""
 
     @abstractmethod
     def write_live(self, changes: Iterable[tuple[str, str, dict | None]]) -> int:
-        """Apply ``(kind, id, doc)`` upserts (doc None = delete) atomically.
+        """Apply ``(kind, id, doc)`` upserts (doc None = delete) atomically: readers see
+        all of them or none. A big write must not hold the event loop for its whole length.
 
         Returns the new version."""
 

@@ -1,6 +1,8 @@
 """Input checks shared by the DataDB backends: bad input fails before anything is written."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+
+import gevent
 
 from fs_cgr import jsoncodec
 from fs_cgr.storage.base import LIVE_KINDS
@@ -31,6 +33,19 @@ def encode_live_changes(
             raise ValueError(f"{kind} {obj_id}: document must be a dict or None")
         encoded.append((kind, obj_id, None if doc is None else jsoncodec.encode(doc)))
     return encoded
+
+
+LIVE_CHUNK = 5000  # live changes written per step of a big write, other greenlets run between
+_PAUSE = 0.001  # seconds: a timer, not sleep(0), so the loop also polls sockets (the API)
+
+
+def encoded_chunks(changes: list, size: int = LIVE_CHUNK) -> Iterator[list]:
+    """``encode_live_changes`` of ``changes``, ``size`` at a time, letting the event loop run
+    between two chunks: a big plan's write is checked and sent in steps of milliseconds."""
+    for start in range(0, len(changes), size):
+        if start:
+            gevent.sleep(_PAUSE)
+        yield encode_live_changes(changes[start : start + size])
 
 
 def require_id(what: str, value) -> None:

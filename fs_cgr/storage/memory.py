@@ -14,7 +14,12 @@ from collections.abc import Iterable
 from fs_cgr import jsoncodec
 from fs_cgr.storage import resource_usage
 from fs_cgr.storage.base import LIVE_KINDS, CasResult, DataDB
-from fs_cgr.storage.checks import encode_cas, encode_live_changes, require_account, require_id
+from fs_cgr.storage.checks import (
+    encode_cas,
+    encoded_chunks,
+    require_account,
+    require_id,
+)
 
 DEFAULT_IDEMPOTENCY_TTL = 7 * 24 * 3600  # seconds
 _PURGE_EVERY = 60.0  # seconds between sweeps of expired idempotency records
@@ -42,25 +47,32 @@ class MemoryDataDB(DataDB):
     def live_version(self) -> int:
         return self._live_version
 
-    def read_live(self) -> dict[str, dict[str, dict]]:
+    def read_live_texts(self, kinds: Iterable[str] = LIVE_KINDS) -> dict[str, dict[str, str]]:
         with self._lock:
-            snapshot = {kind: dict(self._live.get(kind, {})) for kind in LIVE_KINDS}
-        return {
-            kind: {obj_id: jsoncodec.decode(text) for obj_id, text in objects.items()}
-            for kind, objects in snapshot.items()
-        }
+            return {kind: dict(self._live.get(kind, {})) for kind in kinds}
 
     def write_live(self, changes: Iterable[tuple[str, str, dict | None]]) -> int:
-        encoded = encode_live_changes(changes)
-        with self._lock:
-            for kind, obj_id, text in encoded:
-                objects = self._live.setdefault(kind, {})
-                if text is None:
-                    objects.pop(obj_id, None)
-                else:
-                    objects[obj_id] = text
-            self._live_version += 1
-            return self._live_version
+        """New dicts of the kinds that change, swapped in at once: readers see the old plan
+        or the new one. A big write builds them in chunks while the loop goes on
+        (``encoded_chunks``), and again if another write came in meanwhile."""
+        changes = changes if isinstance(changes, list) else list(changes)
+        while True:
+            version = self._live_version
+            staged: dict[str, dict[str, str]] = {}
+            for chunk in encoded_chunks(changes):
+                for kind, obj_id, text in chunk:
+                    objects = staged.get(kind)
+                    if objects is None:
+                        objects = staged[kind] = dict(self._live.get(kind, {}))
+                    if text is None:
+                        objects.pop(obj_id, None)
+                    else:
+                        objects[obj_id] = text
+            with self._lock:
+                if self._live_version == version:
+                    self._live.update(staged)
+                    self._live_version += 1
+                    return self._live_version
 
     # -- accounts --------------------------------------------------------------
     def get_account(self, tenant: str, account: str) -> tuple[dict, int] | None:

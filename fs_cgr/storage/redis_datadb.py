@@ -6,6 +6,8 @@ Redis Cluster hash tags: keys that one atomic step touches share a slot.
 =====================================  ===================================================
 ``P:{live}:<kind>``                    hash: object id -> JSON document (one per LIVE_KIND)
 ``P:{live}:version``                   counter bumped by every ``write_live`` and ``flush``
+``P:{live}:<kind>:staging:<token>``     a big ``write_live``'s new hash of a kind, till switched
+``P:{live}:<kind>:old:<token>``         the hash it replaced, unlinked right after the switch
 ``P:{acc:<tenant>:<account>}``         hash: ``doc`` (JSON) and ``v`` (version counter)
 ``P:{acc:<tenant>:<account>}:idem:K``  JSON result remembered for idempotency key K (TTL)
 ``P:accounts:<tenant>``                set of account names (index for ``account_ids``)
@@ -33,6 +35,13 @@ write still stands (it is on the master and cannot be taken back): it is reporte
 as done, counted in ``under_replicated`` and logged, i.e. that write was only as
 safe as without the option. docs/redis.md weighs the trade-off.
 
+A big ``write_live`` (more than LIVE_CHUNK changes) does not hold the node for one
+huge MULTI: it copies each kind it changes to a staging hash, writes the changes
+there in pipelined chunks (the event loop runs between them), then one short Lua
+script renames the staging hashes over the live ones and bumps the version, all
+O(1) on the server. Readers see the old plan or the new one; a failure or a write
+of another node in between (the version moved) leaves the live hashes untouched.
+
 Every call has a socket timeout; Redis errors become StorageUnavailable.
 The tests run every DataDB test on a single server and on a real 3-master Cluster,
 and kill a Sentinel-watched master under load (tests/storage/test_redis_sentinel.py).
@@ -43,6 +52,7 @@ import hashlib
 import logging
 import re
 import threading
+import uuid
 from collections.abc import Iterable
 from urllib.parse import unquote, urlsplit
 
@@ -57,7 +67,14 @@ from fs_cgr import jsoncodec
 from fs_cgr.errors import StorageUnavailable
 from fs_cgr.storage import resource_usage
 from fs_cgr.storage.base import LIVE_KINDS, CasResult, DataDB
-from fs_cgr.storage.checks import encode_cas, encode_live_changes, require_account, require_id
+from fs_cgr.storage.checks import (
+    LIVE_CHUNK,
+    encode_cas,
+    encode_live_changes,
+    encoded_chunks,
+    require_account,
+    require_id,
+)
 
 DEFAULT_TIMEOUT = 2.0  # seconds, for every command and every connect
 DEFAULT_IDEMPOTENCY_TTL = 7 * 24 * 3600  # seconds
@@ -135,6 +152,23 @@ end
 return first
 """
 
+# A staged live write goes live. KEYS[1] the live version; then per kind its live hash,
+# staging hash and a free name for the replaced hash. ARGV[1] the version the staging
+# hashes were copied at. Replies the new version, or -1 (nothing changed) when it moved.
+_SWITCH_LIVE_SCRIPT = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then return -1 end
+for i = 2, #KEYS, 3 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('RENAME', KEYS[i], KEYS[i + 2]) end
+  if redis.call('EXISTS', KEYS[i + 1]) == 1 then
+    redis.call('RENAME', KEYS[i + 1], KEYS[i])
+    redis.call('PERSIST', KEYS[i])
+  end
+end
+return redis.call('INCR', KEYS[1])
+"""
+_STAGING_TTL = 3600  # seconds: staging hashes of a writer that died go away by themselves
+_STAGED_ATTEMPTS = 3  # staged writes tried before one MULTI (other nodes kept writing)
+
 _REDIS_ERRORS = (redis.RedisError, RedisClusterException)
 
 
@@ -198,6 +232,7 @@ class RedisDataDB(DataDB):
         self._cas = _ScriptBatches(self._client, _CAS_SCRIPT, wait)
         self._state_cas = _ScriptBatches(self._client, _STATE_CAS_SCRIPT)
         self._allocate = self._client.register_script(_ALLOCATE_SCRIPT)
+        self._switch_live = self._client.register_script(_SWITCH_LIVE_SCRIPT)
         self._live_version_key = f"{prefix}:{{live}}:version"
         self._journal_key = f"{prefix}:{{journal}}"
 
@@ -217,31 +252,60 @@ class RedisDataDB(DataDB):
         return int(self._client.get(self._live_version_key) or 0)
 
     @_unavailable_on_redis_errors
-    def read_live(self) -> dict[str, dict[str, dict]]:
+    def read_live_texts(self, kinds: Iterable[str] = LIVE_KINDS) -> dict[str, dict[str, str]]:
+        kinds = list(kinds)
         pipe = self._client.pipeline(transaction=True)
-        for kind in LIVE_KINDS:
+        for kind in kinds:
             pipe.hgetall(self._live_key(kind))
-        replies = pipe.execute()
-        return {
-            kind: {obj_id: jsoncodec.decode(text) for obj_id, text in objects.items()}
-            for kind, objects in zip(LIVE_KINDS, replies, strict=True)
-        }
+        return dict(zip(kinds, pipe.execute(), strict=True))
 
     @_unavailable_on_redis_errors
     def write_live(self, changes: Iterable[tuple[str, str, dict | None]]) -> int:
-        final: dict[tuple[str, str], str | None] = {}
-        for kind, obj_id, text in encode_live_changes(changes):
-            final[(kind, obj_id)] = text  # the last change of an object wins
+        changes = changes if isinstance(changes, list) else list(changes)
+        if len(changes) > LIVE_CHUNK:
+            for _ in range(_STAGED_ATTEMPTS):
+                version = self._write_live_staged(changes)
+                if version >= 0:
+                    return version
+            log.warning("live objects kept changing during a staged write: one MULTI instead")
         pipe = self._client.pipeline(transaction=True)
-        for kind in LIVE_KINDS:
-            upserts = {i: text for (k, i), text in final.items() if k == kind and text}
-            deletes = [i for (k, i), text in final.items() if k == kind and text is None]
+        for kind, (upserts, deletes) in _final_by_kind(encode_live_changes(changes)).items():
             if upserts:
                 pipe.hset(self._live_key(kind), mapping=upserts)
             if deletes:
                 pipe.hdel(self._live_key(kind), *deletes)
         pipe.incr(self._live_version_key)
         return int(pipe.execute()[-1])
+
+    def _write_live_staged(self, changes: list) -> int:
+        """The new version, or -1 when another write came in before the switch."""
+        token = uuid.uuid4().hex
+        staging: dict[str, str] = {}  # kind -> its staging hash, once copied
+        try:
+            version = self.live_version()
+            for chunk in encoded_chunks(changes):
+                pipe = self._client.pipeline(transaction=False)
+                for kind, (upserts, deletes) in _final_by_kind(chunk).items():
+                    key = staging.get(kind)
+                    if key is None:
+                        key = staging[kind] = f"{self._live_key(kind)}:staging:{token}"
+                        pipe.copy(self._live_key(kind), key, replace=True)
+                        pipe.expire(key, _STAGING_TTL)
+                    if deletes:
+                        pipe.hdel(key, *deletes)
+                    if upserts:
+                        pipe.hset(key, mapping=upserts)
+                pipe.execute()
+            keys = [self._live_version_key]
+            for kind, key in staging.items():
+                keys += [self._live_key(kind), key, f"{self._live_key(kind)}:old:{token}"]
+            switched = int(self._switch_live(keys=keys, args=[version]))
+            if switched >= 0:
+                self._client.unlink(*keys[3::3])
+            return switched
+        finally:
+            if staging:  # gone when switched; a failed or refused write leaves nothing behind
+                self._client.unlink(*staging.values())
 
     # -- accounts --------------------------------------------------------------
     @_unavailable_on_redis_errors
@@ -470,6 +534,21 @@ class RedisDataDB(DataDB):
 
     def close(self) -> None:
         self._client.close()
+
+
+def _final_by_kind(encoded: list) -> dict[str, tuple[dict[str, str], list[str]]]:
+    """Per kind, the upserts and the deletes that ``encoded`` changes come to (the last
+    change of an object wins), so each kind is one HSET and one HDEL."""
+    final: dict[str, dict[str, str | None]] = {}
+    for kind, obj_id, text in encoded:
+        final.setdefault(kind, {})[obj_id] = text
+    return {
+        kind: (
+            {obj_id: text for obj_id, text in texts.items() if text is not None},
+            [obj_id for obj_id, text in texts.items() if text is None],
+        )
+        for kind, texts in final.items()
+    }
 
 
 def _usages(raw: dict) -> dict:
