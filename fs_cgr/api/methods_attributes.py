@@ -54,11 +54,6 @@ def get_attribute_for_event(node, params: dict) -> dict:
     return node.attributes.get_profile(profile["Tenant"], profile["ID"])
 
 
-@rpc("AttributeSv1.Ping")
-def ping(node, params: dict) -> str:
-    return "Pong"
-
-
 register_profile_methods("AttributeProfile", lambda node: node.attributes)
 
 

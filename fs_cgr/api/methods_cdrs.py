@@ -1,6 +1,7 @@
 """CDR and charger methods: CDRsV1.*, APIerSv1/v2.GetCDRs, charger profiles, ChargerSv1.*."""
 
 from fs_cgr.api.methods_rating import Exists
+from fs_cgr.api.params import tenant, tenant_id
 from fs_cgr.api.registry import rpc
 from fs_cgr.api.server import post_route
 from fs_cgr.cdrs.chargers import profile_as_json
@@ -186,13 +187,6 @@ def import_freeswitch_csv(node, params: dict) -> dict:
 
 
 # -- charger profiles ----------------------------------------------------------
-def _tenant_id(node, params: dict) -> tuple[str, str]:
-    tenant = params.get("Tenant") or node.config.general.default_tenant
-    if not params.get("ID"):
-        raise MandatoryMissing("ID")
-    return tenant, params["ID"]
-
-
 @rpc("APIerSv1.SetChargerProfile")
 def set_charger_profile(node, params: dict) -> str:
     profile = {key: value for key, value in params.items() if key != "Cache"}
@@ -202,19 +196,18 @@ def set_charger_profile(node, params: dict) -> str:
 
 @rpc("APIerSv1.GetChargerProfile")
 def get_charger_profile(node, params: dict) -> dict:
-    return node.cdrs.chargers.get_profile(*_tenant_id(node, params))
+    return node.cdrs.chargers.get_profile(*tenant_id(node, params))
 
 
 @rpc("APIerSv1.RemoveChargerProfile")
 def remove_charger_profile(node, params: dict) -> str:
-    node.cdrs.chargers.remove_profile(*_tenant_id(node, params))
+    node.cdrs.chargers.remove_profile(*tenant_id(node, params))
     return OK
 
 
 @rpc("APIerSv1.GetChargerProfileIDs")
 def get_charger_profile_ids(node, params: dict) -> list:
-    tenant = params.get("Tenant") or node.config.general.default_tenant
-    return _found(node.cdrs.chargers.profile_ids(tenant))
+    return _found(node.cdrs.chargers.profile_ids(tenant(node, params)))
 
 
 def _cgr_event(node, params: dict) -> dict:

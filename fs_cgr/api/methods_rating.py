@@ -89,11 +89,6 @@ def _as_server_error(exc: CGRError) -> CGRError:
 
 
 # -- cost ----------------------------------------------------------------------
-@rpc("APIerSv1.Ping")
-def ping(node, params: dict) -> str:
-    return "Pong"
-
-
 @rpc("APIerSv1.GetCost")
 def get_cost(node, params: dict) -> dict:
     """Price a call without touching any balance; the reply is CGrateS' EventCost.

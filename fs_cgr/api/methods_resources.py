@@ -61,9 +61,4 @@ def get_resource(node, params: dict) -> dict:
     return node.resources.get_resource(*tenant_id(node, params))
 
 
-@rpc("ResourceSv1.Ping")
-def ping(node, params: dict) -> str:
-    return "Pong"
-
-
 register_profile_methods("ResourceProfile", lambda node: node.resources)

@@ -72,16 +72,6 @@ def get_supplier_profiles_for_event(node, params: dict) -> list[dict]:
     return [_as_supplier_profile(doc) for doc in get_route_profiles_for_event(node, params)]
 
 
-@rpc("RouteSv1.Ping")
-def ping_routes(node, params: dict) -> str:
-    return "Pong"
-
-
-@rpc("SupplierSv1.Ping")
-def ping_suppliers(node, params: dict) -> str:
-    return "Pong"
-
-
 # -- profiles (live objects) -------------------------------------------------------
 @rpc("APIerSv1.SetRouteProfile")
 def set_route_profile(node, params: dict) -> str:

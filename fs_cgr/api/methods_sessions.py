@@ -10,6 +10,7 @@ terminate and ProcessCDR.
 """
 
 from fs_cgr.api.methods_cdrs import outcome_reply
+from fs_cgr.api.params import tenant as params_tenant
 from fs_cgr.api.registry import rpc
 from fs_cgr.cdrs.event import extra_fields
 from fs_cgr.errors import (
@@ -45,7 +46,7 @@ def _start(node, params: dict) -> tuple[SessionSubsystems, Subsystems, dict | No
     """The request's subsystems, and its tenant and event once AttributeS altered them."""
     subsystems, wanted = SessionSubsystems(node), Subsystems.from_params(params)
     event = _event(params)
-    tenant = event.get("Tenant") or node.config.general.default_tenant
+    tenant = params_tenant(node, event)
     tenant, event, attributes = subsystems.alter(tenant, event, wanted, params.get("ID") or "")
     event["Tenant"] = tenant
     return subsystems, wanted, attributes, event
@@ -144,7 +145,7 @@ def get_active_sessions(node, params: dict) -> list:
     """ExternalSessions, one per run; ``Filters`` (inline, e.g. ``*string:~*req.Account:1001``)
     and ``Limit`` as CGrateS' SessionFilter. NOT_FOUND when none."""
     filters = FilterEngine(node)
-    tenant = params.get("Tenant") or node.config.general.default_tenant
+    tenant = params_tenant(node, params)
     found = []
     for session in node.sessions.active():
         for run in session.runs:

@@ -35,9 +35,4 @@ def get_stat_queue(node, params: dict) -> dict:
     return node.stats.get_queue(*p.tenant_id(node, params))
 
 
-@rpc("StatSv1.Ping")
-def ping(node, params: dict) -> str:
-    return "Pong"
-
-
 register_profile_methods("StatQueueProfile", lambda node: node.stats)

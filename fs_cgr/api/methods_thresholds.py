@@ -27,9 +27,4 @@ def get_threshold_ids(node, params: dict) -> list[str]:
     return node.thresholds.threshold_ids(p.tenant(node, params))
 
 
-@rpc("ThresholdSv1.Ping")
-def ping(node, params: dict) -> str:
-    return "Pong"
-
-
 register_profile_methods("ThresholdProfile", lambda node: node.thresholds)
