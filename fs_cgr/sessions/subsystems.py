@@ -76,7 +76,6 @@ def _ids(value) -> list[str] | None:
 class SessionSubsystems:
     def __init__(self, node):
         self.node = node
-        self._missing: set[str] = set()  # services asked for that the node lacks (logged)
 
     # -- attributes --------------------------------------------------------------------
     def alter(self, tenant: str, event: dict, wanted: Subsystems, event_id: str = ""):
@@ -138,12 +137,7 @@ class SessionSubsystems:
         return reply
 
     def _feed(self, name: str, cgr_event: dict, ids) -> tuple[list[str], bool]:
-        service = getattr(self.node, name, None)
-        if service is None:
-            if name not in self._missing:
-                self._missing.add(name)
-                log.warning("%s asked for, but this node has no %s (logged once)", name, name)
-            return [], True
+        service = getattr(self.node, name)
         try:
             return list(service.process_event(cgr_event, ids)), False
         except NotFound:
