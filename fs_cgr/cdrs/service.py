@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from fs_cgr.attributes.service import AttributeRequest
 from fs_cgr.cdrs.chargers import ChargerService
 from fs_cgr.cdrs.commit import GroupCommit
-from fs_cgr.cdrs.event import POSTPAID, PREPAID, PSEUDOPREPAID, charging, check_storable, normalize
+from fs_cgr.cdrs.event import POSTPAID, PREPAID, PSEUDOPREPAID, charging, normalize
 from fs_cgr.cdrs.rater import CDRRater
 from fs_cgr.cdrs.rerate import Recharger
 from fs_cgr.cdrs.spool import Spool
@@ -213,8 +213,8 @@ class CDRService:
         # no Destination (data, SMS): rated through *any destination rates, as CGrateS
         run = normalize(event, self.node.config.general, require=("Account",))
         if not use_chargers:
-            run["RunID"] = run.get("RunID") or "*default"
-            return [check_storable(run)]
+            run["RunID"] = run.get("RunID") or "*default"  # normalize checked the given one
+            return [run]
         try:
             return self.chargers.runs(run)
         except NotFound:
