@@ -92,6 +92,7 @@ class SessionsConfig:
     max_call_duration: int = _duration("3h")
     session_ttl: int = _duration("0s")
     channel_sync_interval: int = _duration("60s")
+    debit_retry: int = _duration("30s")  # a debit the DataDB refused is asked again this long
 
 
 @dataclass
