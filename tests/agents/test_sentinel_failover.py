@@ -51,8 +51,9 @@ def _authorized_again(lab, killed_at: float) -> float:
         gevent.sleep(0.2)
 
 
-def test_answered_calls_ride_out_a_sentinel_failover_charged_exactly(make_lab, sentinel_datadb,
-                                                                    redis_sentinel):
+def test_answered_calls_ride_out_a_sentinel_failover_charged_exactly(
+    make_lab, sentinel_datadb, redis_sentinel
+):
     lab = make_lab(**{"datadb.url": sentinel_datadb})
     accounts = [f"10{n:02d}" for n in range(CALLS)] + ["1099"]
     for account in accounts:
@@ -81,4 +82,6 @@ def test_answered_calls_ride_out_a_sentinel_failover_charged_exactly(make_lab, s
     assert not any("uuid_kill" in line for call in calls for line in call.api_log)
     wait_until(lambda: lab.node.sessions.active() == [], 5, "every session to end")
     assert authorized_after < failover + 5
-    print(f"failover {failover:.1f}s, calls authorized again {authorized_after:.1f}s after the kill")
+    print(
+        f"failover {failover:.1f}s, calls authorized again {authorized_after:.1f}s after the kill"
+    )
