@@ -53,6 +53,7 @@ from fs_cgr.errors import (
     NotFound,
     StorageUnavailable,
 )
+from fs_cgr.sessions import owner
 from fs_cgr.sessions.session import PendingDebit, Session, SessionRun
 from fs_cgr.times import add_ns, diff_ns
 from fs_cgr.times import now as utc_now
@@ -95,6 +96,8 @@ class SessionService:
         self._finished: OrderedDict[str, TerminateResult] = OrderedDict()
         self._unsettled: dict[str, Session] = {}  # ended, waiting for the DataDB to settle
         self._lock = threading.Lock()
+        self.node_name = owner.node_name(node.config.listen.http)
+        self.owner = owner.token(self.node_name)  # journaled with each session it follows
 
     @property
     def config(self):
@@ -513,6 +516,8 @@ class SessionService:
         for doc in self.node.datadb.journal_all():
             if doc.get("CGRID") in self._sessions or doc.get("CGRID") in self._unsettled:
                 continue
+            if not owner.orphaned(doc.get("Owner"), self.owner):
+                continue  # followed by another live worker, or by another node
             session = Session.from_doc(doc)
             if session.origin_id in live:
                 self._resume(session, on_disconnect)
@@ -532,10 +537,29 @@ class SessionService:
             for run in session.prepaid_runs:
                 if run.pending is not None:
                     self._apply_pending(session, run)
-                    self._journal(session)
+            self._journal(session)  # owned by this service from now on
         with self._lock:
             self._sessions[session.cgrid] = session
         self._watch(session, session.debit_interval, self.config.max_call_duration)
+
+    def release(self, cgrid: str) -> bool:
+        """Stop following a session and journal it as handed over, for the worker holding
+        the node duty to adopt (``recover``); False when it stays here (unknown, ended, or
+        the journal write failed)."""
+        session = self._sessions.get(cgrid)
+        if session is None or not session.prepaid_runs:
+            return False
+        with session.lock:
+            if session.ended:
+                return False
+            try:
+                self._journal(session, owner.released(self.node_name))
+            except CGRError as exc:
+                log.error("session %s: not handed over, followed here: %s", cgrid, exc.message)
+                return False
+            self._stop_loop(session)
+        self._forget(session)
+        return True
 
     # -- bookkeeping -------------------------------------------------------------------
     def _remember(self, cgrid: str, result: TerminateResult) -> None:
@@ -565,9 +589,11 @@ class SessionService:
         session.stop.set()
         session.loop = None
 
-    def _journal(self, session: Session) -> None:
+    def _journal(self, session: Session, holder: str = "") -> None:
         if session.prepaid_runs:
-            self.node.datadb.journal_put(session.cgrid, session.to_doc())
+            doc = session.to_doc()
+            doc["Owner"] = holder or self.owner
+            self.node.datadb.journal_put(session.cgrid, doc)
 
     def _journal_delete(self, session: Session) -> None:
         if session.prepaid_runs:

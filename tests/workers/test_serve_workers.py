@@ -158,6 +158,7 @@ def test_two_workers_share_the_port_one_restarts_one_holds_the_duty(served):
     assert _until(lambda: _answering(node) == set(workers), "both workers answering")
     _until(lambda: len(sim.inbound_sessions) == 2, "an inbound link per worker")
     assert node.duty_holders() == [workers[0]]  # slot 0, started first
+    assert _subscribed(sim) == 1  # FreeSWITCH sends each event once, to the duty worker
 
     os.kill(workers[0], signal.SIGKILL)
     _until(lambda: not Path(f"/proc/{workers[0]}").exists(), "the supervisor reaping worker 0")
@@ -172,6 +173,7 @@ def test_two_workers_share_the_port_one_restarts_one_holds_the_duty(served):
     assert node.duty_holders()[-1] == restarted[0]  # the duty moved; the old holder is dead
     assert _until(lambda: _answering(node) == {workers[1], restarted[0]}, "both answering")
     _until(lambda: len(sim.inbound_sessions) == 2, "the new worker's inbound link")
+    _until(lambda: _subscribed(sim) == 1, "the new worker 0 subscribing to events")
 
     assert node.stop() == 0
     hupalls = [command for command in sim.inbound_log if "hupall" in command]
@@ -192,6 +194,11 @@ def test_workers_stop_when_the_supervisor_is_killed(served):
             pid: Path(f"/proc/{pid}/stat").read_text()[:80] for pid in workers if _running(pid)
         }
         raise AssertionError(f"{states}\n{node.log()[-1500:]}") from None
+
+
+def _subscribed(sim) -> int:
+    """Inbound links subscribed to events."""
+    return sum(1 for session in sim.inbound_sessions if session.event_names)
 
 
 def _running(pid: int) -> bool:
