@@ -1,6 +1,7 @@
 """``fs-cgr serve --workers 2`` as real processes: both workers answer on the one API
-port, a killed worker is started again, and the node duty (here: hupall at shutdown) is
-done by exactly one worker.
+port, a killed worker is started again, the node duty (hupall at shutdown, the link
+events) is done by exactly one worker, and the sessions of a worker that lost a call's
+socket or died are adopted by it and charged exactly.
 
 The FreeSWITCH simulator runs in this process; each worker connects its own inbound
 link to it. Which worker answered a request is read from the kernel: the process that
@@ -16,18 +17,24 @@ import socket
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import gevent
 import pytest
 
-from tests.agents.lab import WallClock
+from fs_cgr.app import Node
+from fs_cgr.config import load_config
+from tests.agents.lab import DE, TENANT, WallClock, write_plan
 from tests.fssim import FreeSwitchSim
 from tests.fssim.sim import SIM_PASSWORD
 from tests.storage.conftest import wipe_redis_prefix
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PREFIX = "fs_cgr_workers_test"
+START = Decimal("10")
+CALLS = 16  # at most, in bursts of
+BURST = 4
 
 pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
 
@@ -41,21 +48,22 @@ def _free_port() -> int:
 class Served:
     """A ``fs-cgr serve --workers 2`` process tree and its log."""
 
-    def __init__(self, tmp_path: Path, redis_url: str, inbound):
-        self.api_port = _free_port()
+    def __init__(self, tmp_path: Path, redis_url: str, inbound, sessions=None):
+        self.api_port, self.esl_port = _free_port(), _free_port()
         self.log_path = tmp_path / "serve.log"
         config = {
             "freeswitch_agent": {
                 "event_socket_conns": [
                     {"address": f"{inbound[0]}:{inbound[1]}", "password": SIM_PASSWORD}
                 ]
-            }
+            },
+            "sessions": sessions or {},
         }
         (tmp_path / "config.json").write_text(json.dumps(config))
         command = [
             sys.executable, "-m", "fs_cgr.api.cli", "serve", "--workers", "2",
             "--config", str(tmp_path / "config.json"),
-            "--api", f"127.0.0.1:{self.api_port}", "--esl", f"127.0.0.1:{_free_port()}",
+            "--api", f"127.0.0.1:{self.api_port}", "--esl", f"127.0.0.1:{self.esl_port}",
             "--datadb", f"{redis_url}?prefix={PREFIX}",
             "--stordb", f"sqlite:///{tmp_path}/stordb.sqlite",
         ]  # fmt: skip
@@ -207,3 +215,93 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+@pytest.fixture
+def charging(tmp_path, redis_url):
+    """Two workers charging prepaid calls (1 s debits) from accounts with START money; the
+    test reads the money and the CDRs through a Node of its own on the same databases."""
+    sim = FreeSwitchSim(WallClock())
+    inbound = sim.listen_inbound()
+    wipe_redis_prefix(redis_url, PREFIX)
+    overrides = {
+        "datadb.url": f"{redis_url}?prefix={PREFIX}",
+        "stordb.url": f"sqlite:///{tmp_path}/stordb.sqlite",
+        "general.data_dir": str(tmp_path),
+    }
+    books = Node(load_config(overrides=overrides, env={}))
+    (tmp_path / "plan").mkdir()
+    books.tariffplans.load_folder(write_plan(tmp_path / "plan"))
+    for n in range(CALLS):
+        books.accounts.add_balance(TENANT, f"10{n:02d}", "*monetary", START)
+    node = Served(tmp_path, redis_url, inbound, sessions={"debit_interval": "1s"})
+    yield node, sim, books
+    node.stop()
+    sim.close()
+    books.stop()
+    wipe_redis_prefix(redis_url, PREFIX)
+
+
+def _followers(node, books, calls) -> dict[str, int]:
+    """uuid -> pid of the worker whose session service journals the call's session."""
+    owners = {doc["OriginID"]: doc.get("Owner", "") for doc in books.datadb.journal_all()}
+    return {
+        call.uuid: int(owners[call.uuid].rsplit("|", 1)[1].split(":")[0])
+        for call in calls
+        if call.uuid in owners and "released" not in owners[call.uuid]
+    }
+
+
+def _prepaid_call(sim, node, n: int):
+    call = sim.place_call(
+        ("127.0.0.1", node.esl_port),
+        {"cgr_account": f"10{n:02d}", "cgr_reqtype": "*prepaid"},
+        destination=DE,
+    )
+    gevent.spawn(_answer_when_authorized, call)
+    return call
+
+
+def _answer_when_authorized(call) -> None:
+    call.wait_transfer()
+    assert call.vars["cgr_notify"] == "+AUTH_OK"
+    call.answer()
+
+
+def _all_followed(node, books, calls) -> dict[str, int] | None:
+    followers = _followers(node, books, calls)
+    return followers if len(followers) == len(calls) else None
+
+
+def test_sessions_of_a_lost_socket_and_of_a_dead_worker_are_adopted_and_charged_once(charging):
+    node, sim, books = charging
+    _until(lambda: len(node.duty_holders()) == 1 and len(node.workers()) == 2, "two workers")
+    duty, other = node.workers()
+    _until(lambda: _answering(node) == {duty, other}, "both workers serving")
+    calls, in_other = [], []
+    while len(in_other) < 2:  # bursts of connections, which the kernel spreads over both
+        assert len(calls) < CALLS, "worker 1 never got 2 calls"
+        burst = [_prepaid_call(sim, node, n) for n in range(len(calls), len(calls) + BURST)]
+        calls += burst
+        followers = _until(lambda b=burst: _all_followed(node, books, b), "their sessions")
+        in_other += [call for call in burst if followers[call.uuid] == other]
+    dropped = in_other[0]
+
+    dropped.drop()  # worker 1 loses the socket: it hands the session over to worker 0
+    _until(lambda: _followers(node, books, [dropped]).get(dropped.uuid) == duty, "handover")
+    os.kill(other, signal.SIGKILL)  # and then dies: worker 0 adopts its other sessions
+    _until(
+        lambda: set(_followers(node, books, in_other).values()) == {duty}, "adoption of them all"
+    )
+    gevent.sleep(2)  # the adopted sessions are debited on
+    for call in calls:
+        call.hangup()
+
+    for n, call in enumerate(calls):
+        billmsec = int(_until(lambda c=call: c.vars.get("billmsec"), "billmsec"))
+        cdrs = _until(lambda c=call: books.cdrs.get_cdrs({"OriginIDs": [c.uuid]}), "its CDR")
+        assert len(cdrs) == 1
+        cost = Decimal(-(-billmsec // 1000)) * Decimal("0.01")
+        balance = books.accounts.get_account(TENANT, f"10{n:02d}").balances["*monetary"][0].value
+        assert cdrs[0]["Cost"] == cost == START - balance  # each second paid once, none lost
+    _until(lambda: not books.datadb.journal_all(), "every session settled")
