@@ -60,6 +60,7 @@ class GeneralConfig:
     default_request_type: str = "*rated"
     rounding_decimals: int = 5
     data_dir: str = ""  # "" = default_data_dir()
+    node_id: str = ""  # "" = <host name>|<listen.http>: whose journaled sessions are whose
 
 
 @dataclass

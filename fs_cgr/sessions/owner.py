@@ -1,8 +1,8 @@
 """Who follows a journaled session, and whether that follower is gone.
 
-Every journal record names its owner: the node (host name and API address, the same
-across restarts of that node) and the process (pid, its start time, and a token of the
-session service), so that:
+Every journal record names its owner: the node (``general.node_id``, else host name and
+API address: the same across restarts of that node) and the process (pid, its start
+time, and a token of the session service), so that:
 
 * a node never takes over the sessions of another node sharing its DataDB;
 * the worker holding the node duty adopts the sessions of a worker of its node that
@@ -21,9 +21,10 @@ import uuid
 RELEASED = "released"  # the process field of a handed-over session: any worker may adopt it
 
 
-def node_name(api_address: str) -> str:
-    """The node: this host and its API address (one node per address on a host)."""
-    return f"{socket.gethostname()}|{api_address}"
+def node_name(node_id: str, api_address: str) -> str:
+    """The node: ``general.node_id``, else this host and its API address (one node per
+    address on a host). '|' separates the owner's fields, so it is left out of the id."""
+    return (node_id or f"{socket.gethostname()}|{api_address}").replace("|", "/")
 
 
 def token(node: str) -> str:
@@ -43,7 +44,7 @@ def orphaned(owner: str | None, mine: str) -> bool:
     if not owner:
         return True
     node, _, process = owner.rpartition("|")
-    my_node, _, my_process = mine.rpartition("|")
+    my_node = mine.rpartition("|")[0]
     if node != my_node or owner == mine:
         return False
     if process == RELEASED:

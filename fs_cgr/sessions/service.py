@@ -96,7 +96,7 @@ class SessionService:
         self._finished: OrderedDict[str, TerminateResult] = OrderedDict()
         self._unsettled: dict[str, Session] = {}  # ended, waiting for the DataDB to settle
         self._lock = threading.Lock()
-        self.node_name = owner.node_name(node.config.listen.http)
+        self.node_name = owner.node_name(node.config.general.node_id, node.config.listen.http)
         self.owner = owner.token(self.node_name)  # journaled with each session it follows
 
     @property
