@@ -46,9 +46,10 @@ def _free_port() -> int:
 
 
 class Served:
-    """A ``fs-cgr serve --workers 2`` process tree and its log."""
+    """A ``fs-cgr serve --workers N`` process tree (a node) and its log."""
 
-    def __init__(self, tmp_path: Path, redis_url: str, inbound, sessions=None):
+    def __init__(self, tmp_path: Path, datadb: str, inbound, sessions=None, **options):
+        """``options``: ``workers`` (2), ``stordb`` (a SQLite file in ``tmp_path``)."""
         self.api_port, self.esl_port = _free_port(), _free_port()
         self.log_path = tmp_path / "serve.log"
         config = {
@@ -61,11 +62,12 @@ class Served:
         }
         (tmp_path / "config.json").write_text(json.dumps(config))
         command = [
-            sys.executable, "-m", "fs_cgr.api.cli", "serve", "--workers", "2",
+            sys.executable, "-m", "fs_cgr.api.cli", "serve",
+            "--workers", str(options.get("workers", 2)),
             "--config", str(tmp_path / "config.json"),
             "--api", f"127.0.0.1:{self.api_port}", "--esl", f"127.0.0.1:{self.esl_port}",
-            "--datadb", f"{redis_url}?prefix={PREFIX}",
-            "--stordb", f"sqlite:///{tmp_path}/stordb.sqlite",
+            "--datadb", datadb,
+            "--stordb", options.get("stordb", f"sqlite:///{tmp_path}/stordb.sqlite"),
         ]  # fmt: skip
         env = {**os.environ, "FS_CGR_DATA_DIR": str(tmp_path)}
         with open(self.log_path, "w") as log:
@@ -145,7 +147,7 @@ def served(tmp_path, redis_url):
     sim = FreeSwitchSim(WallClock())
     inbound = sim.listen_inbound()
     wipe_redis_prefix(redis_url, PREFIX)
-    node = Served(tmp_path, redis_url, inbound)
+    node = Served(tmp_path, f"{redis_url}?prefix={PREFIX}", inbound)
     yield node, sim
     node.stop()
     sim.close()
@@ -234,7 +236,7 @@ def charging(tmp_path, redis_url):
     books.tariffplans.load_folder(write_plan(tmp_path / "plan"))
     for n in range(CALLS):
         books.accounts.add_balance(TENANT, f"10{n:02d}", "*monetary", START)
-    node = Served(tmp_path, redis_url, inbound, sessions={"debit_interval": "1s"})
+    node = Served(tmp_path, overrides["datadb.url"], inbound, sessions={"debit_interval": "1s"})
     yield node, sim, books
     node.stop()
     sim.close()
