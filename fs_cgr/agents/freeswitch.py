@@ -237,7 +237,8 @@ class FreeSwitchAgent:
     def _hand_over(self, call) -> None:
         """The socket died and this worker hears no link events: the duty worker adopts the
         session (it hears the hangup); it stays here when the journal cannot say so."""
-        if self.sessions.release(cgrid(call.uuid, call.defaults.origin_host)):
+        session = next((s for s in self.sessions.active() if s.origin_id == call.uuid), None)
+        if session is not None and self.sessions.release(session.cgrid):
             log.info("call %s: socket lost; session handed over to the duty worker", call.uuid)
             worker_role.wake_duty()
 

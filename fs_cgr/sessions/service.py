@@ -519,6 +519,8 @@ class SessionService:
             if not owner.orphaned(doc.get("Owner"), self.owner):
                 continue  # followed by another live worker, or by another node
             session = Session.from_doc(doc)
+            if not session.prepaid_runs:  # journaled only to be handed over: consumed here
+                self.node.datadb.journal_delete(session.cgrid)
             if session.origin_id in live:
                 self._resume(session, on_disconnect)
                 report["resumed"].append(session.cgrid)
@@ -545,9 +547,10 @@ class SessionService:
     def release(self, cgrid: str) -> bool:
         """Stop following a session and journal it as handed over, for the worker holding
         the node duty to adopt (``recover``); False when it stays here (unknown, ended, or
-        the journal write failed)."""
+        the journal write failed). A session with nothing prepaid is journaled for this
+        only (its adopter deletes the record)."""
         session = self._sessions.get(cgrid)
-        if session is None or not session.prepaid_runs:
+        if session is None:
             return False
         with session.lock:
             if session.ended:
@@ -590,7 +593,7 @@ class SessionService:
         session.loop = None
 
     def _journal(self, session: Session, holder: str = "") -> None:
-        if session.prepaid_runs:
+        if session.prepaid_runs or holder:
             doc = session.to_doc()
             doc["Owner"] = holder or self.owner
             self.node.datadb.journal_put(session.cgrid, doc)
