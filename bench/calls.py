@@ -156,7 +156,9 @@ class SimWorker:
         self.sim.calls.clear()
         return {"hung_up": len(calls)}
 
-    def traffic(self, count: int, concurrency: int, variables: list, talk: list) -> dict:
+    def traffic(
+        self, count: int, concurrency: int, variables: list, talk: list, rate: float = 0
+    ) -> dict:
         """Each call answered, then hung up after ``talk[i]`` seconds unless fs_cgr cut it."""
         cut = []
 
@@ -188,7 +190,7 @@ class SimWorker:
             if call.channel.alive:
                 call.hangup()
 
-        elapsed = self._run(count, concurrency, one_call)
+        elapsed = self._run(count, concurrency, one_call, rate)
         self.sim.calls.clear()
         return {"elapsed": elapsed, "cut": len(cut)}
 
@@ -365,11 +367,13 @@ class Bench:
             account = accounts[index % len(accounts)]
             reqtype = "*prepaid" if account in dry or index % 3 else "*postpaid"
             variables.append({"cgr_reqtype": reqtype, "cgr_account": account})
+            if self.args.flags:
+                variables[-1]["cgr_flags"] = self.args.flags
             talk.append(rng.choice((0, 0.4, 1.3, 2.2, 4.5)))
         cpu = cpu_seconds()
         result = self.ask(
             "traffic", count=count, concurrency=self.args.concurrency * 4,
-            variables=variables, talk=talk,
+            variables=variables, talk=talk, rate=self.args.call_rate,
         )  # fmt: skip
         self.wait_idle()
         cpu = cpu_seconds() - cpu
@@ -444,6 +448,10 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", type=int, default=300, help="set-ups per second (latency)")
     parser.add_argument("--hold", type=int, default=5000, help="answered calls held at once")
     parser.add_argument("--calls", type=int, default=10000, help="calls of the money check")
+    parser.add_argument(
+        "--call-rate", type=float, default=0,
+        help="money: calls started per second (default: as fast as the callers go)",
+    )  # fmt: skip
     parser.add_argument(
         "--no-cdr", action="store_true", help="create_cdr off: the agent without the CDR path"
     )
