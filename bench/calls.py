@@ -6,6 +6,7 @@ it takes neither CPU nor memory from fs_cgr) drives an in-process agent and Node
     python bench/calls.py --backend redis+mariadb
     python bench/calls.py --only setups --flags seed    # the seeds' full cgr_flags list
     python bench/calls.py --only setups --flags "*sessions;*accounts"
+    python bench/calls.py --only money --calls 300 --like-freeswitch --flags seed
 
 setups   call set-ups per second (closed loop, ``--concurrency`` callers) and the
          connect -> uuid_transfer latency FreeSWITCH sees (p50/p99); each call is then
@@ -477,7 +478,7 @@ def main(argv=None) -> int:
         "--embedded", action="store_true", help="money: calls authorized by the embedded handler"
     )
     parser.add_argument(
-        "--flags", default="", help="cgr_flags of the set-up calls (default: none set)"
+        "--flags", default="", help="cgr_flags of the set-up and money calls (default: none set)"
     )
     parser.add_argument("--sim-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
