@@ -6,6 +6,7 @@ it takes neither CPU nor memory from fs_cgr) drives an in-process agent and Node
     python bench/calls.py --backend redis+mariadb
     python bench/calls.py --only setups --flags seed    # the seeds' full cgr_flags list
     python bench/calls.py --only setups --flags "*sessions;*accounts"
+    python bench/calls.py --only money --calls 300 --like-freeswitch --flags seed
 
 setups   call set-ups per second (closed loop, ``--concurrency`` callers) and the
          connect -> uuid_transfer latency FreeSWITCH sees (p50/p99); each call is then
@@ -16,6 +17,12 @@ money    ``--calls`` calls (prepaid and postpaid, some accounts running dry mid-
          debits - refunds + adjustments = sum of CDR costs = start - end balances.
          ``--embedded``: the calls are authorized by the mod_python3 handler
          (fs_cgr.embedded, over the node's JSON-RPC) and followed over the inbound link.
+         ``--like-freeswitch`` (= ``--embedded --sofia --call-rate 50``): as a real
+         FreeSWITCH offers them in bench/freeswitch_calls.py: calls arrive spread out (no
+         batching of events, requests and commits: each costs its own wake-up) and carry
+         a SIP leg's variables (events ~6 and ~10 KB). ``--flags`` applies to these calls
+         too. ``refused`` counts the calls not authorized (the JSON-RPC server's
+         per-client connection limit, ...), which would make a run look cheaper.
 """
 
 import argparse
@@ -28,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
@@ -156,9 +164,12 @@ class SimWorker:
         self.sim.calls.clear()
         return {"hung_up": len(calls)}
 
-    def traffic(self, count: int, concurrency: int, variables: list, talk: list) -> dict:
-        """Each call answered, then hung up after ``talk[i]`` seconds unless fs_cgr cut it."""
-        cut = []
+    def traffic(
+        self, count: int, concurrency: int, variables: list, talk: list, rate=0, sofia=False
+    ) -> dict:
+        """Each call answered, then hung up after ``talk[i]`` seconds unless fs_cgr cut it;
+        ``sofia``: embedded calls carry a real SIP leg's variables (event sizes)."""
+        cut, refused = [], []
 
         def one_call(index: int) -> None:
             if self.rpc_url:
@@ -179,18 +190,20 @@ class SimWorker:
             from fs_cgr.embedded.handler import handler
             from tests.fssim.embedded import EmbeddedChannel
 
-            call = EmbeddedChannel(self.sim, variables[index], DESTINATION)
+            call = EmbeddedChannel(self.sim, variables[index], DESTINATION, sofia=sofia)
             call.run(handler, {"fs_cgr_rpc_url": self.rpc_url}, native=False)
-            if call.vars.get("cgr_notify") == "+AUTH_OK":
+            if call.vars.get("cgr_notify") != "+AUTH_OK":
+                refused.append(call.vars.get("cgr_notify"))
+            else:
                 call.answer()
                 if call.wait_hangup(talk[index]):
                     cut.append(call.uuid)
             if call.channel.alive:
                 call.hangup()
 
-        elapsed = self._run(count, concurrency, one_call)
+        elapsed = self._run(count, concurrency, one_call, rate)
         self.sim.calls.clear()
-        return {"elapsed": elapsed, "cut": len(cut)}
+        return {"elapsed": elapsed, "cut": len(cut), "refused": Counter(refused)}
 
 
 # -- the fs_cgr side (this process) -------------------------------------------------------
@@ -365,11 +378,13 @@ class Bench:
             account = accounts[index % len(accounts)]
             reqtype = "*prepaid" if account in dry or index % 3 else "*postpaid"
             variables.append({"cgr_reqtype": reqtype, "cgr_account": account})
+            if self.args.flags:
+                variables[-1]["cgr_flags"] = self.args.flags
             talk.append(rng.choice((0, 0.4, 1.3, 2.2, 4.5)))
         cpu = cpu_seconds()
         result = self.ask(
             "traffic", count=count, concurrency=self.args.concurrency * 4,
-            variables=variables, talk=talk,
+            variables=variables, talk=talk, rate=self.args.call_rate, sofia=self.args.sofia,
         )  # fmt: skip
         self.wait_idle()
         cpu = cpu_seconds() - cpu
@@ -383,6 +398,7 @@ class Bench:
             "cdrs": len(cdrs),
             "unrated_cdrs": len(unrated),
             "cut_by_fs_cgr": result["cut"],
+            "refused": result.get("refused", {}),
             "elapsed_s": result["elapsed"],
             "fs_cgr_cpu_ms_per_call": cpu * 1000 / count,
             "sum_cdr_costs": str(cost),
@@ -445,18 +461,31 @@ def main(argv=None) -> int:
     parser.add_argument("--hold", type=int, default=5000, help="answered calls held at once")
     parser.add_argument("--calls", type=int, default=10000, help="calls of the money check")
     parser.add_argument(
+        "--call-rate", type=float, default=0,
+        help="money: calls started per second (default: as fast as the callers go)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--sofia", action="store_true", help="money --embedded: SIP-sized channel variables"
+    )
+    parser.add_argument(
+        "--like-freeswitch", action="store_true",
+        help="money --embedded as bench/freeswitch_calls.py meets it: --call-rate 50 --sofia",
+    )  # fmt: skip
+    parser.add_argument(
         "--no-cdr", action="store_true", help="create_cdr off: the agent without the CDR path"
     )
     parser.add_argument(
         "--embedded", action="store_true", help="money: calls authorized by the embedded handler"
     )
     parser.add_argument(
-        "--flags", default="", help="cgr_flags of the set-up calls (default: none set)"
+        "--flags", default="", help="cgr_flags of the set-up and money calls (default: none set)"
     )
     parser.add_argument("--sim-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.flags == "seed":
         args.flags = SEED_FLAGS
+    if args.like_freeswitch:
+        args.embedded, args.sofia, args.call_rate = True, True, args.call_rate or 50
     if args.sim_worker:
         sim_worker()
         return 0

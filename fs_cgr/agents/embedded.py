@@ -87,7 +87,7 @@ class EmbeddedCalls:
         if answering is not None:
             answering.join()
         try:
-            if fsev.cgr_event(defaults)["RequestType"] == NO_CHARGING:
+            if fsev.request_type(defaults) == NO_CHARGING:  # the event is built once, below
                 return
             self.agent.end_of_call(fsev, defaults, answered=fsev.answered)
         except NotFound:

@@ -7,6 +7,12 @@ Params are CGrateS' V1*Args: the flags (``GetMaxUsage``, ``InitSession``,
 shapes: every field of V1AuthorizeReply / V1InitSessionReply (``Attributes``,
 ``ResourceAllocation``, ``MaxUsage``, ``ThresholdIDs``, ``StatQueueIDs``), "OK" for
 terminate and ProcessCDR.
+
+One field is fs_cgr's own: AuthorizeEvent with ``ResourcesOptional: true`` answers as if
+``AuthorizeResources`` had not been asked when no resource profile matches the event (no
+limit applies to it), instead of CGrateS' ``RESOURCES_ERROR:NOT_FOUND``. The embedded
+handler sends it, so such a call costs one request, not a refusal and a second request
+(CGrateS ignores the field; the handler then asks again without resources).
 """
 
 from fs_cgr.api.methods_cdrs import outcome_reply
@@ -21,7 +27,7 @@ from fs_cgr.errors import (
     PartiallyExecuted,
 )
 from fs_cgr.filters import FilterEngine
-from fs_cgr.sessions.subsystems import SessionSubsystems, Subsystems
+from fs_cgr.sessions.subsystems import SessionSubsystems, SubsystemError, Subsystems
 from fs_cgr.times import format_time
 
 OK = "OK"
@@ -78,7 +84,11 @@ def authorize_event(node, params: dict) -> dict:
         except InsufficientCredit:
             reply["MaxUsage"] = 0
     if wanted.authorize_resources:
-        reply["ResourceAllocation"] = subsystems.authorize_resources(event["Tenant"], event)
+        try:
+            reply["ResourceAllocation"] = subsystems.authorize_resources(event["Tenant"], event)
+        except SubsystemError as exc:
+            if not (isinstance(exc.cause, NotFound) and params.get("ResourcesOptional")):
+                raise
     return _finish(subsystems, wanted, event, params, reply)
 
 

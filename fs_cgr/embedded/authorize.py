@@ -33,7 +33,8 @@ REFUSED_BY_ERROR = (
     ("INVALID_ARGUMENT", notify.MISSING_PARAMETER),
 )
 # NOT_FOUND for an optional part -> the flag asked for it: the call goes on without, as on
-# the socket path (no route profile: no cgr_routes; no resource profile: no limit applies)
+# the socket path (no route profile: no cgr_routes; no resource profile: no limit applies;
+# fs_cgr's node says the latter without an error, ResourcesOptional: a CGrateS does not)
 OPTIONAL_WHEN_NOT_FOUND = (
     ("RESOURCES_ERROR:NOT_FOUND", "AuthorizeResources"),
     ("NOT_FOUND", "GetRoutes"),
@@ -74,6 +75,7 @@ def authorize_args(channel: FSEvent) -> dict:
         args["GetAttributes"] = True
     if flags.resources:
         args["AuthorizeResources"] = True
+        args["ResourcesOptional"] = True  # fs_cgr's: no profile, no limit, no second request
     return args
 
 

@@ -81,6 +81,23 @@ def test_sessions_allocate_refuse_and_release(plan):
     assert sorted(usages) == ["c2", "c3"]
 
 
+def test_resources_optional_answers_without_a_limit_when_no_profile_matches(plan):
+    """fs_cgr's ResourcesOptional (the embedded handler's): no profile, no limit, one request;
+    a matching profile is still enforced, and without the field it stays CGrateS' error."""
+    other = call_event("c5")
+    other["Event"]["Account"] = "1009"  # no resource profile filters it in
+    ask = {"AuthorizeResources": True}
+    with pytest.raises(RpcError, match="^RESOURCES_ERROR:NOT_FOUND$"):
+        plan.call("SessionSv1.AuthorizeEvent", {**ask, **other})
+    reply = plan.call("SessionSv1.AuthorizeEvent", {**ask, "ResourcesOptional": True, **other})
+    assert reply["ResourceAllocation"] is None
+    for origin_id in ("o1", "o2"):
+        plan.call("SessionSv1.InitiateSession", {**ALLOCATE, **call_event(origin_id)})
+    with pytest.raises(RpcError, match="^RESOURCES_ERROR:RESOURCE_UNAUTHORIZED$"):
+        plan.call("SessionSv1.AuthorizeEvent",
+                  {**ask, "ResourcesOptional": True, **call_event("o3")})  # fmt: skip
+
+
 def test_attributes_stats_and_thresholds_flags(plan, monkeypatch):
     api = plan
     stats, thresholds = Recorder(["Stats2"]), Recorder(["THD_1"])

@@ -94,6 +94,7 @@ class SimChannel:
         self.app_uuid = new_uuid()
         self.broadcasts: list[str] = []  # uuid_broadcast / sched_broadcast paths played
         self.vars: dict[str, str] = {}
+        self.reporting_vars: list[tuple[str, str]] = []  # e.g. a SIP leg's RTP statistics
         for name, value in self._initial_vars(variables, socket_address):
             self.vars[name] = str(value)
 
@@ -244,7 +245,7 @@ class SimChannel:
 
     def mark_reporting(self) -> None:
         self.state, self.state_number, self.call_state = "CS_REPORTING", 11, "HANGUP"
-        for name, value in self.billing_vars():
+        for name, value in [*self.reporting_vars, *self.billing_vars()]:
             self.vars[name] = value
 
     def billing_vars(self) -> list[tuple[str, str]]:
