@@ -22,8 +22,12 @@ listener. A run ends when the listener has checked every change it made.
 
 ``--processes N`` runs N such processes at once on the same accounts (as the workers of
 ``fs-cgr serve --workers N`` share them): the figures are the sum of their charges per
-second and their CPU per charge. Every line also gives the Redis server's own CPU per
-charge (INFO cpu), meaningful when nothing else uses that server (start one of your own).
+second and their CPU per charge. A process's remembered copy of an account is stale
+once another process wrote it, so such a charge takes a second compare-and-set (the
+conflict reply carries the current account); ``--disjoint`` gives each process accounts
+of its own (each account's calls in one worker), the case without those conflicts.
+Every line also gives the Redis server's own CPU per charge (INFO cpu), meaningful when
+nothing else uses that server (start one of your own).
 
 ``--wait-replicas N`` opens the DataDB with ``wait_replicas=N`` (every money write waits
 for N replicas, docs/redis.md): point ``--redis`` at a master that has replicas to
@@ -139,12 +143,16 @@ def one_run(service, args, run: int, start: float | None = None) -> dict:
     if start is not None:
         gevent.sleep(max(0.0, start - time.time()))
     deadline = time.perf_counter() + args.seconds
+    share = args.processes if args.disjoint and args.child else 1
+
+    def pick(rng) -> int:  # --disjoint: child n charges accounts n-1, n-1+N, n-1+2N, ...
+        return rng.randrange(args.accounts // share) * share + (args.child - 1) % share
 
     def worker(index: int):
         rng = random.Random(f"{args.start}:{run}:{args.child}:{index}")
         sequence = 0
         while time.perf_counter() < deadline:
-            account = f"acc{rng.randrange(args.accounts)}"
+            account = f"acc{pick(rng)}"
             key = f"r{run}:{args.start}:p{args.child}:g{index}:{sequence}"
             began = time.perf_counter()
             if args.kind == "debit":
@@ -185,6 +193,8 @@ def child_runs(args, url: str) -> None:
     """A ``--processes`` child: its runs from the parent's ``--start``, one JSON line each."""
     datadb = open_datadb(url)
     service = AccountService(SimpleNamespace(datadb=datadb, rating=LiveRating(datadb)))
+    # remembered as the single process remembers the accounts it created
+    service.prefetch([(TENANT, f"acc{index}") for index in range(args.accounts)])
     try:
         for run in range(args.runs):
             result = one_run(service, args, run, args.start + run * (args.seconds + GAP))
@@ -244,6 +254,7 @@ def main() -> None:
     parser.add_argument("--kind", choices=("debit", "adjust"), default="debit")
     parser.add_argument("--triggers", type=int, choices=range(len(WATCHING) + 1), default=0)
     parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--disjoint", action="store_true", help="each process its own accounts")
     parser.add_argument("--wait-replicas", type=int, default=0)
     parser.add_argument("--wait-timeout", type=float, default=0.5)
     parser.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
@@ -284,7 +295,8 @@ def summary(args, results: list[dict], unconfirmed: int) -> str:
         f"  p50 {median(lambda r: r['p50']):.2f} ms  p99 {median(lambda r: r['p99']):.2f} ms"
         f"  CPU {median(lambda r: r['cpu'] / r['charges'] * 1000):.3f} ms/{args.kind}"
         f" + Redis server {median(lambda r: r['server'] / r['charges'] * 1000):.3f} ms"
-        f"  ({args.processes} process(es) x {args.greenlets} greenlets, {args.accounts} accounts,"
+        f"  ({args.processes} process(es){' on disjoint accounts' if args.disjoint else ''}"
+        f" x {args.greenlets} greenlets, {args.accounts} accounts,"
         f" {args.triggers} triggers each, median of {args.runs})"
         + (
             f"  wait_replicas={args.wait_replicas}: {unconfirmed} unconfirmed"
