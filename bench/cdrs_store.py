@@ -7,7 +7,8 @@ Each CDR carries an EventCost-like CostDetails (about 2 KB of JSON), as a rated
 call does. Rows go to tables prefixed ``fscgrbench_``, emptied before and after.
 Batch size 1 stores at most 2,000 CDRs (one statement and commit each).
 Each figure is printed as the median and the best of ``--runs`` runs: on a
-shared machine the best shows what the code can do, the median what it did.
+shared machine the best shows what the code can do, the median what it did; then the
+CPU per CDR of this process and of a local MariaDB server (bench/mariadb_cpu.py).
 """
 
 import argparse
@@ -20,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import mariadb_cpu  # noqa: E402
 from fs_cgr.storage import open_stordb  # noqa: E402
 
 T0 = datetime(2024, 6, 3, 7, 30, tzinfo=timezone.utc)
@@ -90,16 +92,20 @@ def make_cdr(number: int) -> dict:
     }
 
 
-def run(stordb, cdrs: list[dict], batch: int) -> float:
+def run(stordb, cdrs: list[dict], batch: int, server: int | None) -> tuple[float, float, float]:
+    """(CDRs per second, CPU µs per CDR of this process, of the server or NaN)."""
     stordb.flush()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
+    server_cpu = mariadb_cpu.cpu_seconds(server)
     stored = 0
     for start in range(0, len(cdrs), batch):
         stored += stordb.store_cdrs(cdrs[start : start + batch])
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     if stored != len(cdrs):
         raise SystemExit(f"stored {stored} of {len(cdrs)}")
-    return len(cdrs) / elapsed
+    server_used = mariadb_cpu.cpu_seconds(server)
+    server_used = float("nan") if server_cpu is None else server_used - server_cpu
+    return len(cdrs) / elapsed, cpu / len(cdrs) * 1e6, server_used / len(cdrs) * 1e6
 
 
 def main() -> None:
@@ -110,14 +116,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     stordb = open_stordb(args.url, table_prefix="fscgrbench_")
+    server = mariadb_cpu.server_pid(args.url) if args.url.startswith("mysql") else None
     cdrs = [make_cdr(number) for number in range(args.count)]
     try:
         for batch in (int(size) for size in args.batches.split(",")):
             sample = cdrs if batch > 1 else cdrs[:SINGLE_CDR_CAP]
-            rates = [run(stordb, sample, batch) for _ in range(args.runs)]
+            rates, cpus, server_cpus = zip(
+                *(run(stordb, sample, batch, server) for _ in range(args.runs)), strict=True
+            )
             print(
                 f"batch {batch:>5}: {len(sample):>6} CDRs  median {statistics.median(rates):>7,.0f}"
-                f"  best {max(rates):>7,.0f} CDRs/s  ({args.url})"
+                f"  best {max(rates):>7,.0f} CDRs/s  CPU {statistics.median(cpus):.1f} µs/CDR"
+                f" + server {statistics.median(server_cpus):.1f} µs  ({args.url})"
             )
     finally:
         stordb.flush()

@@ -9,7 +9,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from operator import is_not
 
+from fs_cgr import jsoncodec
+from fs_cgr.encoded import EncodedList
 from fs_cgr.money import ZERO, round_global, to_decimal
 from fs_cgr.times import format_time, parse_time
 
@@ -165,6 +168,9 @@ class Account:
     # ActionTrigger documents; never changed in place (copies share them): replace one to
     # change it
     action_triggers: list[dict] = field(default_factory=list)
+    # (trigger documents, their JSON text) as last encoded: every charge writes the
+    # document again, and while the list holds the same documents their text is the same
+    triggers_json: tuple[list, str] | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -202,6 +208,7 @@ class Account:
             self.update_time,
             list(self.action_plan_ids),
             list(self.action_triggers),
+            self.triggers_json,
         )
 
     def to_doc(self) -> dict:
@@ -219,8 +226,19 @@ class Account:
         if self.action_plan_ids:
             doc["ActionPlanIDs"] = list(self.action_plan_ids)
         if self.action_triggers:
-            doc["ActionTriggers"] = list(self.action_triggers)
+            doc["ActionTriggers"] = self._encoded_triggers()
         return doc
+
+    def _encoded_triggers(self) -> EncodedList:
+        """The trigger documents with their JSON text, encoded only when the list changed."""
+        triggers, cached = self.action_triggers, self.triggers_json
+        if (
+            cached is None
+            or len(cached[0]) != len(triggers)
+            or any(map(is_not, cached[0], triggers))
+        ):
+            cached = self.triggers_json = (list(triggers), jsoncodec.encode(triggers))
+        return EncodedList(triggers, cached[1])
 
     @classmethod
     def from_doc(cls, doc: dict) -> "Account":

@@ -18,6 +18,7 @@ from decimal import Decimal
 from fs_cgr.accounts.actions import BalanceFilter
 from fs_cgr.accounts.model import Account, new_uuid, parse_string_map, string_map_text
 from fs_cgr.durations import parse_duration
+from fs_cgr.encoded import EncodedList
 from fs_cgr.errors import InvalidArgument, MandatoryMissing
 from fs_cgr.money import ZERO, to_decimal
 from fs_cgr.storage.base import ACTION_TRIGGERS, ACTIONS
@@ -382,22 +383,52 @@ def maybe_crossed(account_doc: dict) -> bool:
     its armed triggers can be crossed, so the change listener costs next to nothing on the
     charges that cross nothing. True asks for the full check (``crossed``)."""
     balance_map = account_doc.get("BalanceMap") or {}
-    for doc in account_doc.get("ActionTriggers") or ():
-        if doc.get("Executed"):
-            continue
-        kind = doc.get("ThresholdType")
+    values: dict = {}  # balance type -> its balances' values, parsed once
+    for kind, balance_type, threshold in _armed(account_doc.get("ActionTriggers") or ()):
         if kind in COUNTERS:
             return True  # rare: the full check decides
-        chain = balance_map.get((doc.get("Balance") or {}).get("Type"), ())
+        chain = balance_map.get(balance_type, ())
         if kind == BALANCE_EXPIRED:
-            if any("ExpirationDate" in balance for balance in chain):
-                return True
+            for balance in chain:
+                if "ExpirationDate" in balance:
+                    return True
             continue
-        threshold = Decimal(doc.get("ThresholdValue") or 0)
-        for balance in chain:
-            value = Decimal(balance["Value"])
+        if balance_type not in values:
+            values[balance_type] = [Decimal(balance["Value"]) for balance in chain]
+        for value in values[balance_type]:
             if (kind == MIN_BALANCE and value <= threshold) or (
                 kind == MAX_BALANCE and value >= threshold
             ):
                 return True
     return False
+
+
+_ARMED: dict[str, list] = {}  # trigger list text (EncodedList) -> its _armed_in
+_ARMED_KEPT = 10_000
+
+
+def _armed(docs) -> list[tuple[str, str, Decimal]]:
+    """``_armed_in(docs)``, remembered by the list's JSON text when it comes encoded (an
+    account's triggers rarely change, and a charge writes the same list again)."""
+    if docs.__class__ is not EncodedList:
+        return _armed_in(docs)
+    armed = _ARMED.get(docs.text)
+    if armed is None:
+        armed = _armed_in(docs)
+        if len(_ARMED) >= _ARMED_KEPT:
+            _ARMED.clear()
+        _ARMED[docs.text] = armed
+    return armed
+
+
+def _armed_in(docs) -> list[tuple[str, str, Decimal]]:
+    """(ThresholdType, watched balance type, ThresholdValue) of every trigger not executed."""
+    return [
+        (
+            doc.get("ThresholdType"),
+            (doc.get("Balance") or {}).get("Type"),
+            Decimal(doc.get("ThresholdValue") or 0),
+        )
+        for doc in docs
+        if not doc.get("Executed")
+    ]

@@ -83,8 +83,23 @@ class ChargerService:
         return found
 
     def runs(self, event: dict, now: datetime | None = None) -> list[dict]:
-        """One event per matching profile, with RunID and attributes applied."""
-        return [check_storable(self.run_event(event, doc)) for doc in self.matching(event, now)]
+        """One event per matching profile, with RunID and attributes applied.
+
+        ``event`` is normalized (so storable); a run is checked again only where its
+        profile may have changed more than the RunID (attributes)."""
+        runs = []
+        for doc in self.matching(event, now):
+            run = self.run_event(event, doc)
+            check_storable(run if self._alters(doc) else {"RunID": run["RunID"]})
+            runs.append(run)
+        return runs
+
+    def _alters(self, profile: dict) -> bool:
+        """Whether ``run_event`` may change more of an event than its RunID."""
+        attribute_ids = _list(profile.get("AttributeIDs"))
+        if self.node.config.chargers.attributes and attribute_ids != [NONE_ATTRIBUTE]:
+            return True
+        return any(attribute and attribute != NONE_ATTRIBUTE for attribute in attribute_ids)
 
     def run_event(self, event: dict, profile: dict) -> dict:
         run = dict(event)

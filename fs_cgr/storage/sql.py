@@ -187,7 +187,8 @@ class SQLStorDB(StorDB):
         text ``mysql_insert_statements`` builds, on SQLite one prepared statement
         stepped in C; peewee's per-value query building would cost more than the
         database does."""
-        rows = [cdr_to_row(cdr) for cdr in cdrs]
+        created_at = now()
+        rows = [cdr_to_row(cdr, created_at) for cdr in cdrs]
         if not rows:
             return 0
         fields = [self._cdr._meta.columns[column] for column in rows[0]]

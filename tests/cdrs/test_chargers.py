@@ -3,7 +3,7 @@
 import pytest
 
 from fs_cgr.cdrs.event import normalize
-from fs_cgr.errors import MandatoryMissing, NotFound
+from fs_cgr.errors import InvalidArgument, MandatoryMissing, NotFound
 from tests.cdrs.helpers import TENANT, call
 
 
@@ -96,3 +96,21 @@ def test_profiles_api(embedded, chargers):
         chargers.runs(_event(embedded))
     with pytest.raises(MandatoryMissing):
         chargers.set_profile({"Tenant": TENANT})
+
+
+@pytest.mark.parametrize(
+    "profile, error",
+    [
+        ({"RunID": "r" * 65}, "RunID is 65 characters long, at most 64"),
+        (
+            {"RunID": "long", "AttributeIDs": ["*constant:*req.Subject:" + "s" * 129]},
+            "Subject is 129 characters long, at most 128",
+        ),
+    ],
+)
+def test_a_run_the_stordb_would_refuse_is_refused(embedded, chargers, profile, error):
+    """Only RunID can change without attributes, so only it is checked again then; a run an
+    attribute altered is checked whole."""
+    chargers.set_profile({"Tenant": TENANT, "ID": "LONG", **profile})
+    with pytest.raises(InvalidArgument, match=error):
+        chargers.runs(_event(embedded))

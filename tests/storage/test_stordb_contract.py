@@ -109,6 +109,29 @@ def test_store_cdrs_roundtrip_every_field(stordb):
     assert stored["SetupTime"].tzinfo is not None
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["plain ascii", "it's", "back\\slash", "nul \x00 in it", 'quote " é', "-- '); DROP", "?%s%%"],
+)
+def test_any_text_comes_back_as_it_was_stored(stordb, text):
+    """MySQL rows go as literal text: plain ASCII between quotes, anything else as hex."""
+    cdr = make_cdr(
+        "t" * 40,
+        Subject=text,
+        ExtraFields={"note": text},
+        CostDetails={"Note": text},
+        ExtraInfo=text,
+    )
+    assert stordb.store_cdrs([cdr, make_cdr("u" * 40, Subject=text)]) == 2
+    stored = stordb.get_cdrs({})[0]
+    assert (stored["Subject"], stored["ExtraFields"], stored["CostDetails"]) == (
+        text,
+        {"note": text},
+        {"Note": text},
+    )
+    assert stored["ExtraInfo"] == text
+
+
 def test_duplicate_cgrid_runid_is_stored_once(stordb):
     first = make_cdr("c1", Cost=Decimal("1"))
     assert stordb.store_cdrs([first, make_cdr("c1", "*raw")]) == 2
