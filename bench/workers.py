@@ -1,26 +1,35 @@
 """GetCost over HTTP against ``fs-cgr serve --workers N``: 1 worker against N, side by side.
 
-    python bench/workers.py [--workers 1,2] [--runs 3] [--seconds 3] [--client wrk|python]
-                            [--clients 8] [--client-processes 2]
+    python bench/workers.py [--workers 1,2] [--case getcost|authorize] [--runs 3]
+                            [--seconds 3] [--client wrk|python] [--clients 8]
+                            [--client-processes 2] [--pipeline 1]
                             [--redis redis://127.0.0.1:6379/15]
 
 For each worker count, a real ``fs-cgr serve --workers N`` (Redis DataDB under its own
-key prefix, SQLite StorDB in a temporary folder, examples/tariffplan loaded) is started
-and hammered with the same GetCost (examples/tariffplan: 1001 calling a German mobile for
-2m30s) over keep-alive connections, by one of two clients:
+key prefix, SQLite StorDB in a temporary folder, examples/tariffplan loaded) is started;
+then each server in turn (runs alternating, so the machine's load falls on all alike) is
+hammered with the same request over keep-alive connections: ``--case getcost`` (1001
+calling a German mobile for 2m30s) or ``--case authorize`` (SessionSv1.AuthorizeEvent
+of a *prepaid call by 1001, GetMaxUsage, as the embedded handler sends it), by one of
+two clients:
 
 - ``--client wrk`` (the default when ``wrk`` is installed; Debian package ``wrk``): a C
-  client, ``--client-processes`` threads of ``--clients`` connections each; it costs a
-  few µs per request, so on a 2-core machine the server's CPU is what limits the rate;
+  client, ``--client-processes`` threads of ``--clients`` connections each, sending
+  ``--pipeline`` requests at a time on each; it costs ~0.013 ms of CPU per request
+  (mostly the kernel's loopback TCP), so the server's CPU is what limits the rate;
 - ``--client python``: ``--client-processes`` processes of ``--clients`` gevent
   connections each; it costs ~0.15 ms of CPU per request, as much as the server.
 
 Printed per worker count, median of ``--runs``: requests per second, server CPU
 (supervisor and workers, from /proc) per request, how that CPU spread over the server's
-processes, and the client's CPU per request. Every reply is checked (a failed GetCost
+processes, and the client's CPU per request. Every reply is checked (a failed request
 stops the run). With ``CGRATES_URL`` set (a running CGrateS whose DataDB holds the same
-plan), the same client measures it too and prints it alongside; ``CGRATES_PID`` adds
-its CPU per request.
+plan), the same client measures it too, in the same alternation, and prints it
+alongside; ``CGRATES_PID`` adds its CPU per request.
+
+On a 2-core machine the client shares the cores: with server CPU ``s`` and client CPU
+``c`` per request, one worker is bound by one core (1/s) and two by both (2/(s + c)),
+so two workers can show at most 2s/(s + c) times one.
 """
 
 import argparse
@@ -40,19 +49,47 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-GET_COST = {
-    "method": "APIerSv1.GetCost",
-    "params": [
-        {
-            "Tenant": "cgrates.org",
-            "Category": "call",
-            "Subject": "1001",
-            "Destination": "4915112345678",
-            "AnswerTime": "2024-06-03T10:00:00Z",
-            "Usage": "2m30s",
-        }
-    ],
-    "id": 1,
+CASES = {  # examples/tariffplan: 1001 calling a German mobile
+    "getcost": {
+        "method": "APIerSv1.GetCost",
+        "params": [
+            {
+                "Tenant": "cgrates.org",
+                "Category": "call",
+                "Subject": "1001",
+                "Destination": "4915112345678",
+                "AnswerTime": "2024-06-03T10:00:00Z",
+                "Usage": "2m30s",
+            }
+        ],
+        "id": 1,
+    },
+    "authorize": {  # as the embedded handler and CGrateS' FreeSWITCH agent send it
+        "method": "SessionSv1.AuthorizeEvent",
+        "params": [
+            {
+                "GetMaxUsage": True,
+                "Tenant": "cgrates.org",
+                "ID": "bench-authorize",
+                "Event": {
+                    "Tenant": "cgrates.org",
+                    "Category": "call",
+                    "ToR": "*voice",
+                    "OriginID": "bench-call-1",
+                    "OriginHost": "fs-bench",
+                    "Source": "FS_CHANNEL_PARK",
+                    "RequestType": "*prepaid",
+                    "Account": "1001",
+                    "Subject": "1001",
+                    "Destination": "4915112345678",
+                    "SetupTime": "2024-06-03T10:00:00Z",
+                    "AnswerTime": "2024-06-03T10:00:00Z",
+                    "Usage": "3h",
+                },
+            }
+        ],
+        "id": 1,
+    },
 }
 
 
@@ -153,7 +190,8 @@ def python_clients(url: str, args, started) -> tuple[int, float]:
     cpus = [spawn.Value("d", 0.0, lock=False) for _ in counts]
     clients = [
         spawn.Process(
-            target=client_process, args=(url, args.clients, args.seconds, start, count, cpu)
+            target=client_process,
+            args=(url, args.case, args.clients, args.seconds, start, count, cpu),
         )
         for count, cpu in zip(counts, cpus, strict=True)
     ]
@@ -169,7 +207,7 @@ def python_clients(url: str, args, started) -> tuple[int, float]:
     return sum(count.value for count in counts), sum(cpu.value for cpu in cpus)
 
 
-def client_process(url, connections: int, seconds: float, start, answered, cpu) -> None:
+def client_process(url, case, connections: int, seconds: float, start, answered, cpu) -> None:
     """``connections`` keep-alive greenlets sending GetCost until the time is up; the
     count goes to ``answered`` and this process's CPU seconds to ``cpu`` (shared memory:
     no queue thread under gevent)."""
@@ -182,7 +220,7 @@ def client_process(url, connections: int, seconds: float, start, answered, cpu) 
     import gevent
 
     address = urlsplit(url)
-    body = json.dumps(GET_COST).encode()
+    body = json.dumps(CASES[case]).encode()
     done = [0]
 
     def loop(until: float) -> None:
@@ -193,7 +231,7 @@ def client_process(url, connections: int, seconds: float, start, answered, cpu) 
             conn.request("POST", "/jsonrpc", body, {"Content-Type": "application/json"})
             reply = conn.getresponse().read()
             if b'"error":null' not in reply:
-                raise RuntimeError(f"GetCost failed: {reply[:200]!r}")
+                raise RuntimeError(f"{case} failed: {reply[:200]!r}")
             done[0] += 1
         conn.close()
 
@@ -205,16 +243,24 @@ def client_process(url, connections: int, seconds: float, start, answered, cpu) 
     answered.value = done[0]
 
 
-# wrk sends the body of WRK_BODY and checks every reply: a failed GetCost is counted.
+# wrk sends the body of WRK_BODY, WRK_PIPELINE requests at a time on each connection, and
+# checks every reply: a failed one is counted.
 WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local file = io.open(os.getenv("WRK_BODY"), "rb")
 wrk.body = file:read("*a")
 file:close()
+local depth = tonumber(os.getenv("WRK_PIPELINE"))
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
-function init(args) failed = 0 end
+function init(args)
+    failed = 0
+    local batch = {}
+    for i = 1, depth do batch[i] = wrk.format() end
+    pipelined = table.concat(batch)
+end
+function request() return pipelined end
 function response(status, headers, body)
     if status ~= 200 or not string.find(body, '"error":null', 1, true) then
         failed = failed + 1
@@ -230,18 +276,22 @@ end
 
 def wrk_clients(url: str, args, started) -> tuple[int, float]:
     """(requests answered, client CPU seconds) of one wrk run: ``--client-processes``
-    threads of ``--clients`` keep-alive connections each."""
+    threads of ``--clients`` keep-alive connections each, ``--pipeline`` requests at a time."""
     with tempfile.TemporaryDirectory() as folder:
         script, body = Path(folder, "getcost.lua"), Path(folder, "getcost.json")
         script.write_text(WRK_SCRIPT)
-        body.write_text(json.dumps(GET_COST))
+        body.write_text(json.dumps(CASES[args.case]))
         threads, connections = args.client_processes, args.client_processes * args.clients
         command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(args.seconds))}s",
+                   "--timeout", "30s",
                    "-s", str(script), url]  # fmt: skip
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started()
         done = subprocess.run(
-            command, env={**os.environ, "WRK_BODY": str(body)}, capture_output=True, text=True
+            command,
+            env={**os.environ, "WRK_BODY": str(body), "WRK_PIPELINE": str(args.pipeline)},
+            capture_output=True,
+            text=True,
         )
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     found = re.search(r"(\d+) requests in", done.stdout)
@@ -249,7 +299,7 @@ def wrk_clients(url: str, args, started) -> tuple[int, float]:
     if done.returncode or not found or not failed:
         raise RuntimeError(f"wrk failed: {done.stdout}{done.stderr}")
     if int(failed.group(1)) or "Socket errors" in done.stdout:
-        raise RuntimeError(f"GetCost failed under wrk: {done.stdout}")
+        raise RuntimeError(f"{args.case} failed under wrk: {done.stdout}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return int(found.group(1)), cpu
 
@@ -283,13 +333,10 @@ def report(name: str, results: list, baseline: float | None, args) -> float:
     known = [cpu for cpu in cpus if cpu is not None]
     server = f"{statistics.median(known):.3f} ms/request" if known else "n/a (no CGRATES_PID)"
     spread = " / ".join(f"{share:.0%}" for share in shares[len(shares) // 2]) or "n/a"
+    runs = ", ".join(f"{r:,.0f}" for r in rates)
     print(
-        f"{name}: GetCost {rate:,.0f}/s{ratio}  server CPU {server}  CPU spread {spread}"
-        f"  client CPU {statistics.median(client_cpus):.3f} ms/request"
-        f"  ({args.client}, {args.client_processes}x{args.clients} keep-alive connections,"
-        f" median of {args.runs} x {args.seconds:g}s; runs: "
-        + ", ".join(f"{r:,.0f}" for r in rates)
-        + ")",
+        f"{name}: {args.case} {rate:,.0f}/s{ratio}  server CPU {server}  CPU spread {spread}"
+        f"  client CPU {statistics.median(client_cpus):.3f} ms/request  (runs: {runs})",
         flush=True,
     )
     return rate
@@ -298,6 +345,7 @@ def report(name: str, results: list, baseline: float | None, args) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", default="1,2", help="worker counts to compare")
+    parser.add_argument("--case", choices=sorted(CASES), default="getcost")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument(
@@ -306,24 +354,38 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="connections per client process")
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument(
+        "--pipeline", type=int, default=1, help="requests in flight per wrk connection"
+    )
+    parser.add_argument(
         "--redis", default=os.environ.get("FS_CGR_TEST_REDIS", "redis://127.0.0.1:6379/15")
     )
     args = parser.parse_args()
-    print(f"load average {os.getloadavg()[0]:.2f} at the start", flush=True)
-    baseline = None
-    with tempfile.TemporaryDirectory() as folder:
-        for workers in (int(n) for n in args.workers.split(",")):
-            server = Server(workers, args.redis, folder)
-            try:
-                results = [one_run(server, args) for _ in range(args.runs)]
-            finally:
-                server.stop(args.redis)
-            rate = report(f"fs_cgr {workers} worker(s)", results, baseline, args)
-            baseline = baseline or rate
+    print(
+        f"{args.client}, {args.client_processes}x{args.clients} keep-alive connections"
+        f"{f', pipelined by {args.pipeline}' if args.pipeline > 1 else ''}; median of"
+        f" {args.runs} runs of {args.seconds:g} s, the servers' runs alternating;"
+        f" load average {os.getloadavg()[0]:.2f} at the start",
+        flush=True,
+    )
+    targets = {}
     if os.environ.get("CGRATES_URL"):
-        cgrates = CGrateS(os.environ["CGRATES_URL"], os.environ.get("CGRATES_PID", ""))
-        results = [one_run(cgrates, args) for _ in range(args.runs)]
-        report("CGrateS", results, baseline, args)
+        targets["CGrateS"] = CGrateS(os.environ["CGRATES_URL"], os.environ.get("CGRATES_PID", ""))
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            for workers in (int(n) for n in args.workers.split(",")):
+                targets[f"fs_cgr {workers} worker(s)"] = Server(workers, args.redis, folder)
+            results = {name: [] for name in targets}
+            for _ in range(args.runs):
+                for name, target in targets.items():
+                    results[name].append(one_run(target, args))
+        finally:
+            for target in targets.values():
+                if isinstance(target, Server):
+                    target.stop(args.redis)
+    baseline = None
+    for name in sorted(results, key=lambda name: name == "CGrateS"):
+        rate = report(name, results[name], baseline, args)
+        baseline = baseline or rate
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 
