@@ -23,6 +23,7 @@ of every request already received go out in one send, before the server waits fo
 """
 
 import email.utils
+import logging
 import socket
 import time
 from collections import Counter
@@ -31,6 +32,7 @@ from typing import NamedTuple
 
 from gevent.server import StreamServer
 
+log = logging.getLogger(__name__)
 MAX_HEAD = 64 * 1024  # bytes of request line and headers
 SEND_TIMEOUT = 30.0  # seconds a client may take to take a reply off our hands
 LINGER = 2.0  # seconds a refused client may go on sending before it reads the refusal
@@ -81,7 +83,8 @@ class HttpServer(StreamServer):
     """Serves ``app`` over HTTP/1.1. ``app.before_body(request)`` may refuse a request
     from its line and headers alone (a Reply, or None to go on), so nothing is read of a
     body that would be refused anyway; ``app.answer(request)`` returns the Reply of a
-    request with its body; ``error_body(message)`` is the body of the server's own 4xx."""
+    request with its body; ``error_body(status, message)`` is the body of the server's own
+    replies (4xx for a request it does not take, 500 when ``answer`` raised)."""
 
     def __init__(self, listener, app, error_body, *, max_body, read_timeout, per_client,
                  **server_args):  # fmt: skip
@@ -96,6 +99,7 @@ class HttpServer(StreamServer):
     def handle(self, sock, address):
         host = address[0] if isinstance(address, tuple) else ""
         if self._open[host] >= self.per_client:
+            log.warning("refused a connection from %s: %s already open", host, self.per_client)
             sock.close()
             return
         self._open[host] += 1
@@ -138,19 +142,26 @@ class _Connection:
         self.deadline = time.monotonic() + self.server.read_timeout
         try:
             request, connection = self._read_head()
-            reply = self.server.app.before_body(request)
-            if reply is None:
-                self._read_body(request)
-                reply = self.server.app.answer(request)
-            else:  # refused: its body (if any) is not read, so the connection cannot go on
-                reply = reply._replace(close=True)
+            reply = self._answer(request)
         except HttpError as exc:
-            reply = Reply(exc.status, self.server.error_body(str(exc)), close=True)
+            reply = Reply(exc.status, self.server.error_body(exc.status, str(exc)), close=True)
         if reply.close:
             connection = _CLOSE
             self.refused = True
         self.pending.append(_render(reply, connection))
         return connection is not _CLOSE
+
+    def _answer(self, request: Request) -> Reply:
+        app = self.server.app
+        reply = app.before_body(request)
+        if reply is not None:  # refused: its body (if any) is not read, so the connection
+            return reply._replace(close=True)  # cannot go on
+        self._read_body(request)
+        try:
+            return app.answer(request)
+        except Exception:  # a bug must cost one reply, never the server's greenlet
+            log.exception("%s %s failed", request.method, request.path)
+            return Reply(500, self.server.error_body(500, "unexpected failure"), close=True)
 
     def _read_head(self) -> tuple[Request, bytes]:
         """The next request's line and headers, and the Connection header of its reply."""

@@ -113,9 +113,11 @@ class ApiServer:
         return Reply(200 if status["status"] == "ok" else 503, json.dumps(status).encode())
 
 
-def _error_body(message: str) -> bytes:
-    """The body of the HTTP layer's own refusals (413, 408, 400...): a JSON-RPC error."""
-    return jsonrpc.error_reply(f"INVALID_REQUEST: {message}")
+def _error_body(status: int, message: str) -> bytes:
+    """The body of the HTTP layer's own replies (413, 408, 400..., 500): a JSON-RPC error."""
+    return jsonrpc.error_reply(
+        f"{'SERVER_ERROR' if status == 500 else 'INVALID_REQUEST'}: {message}"
+    )
 
 
 _POST_ROUTES: dict = {}

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from fs_cgr.api.http11 import MAX_HEAD
-from fs_cgr.api.server import ServerThread
+from fs_cgr.api.server import ServerThread, post_route
 from fs_cgr.app import Node
 from fs_cgr.config import load_config
 
@@ -219,6 +219,23 @@ def test_a_request_begun_and_not_finished_in_time_gets_408(conn):
     status, headers, body = reader.reply()
     assert status == 408 and "not received in time" in json.loads(body)["error"]
     assert reader.closed()
+
+
+@post_route("/test-http11-boom")
+def _boom(node, body: bytes, remote_addr: str):
+    raise RuntimeError("boom")
+
+
+def test_a_handler_that_raises_costs_one_500_and_the_server_goes_on(conn, address, caplog):
+    sock, reader = conn
+    sock.sendall(_post(b"{}").replace(b"/jsonrpc", b"/test-http11-boom", 1))
+    status, headers, body = reader.reply()
+    assert status == 500 and headers["connection"] == "close"
+    assert json.loads(body)["error"] == "SERVER_ERROR: unexpected failure"
+    assert any("RuntimeError: boom" in (record.exc_text or "") for record in caplog.records)
+    with socket.create_connection(address, 5) as other:
+        other.sendall(_post(_ping(9)))
+        assert json.loads(Reader(other).reply()[2])["result"] == "Pong"
 
 
 def test_health_answers_get_with_query_string(conn):
