@@ -60,6 +60,7 @@ class GeneralConfig:
     default_request_type: str = "*rated"
     rounding_decimals: int = 5
     data_dir: str = ""  # "" = default_data_dir()
+    node_id: str = ""  # "" = <host name>|<listen.http>: whose journaled sessions are whose
 
 
 @dataclass
@@ -92,6 +93,7 @@ class SessionsConfig:
     max_call_duration: int = _duration("3h")
     session_ttl: int = _duration("0s")
     channel_sync_interval: int = _duration("60s")
+    debit_retry: int = _duration("30s")  # a debit the DataDB refused is asked again this long
 
 
 @dataclass

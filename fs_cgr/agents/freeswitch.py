@@ -14,9 +14,16 @@ HANGUP_COMPLETE
 
 When a call's socket dies mid-call its session lives on: the inbound links
 (``fslink``) deliver its CHANNEL_HANGUP_COMPLETE and carry its ``uuid_kill``.
+
+With worker processes (docs/workers.md) only the worker holding the node duty subscribes
+to link events; the others' links carry commands only. A worker whose call lost its
+socket hands the session over to the duty worker (journal owner ``released``), which
+adopts it, as it adopts the sessions of a worker that died, and finishes it with the
+hangup its link delivers.
 """
 
 import logging
+from collections import OrderedDict
 
 import gevent
 
@@ -46,11 +53,13 @@ from fs_cgr.resources.service import ResourceUnavailable
 from fs_cgr.routes.service import format_cgr_routes, route_ids
 from fs_cgr.sessions.service import INSUFFICIENT_FUNDS
 from fs_cgr.sessions.subsystems import SessionSubsystems, SubsystemError
+from fs_cgr.workers import role as worker_role
 
 log = logging.getLogger(__name__)
 
 COMMAND_TIMEOUT = 5.0  # seconds FreeSWITCH gets to answer one command
 LINK_WAIT = 5.0  # seconds start() waits for the inbound links before recovering sessions
+HANGUPS_HEARD = 1000  # hangups of calls another worker follows, kept for their adoption
 CALL_EVENTS = ("CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE")
 HANGUP_CAUSE = "MANAGER_REQUEST"
 NO_DESTINATION_CAUSE = "MANDATORY_IE_MISSING"
@@ -80,9 +89,17 @@ class FreeSwitchAgent:
         self.subsystems = SessionSubsystems(node)
         self.calls: dict[str, Call] = {}  # uuid -> call whose socket is still open
         self.embedded = EmbeddedCalls(self)  # calls authorized in FreeSWITCH (mod_python3)
+        role = worker_role.current()
+        self.link_events = role.follows_link_events
+        self.adopts_others = self.link_events and role.workers > 1
         self.links = FreeSwitchLinks(
-            self.config.event_socket_conns, self._link_hangup, on_answer=self.embedded.answered
+            self.config.event_socket_conns,
+            self._link_hangup if self.link_events else None,
+            on_answer=self.embedded.answered if self.link_events else None,
         )
+        self._heard: OrderedDict[str, tuple] = OrderedDict()  # uuid -> (event, defaults)
+        self._adopter = None  # the greenlet of _adopt_while_asked
+        self._adopt_again = False
         self.sync = ChannelSync(
             self.links,
             self.sessions,
@@ -97,7 +114,7 @@ class FreeSwitchAgent:
             COMMAND_TIMEOUT,
             allow=AllowList(self.config.allow_from),
         )
-        self._releaser = None  # the greenlet of _release_loop
+        self._releaser = None  # the greenlet of _sweep_loop
 
     def start(self, link_wait: float = LINK_WAIT, recover: bool = True) -> "FreeSwitchAgent":
         """Connect the links, resume or finish journaled sessions (unless ``recover`` is
@@ -113,7 +130,7 @@ class FreeSwitchAgent:
         self.server.start()
         self.sync.start()
         if self.sync.interval > 0:
-            self._releaser = gevent.spawn(self._release_loop)
+            self._releaser = gevent.spawn(self._sweep_loop)
         log.info("FreeSWITCH agent listening on %s:%s", *self.server.address)
         return self
 
@@ -121,9 +138,10 @@ class FreeSwitchAgent:
         """Stop taking calls; hang up the charged ones (config hangup_on_shutdown) unless
         ``hangup`` is False, in which case their sessions stay journaled for a restart."""
         hangup = self.config.hangup_on_shutdown if hangup is None else hangup
-        if self._releaser is not None:
-            self._releaser.kill()
-            self._releaser = None
+        for job in (self._releaser, self._adopter):
+            if job is not None:
+                job.kill()
+        self._releaser = self._adopter = None
         self.sync.stop()
         self.links.stop(hangup=hangup)
         self.server.stop(timeout=1.0)
@@ -142,7 +160,7 @@ class FreeSwitchAgent:
             if self.calls.get(call.uuid) is call:
                 del self.calls[call.uuid]
             if call.orphaned:
-                self._adopt(call)
+                self._adopt(call) if self.link_events else self._hand_over(call)
 
     def defaults(self, link) -> Defaults:
         """Event defaults; OriginHost is the box's alias, so outbound and link events of one
@@ -216,6 +234,14 @@ class FreeSwitchAgent:
         if call.link_hangup is not None:
             self._finish(call.link_hangup, call.defaults)
 
+    def _hand_over(self, call) -> None:
+        """The socket died and this worker hears no link events: the duty worker adopts the
+        session (it hears the hangup); it stays here when the journal cannot say so."""
+        session = next((s for s in self.sessions.active() if s.origin_id == call.uuid), None)
+        if session is not None and self.sessions.release(session.cgrid):
+            log.info("call %s: socket lost; session handed over to the duty worker", call.uuid)
+            worker_role.wake_duty()
+
     def _link_hangup(self, link, event) -> None:
         call = self.calls.get(event.uuid)
         if call is not None:  # its own socket reports it; kept in case the socket dies first
@@ -231,6 +257,37 @@ class FreeSwitchAgent:
             return
         if self.sessions.get(cgrid(cgr_event["OriginID"], cgr_event["OriginHost"])) is not None:
             gevent.spawn(self._finish, event, defaults)
+        elif self.adopts_others:  # another worker's call: its session may come here yet
+            self._heard[event.uuid] = (event, defaults)
+            while len(self._heard) > HANGUPS_HEARD:
+                self._heard.popitem(last=False)
+
+    # -- sessions of other workers of the node ----------------------------------------
+    def adopt_soon(self) -> None:
+        """Adopt orphaned sessions in a greenlet (ADOPT_SIGNAL: a worker died or handed
+        sessions over); asked again while it runs, it runs once more."""
+        self._adopt_again = True
+        if self._adopter is None or self._adopter.dead:
+            self._adopter = gevent.spawn(self._adopt_while_asked)
+
+    def _adopt_while_asked(self) -> None:
+        while self._adopt_again:
+            self._adopt_again = False
+            self.adopt()
+
+    def adopt(self) -> dict | None:
+        """Take over the sessions no live worker of this node follows (a dead one's, or
+        handed over): resumed while their channel lives, finished with their hangup when
+        this worker heard it meanwhile, else as a restart finishes them."""
+        heard = dict(self._heard)
+        report = self.sync.recover(also_live=heard)
+        for session_id in (report or {}).get("resumed", ()):
+            session = self.sessions.get(session_id)
+            hangup = heard.get(session.origin_id) if session is not None else None
+            if hangup is not None:
+                self._heard.pop(session.origin_id, None)
+                gevent.spawn(self._finish, *hangup)
+        return report
 
     def _finish(self, event, defaults: Defaults) -> None:
         """The hangup of an answered call whose socket is gone."""
@@ -311,9 +368,13 @@ class FreeSwitchAgent:
         """Whose resource usages these are: the box's, so a restart can find its calls'."""
         return f"*fs:{origin_host}"
 
-    def _release_loop(self) -> None:
+    def _sweep_loop(self) -> None:
+        """Every channel sync interval: the resources of gone calls, and (duty worker of
+        several) orphaned sessions whose ADOPT_SIGNAL was lost."""
         while True:
             gevent.sleep(self.sync.interval)
+            if self.adopts_others:
+                self.adopt_soon()
             try:
                 self.release_gone_calls()
             except Exception:

@@ -68,9 +68,16 @@ def parse_channels(text: str) -> frozenset[str]:
     return uuids
 
 
+def _subscription(on_hangup, on_answer) -> tuple[str, ...]:
+    if on_hangup is None:  # a link for commands only (a worker that follows no link events)
+        return ()
+    return (HANGUP_COMPLETE,) if on_answer is None else (ANSWER, HANGUP_COMPLETE)
+
+
 class FreeSwitchLink:
     """One FreeSWITCH box; ``on_hangup(link, event)`` gets its charged calls'
-    CHANNEL_HANGUP_COMPLETE, ``on_answer(link, event)`` their CHANNEL_ANSWER."""
+    CHANNEL_HANGUP_COMPLETE, ``on_answer(link, event)`` their CHANNEL_ANSWER. Without
+    ``on_hangup`` the link subscribes to no event: it only carries commands."""
 
     def __init__(
         self, conn_config, on_hangup, command_timeout: float = COMMAND_TIMEOUT, on_answer=None
@@ -83,9 +90,9 @@ class FreeSwitchLink:
         self.client = InboundClient(
             conn_config.address,
             conn_config.password,
-            events=(HANGUP_COMPLETE,) if on_answer is None else (ANSWER, HANGUP_COMPLETE),
+            events=_subscription(on_hangup, on_answer),
             event_format="json",
-            filters=(CHARGED_CALLS,),
+            filters=(CHARGED_CALLS,) if on_hangup is not None else (),
             on_connect=self._connected,
             command_timeout=command_timeout,
             reconnects=conn_config.reconnects,
@@ -282,19 +289,20 @@ class ChannelSync:
             except Exception:
                 log.exception("channel sync failed")
 
-    def recover(self) -> dict | None:
-        """Resume journaled sessions whose channel is live (or whose box cannot tell), finish
-        the others; their disconnects go over the links. None when the journal could not be
-        read: the sync loop tries again."""
+    def recover(self, also_live=()) -> dict | None:
+        """Resume journaled sessions whose channel is live (or whose box cannot tell, or is
+        in ``also_live``), finish the others; their disconnects go over the links. Only
+        sessions no live worker of this node follows are taken (``SessionService.recover``).
+        None when the journal could not be read: the sync loop tries again."""
         try:
-            report = self._recover()
+            report = self._recover(set(also_live))
         except Exception:
             log.exception("recovering journaled sessions failed; will retry")
             return None
         self.recovered = True
         return report
 
-    def _recover(self) -> dict:
+    def _recover(self, also_live: set[str]) -> dict:
         seen_at = utc_now()
         live = self.links.live_channels()
         journal = self.sessions.node.datadb.journal_all()
@@ -304,10 +312,12 @@ class ChannelSync:
             for doc in journal
             if self._channels_of(doc.get("OriginHost", ""), live) is None
         }
-        report = self.sessions.recover(live_ids | undecided, on_disconnect=self.on_disconnect)
+        report = self.sessions.recover(
+            live_ids | undecided | also_live, on_disconnect=self.on_disconnect
+        )
         for session_id in report["resumed"]:
             self.last_seen[session_id] = seen_at
-        if journal:
+        if report["resumed"] or report["finished"]:
             log.info("recovered sessions: %s", report)
         return report
 

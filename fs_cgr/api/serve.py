@@ -121,10 +121,12 @@ def serve_node(config, api_port=None, esl_listener=None, ready=None) -> int:
         node.stop()
         return 2
     try:
-        agent = start_freeswitch_agent(node, _cooperative(esl_listener), role.adopts_journal)
+        agent = start_freeswitch_agent(node, _cooperative(esl_listener), role.holds_node_duty)
     except ConfigError as exc:  # no event-socket password: no call control, the API still runs
         log.error("FreeSWITCH agent NOT started: %s", exc)
         agent = None
+    if agent is not None and role.holds_node_duty and role.workers > 1:
+        gevent.signal_handler(worker_role.ADOPT_SIGNAL, agent.adopt_soon)
     if ready is not None:
         ready()
     if role.workers > 1:
@@ -165,8 +167,8 @@ def start_freeswitch_agent(node, listener=None, recover: bool = True):
 
     The agent is ``FreeSwitchAgent(node, listener)`` with ``start(recover=...)`` (listen
     for outbound ESL on ``listener`` or the configured address, connect inbound, resume
-    journaled sessions when ``recover``) and ``stop()``; without it the node serves the
-    API only.
+    the journaled sessions no live worker follows when ``recover``), ``adopt_soon()``
+    and ``stop()``; without it the node serves the API only.
     """
     try:
         from fs_cgr.agents.freeswitch import FreeSwitchAgent

@@ -92,11 +92,13 @@ class AttributeService:
         return [doc for doc in profiles if context in doc.get("Contexts", ())]
 
     def _best(self, request: AttributeRequest, candidates: list[dict], skip) -> dict | None:
+        """Highest Weight wins; equal Weights go to the lower ID, so the answer does not
+        depend on the order the DataDB happens to list profiles in."""
         best = None
         for doc in candidates:
             if doc["ID"] in skip or not self._applies(request, doc):
                 continue
-            if best is None or to_decimal(doc.get("Weight")) > to_decimal(best.get("Weight")):
+            if best is None or _ranks_before(doc, best):
                 best = doc
         return best
 
@@ -189,6 +191,11 @@ class AttributeService:
                 else:
                     event[name] = as_text(event.get(name, "")) + new if kind == "*composed" else new
         return altered
+
+
+def _ranks_before(doc: dict, other: dict) -> bool:
+    weight, other_weight = to_decimal(doc.get("Weight")), to_decimal(other.get("Weight"))
+    return weight > other_weight or (weight == other_weight and doc["ID"] < other["ID"])
 
 
 def _add_sorted(fields: list[str], path: str) -> None:

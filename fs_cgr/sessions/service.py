@@ -27,6 +27,7 @@ restart. Debits and refunds carry idempotency keys
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -52,6 +53,7 @@ from fs_cgr.errors import (
     NotFound,
     StorageUnavailable,
 )
+from fs_cgr.sessions import owner
 from fs_cgr.sessions.session import PendingDebit, Session, SessionRun
 from fs_cgr.times import add_ns, diff_ns
 from fs_cgr.times import now as utc_now
@@ -62,6 +64,8 @@ INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
 SYSTEM_ERROR = "SYSTEM_ERROR"
 SETTLE_RETRY_FIRST = 0.5  # seconds before the first retry of a settlement the DataDB refused
 SETTLE_RETRY_MAX = 10.0  # the longest pause between retries
+DEBIT_RETRY_FIRST = 0.1  # seconds before a debit the DataDB refused is asked again
+DEBIT_RETRY_MAX = 1.0  # the longest pause between those attempts
 MAX_ANSWER_LAG = 2.0  # seconds: an AnswerTime this recent anchors the paid time
 FINISHED_KEPT = 10_000  # terminated calls remembered, so a repeated terminate charges nothing
 
@@ -92,6 +96,8 @@ class SessionService:
         self._finished: OrderedDict[str, TerminateResult] = OrderedDict()
         self._unsettled: dict[str, Session] = {}  # ended, waiting for the DataDB to settle
         self._lock = threading.Lock()
+        self.node_name = owner.node_name(node.config.general.node_id, node.config.listen.http)
+        self.owner = owner.token(self.node_name)  # journaled with each session it follows
 
     @property
     def config(self):
@@ -221,6 +227,9 @@ class SessionService:
         """Debit the next ``usage`` ns of a run; journaled before and after."""
         run.pending = PendingDebit(run.next_seq, run.reserved, usage)
         run.next_seq += 1
+        return self._debit_pending(session, run)
+
+    def _debit_pending(self, session: Session, run: SessionRun):
         self._journal(session)
         debit = self._apply_pending(session, run)
         self._journal(session)
@@ -249,18 +258,52 @@ class SessionService:
     def _debit_loop(self, session: Session) -> None:
         while not self._sleep_until_paid_out(session):
             try:
-                with session.lock:
-                    if session.ended:
-                        return
-                    for run in session.prepaid_runs:
-                        self._debit(session, run, session.debit_interval)
-            except Exception as exc:  # storage, rating: the call cannot go on unpaid
+                if not self._debit_next_interval(session):
+                    return  # the call ended meanwhile
+            except Exception as exc:  # storage (past debit_retry), rating: no going on unpaid
                 log.error("session %s: debit failed: %s", session.cgrid, exc)
                 self._disconnect(session, SYSTEM_ERROR)
                 return
             if not self._fully_paid(session):
                 break
         self._disconnect_when_paid_out(session)
+
+    def _debit_next_interval(self, session: Session) -> bool:
+        """Debit every prepaid run its next interval; False when the session ended meanwhile.
+
+        While the DataDB does not answer (a Sentinel failover, a restart) the step is asked
+        again for up to ``debit_retry``, each run where it stopped: its pending debit with
+        the same idempotency key, or only the journal write that failed. So a failover
+        shorter than that neither cuts the call nor charges an interval twice; longer, the
+        StorageUnavailable goes to the caller (the call is cut)."""
+        deadline = time.monotonic() + self.config.debit_retry / 1e9
+        pause = DEBIT_RETRY_FIRST
+        with session.lock:
+            first_seq = [run.next_seq for run in session.prepaid_runs]
+        while True:
+            try:
+                with session.lock:
+                    if session.ended:
+                        return False
+                    for run, seq in zip(session.prepaid_runs, first_seq, strict=True):
+                        self._debit_step(session, run, seq)
+                return True
+            except StorageUnavailable as exc:
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning("session %s: debit waits for the DataDB: %s", session.cgrid, exc)
+            if session.stop.wait(pause) or session.ended:
+                return False
+            pause = min(pause * 2, DEBIT_RETRY_MAX)
+
+    def _debit_step(self, session: Session, run: SessionRun, seq: int) -> None:
+        """Bring debit ``seq`` of the run about, from wherever an earlier attempt stopped."""
+        if run.pending is not None:  # asked, answer unknown: ask again with its key
+            self._debit_pending(session, run)
+        elif run.next_seq == seq:  # not asked yet
+            self._debit(session, run, session.debit_interval)
+        else:  # done, but its journal write failed
+            self._journal(session)
 
     def _disconnect_when_paid_out(self, session: Session) -> None:
         if not self._sleep_until_paid_out(session):
@@ -473,7 +516,11 @@ class SessionService:
         for doc in self.node.datadb.journal_all():
             if doc.get("CGRID") in self._sessions or doc.get("CGRID") in self._unsettled:
                 continue
+            if not owner.orphaned(doc.get("Owner"), self.owner):
+                continue  # followed by another live worker, or by another node
             session = Session.from_doc(doc)
+            if not session.prepaid_runs:  # journaled only to be handed over: consumed here
+                self.node.datadb.journal_delete(session.cgrid)
             if session.origin_id in live:
                 self._resume(session, on_disconnect)
                 report["resumed"].append(session.cgrid)
@@ -492,10 +539,30 @@ class SessionService:
             for run in session.prepaid_runs:
                 if run.pending is not None:
                     self._apply_pending(session, run)
-                    self._journal(session)
+            self._journal(session)  # owned by this service from now on
         with self._lock:
             self._sessions[session.cgrid] = session
         self._watch(session, session.debit_interval, self.config.max_call_duration)
+
+    def release(self, cgrid: str) -> bool:
+        """Stop following a session and journal it as handed over, for the worker holding
+        the node duty to adopt (``recover``); False when it stays here (unknown, ended, or
+        the journal write failed). A session with nothing prepaid is journaled for this
+        only (its adopter deletes the record)."""
+        session = self._sessions.get(cgrid)
+        if session is None:
+            return False
+        with session.lock:
+            if session.ended:
+                return False
+            try:
+                self._journal(session, owner.released(self.node_name))
+            except CGRError as exc:
+                log.error("session %s: not handed over, followed here: %s", cgrid, exc.message)
+                return False
+            self._stop_loop(session)
+        self._forget(session)
+        return True
 
     # -- bookkeeping -------------------------------------------------------------------
     def _remember(self, cgrid: str, result: TerminateResult) -> None:
@@ -525,9 +592,11 @@ class SessionService:
         session.stop.set()
         session.loop = None
 
-    def _journal(self, session: Session) -> None:
-        if session.prepaid_runs:
-            self.node.datadb.journal_put(session.cgrid, session.to_doc())
+    def _journal(self, session: Session, holder: str = "") -> None:
+        if session.prepaid_runs or holder:
+            doc = session.to_doc()
+            doc["Owner"] = holder or self.owner
+            self.node.datadb.journal_put(session.cgrid, doc)
 
     def _journal_delete(self, session: Session) -> None:
         if session.prepaid_runs:

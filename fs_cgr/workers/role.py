@@ -14,7 +14,12 @@ Usage, for anything that must happen once per node (a scheduler, a sweep)::
         scheduler.start()
 """
 
+import contextlib
+import os
+import signal
 from dataclasses import dataclass
+
+ADOPT_SIGNAL = signal.SIGUSR1  # "adopt handed-over sessions now", forwarded to slot 0
 
 
 @dataclass(frozen=True)
@@ -29,11 +34,11 @@ class WorkerRole:
         return self.slot == 0
 
     @property
-    def adopts_journal(self) -> bool:
-        """Resume journaled sessions at start-up: only the duty worker, and only when the
-        node starts. Later the journal also holds the live sessions of the other workers,
-        which a restarted worker must not take over (they would be charged twice)."""
-        return self.holds_node_duty and not self.restarted
+    def follows_link_events(self) -> bool:
+        """Subscribe to events on the inbound links (and so follow embedded calls, finish
+        calls whose socket died, adopt other workers' orphaned sessions): the duty worker
+        only, so FreeSWITCH sends each event once per node."""
+        return self.holds_node_duty
 
 
 _current = WorkerRole()
@@ -52,3 +57,11 @@ def current() -> WorkerRole:
 def holds_node_duty() -> bool:
     """True in exactly one worker of the node (and in a node without workers)."""
     return _current.holds_node_duty
+
+
+def wake_duty() -> None:
+    """Ask the duty worker to adopt handed-over sessions now: ADOPT_SIGNAL to the
+    supervisor, which forwards it to slot 0 (nothing to do in a node without workers)."""
+    if _current.supervisor and not _current.holds_node_duty:
+        with contextlib.suppress(OSError):  # the supervisor is gone: the workers stop anyway
+            os.kill(_current.supervisor, ADOPT_SIGNAL)

@@ -12,7 +12,9 @@ one worker taking a whole burst (fine for call set-ups, one connection per call)
 Start-up: slot 0 first, and the others only once it said it is ready, so its journal
 recovery never meets a session another worker opened meanwhile. Shutdown (SIGTERM or
 SIGINT): slot 0 first (it hangs up the node's calls, when configured), then the
-others, which are still there to charge the hangups they receive.
+others, which are still there to charge the hangups they receive. When a worker dies,
+or tells it (ADOPT_SIGNAL) that it handed sessions over, slot 0 gets ADOPT_SIGNAL: it
+adopts them (docs/workers.md).
 """
 
 import contextlib
@@ -26,7 +28,7 @@ import time
 import traceback
 
 from fs_cgr.config import parse_hostport
-from fs_cgr.workers.role import WorkerRole, assume
+from fs_cgr.workers.role import ADOPT_SIGNAL, WorkerRole, assume
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +98,12 @@ class Supervisor:
         self.pids: dict[int, int] = {}  # pid -> slot
         self._started_at: dict[int, float] = {}  # slot -> when it was last started
         self._stopping = False
+        self._wake_duty = False  # tell slot 0 to adopt orphaned sessions (ADOPT_SIGNAL)
 
     def run(self) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._stop_signal)
+        signal.signal(ADOPT_SIGNAL, self._adopt_signal)
         if not self._start(0, restarted=False, wait_ready=True):
             self._stop_all()
             return 0 if self._stopping else 2  # asked to stop while starting: a clean stop
@@ -108,12 +112,25 @@ class Supervisor:
         log.info("supervisor %d: %d workers running", os.getpid(), self.count)
         while not self._stopping:
             self._reap_and_restart()
+            self._forward_wake()
             time.sleep(_POLL)
         self._stop_all()
         return 0
 
     def _stop_signal(self, signum, frame) -> None:
         self._stopping = True
+
+    def _adopt_signal(self, signum, frame) -> None:
+        self._wake_duty = True  # a worker handed sessions over
+
+    def _forward_wake(self) -> None:
+        """Slot 0 adopts the sessions of a dead worker or handed over by a live one."""
+        if not self._wake_duty:
+            return
+        self._wake_duty = False
+        for pid, slot in self.pids.items():
+            if slot == 0:
+                _signal(pid, ADOPT_SIGNAL)
 
     # -- workers -------------------------------------------------------------------
     def _start(self, slot: int, restarted: bool, wait_ready: bool = False) -> bool:
@@ -136,6 +153,7 @@ class Supervisor:
         os.setpgid(0, 0)  # Ctrl-C in a terminal reaches the supervisor only: it stops in order
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, signal.SIG_DFL)
+        signal.signal(ADOPT_SIGNAL, signal.SIG_IGN)  # slot 0's node handles it once it runs
         assume(role)
 
         def ready() -> None:
@@ -169,6 +187,7 @@ class Supervisor:
         for pid, status in self._reaped():
             slot = self.pids.pop(pid)
             log.warning("worker %d (pid %d) died (%s); restarting it", slot, pid, _describe(status))
+            self._wake_duty |= slot != 0  # its sessions go to slot 0 (a new slot 0 resumes them)
             pause = self._started_at[slot] + RESTART_DELAY - time.monotonic()
             if pause > 0:
                 time.sleep(pause)

@@ -64,6 +64,14 @@ def test_highest_weight_profile_of_the_context_applies_once_per_run(node):
         process(node, {"Account": "1002"})
 
 
+def test_equal_weights_go_to_the_lower_id_whatever_the_storage_order(node):
+    for profile_id in ("ATTR_Z", "ATTR_M", "ATTR_A"):  # stored highest ID first
+        node.attributes.set_profile(profile(profile_id, [("*req.Tag", "*constant", profile_id)]))
+    reply = process(node, {"Account": "1001"}, process_runs=3, profile_runs=1)
+    assert reply["MatchedProfiles"] == ["ATTR_A", "ATTR_M", "ATTR_Z"]
+    assert reply["CGREvent"]["Event"]["Tag"] == "ATTR_Z"
+
+
 def test_substitution_types(node):
     node.attributes.set_profile(
         profile(

@@ -1,6 +1,9 @@
-"""A Redis outage cuts the prepaid calls it cannot charge, and loses none of their money:
-once Redis is back, with fs_cgr running on, each has its CDR with its real usage."""
+"""A Redis outage longer than ``sessions.debit_retry`` cuts the prepaid calls it cannot
+charge (after retrying their next debit that long, not at the first failure), and loses
+none of their money: once Redis is back, with fs_cgr running on, each has its CDR with
+its real usage."""
 
+import time
 from decimal import Decimal
 
 import gevent
@@ -14,7 +17,7 @@ DEBIT_INCREMENT_NS = 1_000_000_000  # the lab's tariff: per second
 
 
 def test_calls_cut_by_a_redis_outage_are_billed_once_redis_is_back(make_lab, own_redis):
-    lab = make_lab("redis+mariadb", **{"datadb.url": own_redis.url})
+    lab = make_lab("redis+mariadb", **{"datadb.url": own_redis.url, "sessions.debit_retry": "1s"})
     lab.topup("1001", "10")
     start = lab.balance("1001")
     calls = [lab.call("1001", DE) for _ in range(CALLS)]
@@ -24,6 +27,9 @@ def test_calls_cut_by_a_redis_outage_are_billed_once_redis_is_back(make_lab, own
 
     ringing = lab.call("1001", DE)  # authorized before the outage, never answered
     own_redis.kill()
+    killed_at = time.monotonic()
+    wait_until(lambda: not all(call.channel.alive for call in calls), 10, "a call cut")
+    assert time.monotonic() - killed_at >= 1.0  # its next debit was asked for debit_retry
     wait_until(lambda: not any(call.channel.alive for call in calls), 10, "the calls cut")
     assert {call.vars["cgr_notify"] for call in calls} == {notify.SYSTEM_ERROR}
     late = lab.call("1001", DE)  # a new call meets the outage: refused, nothing charged
@@ -51,7 +57,7 @@ def test_calls_cut_by_a_redis_outage_are_billed_once_redis_is_back(make_lab, own
 def test_sessions_journaled_before_a_restart_are_recovered_once_redis_answers(make_lab, own_redis):
     """fs_cgr restarts while Redis is down: the journal cannot be read at start; the same
     process recovers it when Redis is back (no channel sync loop configured)."""
-    lab = make_lab("redis+mariadb", **{"datadb.url": own_redis.url})
+    lab = make_lab("redis+mariadb", **{"datadb.url": own_redis.url, "sessions.debit_retry": "1s"})
     lab.topup("1001", "10")
     start = lab.balance("1001")
     call = lab.call("1001", DE)

@@ -41,5 +41,5 @@ def test_worker_count_given_is_kept_and_checked():
 def test_exactly_one_slot_holds_the_node_duty():
     roles = [WorkerRole(slot, 4) for slot in range(4)]
     assert [role.holds_node_duty for role in roles] == [True, False, False, False]
-    assert WorkerRole().holds_node_duty and WorkerRole().adopts_journal  # no workers at all
-    assert not WorkerRole(0, 4, restarted=True).adopts_journal  # others' sessions are live
+    assert WorkerRole().holds_node_duty and WorkerRole().follows_link_events  # no workers
+    assert [WorkerRole(slot, 4).follows_link_events for slot in range(4)] == [True] + [False] * 3
