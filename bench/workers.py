@@ -1,22 +1,44 @@
 """GetCost over HTTP against ``fs-cgr serve --workers N``: 1 worker against N, side by side.
 
-    python bench/workers.py [--workers 1,2] [--runs 3] [--seconds 3] [--clients 8]
-                            [--client-processes 2] [--redis redis://127.0.0.1:6379/15]
+    python bench/workers.py [--workers 1,2] [--case getcost|authorize] [--runs 3]
+                            [--seconds 3] [--client wrk|python] [--clients 8]
+                            [--client-processes 2] [--pipeline 1]
+                            [--redis redis://127.0.0.1:6379/15]
 
 For each worker count, a real ``fs-cgr serve --workers N`` (Redis DataDB under its own
-key prefix, SQLite StorDB in a temporary folder, examples/tariffplan loaded) is started
-and hammered by ``--client-processes`` processes of ``--clients`` keep-alive gevent
-connections each, all sending the same GetCost (examples/tariffplan: 1001 calling a
-German mobile for 2m30s). Printed per worker count, median of ``--runs``: requests per
-second, server CPU (supervisor and workers, from /proc) per request, and how the
-requests spread over the workers. The clients run on the same machine: on 2 cores they
-compete with the workers for CPU, which the figures show rather than hide.
+key prefix, SQLite StorDB in a temporary folder, examples/tariffplan loaded) is started;
+then each server in turn (runs alternating, so the machine's load falls on all alike) is
+hammered with the same request over keep-alive connections: ``--case getcost`` (1001
+calling a German mobile for 2m30s) or ``--case authorize`` (SessionSv1.AuthorizeEvent
+of a *prepaid call by 1001, GetMaxUsage, as the embedded handler sends it), by one of
+two clients:
+
+- ``--client wrk`` (the default when ``wrk`` is installed; Debian package ``wrk``): a C
+  client, ``--client-processes`` threads of ``--clients`` connections each, sending
+  ``--pipeline`` requests at a time on each; it costs ~0.013 ms of CPU per request
+  (mostly the kernel's loopback TCP), so the server's CPU is what limits the rate;
+- ``--client python``: ``--client-processes`` processes of ``--clients`` gevent
+  connections each; it costs ~0.15 ms of CPU per request, as much as the server.
+
+Printed per worker count, median of ``--runs``: requests per second, server CPU
+(supervisor and workers, from /proc) per request, how that CPU spread over the server's
+processes, and the client's CPU per request. Every reply is checked (a failed request
+stops the run). With ``CGRATES_URL`` set (a running CGrateS whose DataDB holds the same
+plan), the same client measures it too, in the same alternation, and prints it
+alongside; ``CGRATES_PID`` adds its CPU per request.
+
+On a 2-core machine the client shares the cores: with server CPU ``s`` and client CPU
+``c`` per request, one worker is bound by one core (1/s) and two by both (2/(s + c)),
+so two workers can show at most 2s/(s + c) times one.
 """
 
 import argparse
 import json
 import multiprocessing
 import os
+import re
+import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -27,19 +49,47 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-GET_COST = {
-    "method": "APIerSv1.GetCost",
-    "params": [
-        {
-            "Tenant": "cgrates.org",
-            "Category": "call",
-            "Subject": "1001",
-            "Destination": "4915112345678",
-            "AnswerTime": "2024-06-03T10:00:00Z",
-            "Usage": "2m30s",
-        }
-    ],
-    "id": 1,
+CASES = {  # examples/tariffplan: 1001 calling a German mobile
+    "getcost": {
+        "method": "APIerSv1.GetCost",
+        "params": [
+            {
+                "Tenant": "cgrates.org",
+                "Category": "call",
+                "Subject": "1001",
+                "Destination": "4915112345678",
+                "AnswerTime": "2024-06-03T10:00:00Z",
+                "Usage": "2m30s",
+            }
+        ],
+        "id": 1,
+    },
+    "authorize": {  # as the embedded handler and CGrateS' FreeSWITCH agent send it
+        "method": "SessionSv1.AuthorizeEvent",
+        "params": [
+            {
+                "GetMaxUsage": True,
+                "Tenant": "cgrates.org",
+                "ID": "bench-authorize",
+                "Event": {
+                    "Tenant": "cgrates.org",
+                    "Category": "call",
+                    "ToR": "*voice",
+                    "OriginID": "bench-call-1",
+                    "OriginHost": "fs-bench",
+                    "Source": "FS_CHANNEL_PARK",
+                    "RequestType": "*prepaid",
+                    "Account": "1001",
+                    "Subject": "1001",
+                    "Destination": "4915112345678",
+                    "SetupTime": "2024-06-03T10:00:00Z",
+                    "AnswerTime": "2024-06-03T10:00:00Z",
+                    "Usage": "3h",
+                },
+            }
+        ],
+        "id": 1,
+    },
 }
 
 
@@ -98,12 +148,7 @@ class Server:
 
     def cpu_by_process(self) -> dict[int, float]:
         """CPU seconds (user + system) of the supervisor and of each worker."""
-        ticks = os.sysconf("SC_CLK_TCK")
-        found = {}
-        for pid in {self.process.pid, *self.workers()}:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            found[pid] = (int(fields[11]) + int(fields[12])) / ticks
-        return found
+        return process_cpu({self.process.pid, *self.workers()})
 
     def stop(self, redis_url: str) -> None:
         self.process.terminate()
@@ -116,7 +161,53 @@ class Server:
         client.close()
 
 
-def client_process(url, connections: int, seconds: float, start, answered, cpu) -> None:
+def process_cpu(pids) -> dict[int, float]:
+    """CPU seconds (user + system) of each process, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        found[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return found
+
+
+class CGrateS:
+    """A running CGrateS at ``CGRATES_URL`` (its CPU from ``CGRATES_PID`` when given)."""
+
+    def __init__(self, url: str, pid: str):
+        self.url = url
+        self.pid = int(pid) if pid else None
+
+    def cpu_by_process(self) -> dict[int, float]:
+        return process_cpu([self.pid]) if self.pid else {}
+
+
+def python_clients(url: str, args, started) -> tuple[int, float]:
+    """(requests answered, client CPU seconds) of ``--client-processes`` gevent processes."""
+    spawn = multiprocessing.get_context("spawn")
+    start = spawn.Event()
+    counts = [spawn.Value("q", -1, lock=False) for _ in range(args.client_processes)]
+    cpus = [spawn.Value("d", 0.0, lock=False) for _ in counts]
+    clients = [
+        spawn.Process(
+            target=client_process,
+            args=(url, args.case, args.clients, args.seconds, start, count, cpu),
+        )
+        for count, cpu in zip(counts, cpus, strict=True)
+    ]
+    for client in clients:
+        client.start()
+    time.sleep(1.0)  # the clients import gevent and connect before the clock starts
+    started()
+    start.set()
+    for client in clients:
+        client.join(args.seconds + 60)
+    if any(count.value < 0 for count in counts):
+        raise RuntimeError("a client process failed (see its traceback above)")
+    return sum(count.value for count in counts), sum(cpu.value for cpu in cpus)
+
+
+def client_process(url, case, connections: int, seconds: float, start, answered, cpu) -> None:
     """``connections`` keep-alive greenlets sending GetCost until the time is up; the
     count goes to ``answered`` and this process's CPU seconds to ``cpu`` (shared memory:
     no queue thread under gevent)."""
@@ -129,7 +220,7 @@ def client_process(url, connections: int, seconds: float, start, answered, cpu) 
     import gevent
 
     address = urlsplit(url)
-    body = json.dumps(GET_COST).encode()
+    body = json.dumps(CASES[case]).encode()
     done = [0]
 
     def loop(until: float) -> None:
@@ -140,7 +231,7 @@ def client_process(url, connections: int, seconds: float, start, answered, cpu) 
             conn.request("POST", "/jsonrpc", body, {"Content-Type": "application/json"})
             reply = conn.getresponse().read()
             if b'"error":null' not in reply:
-                raise RuntimeError(f"GetCost failed: {reply[:200]!r}")
+                raise RuntimeError(f"{case} failed: {reply[:200]!r}")
             done[0] += 1
         conn.close()
 
@@ -152,69 +243,150 @@ def client_process(url, connections: int, seconds: float, start, answered, cpu) 
     answered.value = done[0]
 
 
-def one_run(server: Server, args) -> tuple[float, float, list[float], float]:
-    """(requests/s, server CPU ms per request, each process's share of the server CPU,
-    client CPU ms per request)."""
-    spawn = multiprocessing.get_context("spawn")
-    start = spawn.Event()
-    counts = [spawn.Value("q", -1, lock=False) for _ in range(args.client_processes)]
-    cpus = [spawn.Value("d", 0.0, lock=False) for _ in counts]
-    clients = [
-        spawn.Process(
-            target=client_process,
-            args=(server.url, args.clients, args.seconds, start, count, cpu),
+# wrk sends the body of WRK_BODY, WRK_PIPELINE requests at a time on each connection, and
+# checks every reply: a failed one is counted.
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local file = io.open(os.getenv("WRK_BODY"), "rb")
+wrk.body = file:read("*a")
+file:close()
+local depth = tonumber(os.getenv("WRK_PIPELINE"))
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+    failed = 0
+    local batch = {}
+    for i = 1, depth do batch[i] = wrk.format() end
+    pipelined = table.concat(batch)
+end
+function request() return pipelined end
+function response(status, headers, body)
+    if status ~= 200 or not string.find(body, '"error":null', 1, true) then
+        failed = failed + 1
+    end
+end
+function done(summary, latency, requests)
+    local total = 0
+    for _, thread in ipairs(threads) do total = total + thread:get("failed") end
+    io.write(string.format("failed %d\\n", total))
+end
+"""
+
+
+def wrk_clients(url: str, args, started) -> tuple[int, float]:
+    """(requests answered, client CPU seconds) of one wrk run: ``--client-processes``
+    threads of ``--clients`` keep-alive connections each, ``--pipeline`` requests at a time."""
+    with tempfile.TemporaryDirectory() as folder:
+        script, body = Path(folder, "getcost.lua"), Path(folder, "getcost.json")
+        script.write_text(WRK_SCRIPT)
+        body.write_text(json.dumps(CASES[args.case]))
+        threads, connections = args.client_processes, args.client_processes * args.clients
+        command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(args.seconds))}s",
+                   "--timeout", "30s",
+                   "-s", str(script), url]  # fmt: skip
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started()
+        done = subprocess.run(
+            command,
+            env={**os.environ, "WRK_BODY": str(body), "WRK_PIPELINE": str(args.pipeline)},
+            capture_output=True,
+            text=True,
         )
-        for count, cpu in zip(counts, cpus, strict=True)
-    ]
-    for client in clients:
-        client.start()
-    time.sleep(1.0)  # the clients import gevent and connect before the clock starts
-    cpu_before = server.cpu_by_process()
-    start.set()
-    for client in clients:
-        client.join(args.seconds + 60)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    found = re.search(r"(\d+) requests in", done.stdout)
+    failed = re.search(r"failed (\d+)", done.stdout)
+    if done.returncode or not found or not failed:
+        raise RuntimeError(f"wrk failed: {done.stdout}{done.stderr}")
+    if int(failed.group(1)) or "Socket errors" in done.stdout:
+        raise RuntimeError(f"{args.case} failed under wrk: {done.stdout}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return int(found.group(1)), cpu
+
+
+def one_run(server, args) -> tuple[float, float | None, list[float], float]:
+    """(requests/s, server CPU ms per request or None when unknown, each process's share
+    of the server CPU, client CPU ms per request)."""
+    drive = wrk_clients if args.client == "wrk" else python_clients
+    cpu_before = {}
+    began = [0.0]
+
+    def started() -> None:
+        cpu_before.update(server.cpu_by_process())
+        began[0] = time.monotonic()
+
+    total, client_cpu = drive(server.url, args, started)
+    elapsed = time.monotonic() - began[0] if args.client == "wrk" else args.seconds
     cpu_after = server.cpu_by_process()
-    if any(count.value < 0 for count in counts):
-        raise RuntimeError("a client process failed (see its traceback above)")
-    total = sum(count.value for count in counts)
     used = {pid: cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after}
     cpu = sum(used.values())
     shares = sorted((u / cpu if cpu else 0.0 for u in used.values()), reverse=True)
-    client_cpu = sum(c.value for c in cpus) / total * 1000
-    return total / args.seconds, cpu / total * 1000, shares, client_cpu
+    server_ms = cpu / total * 1000 if used else None
+    return total / elapsed, server_ms, shares, client_cpu / total * 1000
+
+
+def report(name: str, results: list, baseline: float | None, args) -> float:
+    """Print the median of ``results`` for ``name``; returns its rate."""
+    rates, cpus, shares, client_cpus = zip(*results, strict=True)
+    rate = statistics.median(rates)
+    ratio = f" ({rate / baseline:.2f}x)" if baseline else ""
+    known = [cpu for cpu in cpus if cpu is not None]
+    server = f"{statistics.median(known):.3f} ms/request" if known else "n/a (no CGRATES_PID)"
+    spread = " / ".join(f"{share:.0%}" for share in shares[len(shares) // 2]) or "n/a"
+    runs = ", ".join(f"{r:,.0f}" for r in rates)
+    print(
+        f"{name}: {args.case} {rate:,.0f}/s{ratio}  server CPU {server}  CPU spread {spread}"
+        f"  client CPU {statistics.median(client_cpus):.3f} ms/request  (runs: {runs})",
+        flush=True,
+    )
+    return rate
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", default="1,2", help="worker counts to compare")
+    parser.add_argument("--case", choices=sorted(CASES), default="getcost")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument(
+        "--client", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python"
+    )
     parser.add_argument("--clients", type=int, default=8, help="connections per client process")
     parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument(
+        "--pipeline", type=int, default=1, help="requests in flight per wrk connection"
+    )
     parser.add_argument(
         "--redis", default=os.environ.get("FS_CGR_TEST_REDIS", "redis://127.0.0.1:6379/15")
     )
     args = parser.parse_args()
-    baseline = None
+    print(
+        f"{args.client}, {args.client_processes}x{args.clients} keep-alive connections"
+        f"{f', pipelined by {args.pipeline}' if args.pipeline > 1 else ''}; median of"
+        f" {args.runs} runs of {args.seconds:g} s, the servers' runs alternating;"
+        f" load average {os.getloadavg()[0]:.2f} at the start",
+        flush=True,
+    )
+    targets = {}
+    if os.environ.get("CGRATES_URL"):
+        targets["CGrateS"] = CGrateS(os.environ["CGRATES_URL"], os.environ.get("CGRATES_PID", ""))
     with tempfile.TemporaryDirectory() as folder:
-        for workers in (int(n) for n in args.workers.split(",")):
-            server = Server(workers, args.redis, folder)
-            try:
-                results = [one_run(server, args) for _ in range(args.runs)]
-            finally:
-                server.stop(args.redis)
-            rates, cpus, shares, client_cpus = zip(*results, strict=True)
-            rate = statistics.median(rates)
-            baseline = baseline or rate
-            spread = " / ".join(f"{share:.0%}" for share in shares[len(shares) // 2])
-            print(
-                f"{workers} worker(s): GetCost {rate:,.0f}/s ({rate / baseline:.2f}x)"
-                f"  server CPU {statistics.median(cpus):.3f} ms/request"
-                f"  CPU spread {spread}"
-                f"  client CPU {statistics.median(client_cpus):.3f} ms/request"
-                f"  ({args.client_processes}x{args.clients} keep-alive clients,"
-                f" median of {args.runs} x {args.seconds:g}s)"
-            )
+        try:
+            for workers in (int(n) for n in args.workers.split(",")):
+                targets[f"fs_cgr {workers} worker(s)"] = Server(workers, args.redis, folder)
+            results = {name: [] for name in targets}
+            for _ in range(args.runs):
+                for name, target in targets.items():
+                    results[name].append(one_run(target, args))
+        finally:
+            for target in targets.values():
+                if isinstance(target, Server):
+                    target.stop(args.redis)
+    baseline = None
+    for name in sorted(results, key=lambda name: name == "CGrateS"):
+        rate = report(name, results[name], baseline, args)
+        baseline = baseline or rate
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ CHALLENGE = ("WWW-Authenticate", 'Bearer realm="fs_cgr", Basic realm="fs_cgr"')
 
 
 class TokenGuard:
-    """``allows(environ)``: True when no tokens are configured or the request carries one."""
+    """``allows(authorization)``: True when no tokens are configured or the request's
+    ``Authorization`` header carries one."""
 
     def __init__(self, tokens):
         self._tokens = [token.encode() for token in tokens]
@@ -23,10 +24,10 @@ class TokenGuard:
     def enabled(self) -> bool:
         return bool(self._tokens)
 
-    def allows(self, environ) -> bool:
+    def allows(self, authorization: str) -> bool:
         if not self._tokens:
             return True
-        presented = presented_token(environ.get("HTTP_AUTHORIZATION", ""))
+        presented = presented_token(authorization)
         matched = False
         for token in self._tokens:
             matched |= hmac.compare_digest(presented, token)

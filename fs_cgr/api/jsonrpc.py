@@ -14,7 +14,7 @@ from decimal import Decimal
 from fs_cgr.api.params import GoParams
 from fs_cgr.api.registry import resolve
 from fs_cgr.errors import CGRError
-from fs_cgr.jsoncodec import encode  # exact Decimals at the C encoder's speed
+from fs_cgr.jsoncodec import decode_bytes, encode, encode_bytes
 from fs_cgr.textcheck import lone_surrogate_path
 
 __all__ = ["encode", "error_reply", "handle"]
@@ -43,20 +43,30 @@ def handle(node, body: bytes) -> bytes:
         log.exception("JSON-RPC request failed: %.200r", body)
         reply = {"id": request_id, "result": None, "error": f"SERVER_ERROR: {exc}"}
     try:
-        return encode(reply).encode()
+        return encode_bytes(reply)
     except (TypeError, ValueError) as exc:  # a method returned something JSON cannot hold
         log.exception("cannot encode the reply to %.200r", body)
         error = {"id": request_id, "result": None, "error": f"SERVER_ERROR: {exc}"}
-        return encode(error).encode()
+        return encode_bytes(error)
 
 
 def error_reply(message: str) -> bytes:
-    return encode({"id": None, "result": None, "error": message}).encode()
+    return encode_bytes({"id": None, "result": None, "error": message})
 
 
 def _parse(body: bytes) -> dict:
     try:
-        request = json.loads(body.decode("utf-8"), parse_float=Decimal)
+        request = decode_bytes(body)
+    except ValueError:  # the standard parser names the error, or takes what msgspec does not
+        request = _parse_slowly(body)
+    if not isinstance(request, dict):
+        raise InvalidRequest("the request must be a JSON object with method and params")
+    return request
+
+
+def _parse_slowly(body: bytes):
+    try:
+        return json.loads(body.decode("utf-8"), parse_float=Decimal)
     except UnicodeDecodeError:
         raise InvalidRequest("body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
@@ -65,9 +75,6 @@ def _parse(body: bytes) -> dict:
         ) from None
     except RecursionError:
         raise InvalidRequest("body is JSON nested too deeply") from None
-    if not isinstance(request, dict):
-        raise InvalidRequest("the request must be a JSON object with method and params")
-    return request
 
 
 def _refuse_invalid_text(body: bytes, request: dict) -> None:

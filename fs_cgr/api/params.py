@@ -21,7 +21,10 @@ class GoParams(dict):
     __slots__ = ("_folded",)
 
     def __init__(self, data: dict):
-        super().__init__((key, go_params(value)) for key, value in data.items())
+        super().__init__(data)
+        for key, value in data.items():  # most values are scalars: wrap only what nests
+            if isinstance(value, (dict, list)):
+                dict.__setitem__(self, key, go_params(value))
         self._folded: dict[str, str] | None = None
 
     def _key(self, key):

@@ -53,29 +53,34 @@ def worker_count(config, requested: int | None) -> int:
 
 
 def _supervise(config, count: int) -> int:
-    """Bind the ports once, then fork ``count`` workers that inherit them."""
-    from fs_cgr.workers.supervisor import Supervisor, bind
+    """Take the ports once (the API's reserved, the ESL's bound), then fork ``count``
+    workers: each listens on the API port with a socket of its own and inherits the
+    ESL one (fs_cgr.workers.supervisor says why)."""
+    from fs_cgr.workers.supervisor import Supervisor, bind, reserve
 
     listeners = []
-    for address in (config.listen.http, config.freeswitch_agent.listen):
+    for take, address in ((reserve, config.listen.http), (bind, config.freeswitch_agent.listen)):
         try:
-            listeners.append(bind(address))
+            listeners.append(take(address))
         except OSError as exc:
             print(f"fs-cgr: cannot listen on {address}: {exc.strerror}", file=sys.stderr)
             return 2
+    api, esl = listeners
     spool = config.cdrs.spool_dir
 
     def work(role, ready) -> int:
         if role.slot:  # each worker replays its own spool: no two replay one file
             config.cdrs.spool_dir = os.path.join(spool, f"worker{role.slot}")
-        return serve_node(config, *listeners, ready=ready)
+        return serve_node(config, api, esl, ready=ready)
 
     return Supervisor(count, work).run()
 
 
-def serve_node(config, api_listener=None, esl_listener=None, ready=None) -> int:
-    """One gevent node: the API, the FreeSWITCH agent; listening on the given inherited
-    sockets (worker processes) or on the configured addresses."""
+def serve_node(config, api_port=None, esl_listener=None, ready=None) -> int:
+    """One gevent node: the API, the FreeSWITCH agent; in a worker process, listening on
+    the reserved API port (with a socket of its own, opened once the node is up, so no
+    connection waits on a worker still starting) and the inherited ESL socket, else on
+    the configured addresses."""
     from gevent import monkey
 
     monkey.patch_all()
@@ -86,9 +91,10 @@ def serve_node(config, api_listener=None, esl_listener=None, ready=None) -> int:
     from fs_cgr.app import Node
     from fs_cgr.config import ConfigError
     from fs_cgr.workers import role as worker_role
+    from fs_cgr.workers.supervisor import listen_reusing
 
     role = worker_role.current()
-    if role.workers > 1:  # workers wait on one shared listening socket
+    if role.workers > 1:  # workers wait on one shared ESL listening socket
         from gevent.baseserver import BaseServer
 
         BaseServer.max_accept = 1  # take one connection per wake-up: a burst spreads over all
@@ -103,7 +109,8 @@ def serve_node(config, api_listener=None, esl_listener=None, ready=None) -> int:
         print(f"fs-cgr: {exc}", file=sys.stderr)
         return 2
     try:
-        server = ApiServer(node, _cooperative(api_listener))
+        listener = listen_reusing(api_port) if api_port is not None else None
+        server = ApiServer(node, _cooperative(listener))
         server.start()
     except OSError as exc:
         print(f"fs-cgr: cannot listen on {config.listen.http}: {exc.strerror}", file=sys.stderr)

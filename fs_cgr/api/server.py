@@ -1,28 +1,25 @@
-"""The HTTP face of a node: ``POST /jsonrpc`` (or ``/``) and ``GET /health`` on gevent.pywsgi.
+"""The HTTP face of a node: ``POST /jsonrpc`` (or ``/``), ``GET /health`` and the POST
+routes (``/freeswitch_json``), served by fs_cgr.api.http11.
 
 Guards, in the order a request meets them: at most ``listen.max_connections_per_client``
 open connections per client address; the whole request (line, headers, body) within
 ``listen.read_timeout`` in total, not per byte, so a client trickling one byte at a
-time is cut off; with ``listen.auth_tokens``
-set, a valid token on every JSON-RPC call and CDR post (401 otherwise, nothing done);
-``/freeswitch_json`` only from ``listen.freeswitch_json_allow_from``. docs/security.md.
+time is cut off; with ``listen.auth_tokens`` set, a valid token on every JSON-RPC call
+and CDR post (401 otherwise, nothing done); ``/freeswitch_json`` only from
+``listen.freeswitch_json_allow_from``; bodies of at most ``listen.max_request_bytes``.
+Refusals that need no body are made before it is read. docs/security.md.
 """
 
 import json
 import logging
-import socket
 import ssl
 import threading
-import time
-from collections import Counter
-from http import HTTPStatus
 
-import gevent
 from gevent.pool import Pool
-from gevent.pywsgi import WSGIHandler, WSGIServer
 
 from fs_cgr.api import jsonrpc
 from fs_cgr.api.auth import CHALLENGE, TokenGuard
+from fs_cgr.api.http11 import HttpServer, Reply
 from fs_cgr.api.registry import load_method_modules
 from fs_cgr.config import ConfigError, parse_hostport
 from fs_cgr.errors import CGRError
@@ -31,9 +28,6 @@ from fs_cgr.peers import AllowList
 log = logging.getLogger(__name__)
 
 RPC_PATHS = ("/jsonrpc", "/")
-CLIENT_TIMEOUT = 30.0  # seconds a client may stay silent before we hang up
-_JSON = ("Content-Type", "application/json")
-_CLOSE = ("Connection", "close")
 
 
 class ApiServer:
@@ -42,25 +36,22 @@ class ApiServer:
     def __init__(self, node, listen: str | None = None):
         self.node = node
         config = node.config.listen
-        self.max_body = config.max_request_bytes
-        self.read_timeout = config.read_timeout / 1e9
         self.guard = TokenGuard(config.auth_tokens)
         self.cdr_peers = AllowList(config.freeswitch_json_allow_from)
         load_method_modules()
         if not hasattr(listen, "accept"):  # else a listening socket (a worker's, inherited)
             listen = parse_hostport(listen or config.http)
         tls = _tls_context(config.tls_cert, config.tls_key)
-        self._server = _Server(
+        self._server = HttpServer(
             listen,
-            self.application,
+            self,
+            _error_body,
+            max_body=config.max_request_bytes,
+            read_timeout=config.read_timeout / 1e9,
+            per_client=config.max_connections_per_client,
             spawn=Pool(config.max_concurrent_requests),
-            log=None,
-            error_log=logging.getLogger("fs_cgr.api.http"),
-            handler_class=_Handler,
             **({"ssl_context": tls} if tls else {}),
         )
-        self._server.per_client = config.max_connections_per_client
-        self._server.read_timeout = self.read_timeout
         self.scheme = "https" if tls else "http"
 
     @property
@@ -84,72 +75,49 @@ class ApiServer:
     def stop(self, timeout: float = 5.0) -> None:
         self._server.stop(timeout=timeout)
 
-    # -- WSGI ------------------------------------------------------------------
-    def application(self, environ, start_response):
-        path = environ.get("PATH_INFO") or "/"
-        verb = environ.get("REQUEST_METHOD", "GET")
-        if (path in RPC_PATHS or path in _POST_ROUTES) and not self.guard.allows(environ):
+    # -- the application (fs_cgr.api.http11) ------------------------------------
+    def before_body(self, request) -> Reply | None:
+        """The refusals a request's line and headers decide: wrong token, verb, peer, path."""
+        path, verb = request.path, request.method
+        rpc, route = path in RPC_PATHS, path in _POST_ROUTES
+        if (rpc or route) and not self.guard.allows(request.headers.get("authorization", "")):
             reply = jsonrpc.error_reply("UNAUTHORIZED: a valid API token is required")
-            return _respond(start_response, "401 Unauthorized", reply, CHALLENGE)
-        if path in RPC_PATHS:
-            if verb != "POST":
-                reply = jsonrpc.error_reply("INVALID_REQUEST: send JSON-RPC requests with POST")
-                return _respond(start_response, "405 Method Not Allowed", reply, ("Allow", "POST"))
-            body = self._read_body(environ)
-            if body is _TOO_SLOW:
-                return _respond(start_response, "408 Request Timeout", _SLOW_REPLY, _CLOSE)
-            if body is None:
-                too_large = f"INVALID_REQUEST: request body larger than {self.max_body} bytes"
-                reply = jsonrpc.error_reply(too_large)
-                return _respond(start_response, "413 Payload Too Large", reply, _CLOSE)
-            return _respond(start_response, "200 OK", jsonrpc.handle(self.node, body))
-        if path in _POST_ROUTES and verb == "POST":
-            return self._post_route(path, environ, start_response)
-        if path == "/health" and verb == "GET":
-            return self._health(start_response)
-        reply = json.dumps({"error": f"no such path {path}; use POST /jsonrpc"}).encode()
-        return _respond(start_response, "404 Not Found", reply)
-
-    def _post_route(self, path: str, environ, start_response):
-        if not self.cdr_peers.allows(environ.get("REMOTE_ADDR", "")):
-            log.warning(
-                "refused POST %s from %s (not in the allow-list)", path, environ.get("REMOTE_ADDR")
-            )
-            return _respond(start_response, "403 Forbidden", b'"peer not allowed"', _CLOSE)
-        body = self._read_body(environ)
-        if body is _TOO_SLOW:
-            return _respond(start_response, "408 Request Timeout", _SLOW_REPLY, _CLOSE)
-        if body is None:
-            return _respond(start_response, "413 Payload Too Large", b'"body too large"', _CLOSE)
-        code, text = _POST_ROUTES[path](self.node, body, environ.get("REMOTE_ADDR", ""))
-        status = f"{code} {HTTPStatus(code).phrase}"
-        return _respond(start_response, status, json.dumps(text).encode())
-
-    def _read_body(self, environ):
-        """The request body; None when it is larger than allowed (not read any further),
-        _TOO_SLOW when it did not arrive within what ``read_timeout`` left of the request."""
-        try:
-            declared = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0
-        if declared > self.max_body:
+            return Reply(401, reply, (CHALLENGE,))
+        if rpc and verb != "POST":
+            reply = jsonrpc.error_reply("INVALID_REQUEST: send JSON-RPC requests with POST")
+            return Reply(405, reply, (("Allow", "POST"),))
+        if route and verb == "POST" and not self.cdr_peers.allows(request.remote_addr):
+            log.warning("refused POST %s from %s (not in the allow-list)", path,
+                        request.remote_addr)  # fmt: skip
+            return Reply(403, b'"peer not allowed"')
+        if rpc or (route and verb == "POST") or (path == "/health" and verb == "GET"):
             return None
-        left = environ.get(_READ_DEADLINE, time.monotonic() + self.read_timeout) - time.monotonic()
-        try:
-            with gevent.Timeout(max(left, 0.001), _SlowClient()):
-                body = environ["wsgi.input"].read(self.max_body + 1)
-        except (_SlowClient, OSError):
-            return _TOO_SLOW
-        return None if len(body) > self.max_body else body
+        reply = json.dumps({"error": f"no such path {path}; use POST /jsonrpc"}).encode()
+        return Reply(404, reply)
 
-    def _health(self, start_response):
+    def answer(self, request) -> Reply:
+        path = request.path
+        if path in RPC_PATHS:
+            return Reply(200, jsonrpc.handle(self.node, request.body))
+        if path == "/health":
+            return self._health()
+        code, text = _POST_ROUTES[path](self.node, request.body, request.remote_addr)
+        return Reply(code, json.dumps(text).encode())
+
+    def _health(self) -> Reply:
         """Up means the DataDB answers: a node that cannot read tariffs cannot rate."""
         try:
             status = {"status": "ok", "live_version": self.node.datadb.live_version()}
         except CGRError as exc:
             status = {"status": "unavailable", "error": exc.message}
-        code = "200 OK" if status["status"] == "ok" else "503 Service Unavailable"
-        return _respond(start_response, code, json.dumps(status).encode())
+        return Reply(200 if status["status"] == "ok" else 503, json.dumps(status).encode())
+
+
+def _error_body(status: int, message: str) -> bytes:
+    """The body of the HTTP layer's own replies (413, 408, 400..., 500): a JSON-RPC error."""
+    return jsonrpc.error_reply(
+        f"{'SERVER_ERROR' if status == 500 else 'INVALID_REQUEST'}: {message}"
+    )
 
 
 _POST_ROUTES: dict = {}
@@ -177,89 +145,6 @@ def _tls_context(cert: str, key: str) -> ssl.SSLContext | None:
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(f"listen.tls_cert/tls_key: cannot load {cert} / {key}: {exc}") from None
     return context
-
-
-class _SlowClient(TimeoutError):
-    """The client did not send its request line, headers or body within read_timeout."""
-
-
-_TOO_SLOW = object()
-_READ_DEADLINE = "fs_cgr.read_deadline"  # environ key: monotonic time the body must be in by
-_TIMEOUT_RESPONSE = (
-    b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-)
-_SLOW_REPLY = jsonrpc.error_reply("INVALID_REQUEST: request not received in time")
-
-
-class _Server(WSGIServer):
-    """Counts open connections per client address and turns away the ones over the cap,
-    so one address cannot take every greenlet of the pool."""
-
-    per_client = 64
-    read_timeout = 10.0
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._open: Counter = Counter()
-
-    def handle(self, sock, address):
-        host = address[0] if isinstance(address, tuple) else ""
-        if self._open[host] >= self.per_client:
-            log.warning("refused a connection from %s: %s already open", host, self.per_client)
-            sock.close()
-            return
-        self._open[host] += 1
-        try:
-            super().handle(sock, address)
-        finally:
-            self._open[host] -= 1
-            if not self._open[host]:
-                del self._open[host]
-
-
-def _respond(start_response, status: str, body: bytes, *headers):
-    start_response(status, [_JSON, ("Content-Length", str(len(body))), *headers])
-    return [body]
-
-
-class _Handler(WSGIHandler):
-    """Per connection: hang up on clients that stall, so a slow or dead peer cannot hold a
-    greenlet forever; send without Nagle's delay, since pywsgi writes the headers and the
-    body in two calls and the delayed ACK would add 40 ms to every reply."""
-
-    _deadline = None
-
-    def handle(self):
-        self.socket.settimeout(CLIENT_TIMEOUT)
-        if self.socket.family in (socket.AF_INET, socket.AF_INET6):
-            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().handle()
-
-    def handle_one_request(self):
-        """The whole request must arrive within read_timeout (the socket timeout alone
-        restarts with every byte): this timer covers the request line and headers, the
-        application reads the body within what is left (``environ[_READ_DEADLINE]``)."""
-        self._read_by = time.monotonic() + self.server.read_timeout
-        self._deadline = gevent.Timeout.start_new(self.server.read_timeout, _SlowClient())
-        try:
-            return super().handle_one_request()
-        finally:
-            self._deadline.close()
-
-    def get_environ(self):
-        self._deadline.close()  # headers are in
-        environ = super().get_environ()
-        environ[_READ_DEADLINE] = self._read_by
-        return environ
-
-    def _handle_client_error(self, ex):
-        """Headers that did not come in time: 408 and hang up, without pywsgi's traceback."""
-        if isinstance(ex, OSError):
-            return ("408", _TIMEOUT_RESPONSE)
-        return super()._handle_client_error(ex)
-
-    def log_request(self):
-        """No access log (the server has ``log=None``): skip formatting a line per request."""
 
 
 class ServerThread:

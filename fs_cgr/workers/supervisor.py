@@ -1,9 +1,13 @@
 """The supervisor: bind the listen sockets once, fork the workers, restart a dead one.
 
 It is a plain process (no gevent, no databases): it only forks, waits and forwards
-signals, so nothing it holds can be corrupted by a fork. Each worker inherits the
-listening sockets; the kernel wakes one worker per new connection (the pre-forked
-listener model), so N workers share one API port and one outbound ESL port.
+signals, so nothing it holds can be corrupted by a fork. N workers share one API port
+and one outbound ESL port. The API port: the supervisor only reserves it (``reserve``)
+and each worker listens on it with a socket of its own (SO_REUSEPORT, ``listen_reusing``),
+so the kernel spreads new connections evenly over the workers. The ESL port: each
+worker inherits one listening socket and the kernel wakes them all per new connection
+(the pre-forked listener model); whoever runs first takes it, which under load may be
+one worker taking a whole burst (fine for call set-ups, one connection per call).
 
 Start-up: slot 0 first, and the others only once it said it is ready, so its journal
 recovery never meets a session another worker opened meanwhile. Shutdown (SIGTERM or
@@ -43,6 +47,39 @@ def bind(address: str, backlog: int = 1024) -> socket.socket:
     sock.bind((host, port))
     sock.listen(backlog)
     sock.set_inheritable(True)
+    return sock
+
+
+def reserve(address: str) -> socket.socket:
+    """The API port for workers that each listen on it (``listen_reusing``): bound, so it
+    stays ours and port 0 gets its number, but not listening (a listening socket would
+    take a share of the connections that no one accepts). Refused like ``bind`` when
+    anything holds the port, even another SO_REUSEPORT listener: a second fs-cgr must
+    fail to start, not share the port with a running one."""
+    host, port = parse_hostport(address)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:  # no SO_REUSEPORT: exclusive
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        port = probe.getsockname()[1]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def listen_reusing(reserved: socket.socket, backlog: int = 1024) -> socket.socket:
+    """A worker's own listening socket on the ``reserve``d port. The kernel gives each new
+    connection to one of the workers' sockets by a hash of the client's address and
+    port, whoever is busy; with one shared socket the worker that wakes first takes it,
+    and under load one worker took every connection of a burst (bench/workers.py showed
+    100 % / 0 %). A connection still queued on a worker that dies is lost with it."""
+    sock = socket.socket(reserved.family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(reserved.getsockname())
+    sock.listen(backlog)
     return sock
 
 
