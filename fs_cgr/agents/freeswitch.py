@@ -1,22 +1,41 @@
 """FreeSWITCH agent: call control from the outbound socket's ``connect`` to the priced CDR.
 
-FreeSWITCH's ``socket 127.0.0.1:8084 async full`` hands each charged call to
-``Call`` (one greenlet per socket, bounded by ``max_connections``):
+FreeSWITCH's ``socket`` dialplan app hands each charged call to ``Call`` (one greenlet
+per socket, bounded by ``max_connections``). The socket's mode, which the ``connect``
+reply names, decides how the call is followed:
+
+``socket 127.0.0.1:8084 full`` (static, the shipped dialplan): the channel's own thread
+serves the socket and its dialplan goes on as soon as the socket closes.
 
 connect       authorize the call, ``uuid_setvar_multi`` cgr_notify (+ cgr_routes,
-              cgr_max_usage), ``uuid_transfer`` back to the number dialled; the
-              dialplan's second pass acts on cgr_notify.
+              cgr_max_usage, the link marker), close: the dialplan's next action
+              (``execute_extension`` of the verdict context) acts on cgr_notify. No
+              transfer, no second hunt, no socket for the rest of the call.
+ANSWER, HANGUP_COMPLETE
+              arrive on the box's inbound link and are handled as an embedded call's
+              (``agents.embedded``): the link marker says so.
+
+``socket 127.0.0.1:8084 async full`` (the dialplan of earlier releases): the socket
+stays with the call.
+
+connect       authorize, ``uuid_setvar_multi``, ``uuid_transfer`` back to the number
+              dialled; the dialplan's second pass acts on cgr_notify.
 ANSWER        ``sessions.initiate``: prepaid money is debited ahead of use; the session
               service calls ``disconnect`` when the paid time has run out.
 HANGUP_COMPLETE
               answered: ``sessions.terminate`` with FreeSWITCH's billmsec (refund,
               session cost, CDR); unanswered: only the CDR (``create_cdr``), as CGrateS.
 
-When a call's socket dies mid-call its session lives on: the inbound links
+When such a call's socket dies mid-call its session lives on: the inbound links
 (``fslink``) deliver its CHANNEL_HANGUP_COMPLETE and carry its ``uuid_kill``.
+
+Either way a call that waited longer than ``shed_after`` for fs_cgr to get to it is
+refused at once (``-SYSTEM_ERROR``, no rating): fs_cgr is behind, and a quick 503 beats
+a verdict that comes too late for FreeSWITCH.
 """
 
 import logging
+import time
 
 import gevent
 
@@ -40,7 +59,7 @@ from fs_cgr.errors import (
 )
 from fs_cgr.esl import ESLError, OutboundServer, commands, frames
 from fs_cgr.esl.commands import UnsafeArgument
-from fs_cgr.fschannel import NO_CHARGING, Defaults, FSEvent, validate
+from fs_cgr.fschannel import EMBEDDED_MARKER, NO_CHARGING, Defaults, FSEvent, validate
 from fs_cgr.peers import AllowList
 from fs_cgr.resources.service import ResourceUnavailable
 from fs_cgr.routes.service import format_cgr_routes, route_ids
@@ -357,7 +376,8 @@ class Call:
         self.conn = conn
         self.uuid = conn.uuid
         self.channel = FSEvent(conn.channel)
-        self.defaults = agent.defaults(agent.links.for_channel(conn.channel))
+        self.link = agent.links.for_channel(conn.channel)
+        self.defaults = agent.defaults(self.link)
         self.answered = False
         self.hung_up = False
         self.link_hangup = None  # the inbound link's CHANNEL_HANGUP_COMPLETE, if it came first
@@ -384,6 +404,12 @@ class Call:
         except UnsafeArgument as exc:  # no command could name this channel safely
             log.error("call %s: not a FreeSWITCH channel: %s", self.uuid[:80], exc)
             return
+        if self._behind():
+            self._shed()
+            return
+        if self.conn.static:
+            self._give_verdict()
+            return
         try:
             followed = self._authorize()
         except (CommandFailed, UnsafeArgument) as exc:  # e.g. a route ID no command may carry
@@ -394,7 +420,63 @@ class Call:
             self._forget_channel_data()
             self._follow()
 
-    # -- connect: the verdict ------------------------------------------------------
+    # -- overload ------------------------------------------------------------------
+    def _behind(self) -> bool:
+        """The call waited longer than ``shed_after`` since its socket was accepted."""
+        limit = self.agent.config.shed_after / 1e9
+        return limit > 0 and time.monotonic() - self.conn.accepted_at > limit
+
+    def _shed(self) -> None:
+        """Refuse without rating: -SYSTEM_ERROR, the dialplan answers 503."""
+        log.warning("call %s: refused, fs_cgr is behind (shed_after exceeded)", self.uuid)
+        if self.conn.static:
+            self._set_verdict({"cgr_notify": notify.SYSTEM_ERROR})
+            return
+        try:
+            self.transfer_to = self._transfer_command()
+        except UnsafeArgument:
+            self.kill_cause = UNSAFE_DESTINATION_CAUSE
+        try:
+            self._transfer({"cgr_notify": notify.SYSTEM_ERROR}, follow=False)
+        except (CommandFailed, UnsafeArgument) as exc:
+            log.error("call %s: the verdict was not given (%s); killing it", self.uuid, exc)
+            self.agent.kill(self.uuid, self.defaults.origin_host)
+
+    # -- static socket: the verdict, then the link follows --------------------------
+    def _give_verdict(self) -> None:
+        """Set cgr_notify (and what goes with it) and let the socket close: the dialplan
+        goes on in the same extension. An authorized charged call also gets the link
+        marker, so its box's inbound link follows it from now on, as an embedded call."""
+        try:
+            event = self.channel.cgr_event(self.defaults)
+        except ValueError as exc:
+            log.warning("call %s: unreadable channel data: %s", self.uuid, exc)
+            self._set_verdict({"cgr_notify": notify.MISSING_PARAMETER})
+            return
+        if event["RequestType"] == NO_CHARGING:
+            self._set_verdict({"cgr_notify": notify.AUTH_OK})
+            return
+        if self.link is None or not self.link.connected:
+            # its answer and hangup would go unseen: never let such a call through
+            log.error("call %s: refused, no inbound link to its FreeSWITCH", self.uuid)
+            self._set_verdict({"cgr_notify": notify.SYSTEM_ERROR})
+            return
+        variables = self._verdict(event)
+        if variables["cgr_notify"] == notify.AUTH_OK:
+            variables[EMBEDDED_MARKER] = "true"
+        self._set_verdict(variables)
+
+    def _set_verdict(self, variables: dict) -> None:
+        """One round trip; a verdict FreeSWITCH did not take ends the call (fail closed)."""
+        try:
+            lines = commands.set_variables(self.uuid, variables)
+            for reply in self._send_all([frames.api(line) for line in lines]):
+                checked(reply.text)
+        except (CommandFailed, UnsafeArgument) as exc:
+            log.error("call %s: the verdict was not given (%s); killing it", self.uuid, exc)
+            self._kill_unauthorized()
+
+    # -- async socket: the verdict, the transfer, then the socket follows ----------
     def _authorize(self) -> bool:
         """Set the verdict and transfer the call back; True when the call must be followed."""
         try:
