@@ -137,7 +137,9 @@ def test_only_well_formed_dialplan_elements(dialplan):
 
 
 @pytest.mark.parametrize(
-    "dialplan", [DIALPLAN, VERDICT_DIALPLAN, EMBEDDED_DIALPLAN], ids=["socket", "verdict", "embedded"]
+    "dialplan",
+    [DIALPLAN, VERDICT_DIALPLAN, EMBEDDED_DIALPLAN],
+    ids=["socket", "verdict", "embedded"],
 )
 def test_no_condition_field_is_expanded_at_load(dialplan):
     """``field="$${x}"`` becomes x's value at load, which FreeSWITCH reads as a variable
