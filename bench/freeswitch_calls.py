@@ -158,7 +158,7 @@ def percentile(values: list[float], fraction: float) -> float:
 class Node:
     """The fs_cgr node of the embedded and socket paths, in this process."""
 
-    def __init__(self, no_cdr: bool = False):
+    def __init__(self, users, no_cdr: bool = False):
         from fs_cgr.agents.freeswitch import FreeSwitchAgent
         from fs_cgr.api.server import ApiServer
         from fs_cgr.app import Node as FsCgrNode
@@ -189,7 +189,7 @@ class Node:
         self.api = ApiServer(self.node, env("FS_CGR_API", "127.0.0.1:2080"))
         self.api.start()
         self.agent = FreeSwitchAgent(self.node).start()
-        for user in (env("FS_BENCH_EMBEDDED_USER", "1010"), env("FS_BENCH_SOCKET_USER", "1001")):
+        for user in users:  # the charged paths' accounts
             self.node.accounts.add_balance("cgrates.org", user, "*monetary", "100000")
 
     def close(self) -> None:
@@ -277,9 +277,9 @@ def main(argv=None) -> int:
         print("FS_ESL_HOST not set: no FreeSWITCH to measure, skipped")
         return 0
     fs_pid = freeswitch_pid()
-    node = Node(args.no_cdr)
-    workdir = Path(tempfile.mkdtemp(prefix="fs-cgr-sipp-"))
     paths = args.paths.split(",")
+    node = Node([user_of(path) for path in paths if path != "bypass"], args.no_cdr)
+    workdir = Path(tempfile.mkdtemp(prefix="fs-cgr-sipp-"))
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     if args.search:
         try:
