@@ -24,7 +24,8 @@ created), and CPU per call from /proc of FreeSWITCH and of this process. Paths a
 within each run; medians over the runs are printed. Keep runs short on a shared machine.
 
 ``--search``: per path, the highest call rate whose calls end clean (>= 99 %): runs of
-``--calls`` calls from ``--rate`` up by ``--step`` (x1.25) until one fails more than 1 %;
+``--step-seconds`` of calls (at least ``--calls``) from ``--rate`` up by ``--step`` (x1.25)
+until one fails more than 1 %;
 each run's figures are printed, then per path the last clean rate and its ratio to
 bypass's. The search alternates the paths at each rate, so they share the machine's mood.
 """
@@ -272,6 +273,9 @@ def main(argv=None) -> int:
     parser.add_argument("--search", action="store_true", help="highest clean call rate per path")
     parser.add_argument("--step", type=float, default=1.25, help="--search: rate factor")
     parser.add_argument("--max-rate", type=float, default=1000, help="--search: stop there")
+    parser.add_argument(
+        "--step-seconds", type=float, default=10, help="--search: seconds of calls per step"
+    )
     args = parser.parse_args(argv)
     if not env("FS_ESL_HOST"):
         print("FS_ESL_HOST not set: no FreeSWITCH to measure, skipped")
@@ -331,9 +335,10 @@ def search(paths: list[str], args, fs_pid: int, workdir: Path) -> int:
     """Raise the rate until a path fails more than 1 %; the last clean rate per path."""
     clean_rate = {path: 0.0 for path in paths}
     searching = list(paths)
-    rate = args.rate
+    rate, least_calls = args.rate, args.calls
     while searching and rate <= args.max_rate:
         args.rate = rate
+        args.calls = max(least_calls, int(rate * args.step_seconds))  # a sustained rate
         for path in list(searching):
             figures = measure(path, args, fs_pid, workdir)
             print(f"{path:9s} " + " ".join(f"{k}={v:.3f}" for k, v in figures.items()))
@@ -343,7 +348,7 @@ def search(paths: list[str], args, fs_pid: int, workdir: Path) -> int:
                 searching.remove(path)
         rate = round(rate * args.step, 1)
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
-    print(f"\nhighest rate with >= {CLEAN:.0%} clean calls ({args.calls} calls per step):")
+    print(f"\nhighest rate with >= {CLEAN:.0%} clean calls ({args.step_seconds:g} s per step):")
     for path, found in clean_rate.items():
         ratio = found / clean_rate["bypass"] if clean_rate.get("bypass") else 0
         print(f"{path:9s}  {found:6.1f}/s" + (f"  {ratio:.2f}x bypass" if path != "bypass" else ""))
