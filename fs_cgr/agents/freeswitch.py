@@ -61,7 +61,7 @@ from fs_cgr.esl import ESLError, OutboundServer, commands, frames
 from fs_cgr.esl.commands import UnsafeArgument
 from fs_cgr.fschannel import EMBEDDED_MARKER, NO_CHARGING, Defaults, FSEvent, validate
 from fs_cgr.peers import AllowList
-from fs_cgr.resources.service import ResourceUnavailable
+from fs_cgr.resources.service import ResourceUnauthorized, ResourceUnavailable
 from fs_cgr.routes.service import format_cgr_routes, route_ids
 from fs_cgr.sessions.service import INSUFFICIENT_FUNDS
 from fs_cgr.sessions.subsystems import SessionSubsystems, SubsystemError
@@ -76,7 +76,7 @@ NO_DESTINATION_CAUSE = "MANDATORY_IE_MISSING"
 UNSAFE_DESTINATION_CAUSE = "INVALID_NUMBER_FORMAT"  # a number or context no command may carry
 REFUSALS = (
     (UnauthorizedDestination, notify.UNAUTHORIZED_DESTINATION),
-    (ResourceUnavailable, notify.RESOURCE_UNAVAILABLE),
+    ((ResourceUnavailable, ResourceUnauthorized), notify.RESOURCE_UNAVAILABLE),
     ((InsufficientCredit, AccountNotFound, AccountDisabled), notify.INSUFFICIENT_FUNDS),
     ((MandatoryMissing, InvalidArgument, ValueError), notify.MISSING_PARAMETER),
 )
@@ -315,6 +315,15 @@ class FreeSwitchAgent:
             raise
         return True
 
+    def resources_free(self, event: dict) -> None:
+        """Whether the call could take a resource unit, taking none; a call no resource
+        profile matches is free. Over a limit: SubsystemError caused by ResourceUnavailable."""
+        try:
+            self.subsystems.authorize_resources(event["Tenant"], event)
+        except SubsystemError as exc:
+            if not isinstance(exc.cause, NotFound):
+                raise
+
     def release(self, event: dict) -> None:
         """Give back the call's resource units; failures only leave them to the UsageTTL."""
         try:
@@ -512,8 +521,8 @@ class Call:
             if flags.attributes:
                 self.alterations = _alterations(attributes, tenant)
             reply = agent.sessions.authorize(event, get_max_usage=flags.max_usage_asked(prepaid))
-            if flags.resources and agent.allocate(event, self.defaults.origin_host):
-                self.allocated = event
+            if flags.resources:
+                self._hold_resources(event)
         except Exception as exc:
             verdict = refusal(exc)
             log_refusal(self.uuid, verdict, exc)
@@ -528,6 +537,15 @@ class Call:
         if "MaxUsage" in reply:
             variables["cgr_max_usage"] = str(reply["MaxUsage"] // 1_000_000_000)
         return variables
+
+    def _hold_resources(self, event: dict) -> None:
+        """Async socket: one resource unit now, released at hangup. Static socket: only
+        whether one is free; the link takes it at answer, as CGrateS' agent (and the
+        embedded path) do. Over a limit: SubsystemError caused by ResourceUnavailable."""
+        if self.conn.static:
+            self.agent.resources_free(event)
+        elif self.agent.allocate(event, self.defaults.origin_host):
+            self.allocated = event
 
     def _channel_values(self, values: dict[str, str], reserved) -> dict[str, str]:
         """The altered fields FreeSWITCH can take as channel variables; the others (and any

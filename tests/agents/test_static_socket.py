@@ -187,3 +187,43 @@ def test_money_check_over_many_concurrent_static_socket_calls(lab):
         dry="0.03",
         talk=4,
     )
+
+
+SEED_FLAGS = "*resources;*attributes;*sessions;*routes;*thresholds;*stats;*accounts"
+
+
+def one_call_limit(limit: int) -> dict:
+    return {
+        "Tenant": "cgrates.org", "ID": "RES_1001", "UsageTTL": "1h", "Limit": limit,
+        "FilterIDs": ["*string:~*req.Account:1001"], "Weight": 10,
+    }  # fmt: skip
+
+
+def test_call_over_its_resource_limit_is_refused_busy(lab):
+    lab.topup("1001", "1")
+    lab.node.resources.set_profile(one_call_limit(0))
+    call = place(lab, cgr_flags=SEED_FLAGS)
+    assert call.vars["cgr_notify"] == notify.RESOURCE_UNAVAILABLE
+    assert call.channel.hangup_cause == "USER_BUSY" and lab.node.accounts.net == 0
+
+
+def test_unit_is_taken_at_answer_and_given_back_at_hangup(lab):
+    """The verdict only asks whether a unit is free (CGrateS' AuthorizeEvent); the answer,
+    seen over the link, takes it (InitiateSession), the hangup gives it back."""
+    lab.topup("1001", "1")
+    lab.node.resources.set_profile(one_call_limit(1))
+    first = place(lab, cgr_flags=SEED_FLAGS)
+    assert first.vars["cgr_notify"] == notify.AUTH_OK
+    assert lab.node.resources.owned(lab.agent.owner("fs1")) == []  # nothing held yet
+    answer(lab, first)
+    assert [u[2] for u in lab.node.resources.owned(lab.agent.owner("fs1"))] == [first.uuid]
+    assert place(lab, cgr_flags=SEED_FLAGS).vars["cgr_notify"] == notify.RESOURCE_UNAVAILABLE
+    first.hangup()
+    lab.cdr_of(first)
+    wait_until(lambda: not lab.node.resources.owned(lab.agent.owner("fs1")), 5, "the unit back")
+    assert place(lab, cgr_flags=SEED_FLAGS).vars["cgr_notify"] == notify.AUTH_OK
+
+
+def test_no_resource_profile_means_no_limit(lab):
+    lab.topup("1001", "1")
+    assert place(lab, cgr_flags=SEED_FLAGS).vars["cgr_notify"] == notify.AUTH_OK
