@@ -99,8 +99,14 @@ class FreeSwitchAgent:
         self.subsystems = SessionSubsystems(node)
         self.calls: dict[str, Call] = {}  # uuid -> call whose socket is still open
         self.embedded = EmbeddedCalls(self)  # calls authorized in FreeSWITCH (mod_python3)
+        # static-socket calls authorized whose answer the link has not shown yet:
+        # uuid -> (box alias, when the verdict was given)
+        self.unanswered: dict[str, tuple[str, float]] = {}
         self.links = FreeSwitchLinks(
-            self.config.event_socket_conns, self._link_hangup, on_answer=self.embedded.answered
+            self.config.event_socket_conns,
+            self._link_hangup,
+            on_answer=self.embedded.answered,
+            on_connect=self._link_connected,
         )
         self.sync = ChannelSync(
             self.links,
@@ -227,6 +233,23 @@ class FreeSwitchAgent:
                 raise CommandFailed(str(exc)) from None
 
         return api
+
+    def _link_connected(self, link) -> None:
+        """A link (re)connected: a static-socket call of its box authorized before, whose
+        answer may have come while the link was down, would go on uncharged: it is ended
+        (fail closed, as a socket lost before the answer)."""
+        now = time.monotonic()
+        missed = [
+            uuid
+            for uuid, (alias, at) in self.unanswered.items()
+            if alias == link.alias and at < now
+        ]
+        for uuid in missed:
+            del self.unanswered[uuid]
+            log.error(
+                "call %s: link to %s was down before its answer; killing it", uuid, link.alias
+            )
+            gevent.spawn(link.kill, uuid)
 
     # -- calls whose socket is gone ------------------------------------------------
     def _adopt(self, call) -> None:
@@ -471,19 +494,23 @@ class Call:
             self._set_verdict({"cgr_notify": notify.SYSTEM_ERROR})
             return
         variables = self._verdict(event)
-        if variables["cgr_notify"] == notify.AUTH_OK:
+        authorized = variables["cgr_notify"] == notify.AUTH_OK
+        if authorized:
             variables[EMBEDDED_MARKER] = "true"
-        self._set_verdict(variables)
+        if self._set_verdict(variables) and authorized:
+            self.agent.unanswered[self.uuid] = (self.link.alias, time.monotonic())
 
-    def _set_verdict(self, variables: dict) -> None:
+    def _set_verdict(self, variables: dict) -> bool:
         """One round trip; a verdict FreeSWITCH did not take ends the call (fail closed)."""
         try:
             lines = commands.set_variables(self.uuid, variables)
             for reply in self._send_all([frames.api(line) for line in lines]):
                 checked(reply.text)
+            return True
         except (CommandFailed, UnsafeArgument) as exc:
             log.error("call %s: the verdict was not given (%s); killing it", self.uuid, exc)
             self._kill_unauthorized()
+            return False
 
     # -- async socket: the verdict, the transfer, then the socket follows ----------
     def _authorize(self) -> bool:

@@ -73,11 +73,17 @@ class FreeSwitchLink:
     CHANNEL_HANGUP_COMPLETE, ``on_answer(link, event)`` their CHANNEL_ANSWER."""
 
     def __init__(
-        self, conn_config, on_hangup, command_timeout: float = COMMAND_TIMEOUT, on_answer=None
+        self,
+        conn_config,
+        on_hangup,
+        command_timeout: float = COMMAND_TIMEOUT,
+        on_answer=None,
+        on_connect=None,
     ):
         self.alias = conn_config.alias or conn_config.address
         self.on_hangup = on_hangup
         self.on_answer = on_answer
+        self.on_connect = on_connect  # on_connect(link) after every (re)connection
         self.command_timeout = command_timeout
         self.core_uuid = ""
         self.client = InboundClient(
@@ -153,6 +159,8 @@ class FreeSwitchLink:
             return
         if reply and not reply.startswith("-"):
             self.core_uuid = reply
+        if self.on_connect is not None:
+            self.on_connect(self)
 
     def _read_events(self) -> None:
         while True:
@@ -174,10 +182,16 @@ class FreeSwitchLinks:
     """Every configured box; calls are matched to their box by Core-UUID."""
 
     def __init__(
-        self, conn_configs, on_hangup, command_timeout: float = COMMAND_TIMEOUT, on_answer=None
+        self,
+        conn_configs,
+        on_hangup,
+        command_timeout: float = COMMAND_TIMEOUT,
+        on_answer=None,
+        on_connect=None,
     ):
         self.links = [
-            FreeSwitchLink(conf, on_hangup, command_timeout, on_answer) for conf in conn_configs
+            FreeSwitchLink(conf, on_hangup, command_timeout, on_answer, on_connect)
+            for conf in conn_configs
         ]
 
     def start(self) -> "FreeSwitchLinks":

@@ -227,3 +227,19 @@ def test_unit_is_taken_at_answer_and_given_back_at_hangup(lab):
 def test_no_resource_profile_means_no_limit(lab):
     lab.topup("1001", "1")
     assert place(lab, cgr_flags=SEED_FLAGS).vars["cgr_notify"] == notify.AUTH_OK
+
+
+def test_link_lost_before_the_answer_ends_the_call_fail_closed(lab):
+    """Its answer may have come while the link was down: it would go on uncharged."""
+    lab.topup("1001", "1")
+    waiting = place(lab)
+    talking = place(lab)
+    answer(lab, talking)
+    lab.sim.drop_inbound()
+    wait_until(lambda: not waiting.channel.alive, 5, "the unanswered call killed")
+    assert waiting.channel.hangup_cause == "MANAGER_REQUEST"
+    assert talking.channel.alive and lab.session(talking) is not None  # followed as before
+    talking.hangup()
+    cdr = lab.cdr_of(talking)
+    assert cdr["Cost"] == per_second_cost(billed(talking)) == START - lab.balance("1001")
+    assert lab.agent.unanswered == {}
