@@ -151,7 +151,13 @@ class FreeSwitchLink:
                 log.error("FreeSWITCH %s: hupall %s failed: %s", self.alias, request_type, exc)
 
     def _connected(self, client) -> None:
-        """Learn the box's Core-UUID, which names it in the outbound sockets' channel data."""
+        """Learn the box's Core-UUID, which names it in the outbound sockets' channel data,
+        then tell ``on_connect``."""
+        self._learn_core_uuid(client)
+        if self.on_connect is not None:
+            self.on_connect(self)
+
+    def _learn_core_uuid(self, client) -> None:
         try:
             reply = client.api("global_getvar core_uuid", self.command_timeout).text.strip()
         except ESLError as exc:
@@ -159,8 +165,6 @@ class FreeSwitchLink:
             return
         if reply and not reply.startswith("-"):
             self.core_uuid = reply
-        if self.on_connect is not None:
-            self.on_connect(self)
 
     def _read_events(self) -> None:
         while True:
