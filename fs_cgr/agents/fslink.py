@@ -253,9 +253,11 @@ class FreeSwitchLinks:
 class ChannelSync:
     """Sessions against what FreeSWITCH says it has: after a restart, and periodically.
 
-    A session is ended here ONLY when its box answered a whole ``show channels`` without
-    it (a timeout or an unreadable reply ends nothing), its outbound socket is not
-    following it (``followed(uuid)``) and it existed before the list was asked for.
+    A session is ended here ONLY when its box answered two whole ``show channels`` in a
+    row without it (a timeout or an unreadable reply ends nothing, and FreeSWITCH writes
+    new channels into the table ``show channels`` reads from a queue, late under load),
+    its outbound socket is not following it (``followed(uuid)``) and it existed before
+    the first of them was asked for.
     Without a HANGUP_COMPLETE the real usage is unknown: the session is charged up to
     the last moment a list showed the channel (never more than was paid, for prepaid),
     so a lost event never overcharges.
@@ -268,6 +270,7 @@ class ChannelSync:
         self.on_disconnect = on_disconnect
         self.interval = interval
         self.last_seen: dict[str, object] = {}  # CGRID -> when a list last showed its channel
+        self.missing: set[str] = set()  # CGRIDs the last whole list lacked (ended if the next does)
         self.recovered = False
         self._loop = None
 
@@ -343,10 +346,15 @@ class ChannelSync:
                 continue
             if session.origin_id in channels:
                 self.last_seen[session.cgrid] = seen_at
+                self.missing.discard(session.cgrid)
+            elif session.cgrid not in self.missing:
+                self.missing.add(session.cgrid)
             elif self._end(session):
                 ended.append(session.cgrid)
-        for cgrid in set(self.last_seen) - {s.cgrid for s in self.sessions.active()}:
+        active = {s.cgrid for s in self.sessions.active()}
+        for cgrid in set(self.last_seen) - active:
             del self.last_seen[cgrid]
+        self.missing &= active
         return ended
 
     def _channels_of(self, origin_host: str, live: dict) -> frozenset[str] | None:
