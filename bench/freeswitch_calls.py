@@ -2,6 +2,7 @@
 
     FS_ESL_HOST=127.0.0.1 FS_ESL_PASSWORD=... FS_SIP=192.0.2.2:5060 FS_SIP_PASSWORD=... \\
         python bench/freeswitch_calls.py --rate 50 --calls 100 --runs 3
+    ... python bench/freeswitch_calls.py --search --rate 40 --calls 300 --paths bypass,socket
 
 Skips (exit 0) without FS_ESL_HOST. FreeSWITCH runs freeswitch_conf/ with mod_python3
 (docs/freeswitch.md) and an extension answering FS_BENCH_NUMBER (7700) with ``echo``; the
@@ -10,8 +11,10 @@ three paths are three SIP users calling it with digest auth:
 bypass    FS_BENCH_BYPASS_USER (1000): no cgr_reqtype, fs_cgr never sees the call;
 embedded  FS_BENCH_EMBEDDED_USER (1010): cgr_reqtype *prepaid, its user_context runs
           00_fs_cgr_embedded.xml.inactive (the mod_python3 handler);
-socket    FS_BENCH_SOCKET_USER (1001): cgr_reqtype *prepaid, 00_fs_cgr.xml (outbound socket
-          + uuid_transfer).
+socket    FS_BENCH_SOCKET_USER (1001): cgr_reqtype *prepaid, 00_fs_cgr.xml (static outbound
+          socket, the verdict read in the same extension);
+<other>   FS_BENCH_<OTHER>_USER: any other path, e.g. ``async`` for a user whose context
+          runs the earlier ``socket ... async full`` + uuid_transfer dialplan.
 
 This process runs the node (JSON-RPC on FS_CGR_API, 127.0.0.1:2080, the handler's default
 URL; the outbound socket server on 127.0.0.1:8084; the inbound link to FS_ESL_HOST) with
@@ -19,6 +22,12 @@ embedded databases. Per path and run: SIPp's INVITE -> 200 OK times (p50/p99 ms,
 INVITE to the 200, the 407 challenge included), the clean call rate (SIPp's successful /
 created), and CPU per call from /proc of FreeSWITCH and of this process. Paths alternate
 within each run; medians over the runs are printed. Keep runs short on a shared machine.
+
+``--search``: per path, the highest call rate whose calls end clean (>= 99 %): runs of
+``--step-seconds`` of calls (at least ``--calls``) from ``--rate`` up by ``--step`` (x1.25)
+until one fails more than 1 %;
+each run's figures are printed, then per path the last clean rate and its ratio to
+bypass's. The search alternates the paths at each rate, so they share the machine's mood.
 """
 
 import argparse
@@ -150,7 +159,7 @@ def percentile(values: list[float], fraction: float) -> float:
 class Node:
     """The fs_cgr node of the embedded and socket paths, in this process."""
 
-    def __init__(self, no_cdr: bool = False):
+    def __init__(self, users, no_cdr: bool = False):
         from fs_cgr.agents.freeswitch import FreeSwitchAgent
         from fs_cgr.api.server import ApiServer
         from fs_cgr.app import Node as FsCgrNode
@@ -181,7 +190,7 @@ class Node:
         self.api = ApiServer(self.node, env("FS_CGR_API", "127.0.0.1:2080"))
         self.api.start()
         self.agent = FreeSwitchAgent(self.node).start()
-        for user in (env("FS_BENCH_EMBEDDED_USER", "1010"), env("FS_BENCH_SOCKET_USER", "1001")):
+        for user in users:  # the charged paths' accounts
             self.node.accounts.add_balance("cgrates.org", user, "*monetary", "100000")
 
     def close(self) -> None:
@@ -226,15 +235,24 @@ def run_sipp(user: str, args, workdir: Path) -> dict:
     }
 
 
+DEFAULT_USERS = {"bypass": "1000", "embedded": "1010", "socket": "1001"}
+
+
+def user_of(path: str) -> str:
+    user = env(f"FS_BENCH_{path.upper()}_USER", DEFAULT_USERS.get(path, ""))
+    if not user:
+        raise SystemExit(f"path {path!r}: set FS_BENCH_{path.upper()}_USER")
+    return user
+
+
 def measure(path: str, args, fs_pid: int, workdir: Path) -> dict:
-    user = env(
-        f"FS_BENCH_{path.upper()}_USER", {"bypass": "1000", "embedded": "1010"}.get(path, "1001")
-    )
+    user = user_of(path)
     fs_before, own_before = process_cpu(fs_pid), own_cpu()
     result = run_sipp(user, args, workdir)
     gevent.sleep(args.settle)  # hangups, terminates and CDRs of the last calls
     calls = max(1, result["created"])
     return {
+        "rate": args.rate,
         "p50": percentile(result["rtts"], 0.50),
         "p99": percentile(result["rtts"], 0.99),
         "clean": result["ok"] / calls,
@@ -252,14 +270,26 @@ def main(argv=None) -> int:
     parser.add_argument("--settle", type=float, default=1.0, help="seconds after SIPp ends")
     parser.add_argument("--paths", default=",".join(PATHS))
     parser.add_argument("--no-cdr", action="store_true", help="freeswitch_agent.create_cdr off")
+    parser.add_argument("--search", action="store_true", help="highest clean call rate per path")
+    parser.add_argument("--step", type=float, default=1.25, help="--search: rate factor")
+    parser.add_argument("--max-rate", type=float, default=1000, help="--search: stop there")
+    parser.add_argument(
+        "--step-seconds", type=float, default=10, help="--search: seconds of calls per step"
+    )
     args = parser.parse_args(argv)
     if not env("FS_ESL_HOST"):
         print("FS_ESL_HOST not set: no FreeSWITCH to measure, skipped")
         return 0
     fs_pid = freeswitch_pid()
-    node = Node(args.no_cdr)
-    workdir = Path(tempfile.mkdtemp(prefix="fs-cgr-sipp-"))
     paths = args.paths.split(",")
+    node = Node([user_of(path) for path in paths if path != "bypass"], args.no_cdr)
+    workdir = Path(tempfile.mkdtemp(prefix="fs-cgr-sipp-"))
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    if args.search:
+        try:
+            return search(paths, args, fs_pid, workdir)
+        finally:
+            node.close()
     runs = {path: [] for path in paths}
     try:
         for run in range(args.runs):
@@ -282,6 +312,7 @@ def main(argv=None) -> int:
             f"{path:9s}  {m['p50']:15.1f}  {m['p99']:8.1f}  {m['clean']:6.3f}  "
             f"{m['fs_cpu_ms']:19.2f}  {m['fscgr_cpu_ms']:15.2f}"
         )
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
     if "bypass" in medians:
         base = medians["bypass"]
         for path in (p for p in paths if p != "bypass"):
@@ -294,6 +325,33 @@ def main(argv=None) -> int:
                 f"+{added_cpu:.2f} ms CPU/call (FreeSWITCH + fs-cgr), "
                 f"clean rate {m['clean'] / base['clean'] if base['clean'] else 0:.3f}x"
             )
+    return 0
+
+
+CLEAN = 0.99  # the share of calls that must succeed at a rate the search accepts
+
+
+def search(paths: list[str], args, fs_pid: int, workdir: Path) -> int:
+    """Raise the rate until a path fails more than 1 %; the last clean rate per path."""
+    clean_rate = {path: 0.0 for path in paths}
+    searching = list(paths)
+    rate, least_calls = args.rate, args.calls
+    while searching and rate <= args.max_rate:
+        args.rate = rate
+        args.calls = max(least_calls, int(rate * args.step_seconds))  # a sustained rate
+        for path in list(searching):
+            figures = measure(path, args, fs_pid, workdir)
+            print(f"{path:9s} " + " ".join(f"{k}={v:.3f}" for k, v in figures.items()))
+            if figures["clean"] >= CLEAN:
+                clean_rate[path] = rate
+            else:
+                searching.remove(path)
+        rate = round(rate * args.step, 1)
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+    print(f"\nhighest rate with >= {CLEAN:.0%} clean calls ({args.step_seconds:g} s per step):")
+    for path, found in clean_rate.items():
+        ratio = found / clean_rate["bypass"] if clean_rate.get("bypass") else 0
+        print(f"{path:9s}  {found:6.1f}/s" + (f"  {ratio:.2f}x bypass" if path != "bypass" else ""))
     return 0
 
 

@@ -113,6 +113,7 @@ class FreeSwitchAgentConfig:
     hangup_on_shutdown: bool = True
     linger: int = _seconds("10s")
     max_connections: int = 10000
+    shed_after: int = _duration("500ms")  # a call waiting longer for its verdict is refused
     create_cdr: bool = True
     allow_from: list[str] = field(default_factory=lambda: list(LOOPBACK))
 

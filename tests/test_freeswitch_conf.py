@@ -3,7 +3,9 @@ a dialplan that branches on exactly the cgr_notify values the agent sets, no def
 
 ``hunt`` replays FreeSWITCH's XML dialplan hunt over our extensions (conditions in order,
 ``break`` on-false/on-true/always/never, ``continue``), so the tests check which actions a
-channel with given variables would really get.
+channel with given variables would really get. ``run`` plays a socket call: the hunt of
+00_fs_cgr.xml before fs_cgr's verdict, then, where ``execute_extension`` comes, the hunt of
+the verdict context with the variables fs_cgr set.
 """
 
 import re
@@ -17,6 +19,9 @@ from fs_cgr.agents import notify
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "freeswitch_conf"
 DIALPLAN = CONF / "dialplan" / "default" / "00_fs_cgr.xml"
+VERDICT_DIALPLAN = CONF / "dialplan" / "fs_cgr_verdict.xml"
+VERDICT_STEP = ("execute_extension", "fs_cgr_verdict XML fs_cgr_verdict")
+SOCKET = ("socket", "127.0.0.1:8084 full")
 EMBEDDED_DIALPLAN = CONF / "dialplan" / "default" / "00_fs_cgr_embedded.xml.inactive"
 PYTHON_CONF = CONF / "autoload_configs" / "python.conf.xml"
 EVENT_SOCKET = CONF / "autoload_configs" / "event_socket.conf.xml"
@@ -35,10 +40,11 @@ ROUTES = "ARRAY::2|:supplier2|:supplier1"
 
 
 def _extensions(dialplan=DIALPLAN):
-    return ET.parse(dialplan).getroot().findall("extension")
+    return list(ET.parse(dialplan).getroot().iter("extension"))
 
 
 LOADED_VARS = {"fs_cgr_vars_loaded": "true"}  # what fs_cgr_vars.xml sets
+LOADED = {**LOADED_VARS, "fs_cgr_verdict_loaded": "true"}  # ... and fs_cgr_verdict.xml
 
 
 def _field_value(field: str, variables: dict, globals_: dict) -> str:
@@ -56,7 +62,7 @@ def _field_value(field: str, variables: dict, globals_: dict) -> str:
 
 
 def hunt(
-    variables: dict, globals_: dict = LOADED_VARS, dialplan=DIALPLAN
+    variables: dict, globals_: dict = LOADED, dialplan=DIALPLAN
 ) -> tuple[list[tuple[str, str]], bool]:
     """(actions queued by our extensions, whether the hunt stopped in our file)."""
     actions = []
@@ -81,6 +87,23 @@ def hunt(
     return actions, False
 
 
+def run(before: dict, verdict: dict) -> tuple[list[tuple[str, str]], bool]:
+    """A socket call: 00_fs_cgr.xml hunted with ``before``; the actions up to the socket,
+    then (fs_cgr having set ``verdict``) those of the verdict context, then the rest.
+    The bool: whether the call ends in our files (a refusal hangs up)."""
+    actions, stopped = hunt(before)
+    ran = []
+    for action in actions:
+        if action == VERDICT_STEP:
+            found, _ = hunt({**before, **verdict}, dialplan=VERDICT_DIALPLAN)
+            ran += found
+            if "hangup" in {app for app, _ in found}:
+                return ran, True
+        else:
+            ran.append(action)
+    return ran, stopped
+
+
 def _responses(actions):
     return [data for app, data in actions if app == "respond"]
 
@@ -102,17 +125,22 @@ def test_pre_processor_reads_every_line(path):
             assert text.startswith("<X-PRE-PROCESS ") and text.endswith("/>"), line
 
 
-def test_only_well_formed_dialplan_elements():
+@pytest.mark.parametrize("dialplan", [DIALPLAN, VERDICT_DIALPLAN], ids=["socket", "verdict"])
+def test_only_well_formed_dialplan_elements(dialplan):
     allowed = {"extension", "condition", "action", "anti-action"}
-    for element in ET.parse(DIALPLAN).getroot().iter():
-        assert element.tag == "include" or element.tag in allowed, element.tag
+    for element in ET.parse(dialplan).getroot().iter():
+        assert element.tag in ("include", "context", "X-PRE-PROCESS") or element.tag in allowed
         if element.tag in ("action", "anti-action"):
             assert element.get("application"), ET.tostring(element)
         if element.tag == "condition" and element.get("field", "").startswith("cgr_"):
             pytest.fail(f"condition on {element.get('field')} without ${{}} reads nothing")
 
 
-@pytest.mark.parametrize("dialplan", [DIALPLAN, EMBEDDED_DIALPLAN], ids=["socket", "embedded"])
+@pytest.mark.parametrize(
+    "dialplan",
+    [DIALPLAN, VERDICT_DIALPLAN, EMBEDDED_DIALPLAN],
+    ids=["socket", "verdict", "embedded"],
+)
 def test_no_condition_field_is_expanded_at_load(dialplan):
     """``field="$${x}"`` becomes x's value at load, which FreeSWITCH reads as a variable
     name: the condition never holds (seen on 1.10.12 with fs_cgr_vars_loaded)."""
@@ -131,11 +159,11 @@ def test_notify_values_are_the_agents():
     )
 
 
-@pytest.mark.parametrize("value", notify.ALL + ("AUTH_OK", "-SOMETHING_NEW", "+AUTH_OK "))
+@pytest.mark.parametrize("value", notify.ALL + ("", "AUTH_OK", "-SOMETHING_NEW", "+AUTH_OK "))
 def test_each_verdict_has_exactly_one_branch(value):
     matching = [
         extension.get("name")
-        for extension in _extensions()
+        for extension in _extensions(VERDICT_DIALPLAN)
         for condition in extension.findall("condition")
         if condition.get("field") == "${cgr_notify}"
         and re.search(condition.get("expression"), value)
@@ -143,12 +171,25 @@ def test_each_verdict_has_exactly_one_branch(value):
     assert len(matching) == 1, (value, matching)
 
 
-def test_first_pass_goes_to_fs_cgr_async_full_and_fails_closed():
+def test_verdict_context_is_the_one_the_dialplan_runs():
+    context = ET.parse(VERDICT_DIALPLAN).getroot().find("context")
+    step, dialplan, name = VERDICT_STEP[1].split()
+    assert context.get("name") == name == step and dialplan == "XML"
+    marker = 'cmd="set" data="fs_cgr_verdict_loaded=true"'
+    assert marker in VERDICT_DIALPLAN.read_text()
+
+
+def test_charged_call_goes_to_fs_cgr_in_its_own_thread_then_reads_the_verdict():
     actions, stopped = hunt({"cgr_reqtype": "*prepaid"})
-    assert actions[0] == ("socket", "127.0.0.1:8084 async full")
-    # what follows the socket runs only when fs_cgr gave no verdict
-    assert _responses(actions) == ["503 Service Unavailable"]
-    assert stopped
+    assert actions == [SOCKET, VERDICT_STEP]  # static socket ("full", no "async")
+    assert not stopped  # no transfer and no second pass: the routing after it runs next
+
+
+def test_no_verdict_fails_closed():
+    """fs_cgr unreachable, or it closed the socket without a verdict: 503, hung up."""
+    actions, stopped = run({"cgr_reqtype": "*prepaid"}, {})
+    assert stopped and _responses(actions) == ["503 Service Unavailable"]
+    assert actions[-1] == ("hangup", "NORMAL_TEMPORARY_FAILURE")
 
 
 def test_call_without_reqtype_never_reaches_fs_cgr():
@@ -157,44 +198,57 @@ def test_call_without_reqtype_never_reaches_fs_cgr():
 
 
 def test_auth_ok_continues_to_operator_routing_with_best_route():
-    actions, stopped = hunt(
-        {"cgr_reqtype": "*prepaid", "cgr_notify": notify.AUTH_OK, "cgr_routes": ROUTES}
+    actions, stopped = run(
+        {"cgr_reqtype": "*prepaid"}, {"cgr_notify": notify.AUTH_OK, "cgr_routes": ROUTES}
     )
     assert not stopped
-    assert ("set", "cgr_route=${cgr_routes[1]}") in actions
-    assert not _responses(actions) and ("socket", "127.0.0.1:8084 async full") not in actions
+    assert actions == [SOCKET, ("set", "cgr_route=${cgr_routes[1]}")]
 
 
 def test_auth_ok_without_routes_sets_no_route():
-    actions, stopped = hunt({"cgr_reqtype": "*postpaid", "cgr_notify": notify.AUTH_OK})
-    assert not stopped
-    assert [app for app, _ in actions] == ["log"]
+    actions, stopped = run({"cgr_reqtype": "*postpaid"}, {"cgr_notify": notify.AUTH_OK})
+    assert not stopped and actions == [SOCKET]
+
+
+@pytest.mark.parametrize("variables", [{}, {"cgr_reqtype": "*prepaid", "cgr_notify": "+AUTH_OK"}])
+def test_socket_is_skipped_without_reqtype_or_with_a_verdict(variables):
+    """A call the operator's dialplan transfers after +AUTH_OK is not asked again."""
+    assert hunt(variables) == ([], False)
 
 
 @pytest.mark.parametrize(
-    ("value", "response"),
+    ("value", "response", "cause"),
     [
-        (notify.INSUFFICIENT_FUNDS, "403 Forbidden"),
-        (notify.UNAUTHORIZED_DESTINATION, "403 Forbidden"),
-        (notify.MISSING_PARAMETER, "403 Forbidden"),
-        (notify.SYSTEM_ERROR, "503 Service Unavailable"),
-        (notify.RESOURCE_UNAVAILABLE, "486 Busy Here"),
-        ("AUTH_OK", "503 Service Unavailable"),
-        ("-SOMETHING_NEW", "503 Service Unavailable"),
+        (notify.INSUFFICIENT_FUNDS, "403 Forbidden", "CALL_REJECTED"),
+        (notify.UNAUTHORIZED_DESTINATION, "403 Forbidden", "CALL_REJECTED"),
+        (notify.MISSING_PARAMETER, "403 Forbidden", "CALL_REJECTED"),
+        (notify.SYSTEM_ERROR, "503 Service Unavailable", "NORMAL_TEMPORARY_FAILURE"),
+        (notify.RESOURCE_UNAVAILABLE, "486 Busy Here", "USER_BUSY"),
+        ("AUTH_OK", "503 Service Unavailable", "NORMAL_TEMPORARY_FAILURE"),
+        ("-SOMETHING_NEW", "503 Service Unavailable", "NORMAL_TEMPORARY_FAILURE"),
     ],
 )
-def test_refusals_respond_with_sip_code(value, response):
-    actions, stopped = hunt({"cgr_reqtype": "*prepaid", "cgr_notify": value})
+def test_refusals_respond_with_sip_code_then_hang_up(value, response, cause):
+    """respond, then hangup: loopback channels ignore respond, and a refused call must
+    never go on to the routing after the verdict."""
+    actions, stopped = run({"cgr_reqtype": "*prepaid"}, {"cgr_notify": value})
     assert stopped
     assert _responses(actions) == [response]
-    assert actions[-1] == ("respond", response)
+    assert actions[-2:] == [("respond", response), ("hangup", cause)]
 
 
-def test_no_proto_specific_hangup_cause():
-    """set proto_specific_hangup_cause=sip:403 + hangup gives 480 on FreeSWITCH 1.10.12."""
-    actions = [(a.get("application"), a.get("data", "")) for a in ET.parse(DIALPLAN).iter()]
+@pytest.mark.parametrize("dialplan", [DIALPLAN, VERDICT_DIALPLAN], ids=["socket", "verdict"])
+def test_no_proto_specific_hangup_cause(dialplan):
+    """set proto_specific_hangup_cause=sip:403 + hangup gives 480 on FreeSWITCH 1.10.12:
+    every hangup comes right after the respond that gave the SIP code."""
+    root = ET.parse(dialplan).getroot()
+    actions = [(a.get("application"), a.get("data", "")) for a in root.iter()]
     assert not [data for _, data in actions if "proto_specific_hangup_cause" in data]
-    assert "hangup" not in {application for application, _ in actions}
+    for condition in root.iter("condition"):
+        for tag in ("action", "anti-action"):
+            apps = [a.get("application") for a in condition.iter(tag)]
+            for index, app in enumerate(apps):
+                assert app != "hangup" or apps[index - 1] == "respond", apps
 
 
 def _user(path):
@@ -256,6 +310,14 @@ def test_without_the_vars_file_charged_calls_are_refused_loudly():
     assert actions[0][0] == "socket"
 
 
+def test_without_the_verdict_file_charged_calls_are_refused_loudly():
+    """No fs_cgr_verdict.xml: execute_extension would find no context and the call would
+    go on whatever fs_cgr said; so the dialplan refuses it before the socket."""
+    actions, _ = hunt({"cgr_reqtype": "*prepaid"}, globals_=LOADED_VARS)
+    apps = [app for app, _ in actions]
+    assert apps[:3] == ["log", "respond", "hangup"] and "fs_cgr_verdict.xml" in actions[0][1]
+
+
 def test_vars_file_example_and_docker_set_the_loaded_marker():
     example = (CONF / "fs_cgr_vars.xml.example").read_text()
     compose = (DOCKER / "docker-compose.yml").read_text()
@@ -290,6 +352,7 @@ def test_one_variant_is_active():
     """FreeSWITCH includes dialplan/default/*.xml: the embedded variant ships inactive."""
     active = sorted(p.name for p in DIALPLAN.parent.glob("*.xml"))
     assert active == ["00_fs_cgr.xml"] and EMBEDDED_DIALPLAN.exists()
+    assert sorted(p.name for p in VERDICT_DIALPLAN.parent.glob("*.xml")) == [VERDICT_DIALPLAN.name]
 
 
 def test_embedded_first_pass_runs_the_handler_and_continues_to_routing():
@@ -314,5 +377,5 @@ def test_startup_script_preloads_the_module_the_dialplan_runs():
 
 @pytest.mark.parametrize("value", [v for v in notify.ALL if v != notify.AUTH_OK])
 def test_the_embedded_handler_refuses_as_the_socket_dialplan_does(value):
-    actions, _ = hunt({"cgr_reqtype": "*prepaid", "cgr_notify": value})
+    actions, _ = run({"cgr_reqtype": "*prepaid"}, {"cgr_notify": value})
     assert _responses(actions) == [notify.SIP_RESPONSES[value]]

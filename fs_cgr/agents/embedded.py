@@ -15,6 +15,9 @@ HANGUP_COMPLETE  the agent's ``end_of_call``, as for a socket call: answered
 
 Restart, journal and channel sync work as for a socket call whose socket is gone: the
 sessions are journaled by the session service and recovered against ``show channels``.
+
+A call authorized on a static outbound socket (``socket ... full``) carries the same
+marker and is followed here the same way once its socket closed.
 """
 
 import logging
@@ -38,10 +41,12 @@ class EmbeddedCalls:
         self.answering: dict[str, gevent.Greenlet] = {}  # uuid -> its initiate, while it runs
 
     def _followed(self, event) -> FSEvent | None:
-        """The event as an FSEvent when it is an embedded call's (not a socket call's)."""
+        """The event as an FSEvent when it is an embedded call's (not a socket call's); a
+        static-socket call the link now follows is no longer awaiting its answer."""
         fsev = FSEvent(event.headers)
         if not fsev.embedded or fsev.uuid in self.agent.calls:
             return None
+        self.agent.unanswered.pop(fsev.uuid, None)
         return fsev
 
     def answered(self, link, event) -> None:

@@ -1,18 +1,32 @@
 """FreeSWITCH agent: call control from the outbound socket's ``connect`` to the priced CDR.
 
-FreeSWITCH's ``socket 127.0.0.1:8084 async full`` hands each charged call to
-``Call`` (one greenlet per socket, bounded by ``max_connections``):
+FreeSWITCH's ``socket`` dialplan app hands each charged call to ``Call`` (one greenlet
+per socket, bounded by ``max_connections``). The socket's mode, which the ``connect``
+reply names, decides how the call is followed:
+
+``socket 127.0.0.1:8084 full`` (static, the shipped dialplan): the channel's own thread
+serves the socket and its dialplan goes on as soon as the socket closes.
 
 connect       authorize the call, ``uuid_setvar_multi`` cgr_notify (+ cgr_routes,
-              cgr_max_usage), ``uuid_transfer`` back to the number dialled; the
-              dialplan's second pass acts on cgr_notify.
+              cgr_max_usage, the link marker), close: the dialplan's next action
+              (``execute_extension`` of the verdict context) acts on cgr_notify. No
+              transfer, no second hunt, no socket for the rest of the call.
+ANSWER, HANGUP_COMPLETE
+              arrive on the box's inbound link and are handled as an embedded call's
+              (``agents.embedded``): the link marker says so.
+
+``socket 127.0.0.1:8084 async full`` (the dialplan of earlier releases): the socket
+stays with the call.
+
+connect       authorize, ``uuid_setvar_multi``, ``uuid_transfer`` back to the number
+              dialled; the dialplan's second pass acts on cgr_notify.
 ANSWER        ``sessions.initiate``: prepaid money is debited ahead of use; the session
               service calls ``disconnect`` when the paid time has run out.
 HANGUP_COMPLETE
               answered: ``sessions.terminate`` with FreeSWITCH's billmsec (refund,
               session cost, CDR); unanswered: only the CDR (``create_cdr``), as CGrateS.
 
-When a call's socket dies mid-call its session lives on: the inbound links
+When such a call's socket dies mid-call its session lives on: the inbound links
 (``fslink``) deliver its CHANNEL_HANGUP_COMPLETE and carry its ``uuid_kill``.
 
 With worker processes (docs/workers.md) only the worker holding the node duty subscribes
@@ -20,9 +34,14 @@ to link events; the others' links carry commands only. A worker whose call lost 
 socket hands the session over to the duty worker (journal owner ``released``), which
 adopts it, as it adopts the sessions of a worker that died, and finishes it with the
 hangup its link delivers.
+
+Either way a call that waited longer than ``shed_after`` for fs_cgr to get to it is
+refused at once (``-SYSTEM_ERROR``, no rating): fs_cgr is behind, and a quick 503 beats
+a verdict that comes too late for FreeSWITCH.
 """
 
 import logging
+import time
 from collections import OrderedDict
 
 import gevent
@@ -47,9 +66,9 @@ from fs_cgr.errors import (
 )
 from fs_cgr.esl import ESLError, OutboundServer, commands, frames
 from fs_cgr.esl.commands import UnsafeArgument
-from fs_cgr.fschannel import NO_CHARGING, Defaults, FSEvent, validate
+from fs_cgr.fschannel import EMBEDDED_MARKER, NO_CHARGING, Defaults, FSEvent, validate
 from fs_cgr.peers import AllowList
-from fs_cgr.resources.service import ResourceUnavailable
+from fs_cgr.resources.service import ResourceUnauthorized, ResourceUnavailable
 from fs_cgr.routes.service import format_cgr_routes, route_ids
 from fs_cgr.sessions.service import INSUFFICIENT_FUNDS
 from fs_cgr.sessions.subsystems import SessionSubsystems, SubsystemError
@@ -66,7 +85,7 @@ NO_DESTINATION_CAUSE = "MANDATORY_IE_MISSING"
 UNSAFE_DESTINATION_CAUSE = "INVALID_NUMBER_FORMAT"  # a number or context no command may carry
 REFUSALS = (
     (UnauthorizedDestination, notify.UNAUTHORIZED_DESTINATION),
-    (ResourceUnavailable, notify.RESOURCE_UNAVAILABLE),
+    ((ResourceUnavailable, ResourceUnauthorized), notify.RESOURCE_UNAVAILABLE),
     ((InsufficientCredit, AccountNotFound, AccountDisabled), notify.INSUFFICIENT_FUNDS),
     ((MandatoryMissing, InvalidArgument, ValueError), notify.MISSING_PARAMETER),
 )
@@ -89,6 +108,9 @@ class FreeSwitchAgent:
         self.subsystems = SessionSubsystems(node)
         self.calls: dict[str, Call] = {}  # uuid -> call whose socket is still open
         self.embedded = EmbeddedCalls(self)  # calls authorized in FreeSWITCH (mod_python3)
+        # static-socket calls authorized whose answer the link has not shown yet:
+        # uuid -> (box alias, when the verdict was given)
+        self.unanswered: dict[str, tuple[str, float]] = {}
         role = worker_role.current()
         self.link_events = role.follows_link_events
         self.adopts_others = self.link_events and role.workers > 1
@@ -96,6 +118,7 @@ class FreeSwitchAgent:
             self.config.event_socket_conns,
             self._link_hangup if self.link_events else None,
             on_answer=self.embedded.answered if self.link_events else None,
+            on_connect=self._link_connected,
         )
         self._heard: OrderedDict[str, tuple] = OrderedDict()  # uuid -> (event, defaults)
         self._adopter = None  # the greenlet of _adopt_while_asked
@@ -227,6 +250,23 @@ class FreeSwitchAgent:
 
         return api
 
+    def _link_connected(self, link) -> None:
+        """A link (re)connected: a static-socket call of its box authorized before, whose
+        answer may have come while the link was down, would go on uncharged: it is ended
+        (fail closed, as a socket lost before the answer)."""
+        now = time.monotonic()
+        missed = [
+            uuid
+            for uuid, (alias, at) in self.unanswered.items()
+            if alias == link.alias and at < now
+        ]
+        for uuid in missed:
+            del self.unanswered[uuid]
+            log.error(
+                "call %s: link to %s was down before its answer; killing it", uuid, link.alias
+            )
+            gevent.spawn(link.kill, uuid)
+
     # -- calls whose socket is gone ------------------------------------------------
     def _adopt(self, call) -> None:
         """The socket closed before HANGUP_COMPLETE: finish with the link's copy if it came
@@ -353,6 +393,15 @@ class FreeSwitchAgent:
             raise
         return True
 
+    def resources_free(self, event: dict) -> None:
+        """Whether the call could take a resource unit, taking none; a call no resource
+        profile matches is free. Over a limit: SubsystemError caused by ResourceUnavailable."""
+        try:
+            self.subsystems.authorize_resources(event["Tenant"], event)
+        except SubsystemError as exc:
+            if not isinstance(exc.cause, NotFound):
+                raise
+
     def release(self, event: dict) -> None:
         """Give back the call's resource units; failures only leave them to the UsageTTL."""
         try:
@@ -418,7 +467,8 @@ class Call:
         self.conn = conn
         self.uuid = conn.uuid
         self.channel = FSEvent(conn.channel)
-        self.defaults = agent.defaults(agent.links.for_channel(conn.channel))
+        self.link = agent.links.for_channel(conn.channel)
+        self.defaults = agent.defaults(self.link)
         self.answered = False
         self.hung_up = False
         self.link_hangup = None  # the inbound link's CHANNEL_HANGUP_COMPLETE, if it came first
@@ -445,6 +495,12 @@ class Call:
         except UnsafeArgument as exc:  # no command could name this channel safely
             log.error("call %s: not a FreeSWITCH channel: %s", self.uuid[:80], exc)
             return
+        if self._behind():
+            self._shed()
+            return
+        if self.conn.static:
+            self._give_verdict()
+            return
         try:
             followed = self._authorize()
         except (CommandFailed, UnsafeArgument) as exc:  # e.g. a route ID no command may carry
@@ -455,7 +511,67 @@ class Call:
             self._forget_channel_data()
             self._follow()
 
-    # -- connect: the verdict ------------------------------------------------------
+    # -- overload ------------------------------------------------------------------
+    def _behind(self) -> bool:
+        """The call waited longer than ``shed_after`` since its socket was accepted."""
+        limit = self.agent.config.shed_after / 1e9
+        return limit > 0 and time.monotonic() - self.conn.accepted_at > limit
+
+    def _shed(self) -> None:
+        """Refuse without rating: -SYSTEM_ERROR, the dialplan answers 503."""
+        log.warning("call %s: refused, fs_cgr is behind (shed_after exceeded)", self.uuid)
+        if self.conn.static:
+            self._set_verdict({"cgr_notify": notify.SYSTEM_ERROR})
+            return
+        try:
+            self.transfer_to = self._transfer_command()
+        except UnsafeArgument:
+            self.kill_cause = UNSAFE_DESTINATION_CAUSE
+        try:
+            self._transfer({"cgr_notify": notify.SYSTEM_ERROR}, follow=False)
+        except (CommandFailed, UnsafeArgument) as exc:
+            log.error("call %s: the verdict was not given (%s); killing it", self.uuid, exc)
+            self.agent.kill(self.uuid, self.defaults.origin_host)
+
+    # -- static socket: the verdict, then the link follows --------------------------
+    def _give_verdict(self) -> None:
+        """Set cgr_notify (and what goes with it) and let the socket close: the dialplan
+        goes on in the same extension. An authorized charged call also gets the link
+        marker, so its box's inbound link follows it from now on, as an embedded call."""
+        try:
+            event = self.channel.cgr_event(self.defaults)
+        except ValueError as exc:
+            log.warning("call %s: unreadable channel data: %s", self.uuid, exc)
+            self._set_verdict({"cgr_notify": notify.MISSING_PARAMETER})
+            return
+        if event["RequestType"] == NO_CHARGING:
+            self._set_verdict({"cgr_notify": notify.AUTH_OK})
+            return
+        if self.link is None or not self.link.connected:
+            # its answer and hangup would go unseen: never let such a call through
+            log.error("call %s: refused, no inbound link to its FreeSWITCH", self.uuid)
+            self._set_verdict({"cgr_notify": notify.SYSTEM_ERROR})
+            return
+        variables = self._verdict(event)
+        authorized = variables["cgr_notify"] == notify.AUTH_OK
+        if authorized:
+            variables[EMBEDDED_MARKER] = "true"
+        if self._set_verdict(variables) and authorized:
+            self.agent.unanswered[self.uuid] = (self.link.alias, time.monotonic())
+
+    def _set_verdict(self, variables: dict) -> bool:
+        """One round trip; a verdict FreeSWITCH did not take ends the call (fail closed)."""
+        try:
+            lines = commands.set_variables(self.uuid, variables)
+            for reply in self._send_all([frames.api(line) for line in lines]):
+                checked(reply.text)
+            return True
+        except (CommandFailed, UnsafeArgument) as exc:
+            log.error("call %s: the verdict was not given (%s); killing it", self.uuid, exc)
+            self._kill_unauthorized()
+            return False
+
+    # -- async socket: the verdict, the transfer, then the socket follows ----------
     def _authorize(self) -> bool:
         """Set the verdict and transfer the call back; True when the call must be followed."""
         try:
@@ -491,8 +607,8 @@ class Call:
             if flags.attributes:
                 self.alterations = _alterations(attributes, tenant)
             reply = agent.sessions.authorize(event, get_max_usage=flags.max_usage_asked(prepaid))
-            if flags.resources and agent.allocate(event, self.defaults.origin_host):
-                self.allocated = event
+            if flags.resources:
+                self._hold_resources(event)
         except Exception as exc:
             verdict = refusal(exc)
             log_refusal(self.uuid, verdict, exc)
@@ -507,6 +623,15 @@ class Call:
         if "MaxUsage" in reply:
             variables["cgr_max_usage"] = str(reply["MaxUsage"] // 1_000_000_000)
         return variables
+
+    def _hold_resources(self, event: dict) -> None:
+        """Async socket: one resource unit now, released at hangup. Static socket: only
+        whether one is free; the link takes it at answer, as CGrateS' agent (and the
+        embedded path) do. Over a limit: SubsystemError caused by ResourceUnavailable."""
+        if self.conn.static:
+            self.agent.resources_free(event)
+        elif self.agent.allocate(event, self.defaults.origin_host):
+            self.allocated = event
 
     def _channel_values(self, values: dict[str, str], reserved) -> dict[str, str]:
         """The altered fields FreeSWITCH can take as channel variables; the others (and any

@@ -80,11 +80,17 @@ class FreeSwitchLink:
     ``on_hangup`` the link subscribes to no event: it only carries commands."""
 
     def __init__(
-        self, conn_config, on_hangup, command_timeout: float = COMMAND_TIMEOUT, on_answer=None
+        self,
+        conn_config,
+        on_hangup,
+        command_timeout: float = COMMAND_TIMEOUT,
+        on_answer=None,
+        on_connect=None,
     ):
         self.alias = conn_config.alias or conn_config.address
         self.on_hangup = on_hangup
         self.on_answer = on_answer
+        self.on_connect = on_connect  # on_connect(link) after every (re)connection
         self.command_timeout = command_timeout
         self.core_uuid = ""
         self.client = InboundClient(
@@ -152,7 +158,13 @@ class FreeSwitchLink:
                 log.error("FreeSWITCH %s: hupall %s failed: %s", self.alias, request_type, exc)
 
     def _connected(self, client) -> None:
-        """Learn the box's Core-UUID, which names it in the outbound sockets' channel data."""
+        """Learn the box's Core-UUID, which names it in the outbound sockets' channel data,
+        then tell ``on_connect``."""
+        self._learn_core_uuid(client)
+        if self.on_connect is not None:
+            self.on_connect(self)
+
+    def _learn_core_uuid(self, client) -> None:
         try:
             reply = client.api("global_getvar core_uuid", self.command_timeout).text.strip()
         except ESLError as exc:
@@ -181,10 +193,16 @@ class FreeSwitchLinks:
     """Every configured box; calls are matched to their box by Core-UUID."""
 
     def __init__(
-        self, conn_configs, on_hangup, command_timeout: float = COMMAND_TIMEOUT, on_answer=None
+        self,
+        conn_configs,
+        on_hangup,
+        command_timeout: float = COMMAND_TIMEOUT,
+        on_answer=None,
+        on_connect=None,
     ):
         self.links = [
-            FreeSwitchLink(conf, on_hangup, command_timeout, on_answer) for conf in conn_configs
+            FreeSwitchLink(conf, on_hangup, command_timeout, on_answer, on_connect)
+            for conf in conn_configs
         ]
 
     def start(self) -> "FreeSwitchLinks":
@@ -242,9 +260,11 @@ class FreeSwitchLinks:
 class ChannelSync:
     """Sessions against what FreeSWITCH says it has: after a restart, and periodically.
 
-    A session is ended here ONLY when its box answered a whole ``show channels`` without
-    it (a timeout or an unreadable reply ends nothing), its outbound socket is not
-    following it (``followed(uuid)``) and it existed before the list was asked for.
+    A session is ended here ONLY when its box answered two whole ``show channels`` in a
+    row without it (a timeout or an unreadable reply ends nothing, and FreeSWITCH writes
+    new channels into the table ``show channels`` reads from a queue, late under load),
+    its outbound socket is not following it (``followed(uuid)``) and it existed before
+    the first of them was asked for.
     Without a HANGUP_COMPLETE the real usage is unknown: the session is charged up to
     the last moment a list showed the channel (never more than was paid, for prepaid),
     so a lost event never overcharges.
@@ -257,6 +277,7 @@ class ChannelSync:
         self.on_disconnect = on_disconnect
         self.interval = interval
         self.last_seen: dict[str, object] = {}  # CGRID -> when a list last showed its channel
+        self.missing: set[str] = set()  # CGRIDs the last whole list lacked (ended if the next does)
         self.recovered = False
         self._loop = None
 
@@ -335,10 +356,15 @@ class ChannelSync:
                 continue
             if session.origin_id in channels:
                 self.last_seen[session.cgrid] = seen_at
+                self.missing.discard(session.cgrid)
+            elif session.cgrid not in self.missing:
+                self.missing.add(session.cgrid)
             elif self._end(session):
                 ended.append(session.cgrid)
-        for cgrid in set(self.last_seen) - {s.cgrid for s in self.sessions.active()}:
+        active = {s.cgrid for s in self.sessions.active()}
+        for cgrid in set(self.last_seen) - active:
             del self.last_seen[cgrid]
+        self.missing &= active
         return ended
 
     def _channels_of(self, origin_host: str, live: dict) -> frozenset[str] | None:

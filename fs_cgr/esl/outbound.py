@@ -10,6 +10,7 @@ capture 10). Then ``handler(conn)`` runs; the connection is closed when it retur
 
 import logging
 import socket
+import time
 
 from gevent.pool import Pool
 from gevent.server import StreamServer
@@ -21,9 +22,17 @@ log = logging.getLogger(__name__)
 
 
 class OutboundConnection(Connection):
-    """The socket of one call; ``channel`` holds the decoded CHANNEL_DATA headers."""
+    """The socket of one call; ``channel`` holds the decoded CHANNEL_DATA headers,
+    ``accepted_at`` the monotonic time it was accepted (how long the call has waited)."""
 
     channel: dict[str, str]
+    accepted_at: float = 0.0
+
+    @property
+    def static(self) -> bool:
+        """The dialplan ran ``socket`` without ``async``: the channel's own thread serves
+        this socket and its dialplan goes on (next action) as soon as the socket closes."""
+        return self.channel.get("Socket-Mode") == "static"
 
     def connect(self, timeout: float = DEFAULT_TIMEOUT) -> dict[str, str]:
         reply = self.command("connect", timeout)
@@ -81,7 +90,9 @@ class OutboundServer:
             sock.close()
             return
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn = OutboundConnection(sock, name=f"{address[0]}:{address[1]}").start()
+        conn = OutboundConnection(sock, name=f"{address[0]}:{address[1]}")
+        conn.accepted_at = time.monotonic()
+        conn.start()
         try:
             conn.connect(self.connect_timeout)
         except (ESLError, ProtocolError) as exc:

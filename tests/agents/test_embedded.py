@@ -271,6 +271,7 @@ def test_channel_sync_ends_an_embedded_call_whose_hangup_was_lost(elab):
     lab.sim.channels.pop(call.uuid)
     call.channel.mark_hungup("NORMAL_CLEARING")
     wait_until(lambda: lab.agent.links.links[0].connected, 5, "the link back")
+    assert lab.agent.sync.sync() == []  # missing once: FreeSWITCH may list a channel late
     assert lab.agent.sync.sync() == [session_id]
     assert lab.node.sessions.active() == []
     assert lab.balance("1001") == START  # never seen alive by a sync: charged nothing

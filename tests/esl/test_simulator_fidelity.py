@@ -326,3 +326,39 @@ def test_show_channels_row_like_capture_06(sim, captures_dir):
     assert len(mine) == len(theirs) == 40  # 38 columns; application_data adds 2 commas
     different = [i for i, (a, b) in enumerate(zip(mine, theirs, strict=True)) if a != b]
     assert different == [0, 2, 3]  # uuid, created, created_epoch
+
+
+def test_static_connect_reply_matches_capture_07(sim, captures_dir):
+    """``socket 127.0.0.1:8084 full`` (no async), the shipped dialplan's: the same channel
+    data in the same order, ``Socket-Mode: static``."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    sim.place_call(listener.getsockname(), CGR_VARS, destination="7161411111", static=True)
+    sock, _ = listener.accept()
+    sock.settimeout(5)
+    listener.close()
+    client = RawClient(sock)
+    client.send(b"connect\n\n")
+    _, mine = client.read_until(lambda m: m.content_type == "command/reply")
+    port = sock.getsockname()[1]
+    sock.close()
+    mine = mine.replace(b"127.0.0.1%%3A%d%%20full" % port, b"127.0.0.1%3A8084%20full")
+    captured = capture_socket(captures_dir, "07-")[1].data
+    expected_names = [n for n in raw_names(captured) if n != "variable_cgr_lab_call"]
+    assert raw_names(mine) == expected_names
+    mine_lines, captured_lines = raw_lines(mine), raw_lines(captured)
+    socket_app = [
+        "Content-Type",
+        "Reply-Text",
+        "Socket-Mode",
+        "Control",
+        "variable_current_application",
+        "variable_current_application_data",
+        "variable_socket_host",
+        "Caller-Destination-Number",
+        "variable_cgr_flags",
+    ]  # the times differ from capture 01's, which the simulator's clock starts at
+    for name in socket_app:
+        assert mine_lines[name] == captured_lines[name], name
+    assert mine_lines["Socket-Mode"] == b"Socket-Mode: static"

@@ -68,7 +68,15 @@ def new_uuid() -> str:
 class SimChannel:
     """State of one call leg; ``sim.emit`` turns ``event_pairs`` into bytes for listeners."""
 
-    def __init__(self, sim, destination: str, caller: str, variables: dict, socket_address: str):
+    def __init__(
+        self,
+        sim,
+        destination: str,
+        caller: str,
+        variables: dict,
+        socket_address: str,
+        socket_args: str = "async full",
+    ):
         self.sim = sim
         self.uuid = new_uuid()
         self.destination = destination
@@ -90,7 +98,7 @@ class SimChannel:
         self.transferred_to = ""  # "<destination> <dialplan> <context>" once transferred
         self.transferred = Flag()  # set with transferred_to: wait on it instead of polling
         self.calls: list = []  # the outbound sockets (SimCall) the channel opened
-        self.app = ("socket", f"{socket_address} async full")
+        self.app = ("socket", f"{socket_address} {socket_args}")
         self.app_uuid = new_uuid()
         self.broadcasts: list[str] = []  # uuid_broadcast / sched_broadcast paths played
         self.vars: dict[str, str] = {}

@@ -2,10 +2,12 @@
 
 Outbound mode: ``sim.place_call(addr, ...)`` connects to an outbound ESL server
 the way the ``socket 127.0.0.1:8084 async full`` dialplan app does, and waits
-for ``connect``. Inbound mode: ``sim.listen_inbound()`` serves port-8021-style
-clients (auth, api, bgapi, events). Both share one set of channels, so a
-``hupall`` on the inbound link hangs up calls whose outbound sockets then see
-CHANNEL_HANGUP, the linger notice and CHANNEL_HANGUP_COMPLETE.
+for ``connect``; ``static=True`` plays ``socket 127.0.0.1:8084 full`` (no async), whose
+channel reads fs_cgr's verdict as soon as the socket closes, as the shipped dialplan's
+``execute_extension`` of fs_cgr_verdict does (``VERDICT_HANGUPS``). Inbound mode:
+``sim.listen_inbound()`` serves port-8021-style clients (auth, api, bgapi, events).
+Both share one set of channels, so a ``hupall`` on the inbound link hangs up calls whose
+outbound sockets then see CHANNEL_HANGUP, the linger notice and CHANNEL_HANGUP_COMPLETE.
 
 Time in events (answer, hangup, billsec) comes from ``sim.clock``, a FakeClock
 the test advances; socket timing (reply delays, stalls) is real.
@@ -43,6 +45,17 @@ SHOW_CHANNELS_COLUMNS = (
     "initial_cid_num,initial_ip_addr,initial_dest,initial_dialplan,initial_context"
 )
 PLAYBACK = ("playback", "tone_stream://%(1000,0,440);loops=-1")
+VERDICT_STEP = ("execute_extension", "fs_cgr_verdict XML fs_cgr_verdict")
+# freeswitch_conf/dialplan/fs_cgr_verdict.xml: each refusal's hangup after its respond (a
+# loopback channel ignores respond); +AUTH_OK goes on; anything else, none included: 503
+VERDICT_HANGUPS = {
+    "-INSUFFICIENT_FUNDS": "CALL_REJECTED",
+    "-UNAUTHORIZED_DESTINATION": "CALL_REJECTED",
+    "-MISSING_PARAMETER": "CALL_REJECTED",
+    "-SYSTEM_ERROR": "NORMAL_TEMPORARY_FAILURE",
+    "-RESOURCE_UNAVAILABLE": "USER_BUSY",
+}
+NO_VERDICT_HANGUP = "NORMAL_TEMPORARY_FAILURE"
 
 
 def wait_until(predicate, timeout: float, what: str):
@@ -88,8 +101,10 @@ class FreeSwitchSim:
         drop_park: bool = False,
         reply_delay: float = 0.0,
         context: str = "cgr",
+        static: bool = False,
     ) -> "SimCall":
-        """A new channel whose dialplan ran ``socket <address> async full``.
+        """A new channel whose dialplan ran ``socket <address> async full`` (``static``:
+        ``socket <address> full``).
 
         ``variables`` are the channel variables set before ``socket`` (absent
         ones are not sent); ``drop_park`` loses CHANNEL_PARK as under load;
@@ -100,10 +115,13 @@ class FreeSwitchSim:
         sock = socket.create_connection((host, port), timeout=5)
         sock.settimeout(None)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as mod_event_socket
-        channel = SimChannel(self, destination, caller, dict(variables or {}), f"{host}:{port}")
+        args = "full" if static else "async full"
+        variables = dict(variables or {})
+        channel = SimChannel(self, destination, caller, variables, f"{host}:{port}", args)
         channel.context = context
         self.channels[channel.uuid] = channel
         call = SimCall(self, sock, channel, drop_park=drop_park, reply_delay=reply_delay)
+        call.static = static
         self.calls.append(call)
         channel.calls.append(call)
         call.start()
@@ -205,6 +223,20 @@ class FreeSwitchSim:
         channel.state, channel.state_number = "CS_EXECUTE", 4
         self.emit(channel, "CHANNEL_STATE")
         channel.set_var("call_uuid", channel.uuid)
+
+    def read_verdict(self, channel: SimChannel) -> None:
+        """A static socket closed: the socket app returns and the dialplan's next action,
+        ``execute_extension`` of fs_cgr_verdict, ends the call unless it is +AUTH_OK."""
+        if not channel.alive:
+            return
+        self.emit(channel, "CHANNEL_EXECUTE_COMPLETE", channel.app_pairs(completed=True))
+        channel.start_app(*VERDICT_STEP)
+        self.emit(channel, "CHANNEL_EXECUTE", channel.app_pairs(completed=False))
+        verdict = channel.vars.get("cgr_notify", "")
+        if verdict != "+AUTH_OK":
+            self.hangup(channel, VERDICT_HANGUPS.get(verdict, NO_VERDICT_HANGUP))
+            return
+        self.emit(channel, "CHANNEL_EXECUTE_COMPLETE", channel.app_pairs(completed=True))
 
     def answer(self, channel: SimChannel) -> None:
         """The dialplan's ``answer`` then an endless ``playback``, as in the captures."""
@@ -616,6 +648,7 @@ class SimCall(Listener):
         self.channel = channel
         self.drop_park = drop_park
         self.linger: int | None = None  # None: no linger; -1: forever; N: seconds
+        self.static = False  # socket without async: the dialplan goes on once it closes
         self.park_sent = False
         self.stall: bool | str = False  # True, or a prefix: such commands are never answered
 
@@ -664,7 +697,8 @@ class SimCall(Listener):
 
     def handle_own(self, name: str, args: str, rest: str) -> None:
         if name == "connect":
-            self.write(wire.connect_reply(self.channel.event_pairs("CHANNEL_DATA")))
+            mode = "static" if self.static else "async"
+            self.write(wire.connect_reply(self.channel.event_pairs("CHANNEL_DATA"), mode))
         elif name == "myevents":
             self.myevents_uuid = self.channel.uuid
             self.write(wire.command_reply("+OK Events Enabled"))
@@ -681,8 +715,14 @@ class SimCall(Listener):
         else:
             super().handle_own(name, args, rest)
 
+    def close(self) -> None:
+        was_open = not self.closed
+        super().close()
+        if was_open and self.static:
+            self.sim.read_verdict(self.channel)
+
     def subscribed(self) -> None:
-        if self.park_sent or self.drop_park or not self.channel.alive:
+        if self.park_sent or self.drop_park or self.static or not self.channel.alive:
             return
         self.park_sent = True
         self.sim.emit(self.channel, "CHANNEL_PARK")

@@ -38,12 +38,13 @@ def api_response(body: str) -> bytes:
     return f"Content-Type: api/response\nContent-Length: {len(data)}\n\n".encode() + data
 
 
-def connect_reply(channel_data_pairs) -> bytes:
+def connect_reply(channel_data_pairs, mode: str = "async") -> bytes:
+    """``mode``: ``async`` for ``socket ... async``, ``static`` without it."""
     pairs = [
         *channel_data_pairs,
         ("Content-Type", "command/reply"),
         ("Reply-Text", "+OK\n"),
-        ("Socket-Mode", "async"),
+        ("Socket-Mode", mode),
         ("Control", "full"),
     ]
     return (header_block(pairs, encode=True) + "\n").encode()
