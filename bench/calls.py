@@ -3,7 +3,8 @@ it takes neither CPU nor memory from fs_cgr) drives an in-process agent and Node
 
     python bench/calls.py                       # all three, embedded databases
     python bench/calls.py --only setups --runs 3
-    python bench/calls.py --backend redis+mariadb
+    python bench/calls.py --datadb redis://127.0.0.1:6379/5 \
+        --stordb mysql://root@127.0.0.1:3306/test_setups
     python bench/calls.py --only setups --flags seed    # the seeds' full cgr_flags list
     python bench/calls.py --only setups --flags "*sessions;*accounts"
     python bench/calls.py --only money --calls 300 --like-freeswitch --flags seed
@@ -235,9 +236,10 @@ class Bench:
         }
         if args.no_cdr:
             overrides["freeswitch_agent.create_cdr"] = False
-        if args.backend != "embedded":
-            overrides["datadb.url"] = "redis://127.0.0.1:6379/15?prefix=fs_cgr_bench"
-            overrides["stordb.url"] = "mysql://root@127.0.0.1:3306/test?table_prefix=bench_"
+        if args.datadb:
+            overrides["datadb.url"] = args.datadb
+        if args.stordb:
+            overrides["stordb.url"] = args.stordb
         self.node = Node(load_config(overrides=overrides, env={}))
         self.node.datadb.flush()
         self.node.stordb.flush()
@@ -298,7 +300,7 @@ class Bench:
         if self.args.flags:
             variables["cgr_flags"] = self.args.flags
         self.ask("setups", count=500, concurrency=self.args.concurrency, variables=variables)
-        runs = []
+        placed, runs = 500, []
         for _ in range(self.args.runs):
             cpu = cpu_seconds()
             closed = self.ask(
@@ -315,6 +317,7 @@ class Bench:
                 "setups", count=rate * 10, concurrency=1000, variables=variables, rate=rate
             )
             latencies = sorted(opened["latencies_ms"])
+            placed += self.args.setups + rate * 10
             runs.append(
                 {
                     "max_setups_per_s": max_rate,
@@ -328,7 +331,12 @@ class Bench:
                 }
             )
             self.wait_idle()
-        return {"runs": runs, **{key: _median(runs, key) for key in runs[0]}}
+        return {
+            "runs": runs,
+            **{key: _median(runs, key) for key in runs[0]},
+            "calls_placed": placed,
+            "cdrs_stored": self.node.stordb.count_cdrs({}),  # one a call (none: --no-cdr)
+        }
 
     def hold(self) -> dict:
         import gevent
@@ -453,7 +461,12 @@ def rss_bytes() -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=("setups", "hold", "money"), action="append")
-    parser.add_argument("--backend", default="embedded", choices=("embedded", "redis+mariadb"))
+    parser.add_argument(
+        "--datadb", default="", help="DataDB URL, flushed first (default: the embedded one)"
+    )
+    parser.add_argument(
+        "--stordb", default="", help="StorDB URL, flushed first (default: SQLite in a temp dir)"
+    )
     parser.add_argument("--runs", type=int, default=3, help="set-up runs (the median is shown)")
     parser.add_argument("--setups", type=int, default=3000, help="calls per set-up run")
     parser.add_argument("--concurrency", type=int, default=50, help="callers at once")

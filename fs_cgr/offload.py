@@ -28,11 +28,13 @@ _default_interval = sys.getswitchinterval()
 OFFLOADED_SWITCH_INTERVAL = 0.001
 
 
-def off_the_loop(fn, *args):
-    """``fn(*args)`` in the hub's thread pool; its result, or its exception raised here
-    (the pool would print an expected error, a refused plan, as a crash)."""
+def off_the_loop(fn, *args, pool=None):
+    """``fn(*args)`` in ``pool`` (a gevent ThreadPool; default: the hub's); its result, or
+    its exception raised here (the pool would print an expected error, a refused plan, as
+    a crash)."""
+    pool = pool or gevent.get_hub().threadpool
     with _switching_often():
-        succeeded, outcome = gevent.get_hub().threadpool.apply(_outcome, (fn, args))
+        succeeded, outcome = pool.apply(_outcome, (fn, args))
     if succeeded:
         return outcome
     raise outcome

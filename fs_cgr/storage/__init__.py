@@ -49,14 +49,21 @@ def open_datadb(url: str = "internal://", **options) -> DataDB:
 
 def open_stordb(url: str = "internal://", **options) -> StorDB:
     """``internal://`` = SQLite in memory; ``sqlite:///path``, ``sqlite://:memory:``,
-    ``mysql://user:password@host:port/db``."""
+    ``mysql://user:password@host:port/db``. SQLite runs in a thread of its own in a
+    gevent-patched process (fs_cgr.storage.sqlite_thread)."""
     from fs_cgr.storage.sql import SQLStorDB
 
     if url.strip() in _INTERNAL:
-        return SQLStorDB("sqlite://:memory:", **options)
-    if urlsplit(url).scheme in ("sqlite", "mysql"):
+        url = "sqlite://:memory:"
+    scheme = urlsplit(url).scheme
+    if scheme in ("sqlite", "mysql"):
         url, from_url = _split_options(url, _SQL_OPTIONS)
-        return SQLStorDB(url, **{**from_url, **options})
+        stordb = SQLStorDB(url, **{**from_url, **options})
+        if scheme == "mysql":
+            return stordb
+        from fs_cgr.storage.sqlite_thread import off_the_loop_when_patched
+
+        return off_the_loop_when_patched(stordb)
     raise ValueError(
         f"unknown StorDB URL {url!r}: use internal://, sqlite:///path, sqlite://:memory: "
         "or mysql://user:password@host:port/db"

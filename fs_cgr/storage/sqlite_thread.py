@@ -1,0 +1,52 @@
+"""SQLite StorDB calls in a native thread of their own, so a gevent loop never waits on SQLite.
+
+SQLite is a library: an insert, a commit, a WAL checkpoint's fsync, a wait for another
+process's lock (busy_timeout) all run in the calling thread. In a gevent-patched process
+(the server, the agent) that is the event loop's thread, so every call in flight waits
+with it: at several hundred call set-ups a second the CDR commits alone put tens of
+milliseconds on the p99 of connect -> uuid_transfer (bench/calls.py). Here every call of
+the StorDB runs in one dedicated native thread (one: the single connection is used by
+that thread only, and calls keep their order) while the calling greenlet waits and the
+loop goes on; SQLite works without the interpreter lock. MySQL needs none of this:
+PyMySQL talks over gevent's sockets, so its waits already yield.
+
+Callers still wait for each call's outcome, so durability is unchanged: a CDR reported
+stored is committed, one that is not is spooled by its caller as before.
+"""
+
+from functools import partial
+
+from gevent.monkey import is_module_patched
+from gevent.threadpool import ThreadPool
+
+from fs_cgr.offload import off_the_loop
+
+
+class ThreadedStorDB:
+    """A StorDB whose methods run in a thread of their own; attributes read through."""
+
+    def __init__(self, stordb):
+        self._stordb = stordb
+        self._thread = ThreadPool(1)
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._stordb, name)
+        if not callable(attribute):
+            return attribute
+
+        def in_thread(*args, **kwargs):
+            return off_the_loop(partial(attribute, *args, **kwargs), pool=self._thread)
+
+        return in_thread
+
+    def close(self) -> None:
+        try:
+            off_the_loop(self._stordb.close, pool=self._thread)
+        finally:
+            self._thread.kill()
+
+
+def off_the_loop_when_patched(stordb):
+    """``stordb`` in a thread of its own where gevent patched the process (its threads are
+    greenlets of one loop), else as it is: plain threads already wait apart."""
+    return ThreadedStorDB(stordb) if is_module_patched("threading") else stordb
