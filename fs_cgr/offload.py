@@ -32,7 +32,7 @@ def off_the_loop(fn, *args, pool=None):
     """``fn(*args)`` in ``pool`` (a gevent ThreadPool; default: the hub's); its result, or
     its exception raised here (the pool would print an expected error, a refused plan, as
     a crash)."""
-    pool = pool or gevent.get_hub().threadpool
+    pool = gevent.get_hub().threadpool if pool is None else pool
     with _switching_often():
         succeeded, outcome = pool.apply(_outcome, (fn, args))
     if succeeded:
