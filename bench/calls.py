@@ -313,9 +313,11 @@ class Bench:
             self.wait_idle()
             # latency under load, not under queueing: at most 80% of what this box sustains
             rate = min(self.args.rate, int(max_rate * 0.8))
+            watch = LoopWatch()
             opened = self.ask(
                 "setups", count=rate * 10, concurrency=1000, variables=variables, rate=rate
             )
+            stalls = watch.stop()
             latencies = sorted(opened["latencies_ms"])
             placed += self.args.setups + rate * 10
             runs.append(
@@ -328,6 +330,8 @@ class Bench:
                     "p50_ms": statistics.median(latencies),
                     "p99_ms": latencies[int(len(latencies) * 0.99) - 1],
                     "failed": closed["failed"] + opened["failed"],
+                    "loop_stall_p99_ms": stalls[int(len(stalls) * 0.99) - 1],
+                    "loop_stall_max_ms": stalls[-1],
                 }
             )
             self.wait_idle()
@@ -414,6 +418,40 @@ class Bench:
             "start_minus_end": str(start - end),
             "drift": str(max(abs(cost - net), abs(net - (start - end)))),
         }
+
+
+class LoopWatch:
+    """How late this process's event loop wakes a greenlet sleeping ``TICK``, less the time
+    the OS kept the loop's thread waiting for a CPU meanwhile (/proc schedstat): the stalls
+    fs_cgr causes itself (a blocking StorDB write, a long computation), told apart from
+    the load of a shared machine, which the connect -> transfer latencies include."""
+
+    TICK = 0.001
+
+    def __init__(self):
+        import gevent
+
+        self.stalls_ms: list[float] = []
+        self._schedstat = open("/proc/thread-self/schedstat", "rb")  # noqa: SIM115
+        self._greenlet = gevent.spawn(self._run, gevent.sleep)
+
+    def _waited(self) -> int:
+        """Nanoseconds this thread has spent runnable but not running, so far."""
+        self._schedstat.seek(0)
+        return int(self._schedstat.read().split()[1])
+
+    def _run(self, sleep) -> None:
+        while True:
+            started, waited = time.perf_counter(), self._waited()
+            sleep(self.TICK)
+            late = time.perf_counter() - started - self.TICK
+            self.stalls_ms.append(max(0.0, late - (self._waited() - waited) / 1e9) * 1000)
+
+    def stop(self) -> list[float]:
+        """The stalls seen, sorted."""
+        self._greenlet.kill()
+        self._schedstat.close()
+        return sorted(self.stalls_ms)
 
 
 def add_subsystem_profiles(node) -> None:

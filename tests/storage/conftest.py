@@ -14,6 +14,7 @@ import pytest
 
 from fs_cgr.storage import open_datadb, open_stordb
 from fs_cgr.storage.redis_datadb import connect
+from fs_cgr.storage.sqlite_thread import ThreadedStorDB
 
 TEST_PREFIX = "fscgrtest"
 TEST_TABLE_PREFIX = "fscgrtest_"
@@ -70,10 +71,13 @@ def table_prefix() -> str:
     return TEST_TABLE_PREFIX
 
 
-@pytest.fixture(params=["sqlite", "mysql"])
+@pytest.fixture(params=["sqlite", "sqlite_thread", "mysql"])
 def stordb(request):
+    """``sqlite_thread``: SQLite in a thread of its own, as a gevent-patched node has it."""
     if request.param == "sqlite":
         db = open_stordb("sqlite://:memory:")
+    elif request.param == "sqlite_thread":
+        db = ThreadedStorDB(open_stordb("sqlite://:memory:"))
     else:
         db = open_stordb(request.getfixturevalue("mysql_url"), table_prefix=TEST_TABLE_PREFIX)
     db.flush()

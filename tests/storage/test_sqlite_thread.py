@@ -1,0 +1,83 @@
+"""SQLite in a thread of its own: the gevent loop runs on while SQLite waits or works."""
+
+import sqlite3
+import subprocess
+import sys
+
+import gevent
+import pytest
+
+from fs_cgr.errors import StorageUnavailable
+from fs_cgr.storage import open_stordb
+from fs_cgr.storage.sqlite_thread import ThreadedStorDB
+from tests.storage.test_stordb_contract import make_cdr
+
+
+@pytest.fixture
+def locked_sqlite(tmp_path):
+    """A SQLite file StorDB (in its thread, waiting at most 1 s for a lock) and another
+    connection holding the file's write lock until the test rolls it back."""
+    path = tmp_path / "stordb.sqlite"
+    stordb = ThreadedStorDB(open_stordb(f"sqlite:///{path}?busy_timeout=1"))
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    yield stordb, blocker
+    blocker.close()
+    stordb.close()
+
+
+def ticks_during(seconds: float) -> int:
+    """How often a greenlet sleeping 10 ms got to run in ``seconds``."""
+    ticks = 0
+
+    def tick():
+        nonlocal ticks
+        while True:
+            ticks += 1
+            gevent.sleep(0.01)
+
+    ticker = gevent.spawn(tick)
+    gevent.sleep(seconds)
+    ticker.kill()
+    return ticks
+
+
+def test_the_loop_runs_while_a_cdr_waits_for_the_lock(locked_sqlite):
+    stordb, blocker = locked_sqlite
+    writer = gevent.spawn(stordb.store_cdrs, [make_cdr("c1")])
+    assert ticks_during(0.3) >= 10  # in the loop's thread SQLite would hold it 1 s
+    assert not writer.ready()
+    blocker.rollback()
+    assert writer.get(timeout=5) == 1
+    assert [cdr["CGRID"] for cdr in stordb.get_cdrs({})] == ["c1"]
+
+
+def test_a_lock_held_past_busy_timeout_is_storage_unavailable_in_the_caller(locked_sqlite):
+    stordb, _ = locked_sqlite
+    with pytest.raises(StorageUnavailable, match="locked"):
+        stordb.store_cdrs([make_cdr("c1")])
+    assert stordb.url.endswith("stordb.sqlite")  # plain attributes read through
+
+
+def test_calls_keep_their_order_from_many_greenlets(tmp_path):
+    stordb = ThreadedStorDB(open_stordb(f"sqlite:///{tmp_path}/s.sqlite"))
+    try:
+        gevent.joinall(
+            [gevent.spawn(stordb.store_cdrs, [make_cdr(f"c{n}")]) for n in range(200)],
+            raise_error=True,
+        )
+        assert stordb.count_cdrs({}) == 200
+        assert len(stordb.stored_runs([f"c{n}" for n in range(300)])) == 200
+    finally:
+        stordb.close()
+
+
+def test_a_gevent_patched_process_opens_sqlite_in_its_thread_and_mysql_as_it_is():
+    script = (
+        "from gevent import monkey; monkey.patch_all()\n"
+        "from fs_cgr.storage import open_stordb\n"
+        "print(type(open_stordb('internal://')).__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["ThreadedStorDB"]
+    assert type(open_stordb("internal://")).__name__ == "SQLStorDB"  # this process: unpatched
