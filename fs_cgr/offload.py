@@ -1,4 +1,5 @@
-"""CPU-heavy work beside the gevent loop: a big tariff plan parses and compiles for seconds.
+"""Work beside the gevent loop: a big tariff plan parses and compiles for seconds, SQLite
+blocks in C (fs_cgr.storage.sqlite_thread).
 
 A greenlet that runs pure Python for seconds stops every other greenlet of its hub (the
 API, the calls). ``off_the_loop(fn, ...)`` runs ``fn`` in a thread of the hub's pool
