@@ -21,7 +21,7 @@ import sys
 import gevent
 
 _paused = 0  # nested or concurrent big loads of this process
-_offloaded = 0  # calls running in the pool now
+_in_flight: list[float] = []  # the switch intervals of the offloaded calls running now
 _default_interval = sys.getswitchinterval()
 # Seconds a thread may keep the interpreter lock while another waits for it (Python's
 # default is 5 ms). Answering one request takes the loop's thread a dozen waits for the
@@ -29,12 +29,13 @@ _default_interval = sys.getswitchinterval()
 OFFLOADED_SWITCH_INTERVAL = 0.001
 
 
-def off_the_loop(fn, *args, pool=None):
+def off_the_loop(fn, *args, pool=None, switch_interval: float = OFFLOADED_SWITCH_INTERVAL):
     """``fn(*args)`` in ``pool`` (a gevent ThreadPool; default: the hub's); its result, or
     its exception raised here (the pool would print an expected error, a refused plan, as
-    a crash)."""
+    a crash). ``switch_interval``: the interpreter's switch interval while it runs (the
+    shortest of all calls in flight)."""
     pool = gevent.get_hub().threadpool if pool is None else pool
-    with _switching_often():
+    with _switching_often(switch_interval):
         succeeded, outcome = pool.apply(_outcome, (fn, args))
     if succeeded:
         return outcome
@@ -42,16 +43,14 @@ def off_the_loop(fn, *args, pool=None):
 
 
 @contextlib.contextmanager
-def _switching_often():
-    global _offloaded
-    _offloaded += 1
-    sys.setswitchinterval(OFFLOADED_SWITCH_INTERVAL)
+def _switching_often(interval: float):
+    _in_flight.append(interval)
+    sys.setswitchinterval(min(_in_flight))
     try:
         yield
     finally:
-        _offloaded -= 1
-        if not _offloaded:
-            sys.setswitchinterval(_default_interval)
+        _in_flight.remove(interval)
+        sys.setswitchinterval(min(_in_flight, default=_default_interval))
 
 
 def _outcome(fn, args) -> tuple:
