@@ -9,7 +9,7 @@ import pytest
 
 from fs_cgr.errors import StorageUnavailable
 from fs_cgr.storage import open_stordb
-from fs_cgr.storage.sqlite_thread import ThreadedStorDB
+from fs_cgr.storage.sqlite_thread import SWITCH_INTERVAL, ThreadedStorDB
 from tests.storage.test_stordb_contract import make_cdr
 
 
@@ -44,11 +44,14 @@ def ticks_during(seconds: float) -> int:
 
 def test_the_loop_runs_while_a_cdr_waits_for_the_lock(locked_sqlite):
     stordb, blocker = locked_sqlite
+    default_interval = sys.getswitchinterval()
     writer = gevent.spawn(stordb.store_cdrs, [make_cdr("c1")])
     assert ticks_during(0.3) >= 10  # in the loop's thread SQLite would hold it 1 s
     assert not writer.ready()
+    assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)  # the thread gets the GIL
     blocker.rollback()
     assert writer.get(timeout=5) == 1
+    assert sys.getswitchinterval() == default_interval
     assert [cdr["CGRID"] for cdr in stordb.get_cdrs({})] == ["c1"]
 
 
