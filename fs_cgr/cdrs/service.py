@@ -167,7 +167,15 @@ class CDRService:
         return outcomes
 
     def _commit(self, rated: list) -> None:
-        """The group commit's batch: one duplicate check, one store."""
+        """The group commit's batch: one duplicate check, one store; where the StorDB has a
+        thread of its own (SQLite, fs_cgr.storage.sqlite_thread), both in it, crossing once."""
+        run = getattr(self.node.stordb, "run", None)
+        if run is None:
+            self._store(self._unstored(rated))
+        else:
+            run(self._store_unstored, rated)
+
+    def _store_unstored(self, rated: list) -> None:
         self._store(self._unstored(rated))
 
     def _rate(self, events, use_chargers, session_costs, outcomes) -> list:

@@ -21,12 +21,13 @@ stored is committed, one that is not is spooled by its caller as before.
 
 from functools import partial
 
-from gevent.monkey import is_module_patched
+from gevent.monkey import get_original, is_module_patched
 from gevent.threadpool import ThreadPool
 
 from fs_cgr.offload import off_the_loop
 
 SWITCH_INTERVAL = 0.0002  # seconds; see above
+_native_thread_id = get_original("threading", "get_ident")  # patched: the greenlet's
 
 
 class ThreadedStorDB:
@@ -35,21 +36,30 @@ class ThreadedStorDB:
     def __init__(self, stordb):
         self._stordb = stordb
         self._thread = ThreadPool(1)
+        self._thread_id = None  # the native thread's, once it ran something
 
     def __getattr__(self, name: str):
         attribute = getattr(self._stordb, name)
         if not callable(attribute):
             return attribute
+        return partial(self.run, attribute)
 
-        def in_thread(*args, **kwargs):
-            call = partial(attribute, *args, **kwargs)
-            return off_the_loop(call, pool=self._thread, switch_interval=SWITCH_INTERVAL)
+    def run(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)`` in the StorDB's thread: a caller with several StorDB
+        calls to make (the CDR group commit: duplicate check, then insert) crosses over
+        once; the StorDB calls ``fn`` makes there run directly."""
+        if _native_thread_id() == self._thread_id:
+            return fn(*args, **kwargs)
+        call = partial(self._marked, fn, args, kwargs)
+        return off_the_loop(call, pool=self._thread, switch_interval=SWITCH_INTERVAL)
 
-        return in_thread
+    def _marked(self, fn, args, kwargs):
+        self._thread_id = _native_thread_id()
+        return fn(*args, **kwargs)
 
     def close(self) -> None:
         try:
-            off_the_loop(self._stordb.close, pool=self._thread, switch_interval=SWITCH_INTERVAL)
+            self.run(self._stordb.close)
         finally:
             self._thread.kill()
 

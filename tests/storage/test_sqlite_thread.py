@@ -3,6 +3,7 @@
 import sqlite3
 import subprocess
 import sys
+import threading
 
 import gevent
 import pytest
@@ -84,3 +85,21 @@ def test_a_gevent_patched_process_opens_sqlite_in_its_thread_and_mysql_as_it_is(
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["ThreadedStorDB"]
     assert type(open_stordb("internal://")).__name__ == "SQLStorDB"  # this process: unpatched
+
+
+def test_run_makes_several_calls_in_one_crossing(tmp_path):
+    stordb = ThreadedStorDB(open_stordb(f"sqlite:///{tmp_path}/s.sqlite"))
+    native = threading.get_ident  # this process is not patched: native thread ids
+
+    def check_and_store(cdrs):
+        fresh = [c for c in cdrs if not stordb.stored_runs([c["CGRID"]])]  # nested: direct
+        return native(), stordb.store_cdrs(fresh)
+
+    try:
+        assert stordb.run(check_and_store, [make_cdr("c1")])[1] == 1
+        thread, stored = stordb.run(check_and_store, [make_cdr("c1"), make_cdr("c2")])
+        assert stored == 1
+        assert thread != native()
+        assert stordb.run(native) == thread  # the one thread every call runs in
+    finally:
+        stordb.close()
