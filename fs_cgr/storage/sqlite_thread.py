@@ -13,7 +13,7 @@ PyMySQL talks over gevent's sockets, so its waits already yield.
 The thread needs the interpreter lock back after each step SQLite takes in C (one per
 row of an insert): while a call is in flight the switch interval is 0.2 ms, so the busy
 loop hands it over sooner (bench/calls.py: a call's CDR commit waited 2-6 ms at the median,
-7-21 ms with the 1 ms a tariff-plan load uses).
+14-21 ms with the 1 ms a tariff-plan load uses, in two runs each on a loaded machine).
 
 Callers still wait for each call's outcome, so durability is unchanged: a CDR reported
 stored is committed, one that is not is spooled by its caller as before.
