@@ -93,8 +93,17 @@ class SimWorker:
         return {}
 
     def _call(self, variables: dict):
-        """Place a call and wait for its verdict; None when none came."""
+        """Place a call and wait for its verdict; None when none came. ``"sofia": True`` in
+        ``variables``: the channel carries a real SIP leg's variables (event sizes)."""
+        from tests.fssim.embedded import SOFIA
+
+        variables = dict(variables)
+        sofia = variables.pop("sofia", False)
+        if sofia:
+            variables = {**dict(SOFIA["answer"]), **variables}
         call = self.sim.place_call(self.agent, variables, destination=DESTINATION)
+        if sofia:
+            call.channel.reporting_vars = [tuple(pair) for pair in SOFIA["hangup"]]
         self.gevent.wait([call.channel.transferred, call.closed_flag], timeout=10, count=1)
         return call if call.channel.transferred_to or call.closed else None
 
@@ -299,8 +308,8 @@ class Bench:
         variables = {"cgr_reqtype": "*prepaid", "cgr_account": "1001"}
         if self.args.flags:
             variables["cgr_flags"] = self.args.flags
-        if self.args.sip_variables:
-            variables.update(sip_variables())
+        if self.args.sofia:
+            variables["sofia"] = True  # the simulator's SIP-leg variables (SimWorker._call)
         self.ask("setups", count=500, concurrency=self.args.concurrency, variables=variables)
         placed, runs = 500, []
         for _ in range(self.args.runs):
@@ -422,37 +431,6 @@ class Bench:
         }
 
 
-SIP_CALL_CAPTURE = "11-sipp-sofia-call.txt"  # a real SIP call's outbound socket (shared/)
-SIM_OWN_VARIABLES = (  # set by the simulator itself (tests/fssim/channel.py)
-    *("direction", "uuid", "session_id", "channel_name", "call_uuid", "DP_MATCH"),
-    *("read_codec", "read_rate", "write_codec", "write_rate", "socket_host"),
-)
-
-
-def sip_variables() -> dict[str, str]:
-    """The channel variables a real SIP call (mod_sofia: SIP headers, SDP, codecs) has and
-    the simulator's loopback-like channel has not, from the connect reply of the real
-    FreeSWITCH's transcript: set on the simulated calls, they make its connect reply and
-    events the size of a SIP call's (a 5.9 KB connect reply instead of 3.6 KB; the real
-    one: 6.2 KB)."""
-    from urllib.parse import unquote
-
-    from tests.conftest import SHARED
-    from tests.fssim.captures import read_blocks
-
-    path = SHARED / "esl-captures" / SIP_CALL_CAPTURE
-    reply = next(b.data for b in read_blocks(path) if b"Channel-Name: sofia/" in b.data)
-    variables = {}
-    for line in reply.decode().splitlines():
-        name, _, value = line.partition(": ")
-        name = name.removeprefix("variable_")
-        if line.startswith("variable_") and not name.startswith(("cgr_", "current_app")):
-            variables[name] = unquote(value)
-    for name in SIM_OWN_VARIABLES:
-        variables.pop(name, None)
-    return variables
-
-
 class LoopWatch:
     """How late this process's event loop wakes a greenlet sleeping ``TICK``, less the time
     the OS kept the loop's thread waiting for a CPU meanwhile (/proc schedstat): the stalls
@@ -549,7 +527,7 @@ def main(argv=None) -> int:
         help="money: calls started per second (default: as fast as the callers go)",
     )  # fmt: skip
     parser.add_argument(
-        "--sofia", action="store_true", help="money --embedded: SIP-sized channel variables"
+        "--sofia", action="store_true", help="setups, money --embedded: SIP-sized channel variables"
     )
     parser.add_argument(
         "--like-freeswitch", action="store_true",
@@ -563,11 +541,6 @@ def main(argv=None) -> int:
     )
     parser.add_argument(
         "--flags", default="", help="cgr_flags of the set-up and money calls (default: none set)"
-    )
-    parser.add_argument(
-        "--sip-variables",
-        action="store_true",
-        help="set-ups: calls carry a real SIP call's channel variables (shared/esl-captures)",
     )
     parser.add_argument("--sim-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
