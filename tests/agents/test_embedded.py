@@ -348,3 +348,25 @@ def test_attribute_altered_destination_is_set_and_rated(elab):
     cdr = elab.cdr_of(call)
     assert cdr["Destination"] == DE
     assert cdr["Cost"] == per_second_cost(billed(call)) == START - lab.balance("1001")
+
+
+def test_hangup_keeps_the_answers_alterations(elab):
+    """The answer's AttributeS result is laid over the hangup's event (as a socket call
+    keeps its connect's): a profile removed mid-call no longer changes the call's CDR."""
+    lab = elab.lab
+    lab.topup("1001", "1")
+    lab.node.attributes.set_profile(
+        {"Tenant": "cgrates.org", "ID": "ATTR_E164", "Contexts": ["*sessions"],
+         "FilterIDs": ["*prefix:~*req.Destination:00"],
+         "Attributes": [{"Path": "*req.Destination", "Type": "*variable",
+                         "Value": "~*req.Destination:s/^00(\\d+)$/${1}/"}], "Weight": 10}
+    )  # fmt: skip
+    call = elab.call(cgr_destination="00" + DE, cgr_flags=SEED_FLAGS)
+    elab.answer(call)
+    lab.node.attributes.remove_profile("cgrates.org", "ATTR_E164")
+    gevent.sleep(1.2)
+    call.hangup()
+    cdr = elab.cdr_of(call)
+    assert cdr["Destination"] == DE
+    assert cdr["Cost"] == per_second_cost(billed(call)) == START - lab.balance("1001")
+    assert lab.agent.embedded.alterations == {}
