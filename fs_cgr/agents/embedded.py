@@ -5,7 +5,8 @@ Such a call has no outbound socket: FreeSWITCH's mod_python3 handler asked the n
 and the dialplan went on. Its CHANNEL_ANSWER and CHANNEL_HANGUP_COMPLETE arrive on the
 inbound link of its box, as they do for CGrateS' FreeSWITCH agent:
 
-ANSWER           the event as AttributeS alters it (``*attributes``), one resource unit
+ANSWER           the event as AttributeS alters it (``*attributes``; the alterations are
+                 kept for the hangup, as a socket call keeps its connect's), one resource unit
                  (``*resources``: the handler only authorized it), ``sessions.initiate``
                  (prepaid: debit ahead; money end -> the agent's ``disconnect`` ->
                  cgr_notify + ``uuid_kill`` over the link);
@@ -21,6 +22,7 @@ marker and is followed here the same way once its socket closed.
 """
 
 import logging
+from collections import OrderedDict
 
 import gevent
 
@@ -31,6 +33,10 @@ from fs_cgr.fschannel import NO_CHARGING, FSEvent
 
 log = logging.getLogger(__name__)
 
+# Answers' alterations kept for their hangups: beyond this many (hangups lost with the
+# link, calls ended by the channel sync) the oldest go, and such a hangup asks AttributeS.
+ALTERATIONS_KEPT = 50_000
+
 
 class EmbeddedCalls:
     """The link events of embedded calls, each call's in order (answer before hangup)."""
@@ -39,6 +45,7 @@ class EmbeddedCalls:
         self.agent = agent
         self.sessions = agent.sessions
         self.answering: dict[str, gevent.Greenlet] = {}  # uuid -> its initiate, while it runs
+        self.alterations: OrderedDict[str, dict] = OrderedDict()  # uuid -> its answer's
 
     def _followed(self, event) -> FSEvent | None:
         """The event as an FSEvent when it is an embedded call's (not a socket call's); a
@@ -65,7 +72,7 @@ class EmbeddedCalls:
     def _initiate(self, fsev: FSEvent, defaults) -> None:
         try:
             flags = ChannelFlags.parse(fsev.flags)
-            event = self.agent.altered(fsev.cgr_event(defaults), flags)
+            event = self._altered(fsev, defaults, flags)
             if event["RequestType"] == NO_CHARGING:
                 return
             if self.sessions.get(cgrid(event["OriginID"], event["OriginHost"])) is not None:
@@ -79,6 +86,16 @@ class EmbeddedCalls:
             # No session: end the call now; its hangup still charges what it used.
             self.agent.refuse(fsev.uuid, defaults.origin_host, exc)
 
+    def _altered(self, fsev: FSEvent, defaults, flags: ChannelFlags) -> dict:
+        """The answer's event as AttributeS alters it; what it altered is kept for the
+        hangup (one AttributeS pass per call on the link, not two)."""
+        event, alterations = self.agent.altered_keeping(fsev.cgr_event(defaults), flags)
+        if alterations is not None:
+            self.alterations[fsev.uuid] = alterations
+            while len(self.alterations) > ALTERATIONS_KEPT:
+                self.alterations.popitem(last=False)
+        return event
+
     def hung_up(self, link, event) -> bool:
         """Finish an embedded call (in a greenlet, after its answer's initiate); False when
         the event is not an embedded call's."""
@@ -91,10 +108,11 @@ class EmbeddedCalls:
     def _finish(self, fsev: FSEvent, defaults, answering) -> None:
         if answering is not None:
             answering.join()
+        alterations = self.alterations.pop(fsev.uuid, None)
         try:
             if fsev.request_type(defaults) == NO_CHARGING:  # the event is built once, below
                 return
-            self.agent.end_of_call(fsev, defaults, answered=fsev.answered)
+            self.agent.end_of_call(fsev, defaults, answered=fsev.answered, alterations=alterations)
         except NotFound:
             pass  # ended already (channel sync)
         except CGRError as exc:

@@ -378,8 +378,17 @@ class FreeSwitchAgent:
         event): ``alterations`` are laid over the later events instead of asking again."""
         if alterations is not None:
             return {**cgr_event, **alterations}
-        tenant, event, _ = self.subsystems.alter(cgr_event["Tenant"], cgr_event, flags.altering())
-        return {**event, "Tenant": tenant}
+        return self.altered_keeping(cgr_event, flags)[0]
+
+    def altered_keeping(self, cgr_event: dict, flags: ChannelFlags) -> tuple[dict, dict | None]:
+        """``(event, alterations)``: the event as AttributeS alters it, and what to lay
+        over the call's later events instead of asking again (None: ``*attributes`` not
+        asked)."""
+        tenant, event, reply = self.subsystems.alter(
+            cgr_event["Tenant"], cgr_event, flags.altering()
+        )
+        alterations = _alterations(reply, tenant) if flags.attributes else None
+        return {**event, "Tenant": tenant}, alterations
 
     def allocate(self, event: dict, origin_host: str) -> bool:
         """One resource unit for the call (UsageID its uuid); False when no resource profile

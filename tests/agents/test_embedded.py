@@ -349,3 +349,39 @@ def test_attribute_altered_destination_is_set_and_rated(elab):
     cdr = elab.cdr_of(call)
     assert cdr["Destination"] == DE
     assert cdr["Cost"] == per_second_cost(billed(call)) == START - lab.balance("1001")
+
+
+class StatsRecorder:
+    """Stands in for node.stats: keeps the events the calls are reported with."""
+
+    def __init__(self):
+        self.events = []
+
+    def process_event(self, cgr_event, ids=None):
+        self.events.append(cgr_event["Event"])
+        return []
+
+
+def test_hangup_keeps_the_answers_alterations(elab):
+    """The answer's AttributeS result is laid over the hangup's event (as a socket call
+    keeps its connect's; AttributeS is not asked again): a profile removed mid-call still
+    shapes what StatS gets at hangup, and nothing is kept once the call is over."""
+    lab = elab.lab
+    lab.topup("1001", "1")
+    lab.node.stats = StatsRecorder()
+    lab.node.attributes.set_profile(
+        {"Tenant": "cgrates.org", "ID": "ATTR_TEAM", "Contexts": ["*sessions"],
+         "FilterIDs": ["*string:~*req.Account:1001"],
+         "Attributes": [{"Path": "*req.Team", "Type": "*constant", "Value": "sales"}],
+         "Weight": 10}
+    )  # fmt: skip
+    call = elab.call(cgr_flags=SEED_FLAGS)
+    elab.answer(call)
+    lab.node.attributes.remove_profile("cgrates.org", "ATTR_TEAM")
+    gevent.sleep(1.2)
+    call.hangup()
+    cdr = elab.cdr_of(call)
+    assert cdr["Cost"] == per_second_cost(billed(call)) == START - lab.balance("1001")
+    wait_until(lambda: lab.node.stats.events, 5, "the call reported")
+    assert [event.get("Team") for event in lab.node.stats.events] == ["sales"]
+    assert lab.agent.embedded.alterations == {}
