@@ -15,7 +15,10 @@ setups   call set-ups per second (closed loop, ``--concurrency`` callers) and th
 hold     ``--hold`` answered *prepaid calls held at once with a 10 s debit interval, kept
          past two intervals: RSS per call, and whether every loop debited in time.
 money    ``--calls`` calls (prepaid and postpaid, some accounts running dry mid-call):
-         debits - refunds + adjustments = sum of CDR costs = start - end balances.
+         debits - refunds + adjustments = sum of CDR costs = start - end balances, read
+         once every call has its CDR (a session leaves the active list when its settling
+         starts; its CDR is stored last), so ``drift`` is money without a CDR, not a run
+         read too early.
          ``--embedded``: the calls are authorized by the mod_python3 handler
          (fs_cgr.embedded, over the node's JSON-RPC) and followed over the inbound link.
          ``--like-freeswitch`` (= ``--embedded --sofia --call-rate 50``): as a real
@@ -23,7 +26,8 @@ money    ``--calls`` calls (prepaid and postpaid, some accounts running dry mid-
          batching of events, requests and commits: each costs its own wake-up) and carry
          a SIP leg's variables (events ~6 and ~10 KB). ``--flags`` applies to these calls
          too. ``refused`` counts the calls not authorized (the JSON-RPC server's
-         per-client connection limit, ...), which would make a run look cheaper.
+         per-client connection limit, the handler's ``--rpc-timeout`` running out, ...),
+         which would make a run look cheaper.
 """
 
 import argparse
@@ -87,9 +91,10 @@ class SimWorker:
         self.gevent = gevent
         self.agent = None
 
-    def target(self, agent, rpc_url: str = "") -> dict:
+    def target(self, agent, rpc_url: str = "", rpc_timeout: float = 0) -> dict:
         self.agent = tuple(agent)
         self.rpc_url = rpc_url
+        self.rpc_timeout = rpc_timeout
         return {}
 
     def _call(self, variables: dict):
@@ -201,7 +206,10 @@ class SimWorker:
             from tests.fssim.embedded import EmbeddedChannel
 
             call = EmbeddedChannel(self.sim, variables[index], DESTINATION, sofia=sofia)
-            call.run(handler, {"fs_cgr_rpc_url": self.rpc_url}, native=False)
+            settings = {"fs_cgr_rpc_url": self.rpc_url}
+            if self.rpc_timeout:
+                settings["fs_cgr_rpc_timeout"] = str(self.rpc_timeout)
+            call.run(handler, settings, native=False)
             if call.vars.get("cgr_notify") != "+AUTH_OK":
                 refused.append(call.vars.get("cgr_notify"))
             else:
@@ -265,7 +273,10 @@ class Bench:
 
             self.api = ApiServer(self.node, "127.0.0.1:0")
             self.api.start()
-        self.ask("target", agent=list(self.agent.address), rpc_url=self.api.url if self.api else "")
+        self.ask(
+            "target", agent=list(self.agent.address), rpc_url=self.api.url if self.api else "",
+            rpc_timeout=args.rpc_timeout,
+        )  # fmt: skip
 
     def recv(self) -> dict:
         line = self.child.stdout.readline()  # cooperative: gevent patched subprocess
@@ -298,6 +309,17 @@ class Bench:
         while self.node.sessions.active() or self.agent.calls:
             if time.monotonic() > deadline:
                 raise RuntimeError("sessions still active")
+            gevent.sleep(0.1)
+
+    def wait_settled(self, calls: int, timeout: float = 60) -> None:
+        """Wait until the money of ``calls`` finished calls has settled (each has its CDR);
+        one whose CDR never comes shows in the figures (``cdrs`` < ``calls``, a drift)."""
+        import gevent
+
+        from tests.agents.lab import settled
+
+        deadline = time.monotonic() + timeout
+        while not settled(self.node, calls) and time.monotonic() < deadline:
             gevent.sleep(0.1)
 
     # -- the three measurements -------------------------------------------------------
@@ -410,6 +432,7 @@ class Bench:
             variables=variables, talk=talk, rate=self.args.call_rate, sofia=self.args.sofia,
         )  # fmt: skip
         self.wait_idle()
+        self.wait_settled(0 if self.args.no_cdr else count)
         cpu = cpu_seconds() - cpu
         end = sum(self.balance(a) for a in accounts)
         cdrs = self.node.stordb.get_cdrs({})
@@ -539,6 +562,10 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--embedded", action="store_true", help="money: calls authorized by the embedded handler"
     )
+    parser.add_argument(
+        "--rpc-timeout", type=float, default=0,
+        help="money --embedded: the handler's fs_cgr_rpc_timeout in s (default: its own, 1)",
+    )  # fmt: skip
     parser.add_argument(
         "--flags", default="", help="cgr_flags of the set-up and money calls (default: none set)"
     )

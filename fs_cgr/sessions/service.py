@@ -95,6 +95,7 @@ class SessionService:
         self._sessions: dict[str, Session] = {}
         self._finished: OrderedDict[str, TerminateResult] = OrderedDict()
         self._unsettled: dict[str, Session] = {}  # ended, waiting for the DataDB to settle
+        self._abandoned: OrderedDict[str, Session] = OrderedDict()  # could not start
         self._lock = threading.Lock()
         self.node_name = owner.node_name(node.config.general.node_id, node.config.listen.http)
         self.owner = owner.token(self.node_name)  # journaled with each session it follows
@@ -353,6 +354,8 @@ class SessionService:
                 raise NotFound()
             raise StorageUnavailable("call ended; settling when the DataDB answers")
         if session is None:
+            session = self._abandoned_start(ev["CGRID"])
+        if session is None:
             runs = [SessionRun(run) for run in self._runs(ev)]
             session = Session(ev, runs, 0, _anchor(ev.get("AnswerTime")))
         usage = ev.get("Usage")
@@ -573,7 +576,10 @@ class SessionService:
                 self._finished.popitem(last=False)
 
     def _abandon(self, session: Session) -> None:
-        """A session that could not start gives back what it already took (best effort)."""
+        """A session that could not start gives back what it already took (best effort).
+        It is kept for the call's terminate: a new session would number its debits and
+        refunds from 1 again, and their idempotency keys would return the given-back
+        debit and its refund instead of charging the call (a CDR without its money)."""
         self._forget(session)
         for run in session.prepaid_runs:
             try:
@@ -581,6 +587,15 @@ class SessionService:
             except CGRError as exc:
                 log.error("session %s: refund on failed start: %s", session.cgrid, exc.message)
         self._journal_delete(session)
+        with self._lock:
+            self._abandoned[session.cgrid] = session
+            while len(self._abandoned) > FINISHED_KEPT:
+                self._abandoned.popitem(last=False)
+
+    def _abandoned_start(self, cgrid: str) -> Session | None:
+        """The session of the call that could not start, its sequence numbers used so far."""
+        with self._lock:
+            return self._abandoned.pop(cgrid, None)
 
     def _forget(self, session: Session) -> None:
         with self._lock:

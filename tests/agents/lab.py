@@ -1,5 +1,6 @@
 """What the agent tests and bench/calls.py share: a per-second tariff plan, a wall clock
-for the simulator and an AccountService that remembers every money movement."""
+for the simulator, an AccountService that remembers every money movement, and when the
+money of finished calls has settled."""
 
 import time
 from decimal import Decimal
@@ -72,6 +73,15 @@ class RecordingAccounts(AccountService):
     def net(self) -> Decimal:
         """Debits - refunds + adjustments: what left the accounts."""
         return sum(self.debited, ZERO) - sum(self.refunded, ZERO) + sum(self.adjusted, ZERO)
+
+
+def settled(node, calls: int) -> bool:
+    """Whether the money of ``calls`` finished calls has stopped moving: each has its CDR and
+    no session is left. A session leaves the active list when its settling starts, and the
+    CDR is stored last (after the refunds, the rounding and a *postpaid debit): an empty
+    session list alone would let a money check read balances that the CDRs do not show yet
+    (CDRs still queued for the StorDB, or link events still being handled)."""
+    return not node.sessions.active() and node.stordb.count_cdrs({}) >= calls
 
 
 def write_plan(path: Path) -> Path:

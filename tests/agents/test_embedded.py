@@ -9,15 +9,18 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import gevent
+import pymysql
 import pytest
 
 from fs_cgr.agents import notify
 from fs_cgr.api.server import ApiServer
 from fs_cgr.embedded import handler, state
-from tests.agents.lab import DE, UNPRICED
+from tests.agents.lab import DE, UNPRICED, settled
 from tests.fssim import wait_until
 from tests.fssim.embedded import EmbeddedChannel
 
@@ -284,6 +287,52 @@ def test_money_check_over_many_concurrent_embedded_calls(elab):
         return elab.call(account=account, reqtype=reqtype)
 
     elab.lab.money_check(place, elab.answer, accounts, dry="0.03", talk=4)
+
+
+@contextmanager
+def cdr_inserts_held(mysql_url: str, table: str):
+    """A StorDB slow to take CDRs: another connection holds the lock every insert into
+    ``table`` waits for (reads go on), until the block ends."""
+    url = urlsplit(mysql_url)
+    locker = pymysql.connect(
+        host=url.hostname, port=url.port or 3306, user=url.username or "root",
+        password=url.password or "", database=url.path.strip("/"), read_timeout=5,
+    )  # fmt: skip
+    try:
+        locker.begin()
+        with locker.cursor() as cursor:
+            cursor.execute(f"SELECT * FROM {table} FOR UPDATE")  # the gap up to the end
+        yield
+    finally:
+        locker.rollback()
+        locker.close()
+
+
+def test_money_settles_after_the_last_session_leaves(make_elab, mysql_url):
+    """A session leaves the active list when its settling starts; its CDR is stored last.
+    With the StorDB slow, no session is left while money has moved and no CDR shows it:
+    a money check (bench/calls.py money) must wait for ``settled``, the CDRs."""
+    elab = make_elab("redis+mariadb")
+    lab = elab.lab
+    accounts = ("1001", "1002")
+    for account in accounts:
+        lab.topup(account, "1")
+    calls = [elab.call("1001", reqtype="*prepaid"), elab.call("1002", reqtype="*postpaid")]
+    for call in calls:
+        elab.answer(call)
+    gevent.sleep(1.2)
+    with cdr_inserts_held(mysql_url, "agent_test_cdrs"):
+        for call in calls:
+            call.hangup()
+        wait_until(lambda: lab.node.sessions.active() == [], 5, "the sessions to leave")
+        wait_until(lambda: lab.node.datadb.journal_all() == [], 5, "the prepaid refund")
+        wait_until(lambda: lab.balance("1002") < START, 5, "the postpaid debit")
+        end = sum(lab.balance(account) for account in accounts)
+        assert lab.node.accounts.net == 2 * START - end > 0  # the money has moved
+        assert lab.node.stordb.count_cdrs({}) == 0  # the CDRs saying so are still queued
+        assert not settled(lab.node, len(calls))
+    wait_until(lambda: settled(lab.node, len(calls)), 10, "the CDRs")
+    assert sum(cdr["Cost"] for cdr in lab.cdrs()) == lab.node.accounts.net == 2 * START - end
 
 
 SEED_FLAGS = "*resources;*attributes;*sessions;*routes;*thresholds;*stats;*accounts"

@@ -11,7 +11,12 @@ import gevent
 import pytest
 
 from fs_cgr.durations import MILLISECOND, SECOND
-from fs_cgr.errors import InsufficientCredit, NotFound, UnauthorizedDestination
+from fs_cgr.errors import (
+    AccountDisabled,
+    InsufficientCredit,
+    NotFound,
+    UnauthorizedDestination,
+)
 from fs_cgr.sessions.service import INSUFFICIENT_FUNDS, SessionService
 from tests.cdrs.helpers import call, monetary, recent, top_up
 
@@ -205,6 +210,30 @@ def test_a_debit_lost_in_a_crash_is_not_charged_twice(node):
     assert report["finished"]
     assert monetary(node, "fast") == Decimal("0.985")
     assert _session_cost(node, "rec3")["Cost"] == Decimal("0.015")
+
+
+def test_a_call_whose_session_could_not_start_is_charged_at_hangup(node):
+    """The first run was debited, the second refused it (its account disabled): the first
+    debit is given back and the call goes on to be killed; its hangup charges it. Reusing
+    the debit's idempotency key would have returned the given-back debit: a CDR of 0.6
+    with 1001's money untouched."""
+    top_up(node, "1001", 10)
+    top_up(node, "reseller", 10)
+    node.cdrs.chargers.set_profile(
+        {"Tenant": "cgrates.org", "ID": "RESELLER", "RunID": "reseller",
+         "AttributeIDs": ["*constant:*req.Account:reseller"], "Weight": -10}
+    )  # fmt: skip
+    node.accounts.set_account("cgrates.org", "reseller", disabled=True)
+    event = call("abandoned", RequestType="*prepaid", CGRDebitInterval="10s")
+    with pytest.raises(AccountDisabled):
+        node.sessions.initiate(event)
+    assert monetary(node, "1001") == Decimal(10)  # the first run's debit given back
+    node.accounts.set_account("cgrates.org", "reseller", disabled=False)
+    result = node.sessions.terminate(dict(event, Usage="5s"))
+    assert result.costs == {"*default": Decimal("0.6"), "reseller": Decimal("0.6")}
+    assert monetary(node, "1001") == monetary(node, "reseller") == Decimal("9.4")
+    cdrs = node.cdrs.get_cdrs({"OriginIDs": ["abandoned"]})
+    assert sorted(cdr["Cost"] for cdr in cdrs) == [Decimal("0.6")] * 2
 
 
 def test_terminate_twice_charges_once(node):
