@@ -308,10 +308,11 @@ class SessionService:
                         self._debit_step(session, run, seq)
                 return True
             except StorageUnavailable as exc:
-                if time.monotonic() + pause > deadline:
+                left = deadline - time.monotonic()
+                if left <= 0:  # asked for the whole debit_retry
                     raise
                 log.warning("session %s: debit waits for the DataDB: %s", session.cgrid, exc)
-            gevent.sleep(pause)  # in the wheel job's own greenlet, not the wheel's
+            gevent.sleep(min(pause, left))  # in the wheel job's own greenlet, not the wheel's
             if session.ended:
                 return False
             pause = min(pause * 2, DEBIT_RETRY_MAX)
