@@ -13,7 +13,10 @@ setups   call set-ups per second (closed loop, ``--concurrency`` callers) and th
          connect -> uuid_transfer latency FreeSWITCH sees (p50/p99); each call is then
          hung up before answer (the CDR path runs too).
 hold     ``--hold`` answered *prepaid calls held at once with a 10 s debit interval, kept
-         past two intervals: RSS per call, and whether every loop debited in time.
+         ``--hold-for`` seconds: bytes per call (RSS; tracemalloc with ``--tracemalloc``),
+         how late each debit came (worst, median), then the money check below.
+         ``--embedded``: the calls are the mod_python3 handler's, followed over the inbound
+         link (no socket per call; the socket path needs one file descriptor a call).
 money    ``--calls`` calls (prepaid and postpaid, some accounts running dry mid-call):
          debits - refunds + adjustments = sum of CDR costs = start - end balances, read
          once every call has its CDR (a session leaves the active list when its settling
@@ -90,6 +93,7 @@ class SimWorker:
         self.sim = sim
         self.gevent = gevent
         self.agent = None
+        self.held = []  # the calls ``hold`` left up
 
     def target(self, agent, rpc_url: str = "", rpc_timeout: float = 0) -> dict:
         self.agent = tuple(agent)
@@ -155,28 +159,46 @@ class SimWorker:
         }
 
     def hold(self, count: int, concurrency: int, variables: list) -> dict:
-        """``count`` answered calls, left up; ``variables[i]`` for call i."""
+        """``count`` answered calls, left up; ``variables[i]`` for call i (socket calls, or
+        embedded ones when a JSON-RPC URL was given)."""
         answered = []
 
+        place = self._embedded if self.rpc_url else self._call
+
         def one_call(index: int) -> None:
-            call = self._call(variables[index])
+            call = place(variables[index])
             if call is not None and call.vars.get("cgr_notify") == "+AUTH_OK":
                 call.answer()
                 answered.append(call)
 
         elapsed = self._run(count, concurrency, one_call)
+        self.held = answered
         return {"answered": len(answered), "elapsed": elapsed}
 
+    def _embedded(self, variables: dict, sofia: bool = False):
+        """A call authorized by the mod_python3 handler; no socket to fs_cgr. ``sofia``: it
+        carries a real SIP leg's variables (event sizes)."""
+        from fs_cgr.embedded.handler import handler
+        from tests.fssim.embedded import EmbeddedChannel
+
+        call = EmbeddedChannel(self.sim, variables, DESTINATION, sofia=sofia)
+        settings = {"fs_cgr_rpc_url": self.rpc_url}
+        if self.rpc_timeout:
+            settings["fs_cgr_rpc_timeout"] = str(self.rpc_timeout)
+        return call.run(handler, settings, native=False)
+
     def alive(self) -> dict:
-        return {"alive": len(self.sim.channels)}
+        return {"alive": sum(1 for call in self.held if call.channel.alive)}
 
     def hangup_all(self) -> dict:
-        calls = [call for call in self.sim.calls if call.channel.alive]
+        calls = [call for call in self.held if call.channel.alive]
         for call in calls:
             call.hangup()
         for call in calls:
-            call.wait_closed(30)
+            if hasattr(call, "wait_closed"):
+                call.wait_closed(30)
         self.sim.calls.clear()
+        self.held = []
         return {"hung_up": len(calls)}
 
     def traffic(
@@ -202,14 +224,7 @@ class SimWorker:
             call.wait_closed(30)
 
         def embedded_call(index: int) -> None:
-            from fs_cgr.embedded.handler import handler
-            from tests.fssim.embedded import EmbeddedChannel
-
-            call = EmbeddedChannel(self.sim, variables[index], DESTINATION, sofia=sofia)
-            settings = {"fs_cgr_rpc_url": self.rpc_url}
-            if self.rpc_timeout:
-                settings["fs_cgr_rpc_timeout"] = str(self.rpc_timeout)
-            call.run(handler, settings, native=False)
+            call = self._embedded(variables[index], sofia)
             if call.vars.get("cgr_notify") != "+AUTH_OK":
                 refused.append(call.vars.get("cgr_notify"))
             else:
@@ -245,7 +260,7 @@ class Bench:
         overrides = {
             "general.data_dir": self.tmp,
             "stordb.url": f"sqlite:///{self.tmp}/stordb.sqlite",
-            "sessions.debit_interval": "10s",
+            "sessions.debit_interval": args.debit_interval,
             "freeswitch_agent.listen": "127.0.0.1:0",
             "freeswitch_agent.event_socket_conns": [
                 {"address": f"{host}:{port}", "password": ready["password"], "alias": "bench"}
@@ -306,7 +321,8 @@ class Bench:
         import gevent
 
         deadline = time.monotonic() + timeout
-        while self.node.sessions.active() or self.agent.calls:
+        sessions = self.node.sessions
+        while sessions.active() or sessions.settling() or self.agent.calls:
             if time.monotonic() > deadline:
                 raise RuntimeError("sessions still active")
             gevent.sleep(0.1)
@@ -376,36 +392,81 @@ class Bench:
         }
 
     def hold(self) -> dict:
+        """Answered *prepaid calls held through several debit intervals: bytes per call
+        (RSS, and tracemalloc with ``--tracemalloc``), how late each debit came, and the
+        money of the whole hold (charged = balances' change = CDR costs)."""
         import gevent
 
         count = self.args.hold
         accounts = [f"h{n}" for n in range(count)]
         self.topup(accounts, "100")
-        gevent.sleep(1)
-        before = rss_bytes()
+        start = sum(self.balance(a) for a in accounts)
+        self.node.stordb.flush()
+        self.node.accounts.reset()
         variables = [{"cgr_reqtype": "*prepaid", "cgr_account": a} for a in accounts]
-        result = self.ask("hold", count=count, concurrency=200, variables=variables)
-        deadline = time.monotonic() + 30
+        gc.collect()
+        gevent.sleep(1)
+        traced = tracing(self.args.tracemalloc)
+        before = rss_bytes()
+        # embedded calls each hold an HTTP connection while authorized (64 at most)
+        concurrency = 40 if self.args.embedded else 200
+        result = self.ask("hold", count=count, concurrency=concurrency, variables=variables)
+        deadline = time.monotonic() + 60
         while len(self.node.sessions.active()) < result["answered"] and time.monotonic() < deadline:
             gevent.sleep(0.1)
         sessions = len(self.node.sessions.active())
         gevent.sleep(1)
+        gc.collect()
         after = rss_bytes()
-        lag = 0.0
-        for _ in range(42):  # two more debit intervals: how far behind do the debits fall?
-            gevent.sleep(0.5)
-            lag = max([lag, *(unpaid_seconds(s) for s in self.node.sessions.active())])
+        per_call = {"rss_bytes_per_call": (after - before) // max(1, sessions)}
+        if traced is not None:
+            per_call.update(traced(sessions))
+        lags = record_debit_lags(self.node)
+        cpu = cpu_seconds()
+        unpaid = 0.0
+        held_until = time.monotonic() + self.args.hold_for
+        while time.monotonic() < held_until:  # is any call ever talking on unpaid time?
+            gevent.sleep(min(5.0, max(0.0, held_until - time.monotonic())))  # 20k calls: 0.2 s
+            unpaid = max([unpaid, *(unpaid_seconds(s) for s in self.node.sessions.active())])
+        ended = time.monotonic()
+        lags, last = sorted(lag for _, lag in lags), [lag for at, lag in lags if at > ended - 10]
+        cpu = cpu_seconds() - cpu
         alive = self.ask("alive")["alive"]
         self.ask("hangup_all")
-        self.wait_idle(120)
+        self.wait_idle(300)
         return {
             "answered": result["answered"],
             "sessions": sessions,
-            "alive_after_21s": alive,
-            "max_debit_lag_s": round(lag, 3),  # paid time over, next debit not yet made
+            "alive_at_end": alive,
             "set_up_in_s": result["elapsed"],
             "rss_delta_mb": (after - before) / 2**20,
-            "bytes_per_call": (after - before) // max(1, sessions),
+            **per_call,
+            "debits_in_hold": len(lags),
+            # the node's CPU while holding (debits and the sampling above) per debit
+            "cpu_ms_per_debit": round(cpu * 1000 / max(1, len(lags)), 3),
+            # seconds from the end of the paid time to the next debit (< 0: debited ahead)
+            "debit_lag_worst_s": round(lags[-1], 3) if lags else None,
+            "debit_lag_median_s": round(statistics.median(lags), 3) if lags else None,
+            # the same over the hold's last 10 s: once a burst of set-ups is over
+            "debit_lag_worst_last_10s": round(max(last), 3) if last else None,
+            "max_unpaid_s": round(unpaid, 3),  # a call talking past its paid time, sampled
+            **self.drift(accounts, start),
+        }
+
+    def drift(self, accounts: list[str], start: Decimal) -> dict:
+        """Money in = money out: what the accounts lost, what was debited net of refunds and
+        adjustments, and what the CDRs cost."""
+        end = sum(self.balance(a) for a in accounts)
+        cdrs = self.node.stordb.get_cdrs({})
+        cost = sum((Decimal(cdr["Cost"]) for cdr in cdrs if cdr["Cost"] >= 0), Decimal(0))
+        net = self.node.accounts.net
+        return {
+            "cdrs": len(cdrs),
+            "unrated_cdrs": sum(1 for cdr in cdrs if cdr["Cost"] < 0),
+            "sum_cdr_costs": str(cost),
+            "debits_minus_refunds": str(net),
+            "start_minus_end": str(start - end),
+            "drift": str(max(abs(cost - net), abs(net - (start - end)))),
         }
 
     def money(self) -> dict:
@@ -434,23 +495,13 @@ class Bench:
         self.wait_idle()
         self.wait_settled(0 if self.args.no_cdr else count)
         cpu = cpu_seconds() - cpu
-        end = sum(self.balance(a) for a in accounts)
-        cdrs = self.node.stordb.get_cdrs({})
-        cost = sum((Decimal(cdr["Cost"]) for cdr in cdrs if cdr["Cost"] >= 0), Decimal(0))
-        unrated = [cdr for cdr in cdrs if cdr["Cost"] < 0]
-        net = self.node.accounts.net
         return {
             "calls": count,
-            "cdrs": len(cdrs),
-            "unrated_cdrs": len(unrated),
             "cut_by_fs_cgr": result["cut"],
             "refused": result.get("refused", {}),
             "elapsed_s": result["elapsed"],
             "fs_cgr_cpu_ms_per_call": cpu * 1000 / count,
-            "sum_cdr_costs": str(cost),
-            "debits_minus_refunds": str(net),
-            "start_minus_end": str(start - end),
-            "drift": str(max(abs(cost - net), abs(net - (start - end)))),
+            **self.drift(accounts, start),
         }
 
 
@@ -503,13 +554,54 @@ def add_subsystem_profiles(node) -> None:
     )  # fmt: skip
 
 
-def unpaid_seconds(session) -> float:
-    """How long the session's paid time has been over while the call goes on (0: paid)."""
+def record_debit_lags(node) -> list[tuple[float, float]]:
+    """From now on, for every debit of a running call: (when, seconds between the end of its
+    paid time and the debit; negative: ahead of use). A call's first debit is not counted."""
+    lags = []
+    debit = node.accounts.debit
+
+    def recording(cd, key=None, **kwargs):
+        session = node.sessions.get((key or "").split(":")[0])
+        if session is not None and session.paid_usage:
+            lags.append((time.monotonic(), -ahead_seconds(session)))
+        return debit(cd, key, **kwargs)
+
+    node.accounts.debit = recording
+    return lags
+
+
+def tracing(enabled: bool):
+    """With ``enabled``: start tracemalloc and return ``report(calls)``, which gives the
+    traced bytes per call and prints where they were allocated (grouped by traceback)."""
+    if not enabled:
+        return None
+    import tracemalloc
+
+    tracemalloc.start(10)
+    first = tracemalloc.take_snapshot()
+
+    def report(calls: int) -> dict:
+        stats = tracemalloc.take_snapshot().compare_to(first, "traceback")
+        tracemalloc.stop()
+        for stat in stats[:12]:
+            print(f"{stat.size_diff / calls:8.0f} B/call", file=sys.stderr)
+            print("\n".join(stat.traceback.format()[-6:]), file=sys.stderr)
+        return {"traced_bytes_per_call": sum(s.size_diff for s in stats) // max(1, calls)}
+
+    return report
+
+
+def ahead_seconds(session) -> float:
+    """How long the session's paid time still runs (negative: over while the call goes on)."""
     from fs_cgr.times import add_ns, diff_ns
     from fs_cgr.times import now as utc_now
 
-    paid_until = add_ns(session.anchor, session.paid_usage or 0)
-    return max(0.0, diff_ns(utc_now(), paid_until) / 1e9)
+    return diff_ns(add_ns(session.anchor, session.paid_usage or 0), utc_now()) / 1e9
+
+
+def unpaid_seconds(session) -> float:
+    """How long the session's paid time has been over while the call goes on (0: paid)."""
+    return max(0.0, -ahead_seconds(session))
 
 
 def _median(runs: list[dict], key: str):
@@ -544,6 +636,11 @@ def main(argv=None) -> int:
     parser.add_argument("--concurrency", type=int, default=50, help="callers at once")
     parser.add_argument("--rate", type=int, default=300, help="set-ups per second (latency)")
     parser.add_argument("--hold", type=int, default=5000, help="answered calls held at once")
+    parser.add_argument("--debit-interval", default="10s", help="sessions.debit_interval")
+    parser.add_argument("--hold-for", type=float, default=32, help="seconds the calls are held")
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="hold: trace allocations (slows set-up)"
+    )
     parser.add_argument("--calls", type=int, default=10000, help="calls of the money check")
     parser.add_argument(
         "--call-rate", type=float, default=0,
@@ -560,7 +657,9 @@ def main(argv=None) -> int:
         "--no-cdr", action="store_true", help="create_cdr off: the agent without the CDR path"
     )
     parser.add_argument(
-        "--embedded", action="store_true", help="money: calls authorized by the embedded handler"
+        "--embedded",
+        action="store_true",
+        help="hold, money: calls authorized by the embedded handler, followed over the link",
     )
     parser.add_argument(
         "--rpc-timeout", type=float, default=0,

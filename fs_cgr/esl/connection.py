@@ -161,11 +161,8 @@ class Connection:
     def _read_loop(self) -> None:
         reason = "closed by peer"
         try:
-            while data := self.sock.recv(_READ_SIZE):
-                messages = self._parser.feed(data)
-                budget.BUFFERS.hold(self, self._parser.pending)  # one cap for all connections
-                for message in messages:
-                    self._dispatch(message)
+            while self._read_once():
+                pass
         except ProtocolError as exc:
             reason = f"protocol error: {exc}"
             log.error("ESL %s: %s; closing this connection", self.name, exc)
@@ -175,6 +172,19 @@ class Connection:
             reason = f"event handler failed: {exc!r}"
             log.exception("ESL %s: event handler failed; closing this connection", self.name)
         self.close(reason)
+
+    def _read_once(self) -> bool:
+        """Read and dispatch what arrived; False at the end of the stream. (A function of
+        its own, so no message stays referenced while the loop waits for the next bytes:
+        each held call's socket waits here, and its last event was its ~10 KB answer.)"""
+        data = self.sock.recv(_READ_SIZE)
+        if not data:
+            return False
+        messages = self._parser.feed(data)
+        budget.BUFFERS.hold(self, self._parser.pending)  # one cap for all connections
+        for message in messages:
+            self._dispatch(message)
+        return True
 
     def _dispatch(self, message: Message) -> None:
         content_type = message.content_type

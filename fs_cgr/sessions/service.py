@@ -4,9 +4,11 @@ Request types (CGrateS' meaning):
 
 - ``*prepaid``: money is debited ahead of use. ``initiate`` debits the first
   debit interval (config ``sessions.debit_interval`` or the event's
-  ``CGRDebitInterval``; 0 = the whole requested Usage at once), then a greenlet
-  debits each next interval when the paid time is used up. When an interval
-  cannot be paid in full what can be paid is debited, and ``on_disconnect``
+  ``CGRDebitInterval``; 0 = the whole requested Usage at once), then each next
+  interval is debited shortly before the paid time is used up (a tenth of the interval
+  ahead, at most ``DEBIT_LEAD_MAX``). One TimerWheel (one greenlet) schedules the debits
+  of every live call: a held call costs a heap entry, not a sleeping greenlet. When an
+  interval cannot be paid in full what can be paid is debited, and ``on_disconnect``
   fires when that paid time runs out. ``terminate`` refunds what was paid beyond
   the final Usage (the last debits first, whole increments), or debits what is
   missing, then charges or credits the DestinationRate rounding of the total.
@@ -34,7 +36,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import gevent
-import gevent.event
 
 from fs_cgr.cdrs.event import (
     NONE,
@@ -55,6 +56,7 @@ from fs_cgr.errors import (
 )
 from fs_cgr.sessions import owner
 from fs_cgr.sessions.session import PendingDebit, Session, SessionRun
+from fs_cgr.sessions.wheel import TimerWheel
 from fs_cgr.times import add_ns, diff_ns
 from fs_cgr.times import now as utc_now
 
@@ -68,6 +70,7 @@ DEBIT_RETRY_FIRST = 0.1  # seconds before a debit the DataDB refused is asked ag
 DEBIT_RETRY_MAX = 1.0  # the longest pause between those attempts
 MAX_ANSWER_LAG = 2.0  # seconds: an AnswerTime this recent anchors the paid time
 FINISHED_KEPT = 10_000  # terminated calls remembered, so a repeated terminate charges nothing
+DEBIT_LEAD_MAX = 0.5  # seconds: the next interval is debited this much (at most) ahead
 
 
 class ChargersError(CGRError):
@@ -99,16 +102,18 @@ class SessionService:
         self._lock = threading.Lock()
         self.node_name = owner.node_name(node.config.general.node_id, node.config.listen.http)
         self.owner = owner.token(self.node_name)  # journaled with each session it follows
+        self._wheel = TimerWheel()  # every live call's next debit or disconnect
 
     @property
     def config(self):
         return self.node.config.sessions
 
     def stop(self) -> None:
-        """Stop the debit loops and settling retries; the journal keeps the sessions for
+        """Stop the debits and settling retries; the journal keeps the sessions for
         ``recover``."""
         for session in self.active():
-            self._stop_loop(session)
+            session.timer = None
+        self._wheel.stop()
         with self._lock:
             unsettled, self._unsettled = list(self._unsettled.values()), {}
         gevent.killall([session.settler for session in unsettled if session.settler])
@@ -199,7 +204,7 @@ class SessionService:
         return {"MaxUsage": self._granted(session, requested)}
 
     def update(self, event: dict) -> dict:
-        """CGrateS' UpdateSession: without a debit loop a ``*prepaid`` session is debited
+        """CGrateS' UpdateSession: off the wheel a ``*prepaid`` session is debited
         the event's Usage more; ``{"MaxUsage": ns}``. Unknown sessions are initiated."""
         ev = normalize(event, self.node.config.general)
         session = self._sessions.get(ev["CGRID"])
@@ -208,7 +213,7 @@ class SessionService:
         requested = self._requested(ev)
         with session.lock:
             _merge(session.event, ev)
-            if session.loop is not None or not session.prepaid_runs:
+            if session.timer is not None or not session.prepaid_runs:
                 return {"MaxUsage": requested}
             paid = min(self._debit(session, run, requested).usage for run in session.prepaid_runs)
         return {"MaxUsage": min(paid, requested)}
@@ -247,27 +252,41 @@ class SessionService:
         return debit
 
     def _watch(self, session: Session, first: int, requested: int) -> None:
-        """Start the greenlet that debits ahead or disconnects when paid time runs out."""
+        """Put the session on the wheel: its next debit, or its disconnect when what it
+        could pay runs out."""
         paid = session.paid_usage
         if paid is None:
             return
-        if session.debit_interval and self._fully_paid(session):
-            session.loop = gevent.spawn(self._debit_loop, session)
-        elif paid < min(first, requested):
-            session.loop = gevent.spawn(self._disconnect_when_paid_out, session)
+        if (session.debit_interval and self._fully_paid(session)) or paid < min(first, requested):
+            self._schedule(session)
 
-    def _debit_loop(self, session: Session) -> None:
-        while not self._sleep_until_paid_out(session):
-            try:
-                if not self._debit_next_interval(session):
-                    return  # the call ended meanwhile
-            except Exception as exc:  # storage (past debit_retry), rating: no going on unpaid
-                log.error("session %s: debit failed: %s", session.cgrid, exc)
-                self._disconnect(session, SYSTEM_ERROR)
+    def _schedule(self, session: Session) -> None:
+        """The next debit shortly before the paid time ends, or (paid only in part) the
+        disconnect when it ends."""
+        with session.lock:
+            if session.ended:
                 return
-            if not self._fully_paid(session):
-                break
-        self._disconnect_when_paid_out(session)
+            left = diff_ns(add_ns(session.anchor, session.paid_usage or 0), utc_now()) / 1e9
+            if session.debit_interval and self._fully_paid(session):
+                lead = min(session.debit_interval / 1e10, DEBIT_LEAD_MAX)
+                session.timer = self._wheel.schedule(left - lead, self._debit_due, session)
+            else:
+                session.timer = self._wheel.schedule(left, self._paid_out, session)
+
+    def _debit_due(self, session: Session) -> None:
+        """The wheel's job: debit every prepaid run the next interval."""
+        try:
+            if not self._debit_next_interval(session):
+                return  # the call ended meanwhile
+        except Exception as exc:  # storage (past debit_retry), rating: no going on unpaid
+            log.error("session %s: debit failed: %s", session.cgrid, exc)
+            self._disconnect(session, SYSTEM_ERROR)
+            return
+        self._schedule(session)
+
+    def _paid_out(self, session: Session) -> None:
+        if not session.ended:
+            self._disconnect(session, INSUFFICIENT_FUNDS)
 
     def _debit_next_interval(self, session: Session) -> bool:
         """Debit every prepaid run its next interval; False when the session ended meanwhile.
@@ -290,10 +309,12 @@ class SessionService:
                         self._debit_step(session, run, seq)
                 return True
             except StorageUnavailable as exc:
-                if time.monotonic() + pause > deadline:
+                left = deadline - time.monotonic()
+                if left <= 0:  # asked for the whole debit_retry
                     raise
                 log.warning("session %s: debit waits for the DataDB: %s", session.cgrid, exc)
-            if session.stop.wait(pause) or session.ended:
+            gevent.sleep(min(pause, left))  # in the wheel job's own greenlet, not the wheel's
+            if session.ended:
                 return False
             pause = min(pause * 2, DEBIT_RETRY_MAX)
 
@@ -305,16 +326,6 @@ class SessionService:
             self._debit(session, run, session.debit_interval)
         else:  # done, but its journal write failed
             self._journal(session)
-
-    def _disconnect_when_paid_out(self, session: Session) -> None:
-        if not self._sleep_until_paid_out(session):
-            self._disconnect(session, INSUFFICIENT_FUNDS)
-
-    def _sleep_until_paid_out(self, session: Session) -> bool:
-        """Wait until the paid time is used up; True when the session ended meanwhile."""
-        stop = session.stop
-        wait = diff_ns(add_ns(session.anchor, session.paid_usage or 0), utc_now()) / 1e9
-        return stop.wait(max(wait, 0)) or session.ended
 
     def _disconnect(self, session: Session, reason: str) -> None:
         if session.ended or session.disconnect_reason:
@@ -373,7 +384,7 @@ class SessionService:
                 raise NotFound()
             session.ended = True
             session.final_usage = usage
-            self._stop_loop(session)
+            self._unschedule(session)
             _merge(session.event, ev)
             for run in session.runs:
                 _merge(run.event, ev)
@@ -503,12 +514,21 @@ class SessionService:
     def get(self, cgrid: str) -> Session | None:
         return self._sessions.get(cgrid)
 
+    def settling(self) -> int:
+        """Calls ended but not settled yet (their CDRs not stored yet)."""
+        with self._lock:
+            return len(self._unsettled)
+
+    def timers(self) -> int:
+        """Timers on the wheel (a cancelled one until its time comes)."""
+        return len(self._wheel)
+
     # -- restart -----------------------------------------------------------------------
     def recover(self, live_origin_ids, usages: dict | None = None, on_disconnect=None) -> dict:
         """Reconcile journaled sessions after a restart.
 
         A session whose OriginID is in ``live_origin_ids`` (FreeSWITCH still has
-        the channel) is resumed: its debit loop restarts with ``on_disconnect``.
+        the channel) is resumed: it goes back on the wheel with ``on_disconnect``.
         Any other is terminated with the usage FreeSWITCH reported
         (``usages[origin_id]``, ns), else the Usage a terminate had already
         recorded, else the time until its last debit (capped at what was paid);
@@ -563,7 +583,7 @@ class SessionService:
             except CGRError as exc:
                 log.error("session %s: not handed over, followed here: %s", cgrid, exc.message)
                 return False
-            self._stop_loop(session)
+            self._unschedule(session)
         self._forget(session)
         return True
 
@@ -603,9 +623,10 @@ class SessionService:
                 del self._sessions[session.cgrid]
 
     @staticmethod
-    def _stop_loop(session: Session) -> None:
-        session.stop.set()
-        session.loop = None
+    def _unschedule(session: Session) -> None:
+        if session.timer is not None:
+            session.timer.cancel()
+            session.timer = None
 
     def _journal(self, session: Session, holder: str = "") -> None:
         if session.prepaid_runs or holder:

@@ -6,6 +6,9 @@ call, so a refund can give back exactly the increments past the final usage,
 the last debits first. ``pending`` is a debit asked for but not yet answered:
 it is journaled before the DataDB is asked, so after a crash the same debit is
 asked again with the same idempotency key and its answer is not lost.
+
+Tens of thousands of these are live at once, so they have slots and no greenlet or
+Event of their own: the session service's TimerWheel holds one Timer per call.
 """
 
 import threading
@@ -13,22 +16,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-import gevent.event
-
 from fs_cgr.accounts.debit import Debit
 from fs_cgr.cdrs.event import PREPAID, charging, to_json
 from fs_cgr.money import ZERO
 from fs_cgr.times import format_time, parse_time
 
 
-@dataclass
+@dataclass(slots=True)
 class PendingDebit:
     seq: int
     offset: int  # ns into the call where the debited stretch starts
     usage: int
 
 
-@dataclass
+@dataclass(slots=True)
 class SessionRun:
     event: dict  # the charger run: normalised event with RunID
     debits: list[tuple[int, int, Debit]] = field(default_factory=list)  # (seq, offset, debit)
@@ -90,9 +91,16 @@ class SessionRun:
 class Session:
     """A live call. ``anchor`` is when its paid time started counting (see SessionService)."""
 
+    __slots__ = (
+        "event", "runs", "prepaid_runs", "debit_interval", "anchor", "on_disconnect", "lock",
+        "ended", "disconnect_reason", "final_usage", "timer", "settler", "last_debit_at",
+    )  # fmt: skip
+
     def __init__(self, event: dict, runs: list[SessionRun], debit_interval: int, anchor):
         self.event = event
         self.runs = runs
+        # the runs the session debits (looked up at every debit; a session's runs are fixed)
+        self.prepaid_runs = tuple(run for run in runs if run.prepaid)
         self.debit_interval = debit_interval
         self.anchor: datetime = anchor
         self.on_disconnect = None
@@ -100,19 +108,14 @@ class Session:
         self.ended = False
         self.disconnect_reason = ""
         self.final_usage: int | None = None
-        self.loop = None  # the debit loop greenlet, when one runs
+        self.timer = None  # the wheel's Timer of its next debit or disconnect, when followed
         self.settler = None  # the greenlet retrying settlement while the DataDB is down
-        self.stop = gevent.event.Event()  # set when the session ends: wakes the loop
         self.last_debit_at: datetime | None = None
 
     cgrid = property(lambda self: self.event["CGRID"])
     tenant = property(lambda self: self.event["Tenant"])
     origin_id = property(lambda self: self.event.get("OriginID", ""))
     origin_host = property(lambda self: self.event.get("OriginHost", ""))
-
-    @property
-    def prepaid_runs(self) -> list[SessionRun]:
-        return [run for run in self.runs if run.prepaid]
 
     @property
     def paid_usage(self) -> int | None:

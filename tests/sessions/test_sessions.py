@@ -151,9 +151,8 @@ def test_session_without_callback_is_terminated_when_paid_out(node):
 
 
 def _restart(node) -> SessionService:
-    """What a crash leaves: the DataDB journal, no greenlets, a fresh SessionService."""
-    for session in node.sessions.active():
-        session.stop.set()
+    """What a crash leaves: the DataDB journal, no debits going on, a fresh SessionService."""
+    node.sessions.stop()
     return SessionService(node)
 
 
