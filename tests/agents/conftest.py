@@ -94,8 +94,10 @@ class Lab:
     def cdrs(self, **query) -> list[dict]:
         return self.node.cdrs.get_cdrs(query)
 
-    def cdr_of(self, call) -> dict:
-        found = wait_until(lambda: self.cdrs(OriginIDs=[call.uuid]), 5, f"the CDR of {call.uuid}")
+    def cdr_of(self, call, timeout: float = 5) -> dict:
+        found = wait_until(
+            lambda: self.cdrs(OriginIDs=[call.uuid]), timeout, f"the CDR of {call.uuid}"
+        )
         assert len(found) == 1, found
         return found[0]
 
