@@ -1,19 +1,17 @@
-"""JSON text exact for money: stored documents, and the API's requests and replies.
+"""JSON text exact for money: stored documents and events.
 
 Every backend stores documents as this text, so memory, Redis and SQL give
 back the same values: a Decimal is written as an exact JSON number and every
 non-integer number is read back as a Decimal (never a binary float).
 
-The API's requests and replies go through msgspec instead (``decode_bytes``,
-``encode_bytes``): the same exact numbers at a tenth of the CPU (a GetCost reply in
-~1 µs instead of ~13), which matters at thousands of requests a second.
+Standard library only: FreeSWITCH's embedded Python imports this module through the
+mod_python3 handler. The API's requests and replies have a faster codec of their own
+(``fs_cgr.api.wirejson``).
 """
 
 import json
 import secrets
 from decimal import Decimal
-
-import msgspec
 
 # The C encoder cannot print a Decimal as a number, so each one is written as a
 # string between two markers, which are then cut out with their quotes. The
@@ -47,7 +45,7 @@ def encode_stepwise(value) -> str:
 def _mark(item) -> str:
     if isinstance(item, Decimal) and item.is_finite():
         return _OPEN + str(item) + _CLOSE
-    return _refuse(item)
+    return refuse(item)
 
 
 _ENCODER = json.JSONEncoder(
@@ -59,26 +57,6 @@ def decode(text: str | bytes):
     return json.loads(text, parse_float=Decimal)
 
 
-def encode_bytes(value) -> bytes:
-    """``encode`` as UTF-8 bytes, by msgspec. Unlike ``encode`` it writes a float that is
-    not finite as null and a set as a list: a reply carries money as Decimal, and a
-    Decimal that is not finite is still refused (ValueError)."""
-    return _FAST_ENCODER.encode(value)
-
-
-def decode_bytes(raw: bytes):
-    """``decode`` by msgspec; ValueError for anything it does not take (not JSON, not
-    UTF-8, nested too deeply, and also NaN or a lone surrogate escape, which ``decode``
-    takes: a caller wanting those, or a precise message, falls back on ``decode``)."""
-    try:
-        return _FAST_DECODER.decode(raw)
-    except (msgspec.DecodeError, RecursionError) as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _refuse(item):
+def refuse(item):
+    """The encoders' hook for anything JSON cannot hold exactly: ValueError naming it."""
     raise ValueError(f"cannot store {type(item).__name__} {item!r} as JSON")
-
-
-_FAST_ENCODER = msgspec.json.Encoder(decimal_format="number", enc_hook=_refuse)
-_FAST_DECODER = msgspec.json.Decoder(float_hook=Decimal)

@@ -13,8 +13,9 @@ from decimal import Decimal
 
 from fs_cgr.api.params import GoParams
 from fs_cgr.api.registry import resolve
+from fs_cgr.api.wirejson import decode_bytes, encode_bytes
 from fs_cgr.errors import CGRError
-from fs_cgr.jsoncodec import decode_bytes, encode, encode_bytes
+from fs_cgr.jsoncodec import encode
 from fs_cgr.textcheck import lone_surrogate_path
 
 __all__ = ["encode", "error_reply", "handle"]

@@ -86,11 +86,16 @@ def per_second_cost(billmsec: int) -> Decimal:
     return Decimal(-(-billmsec // 1000)) * Decimal("0.01")
 
 
-def test_the_handler_imports_no_gevent():
-    """It runs on FreeSWITCH's native threads, where no gevent hub may run."""
+def test_the_handler_imports_only_the_standard_library():
+    """It runs on FreeSWITCH's native threads, where no gevent hub may run, and in the
+    Python FreeSWITCH embeds, where fs_cgr's dependencies (C extensions built for another
+    Python, msgspec, peewee, redis) need not be installed."""
     probe = (
-        "import sys, fs_cgr.embedded.handler, fs_cgr.embedded.price\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'gevent', 'greenlet'}))"
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "import fs_cgr.embedded.handler, fs_cgr.embedded.price\n"
+        "top = {m.split('.')[0] for m in set(sys.modules) - before}\n"
+        "print(sorted(top - set(sys.stdlib_module_names) - {'fs_cgr'}))"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
