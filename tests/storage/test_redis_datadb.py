@@ -12,8 +12,7 @@ from redis.crc import key_slot
 
 from fs_cgr.errors import StorageUnavailable
 from fs_cgr.storage import open_datadb
-from fs_cgr.storage.base import RATES
-from fs_cgr.storage.base import IDEMPOTENCY_TTL
+from fs_cgr.storage.base import IDEMPOTENCY_TTL, RATES
 from fs_cgr.storage.redis_datadb import RedisDataDB
 from tests.storage import stopped_waiter
 
