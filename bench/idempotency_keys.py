@@ -65,14 +65,16 @@ def _memory_records(db) -> tuple[int, int]:
 
 
 def _redis_records(url: str) -> tuple[int, int]:
+    """(keys, bytes) of the records; then every key under the prefix is removed."""
     raw = redis.Redis.from_url(url)
     keys = list(raw.scan_iter(match=f"{PREFIX}:*:idem:*", count=1000))
     pipe = raw.pipeline(transaction=False)
     for key in keys:
         pipe.memory_usage(key)
-    size = sum(pipe.execute() or [0]) if keys else 0
-    for start in range(0, len(keys), 1000):
-        raw.unlink(*keys[start : start + 1000])
+    size = sum(pipe.execute()) if keys else 0
+    every = list(raw.scan_iter(match=f"{PREFIX}:*", count=1000))
+    for start in range(0, len(every), 1000):
+        raw.unlink(*every[start : start + 1000])
     raw.close()
     return len(keys), size
 
@@ -90,7 +92,6 @@ def main(argv=None) -> int:
         where = "redis" if args.redis else "embedded"
         if args.redis:
             records, size = _redis_records(args.redis)
-            node.datadb.flush()
         else:
             records, size = _memory_records(node.datadb)
         node.stop()
