@@ -424,12 +424,13 @@ class SessionService:
                 costs[(session.cgrid, run.run_id)] = doc
                 result.costs[run.run_id] = doc["Cost"]
             stored = self._store_costs(costs.values())
-            if self._journal_delete(session) and stored:
-                self._drop_keys(session)
+            settled = self._journal_delete(session) and stored
             self._remember(session.cgrid, result)
         if self.node.config.freeswitch_agent.create_cdr:
             events = [run.event for run in session.runs]
             result.cdr = self.node.cdrs.process_call_events(events, False, costs)
+        if settled:  # last: its CDR is not kept waiting for it
+            self._drop_keys(session)
         return result
 
     def _settle_when_possible(self, session: Session) -> None:
@@ -549,7 +550,7 @@ class SessionService:
         except CGRError as exc:
             log.warning("session %s: settled before? StorDB: %s", session.cgrid, exc.message)
             return None
-        if not all(docs):
+        if not all(doc and doc.get("CostSource") == COST_SOURCE_SESSIONS for doc in docs):
             return None
         result = TerminateResult(docs[0]["Usage"])
         result.costs = {doc["RunID"]: session_cost_amount(doc) for doc in docs}
