@@ -17,8 +17,6 @@ from collections.abc import Iterable
 
 from fs_cgr import jsoncodec
 
-# Kinds of live tariff objects kept in the DataDB (document id = CGrateS ID,
-# or "tenant:id" for tenant-scoped profiles).
 # How long a remembered idempotent result outlives its write (seconds) when its owner
 # never drops it. It must outlast every retry of that write: a pending session debit is
 # asked again when the journal is recovered after a restart, a scheduler run left
@@ -30,6 +28,8 @@ from fs_cgr import jsoncodec
 # CDR and scheduler keys. Configurable per DataDB (``idempotency_ttl``).
 IDEMPOTENCY_TTL = 24 * 3600
 
+# Kinds of live tariff objects kept in the DataDB (document id = CGrateS ID,
+# or "tenant:id" for tenant-scoped profiles).
 DESTINATIONS = "destinations"
 TIMINGS = "timings"
 RATES = "rates"

@@ -9,7 +9,8 @@ Redis Cluster hash tags: keys that one atomic step touches share a slot.
 ``P:{live}:<kind>:staging:<token>``     a big ``write_live``'s new hash of a kind, till switched
 ``P:{live}:<kind>:old:<token>``         the hash it replaced, unlinked right after the switch
 ``P:{acc:<tenant>:<account>}``         hash: ``doc`` (JSON) and ``v`` (version counter)
-``P:{acc:<tenant>:<account>}:idem:K``  JSON result remembered for idempotency key K (TTL)
+``P:{acc:<tenant>:<account>}:idem:K``  JSON result remembered for idempotency key K (TTL;
+                                       unlinked by ``forget_idempotency``)
 ``P:accounts:<tenant>``                set of account names (index for ``account_ids``)
 ``P:tenants``                          set of tenants that ever had an account
 ``P:{journal}``                        hash: session id -> JSON journal record
