@@ -46,7 +46,12 @@ from fs_cgr.cdrs.event import (
     normalize,
     start_time,
 )
-from fs_cgr.cdrs.rater import COST_SOURCE_SESSIONS, call_descriptor, dr_round
+from fs_cgr.cdrs.rater import (
+    COST_SOURCE_SESSIONS,
+    call_descriptor,
+    dr_round,
+    session_cost_amount,
+)
 from fs_cgr.errors import (
     AccountDisabled,
     CGRError,
@@ -369,6 +374,9 @@ class SessionService:
         if session is None:
             runs = [SessionRun(run) for run in self._runs(ev)]
             session = Session(ev, runs, 0, _anchor(ev.get("AnswerTime")))
+            settled = self._settled_before(session)
+            if settled is not None:
+                return settled
         usage = ev.get("Usage")
         return self._finish(session, ev, (session.paid_usage or 0) if usage is None else usage)
 
@@ -415,12 +423,14 @@ class SessionService:
                 doc = self._settle(session, run, usage)
                 costs[(session.cgrid, run.run_id)] = doc
                 result.costs[run.run_id] = doc["Cost"]
-            self._store_costs(costs.values())
-            self._journal_delete(session)
+            stored = self._store_costs(costs.values())
+            settled = self._journal_delete(session) and stored
             self._remember(session.cgrid, result)
         if self.node.config.freeswitch_agent.create_cdr:
             events = [run.event for run in session.runs]
             result.cdr = self.node.cdrs.process_call_events(events, False, costs)
+        if settled:  # last: its CDR is not kept waiting for it
+            self._drop_keys(session)
         return result
 
     def _settle_when_possible(self, session: Session) -> None:
@@ -495,12 +505,56 @@ class SessionService:
             return charged
         return cost
 
-    def _store_costs(self, docs) -> None:
+    def _store_costs(self, docs) -> bool:
+        """Store the runs' session costs; False when one could not be stored."""
+        stored = True
         for doc in docs:
             try:
                 self.node.stordb.set_session_cost(doc)
             except CGRError as exc:  # the CDR carries the cost; only later lookups miss it
                 log.error("session cost %s/%s not stored: %s", doc["CGRID"], doc["RunID"], exc)
+                stored = False
+        return stored
+
+    def _drop_keys(self, session: Session) -> None:
+        """Drop the idempotency records of a settled session's debits, refunds and rounding.
+
+        Nothing can ask them again: the journal record is gone (no recovery finds the
+        session), a repeated terminate is answered by ``_finished`` or, past it, by the
+        stored session costs (``_settled_before``). So at 2,000 debits a second the DataDB
+        holds the keys of the calls being settled, not a day's worth. A failure only
+        leaves them to the DataDB's idempotency TTL."""
+        for run in session.prepaid_runs:
+            keys = [f"{session.cgrid}:{run.run_id}:round"]
+            for seq in range(1, run.next_seq):
+                keys += [run.key(session.cgrid, action, seq) for action in ("debit", "refund")]
+            try:
+                self.node.datadb.forget_idempotency(run.event["Tenant"], run.event["Account"], keys)
+            except CGRError as exc:
+                log.warning("session %s: keys left to their TTL: %s", session.cgrid, exc.message)
+
+    def _settled_before(self, session: Session) -> TerminateResult | None:
+        """The result of a call settled earlier (its session costs are stored), for a
+        terminate of a session no longer known here (repeated after a restart, or after
+        ``FINISHED_KEPT`` later calls): its keys are dropped, so charging it again would
+        not be caught by them. None: not settled, or nothing prepaid (the CDR path's
+        duplicate check covers the rest), or the StorDB cannot tell (then keys still
+        present within their TTL are the guard, as before)."""
+        if not session.prepaid_runs:
+            return None
+        try:
+            docs = [
+                self.node.stordb.get_session_cost(session.cgrid, run.run_id)
+                for run in session.prepaid_runs
+            ]
+        except CGRError as exc:
+            log.warning("session %s: settled before? StorDB: %s", session.cgrid, exc.message)
+            return None
+        if not all(doc and doc.get("CostSource") == COST_SOURCE_SESSIONS for doc in docs):
+            return None
+        result = TerminateResult(docs[0]["Usage"])
+        result.costs = {doc["RunID"]: session_cost_amount(doc) for doc in docs}
+        return result
 
     # -- CDRs, listing -----------------------------------------------------------------
     def process_cdr(self, event: dict):
@@ -634,12 +688,15 @@ class SessionService:
             doc["Owner"] = holder or self.owner
             self.node.datadb.journal_put(session.cgrid, doc)
 
-    def _journal_delete(self, session: Session) -> None:
+    def _journal_delete(self, session: Session) -> bool:
+        """Delete the session's journal record; False when it could not be deleted."""
         if session.prepaid_runs:
             try:
                 self.node.datadb.journal_delete(session.cgrid)
             except CGRError as exc:  # recover() will find it settled: keys make it a no-op
                 log.error("session %s: journal entry not deleted: %s", session.cgrid, exc)
+                return False
+        return True
 
 
 def _anchor(answer: datetime | None) -> datetime:

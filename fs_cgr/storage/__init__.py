@@ -19,6 +19,7 @@ _REDIS_OPTIONS = {
     "wait_replicas": int,
     "wait_timeout": float,
 }
+_MEMORY_OPTIONS = {"idempotency_ttl": float}
 _SQL_OPTIONS = {
     "connect_timeout": float,
     "read_timeout": float,
@@ -30,12 +31,14 @@ _SQL_OPTIONS = {
 
 
 def open_datadb(url: str = "internal://", **options) -> DataDB:
-    """``internal://`` (or "") = MemoryDataDB; ``redis://``, ``rediss://``, ``unix://``,
-    ``redis+sentinel://``, ``redis+cluster://`` = RedisDataDB."""
-    if url.strip() in _INTERNAL:
+    """``internal://`` (or "", ``internal://?idempotency_ttl=3600``) = MemoryDataDB;
+    ``redis://``, ``rediss://``, ``unix://``, ``redis+sentinel://``, ``redis+cluster://``
+    = RedisDataDB."""
+    base, from_url = _split_options(url.strip(), _MEMORY_OPTIONS)
+    if base in _INTERNAL:
         from fs_cgr.storage.memory import MemoryDataDB
 
-        return MemoryDataDB(**options)
+        return MemoryDataDB(**{**from_url, **options})
     if urlsplit(url).scheme in _REDIS_SCHEMES:
         from fs_cgr.storage.redis_datadb import RedisDataDB
 

@@ -17,6 +17,17 @@ from collections.abc import Iterable
 
 from fs_cgr import jsoncodec
 
+# How long a remembered idempotent result outlives its write (seconds) when its owner
+# never drops it. It must outlast every retry of that write: a pending session debit is
+# asked again when the journal is recovered after a restart, a scheduler run left
+# half-done is taken up again by the next node to start, a call's CDR may come twice
+# (two nodes, a repeated hangup event), an interrupted rerate is run again. A day
+# covers a node or the whole cluster being down overnight, well past the longest call
+# (sessions.max_call_duration, 3 h by default), while bounding what the keys take:
+# settled sessions drop theirs at once (sessions/service.py), so the TTL mostly holds
+# CDR and scheduler keys. Configurable per DataDB (``idempotency_ttl``).
+IDEMPOTENCY_TTL = 24 * 3600
+
 # Kinds of live tariff objects kept in the DataDB (document id = CGrateS ID,
 # or "tenant:id" for tenant-scoped profiles).
 DESTINATIONS = "destinations"
@@ -148,6 +159,12 @@ class DataDB(ABC):
 
         The new version is one more than the highest this account key ever had. On a
         conflict the result carries the current document and version."""
+
+    @abstractmethod
+    def forget_idempotency(self, tenant: str, account: str, keys: Iterable[str]) -> None:
+        """Drop the results remembered under ``keys`` of the account, once their owner
+        knows no retry can come any more (a settled session: see sessions/service.py).
+        Unknown keys are ignored; keys nobody drops still expire (IDEMPOTENCY_TTL)."""
 
     @abstractmethod
     def remove_account(self, tenant: str, account: str) -> bool:

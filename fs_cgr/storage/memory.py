@@ -9,11 +9,12 @@ Account versions live apart from the documents and outlast removals and
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 
 from fs_cgr import jsoncodec
 from fs_cgr.storage import resource_usage
-from fs_cgr.storage.base import LIVE_KINDS, CasResult, DataDB
+from fs_cgr.storage.base import IDEMPOTENCY_TTL, LIVE_KINDS, CasResult, DataDB
 from fs_cgr.storage.checks import (
     encode_cas,
     encoded_chunks,
@@ -21,19 +22,21 @@ from fs_cgr.storage.checks import (
     require_id,
 )
 
-DEFAULT_IDEMPOTENCY_TTL = 7 * 24 * 3600  # seconds
-_PURGE_EVERY = 60.0  # seconds between sweeps of expired idempotency records
-
 
 class MemoryDataDB(DataDB):
-    def __init__(self, idempotency_ttl: float = DEFAULT_IDEMPOTENCY_TTL):
+    def __init__(self, idempotency_ttl: float = IDEMPOTENCY_TTL):
+        if idempotency_ttl <= 0:
+            raise ValueError("idempotency_ttl must be a positive number of seconds")
         self.idempotency_ttl = idempotency_ttl
         self._lock = threading.Lock()
         self._live: dict[str, dict[str, str]] = {}
         self._live_version = 0
         self._accounts: dict[tuple[str, str], tuple[str, int]] = {}
         self._last_versions: dict[tuple[str, str], int] = {}  # never cleared
-        self._idempotency: dict[tuple[str, str, str], tuple[float, str]] = {}
+        # (tenant, account, key) -> (monotonic expiry, result). One TTL for all, so the
+        # order of insertion is the order of expiry: expired records are popped off the
+        # front, a few at each write, never searched for; dropped ones free their memory.
+        self._idempotency: OrderedDict[tuple[str, str, str], tuple[float, str]] = OrderedDict()
         self._journal: dict[str, str] = {}
         self._states: dict[tuple[str, str], str] = {}
         self._state_versions: dict[tuple[str, str], int] = {}  # never cleared
@@ -41,7 +44,6 @@ class MemoryDataDB(DataDB):
         self._sets: dict[str, set[str]] = {}
         self._values: dict[str, str] = {}
         self._leases: dict[str, tuple[str, float]] = {}  # name -> (owner, monotonic deadline)
-        self._next_purge = time.monotonic() + _PURGE_EVERY
 
     # -- live tariff objects -------------------------------------------------
     def live_version(self) -> int:
@@ -99,8 +101,9 @@ class MemoryDataDB(DataDB):
             now = time.monotonic()
             current_text, current = self._accounts.get(key, (None, 0))
             if idempotency_key is not None:
+                self._purge_expired(now)  # first: a key seen again must not be an expired one
                 seen = self._idempotency.get((tenant, account, idempotency_key))
-                if seen is not None and seen[0] > now:
+                if seen is not None:
                     return CasResult("duplicate", jsoncodec.decode(seen[1]), current)
             if current != expected_version:
                 current_doc = None if current_text is None else jsoncodec.decode(current_text)
@@ -111,15 +114,26 @@ class MemoryDataDB(DataDB):
             if idempotency_key is not None:
                 expires = now + self.idempotency_ttl
                 self._idempotency[(tenant, account, idempotency_key)] = (expires, stored_result)
-                self._purge_expired(now)
             return CasResult("applied", version=version)
 
     def _purge_expired(self, now: float) -> None:
-        if now < self._next_purge:
-            return
-        self._next_purge = now + _PURGE_EVERY
-        for key in [key for key, (expires, _) in self._idempotency.items() if expires <= now]:
-            del self._idempotency[key]
+        """Drop the records expired by ``now``: only the oldest are looked at."""
+        records = self._idempotency
+        while records:
+            oldest = next(iter(records))
+            if records[oldest][0] > now:
+                return
+            del records[oldest]
+
+    def forget_idempotency(self, tenant: str, account: str, keys: Iterable[str]) -> None:
+        require_account(tenant, account)
+        with self._lock:
+            for key in keys:
+                self._idempotency.pop((tenant, account, key), None)
+
+    def idempotency_count(self) -> int:
+        """Results remembered now (expired ones included until swept): for tests and bench."""
+        return len(self._idempotency)
 
     def remove_account(self, tenant: str, account: str) -> bool:
         require_account(tenant, account)

@@ -9,7 +9,8 @@ Redis Cluster hash tags: keys that one atomic step touches share a slot.
 ``P:{live}:<kind>:staging:<token>``     a big ``write_live``'s new hash of a kind, till switched
 ``P:{live}:<kind>:old:<token>``         the hash it replaced, unlinked right after the switch
 ``P:{acc:<tenant>:<account>}``         hash: ``doc`` (JSON) and ``v`` (version counter)
-``P:{acc:<tenant>:<account>}:idem:K``  JSON result remembered for idempotency key K (TTL)
+``P:{acc:<tenant>:<account>}:idem:K``  JSON result remembered for idempotency key K (TTL;
+                                       unlinked by ``forget_idempotency``)
 ``P:accounts:<tenant>``                set of account names (index for ``account_ids``)
 ``P:tenants``                          set of tenants that ever had an account
 ``P:{journal}``                        hash: session id -> JSON journal record
@@ -66,7 +67,7 @@ from redis.sentinel import Sentinel
 from fs_cgr import jsoncodec
 from fs_cgr.errors import StorageUnavailable
 from fs_cgr.storage import resource_usage
-from fs_cgr.storage.base import LIVE_KINDS, CasResult, DataDB
+from fs_cgr.storage.base import IDEMPOTENCY_TTL, LIVE_KINDS, CasResult, DataDB
 from fs_cgr.storage.checks import (
     LIVE_CHUNK,
     encode_cas,
@@ -77,7 +78,6 @@ from fs_cgr.storage.checks import (
 )
 
 DEFAULT_TIMEOUT = 2.0  # seconds, for every command and every connect
-DEFAULT_IDEMPOTENCY_TTL = 7 * 24 * 3600  # seconds
 DEFAULT_HEALTH_CHECK_INTERVAL = 30  # seconds a pooled connection may idle before a PING
 _PREFIX = re.compile(r"[A-Za-z0-9_.-]+")
 _DELETE_BATCH = 500
@@ -211,7 +211,7 @@ class RedisDataDB(DataDB):
         timeout: float = DEFAULT_TIMEOUT,
         connect_timeout: float | None = None,
         prefix: str = "fscgr",
-        idempotency_ttl: int = DEFAULT_IDEMPOTENCY_TTL,
+        idempotency_ttl: int = IDEMPOTENCY_TTL,
         health_check_interval: int = DEFAULT_HEALTH_CHECK_INTERVAL,
         wait_replicas: int = 0,
         wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
@@ -353,6 +353,14 @@ class RedisDataDB(DataDB):
         if status == "conflict" and len(reply) > 2 and reply[2] is not None:
             return CasResult(status, version=version, doc=jsoncodec.decode(reply[2]))
         return CasResult(status, version=version)
+
+    @_unavailable_on_redis_errors
+    def forget_idempotency(self, tenant: str, account: str, keys: Iterable[str]) -> None:
+        require_account(tenant, account)
+        key = self._account_key(tenant, account)
+        records = [f"{key}:idem:{idem}" for idem in keys]
+        if records:  # one slot (the account's hash tag): one UNLINK, even on a Cluster
+            self._client.unlink(*records)
 
     def _index_account(self, tenant: str, account: str) -> None:
         pipe = self._client.pipeline(transaction=False)

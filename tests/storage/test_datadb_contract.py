@@ -156,6 +156,21 @@ def test_conflict_does_not_consume_the_idempotency_key(datadb):
     assert applied.applied and applied.version == 2
 
 
+def test_forgotten_idempotency_keys_apply_again_and_others_stay(datadb):
+    datadb.cas_account("cgrates.org", "1001", 0, {"n": 1}, "s1:*default:debit:1", {"n": 1})
+    datadb.cas_account("cgrates.org", "1001", 1, {"n": 2}, "s1:*default:debit:2", {"n": 2})
+    datadb.cas_account("cgrates.org", "1002", 0, {"n": 1}, "s1:*default:debit:1", {"n": 3})
+    datadb.forget_idempotency(
+        "cgrates.org", "1001", ["s1:*default:debit:1", "s1:*default:debit:2", "never:seen"]
+    )
+    datadb.forget_idempotency("cgrates.org", "1001", [])
+    again = datadb.cas_account("cgrates.org", "1001", 2, {"n": 3}, "s1:*default:debit:1", 9)
+    assert again.applied and again.version == 3
+    # another account's record under the same key is untouched
+    kept = datadb.cas_account("cgrates.org", "1002", 1, {"n": 9}, "s1:*default:debit:1", None)
+    assert kept.duplicate and kept.stored == {"n": 3}
+
+
 def test_documents_come_back_as_copies(datadb):
     doc = {"Balances": [{"Value": "1"}]}
     datadb.cas_account("cgrates.org", "1001", 0, doc)

@@ -12,8 +12,8 @@ from redis.crc import key_slot
 
 from fs_cgr.errors import StorageUnavailable
 from fs_cgr.storage import open_datadb
-from fs_cgr.storage.base import RATES
-from fs_cgr.storage.redis_datadb import DEFAULT_IDEMPOTENCY_TTL, RedisDataDB
+from fs_cgr.storage.base import IDEMPOTENCY_TTL, RATES
+from fs_cgr.storage.redis_datadb import RedisDataDB
 from tests.storage import stopped_waiter
 
 
@@ -72,7 +72,10 @@ def test_idempotency_record_expires(redis_url, redis_prefix, raw, wiped_redis):
     assert db.cas_account("cgrates.org", "1001", 1, {"again": 1}, "debit-1", 2).applied
     db.flush()
     db.close()
-    assert DEFAULT_IDEMPOTENCY_TTL == 7 * 24 * 3600
+    assert IDEMPOTENCY_TTL == 24 * 3600
+    default = RedisDataDB(redis_url, prefix=redis_prefix)
+    assert default.idempotency_ttl == IDEMPOTENCY_TTL
+    default.close()
 
 
 def test_removal_and_flush_keep_only_the_version_counter(redis_datadb, raw, redis_prefix):
