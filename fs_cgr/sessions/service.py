@@ -20,10 +20,11 @@ Request types (CGrateS' meaning):
 Money in = money out: debits - refunds + rounding adjustment = the session cost
 stored in StorDB (CostSource ``*sessions``) = the ``*prepaid`` CDR's Cost.
 
-Every ``*prepaid`` session is journaled in the DataDB (before and after each
-debit, deleted at the end), so ``recover`` can finish or resume it after a
-restart. Debits and refunds carry idempotency keys
-``<CGRID>:<RunID>:debit:<seq>`` / ``:refund:<seq>`` and the rounding
+Every ``*prepaid`` session is journaled in the DataDB (the whole record before its
+first debit, a note of each debit appended after it, deleted at the end), so
+``recover`` can finish or resume it after a restart; a debit made but not noted (a
+crash in between) is found there under its idempotency key. Debits and refunds
+carry idempotency keys ``<CGRID>:<RunID>:debit:<seq>`` / ``:refund:<seq>`` and the rounding
 ``<CGRID>:<RunID>:round``: a retried step never charges twice.
 """
 
@@ -37,6 +38,7 @@ from decimal import Decimal
 
 import gevent
 
+from fs_cgr.accounts.debit import Debit
 from fs_cgr.cdrs.event import (
     NONE,
     POSTPAID,
@@ -200,6 +202,7 @@ class SessionService:
         first = interval or requested
         try:
             with session.lock:
+                self._journal(session)  # before any money moves: recover finds the debits
                 for run in session.prepaid_runs:
                     self._debit(session, run, first)
         except CGRError:
@@ -221,6 +224,7 @@ class SessionService:
             if session.timer is not None or not session.prepaid_runs:
                 return {"MaxUsage": requested}
             paid = min(self._debit(session, run, requested).usage for run in session.prepaid_runs)
+            self._journal(session)  # the fields the event added
         return {"MaxUsage": min(paid, requested)}
 
     def _granted(self, session: Session, requested: int) -> int:
@@ -235,15 +239,14 @@ class SessionService:
 
     # -- debiting ----------------------------------------------------------------------
     def _debit(self, session: Session, run: SessionRun, usage: int):
-        """Debit the next ``usage`` ns of a run; journaled before and after."""
+        """Debit the next ``usage`` ns of a run, and note it in the journal."""
         run.pending = PendingDebit(run.next_seq, run.reserved, usage)
         run.next_seq += 1
         return self._debit_pending(session, run)
 
     def _debit_pending(self, session: Session, run: SessionRun):
-        self._journal(session)
         debit = self._apply_pending(session, run)
-        self._journal(session)
+        self.node.datadb.journal_append(session.cgrid, session.debit_note(run))
         return debit
 
     def _apply_pending(self, session: Session, run: SessionRun):
@@ -251,8 +254,7 @@ class SessionService:
         cd = call_descriptor(run.event, offset=pending.offset, usage=pending.usage)
         key = run.key(session.cgrid, "debit", pending.seq)
         debit = self.node.accounts.debit(cd, key, allow_partial=True)
-        run.debits.append((pending.seq, pending.offset, debit))
-        run.pending = None
+        run.add_debit(pending.seq, pending.offset, debit)
         session.last_debit_at = utc_now()
         return debit
 
@@ -329,7 +331,7 @@ class SessionService:
             self._debit_pending(session, run)
         elif run.next_seq == seq:  # not asked yet
             self._debit(session, run, session.debit_interval)
-        else:  # done, but its journal write failed
+        else:  # done, but its journal note failed: the whole record holds it
             self._journal(session)
 
     def _disconnect(self, session: Session, reason: str) -> None:
@@ -598,6 +600,7 @@ class SessionService:
             session = Session.from_doc(doc)
             if not session.prepaid_runs:  # journaled only to be handed over: consumed here
                 self.node.datadb.journal_delete(session.cgrid)
+            self._catch_up(session)
             if session.origin_id in live:
                 self._resume(session, on_disconnect)
                 report["resumed"].append(session.cgrid)
@@ -610,12 +613,25 @@ class SessionService:
                 log.error("recovering session %s failed: %s", session.cgrid, exc.message)
         return report
 
+    def _catch_up(self, session: Session) -> None:
+        """Finish what a journaled session's process left open: a pending debit (a record
+        written whole while it waited) is asked again with its key, and debits made but
+        not noted (the process died in between) are read back from their idempotency
+        records, the next numbers of each run until one was never asked."""
+        for run in session.prepaid_runs:
+            if run.pending is not None:
+                self._apply_pending(session, run)
+            tenant, account = run.event["Tenant"], run.event["Account"]
+            while True:
+                key = run.key(session.cgrid, "debit", run.next_seq)
+                stored = self.node.accounts.stored_result(tenant, account, key)
+                if stored is None:
+                    break
+                run.add_debit(run.next_seq, run.reserved, Debit.from_doc(stored))
+
     def _resume(self, session: Session, on_disconnect) -> None:
         session.on_disconnect = on_disconnect
         with session.lock:
-            for run in session.prepaid_runs:
-                if run.pending is not None:
-                    self._apply_pending(session, run)
             self._journal(session)  # owned by this service from now on
         with self._lock:
             self._sessions[session.cgrid] = session

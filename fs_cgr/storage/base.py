@@ -30,6 +30,8 @@ IDEMPOTENCY_TTL = 24 * 3600
 
 # Kinds of live tariff objects kept in the DataDB (document id = CGrateS ID,
 # or "tenant:id" for tenant-scoped profiles).
+JOURNAL_APPENDED = "Appended"  # journal_all: the documents appended to a record
+
 DESTINATIONS = "destinations"
 TIMINGS = "timings"
 RATES = "rates"
@@ -77,6 +79,13 @@ def decode_live(texts: dict[str, dict[str, str]]) -> dict[str, dict[str, dict]]:
         kind: {obj_id: jsoncodec.decode(text) for obj_id, text in objects.items()}
         for kind, objects in texts.items()
     }
+
+
+def with_appended(record: dict, appended: list) -> dict:
+    """A journal record as ``journal_all`` gives it: with its appended JSON documents."""
+    if appended:
+        record[JOURNAL_APPENDED] = [jsoncodec.decode(text) for text in appended]
+    return record
 
 
 class CasResult:
@@ -176,8 +185,16 @@ class DataDB(ABC):
         """``tenant:account`` ids, sorted."""
 
     # -- session journal (crash recovery) --------------------------------------
+    # A record is a document (``journal_put`` replaces it whole) plus the small documents
+    # appended to it since (``journal_append``: one cheap write per debit instead of the
+    # whole record again). ``journal_all`` gives each record with its appended documents,
+    # in append order, under ``JOURNAL_APPENDED`` (absent when none); ``journal_put`` drops them.
+
     @abstractmethod
     def journal_put(self, session_id: str, doc: dict) -> None: ...
+
+    @abstractmethod
+    def journal_append(self, session_id: str, doc) -> None: ...
 
     @abstractmethod
     def journal_delete(self, session_id: str) -> None: ...

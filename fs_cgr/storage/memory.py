@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from fs_cgr import jsoncodec
 from fs_cgr.storage import resource_usage
-from fs_cgr.storage.base import IDEMPOTENCY_TTL, LIVE_KINDS, CasResult, DataDB
+from fs_cgr.storage.base import IDEMPOTENCY_TTL, LIVE_KINDS, CasResult, DataDB, with_appended
 from fs_cgr.storage.checks import (
     encode_cas,
     encoded_chunks,
@@ -38,6 +38,7 @@ class MemoryDataDB(DataDB):
         # front, a few at each write, never searched for; dropped ones free their memory.
         self._idempotency: OrderedDict[tuple[str, str, str], tuple[float, str]] = OrderedDict()
         self._journal: dict[str, str] = {}
+        self._appended: dict[str, list[str]] = {}  # session id -> JSON appended to its record
         self._states: dict[tuple[str, str], str] = {}
         self._state_versions: dict[tuple[str, str], int] = {}  # never cleared
         self._resources: dict[str, dict[str, dict]] = {}  # tenant -> resource id -> usages
@@ -151,15 +152,24 @@ class MemoryDataDB(DataDB):
         text = jsoncodec.encode(doc)
         with self._lock:
             self._journal[session_id] = text
+            self._appended.pop(session_id, None)
+
+    def journal_append(self, session_id: str, doc) -> None:
+        require_id("session id", session_id)
+        text = jsoncodec.encode(doc)
+        with self._lock:
+            self._appended.setdefault(session_id, []).append(text)
 
     def journal_delete(self, session_id: str) -> None:
         with self._lock:
             self._journal.pop(session_id, None)
+            self._appended.pop(session_id, None)
 
     def journal_all(self) -> list[dict]:
         with self._lock:
-            texts = list(self._journal.values())
-        return [jsoncodec.decode(text) for text in texts]
+            appended = self._appended
+            records = [(text, list(appended.get(sid, ()))) for sid, text in self._journal.items()]
+        return [with_appended(jsoncodec.decode(text), appended) for text, appended in records]
 
     # -- state documents -------------------------------------------------------
     def get_state(self, kind: str, obj_id: str) -> tuple[dict, int] | None:
@@ -263,6 +273,7 @@ class MemoryDataDB(DataDB):
             self._accounts.clear()
             self._idempotency.clear()
             self._journal.clear()
+            self._appended.clear()
             self._states.clear()
             self._sets.clear()
             self._values.clear()

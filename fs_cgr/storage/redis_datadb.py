@@ -14,6 +14,7 @@ Redis Cluster hash tags: keys that one atomic step touches share a slot.
 ``P:accounts:<tenant>``                set of account names (index for ``account_ids``)
 ``P:tenants``                          set of tenants that ever had an account
 ``P:{journal}``                        hash: session id -> JSON journal record
+``P:{journal}:<session id>``           list: JSON documents appended to its record since
 ``P:{state:<kind>}``                   hash: ``d:<id>`` JSON state document, ``v:<id>`` version
 ``P:{res:<tenant>}:<resource id>``     hash: usage id -> ``units|expiry µs (0 = never)|owner``
 =====================================  ===================================================
@@ -67,7 +68,7 @@ from redis.sentinel import Sentinel
 from fs_cgr import jsoncodec
 from fs_cgr.errors import StorageUnavailable
 from fs_cgr.storage import resource_usage
-from fs_cgr.storage.base import IDEMPOTENCY_TTL, LIVE_KINDS, CasResult, DataDB
+from fs_cgr.storage.base import IDEMPOTENCY_TTL, LIVE_KINDS, CasResult, DataDB, with_appended
 from fs_cgr.storage.checks import (
     LIVE_CHUNK,
     encode_cas,
@@ -390,18 +391,40 @@ class RedisDataDB(DataDB):
         return sorted(f"{t}:{a}" for (t, a), found in zip(candidates, exists, strict=True) if found)
 
     # -- session journal -------------------------------------------------------
+    def _appended_key(self, session_id: str) -> str:
+        return f"{self._journal_key}:{session_id}"  # the journal's hash slot: one MULTI
+
     @_unavailable_on_redis_errors
     def journal_put(self, session_id: str, doc: dict) -> None:
         require_id("session id", session_id)
-        self._client.hset(self._journal_key, session_id, jsoncodec.encode(doc))
+        pipe = self._client.pipeline(transaction=True)
+        pipe.hset(self._journal_key, session_id, jsoncodec.encode(doc))
+        pipe.delete(self._appended_key(session_id))
+        pipe.execute()
+
+    @_unavailable_on_redis_errors
+    def journal_append(self, session_id: str, doc) -> None:
+        require_id("session id", session_id)
+        self._client.rpush(self._appended_key(session_id), jsoncodec.encode(doc))
 
     @_unavailable_on_redis_errors
     def journal_delete(self, session_id: str) -> None:
-        self._client.hdel(self._journal_key, session_id)
+        pipe = self._client.pipeline(transaction=True)
+        pipe.hdel(self._journal_key, session_id)
+        pipe.delete(self._appended_key(session_id))
+        pipe.execute()
 
     @_unavailable_on_redis_errors
     def journal_all(self) -> list[dict]:
-        return [jsoncodec.decode(text) for text in self._client.hvals(self._journal_key)]
+        records = self._client.hgetall(self._journal_key)
+        pipe = self._client.pipeline(transaction=False)
+        for session_id in records:
+            pipe.lrange(self._appended_key(session_id), 0, -1)
+        appended = pipe.execute() if records else []
+        return [
+            with_appended(jsoncodec.decode(text), texts)
+            for text, texts in zip(records.values(), appended, strict=True)
+        ]
 
     # -- state documents -------------------------------------------------------
     def _state_key(self, kind: str) -> str:

@@ -15,7 +15,10 @@ from tests.fssim import wait_until
 class Outage:
     """Makes the node's DataDB refuse every account and journal step while ``down``."""
 
-    STEPS = ("journal_put", "journal_delete", "cas_account", "get_account", "account_ids")
+    STEPS = (
+        "journal_put", "journal_append", "journal_delete", "cas_account", "get_account",
+        "account_ids",
+    )  # fmt: skip
 
     def __init__(self, datadb, monkeypatch):
         self.down = False

@@ -18,6 +18,8 @@ from fs_cgr.errors import (
     UnauthorizedDestination,
 )
 from fs_cgr.sessions.service import INSUFFICIENT_FUNDS, SessionService
+from fs_cgr.sessions.session import PendingDebit
+from fs_cgr.storage.base import JOURNAL_APPENDED
 from tests.cdrs.helpers import call, monetary, recent, top_up
 
 
@@ -194,9 +196,8 @@ def test_a_debit_lost_in_a_crash_is_not_charged_twice(node):
     node.sessions.initiate(event)
     session = node.sessions.active()[0]
     run = session.runs[0]
-    # crash between asking for the next debit and recording its answer
-    from fs_cgr.sessions.session import PendingDebit
-
+    # crash between asking for the next debit and recording its answer, in a record
+    # written whole with its pending debit (as every debit wrote it before notes)
     run.pending = PendingDebit(run.next_seq, run.reserved, 500 * MILLISECOND)
     run.next_seq += 1
     node.sessions._journal(session)
@@ -209,6 +210,44 @@ def test_a_debit_lost_in_a_crash_is_not_charged_twice(node):
     assert report["finished"]
     assert monetary(node, "fast") == Decimal("0.985")
     assert _session_cost(node, "rec3")["Cost"] == Decimal("0.015")
+
+
+def test_recover_from_a_record_written_in_the_middle_of_a_call(node):
+    """Each debit only appends a note to the record written at the start; recovery
+    applies the notes and charges the final usage exactly."""
+    top_up(node, "fast", 1)
+    node.sessions.initiate(_fast_call("rec4"))
+    gevent.sleep(0.7)  # the first debit and 3 more every 200 ms
+    run = node.sessions.active()[0].runs[0]
+    fresh = _restart(node)
+    (record,) = node.datadb.journal_all()
+    assert record["Runs"][0]["Debits"] == [] and record["Runs"][0]["Pending"] is None
+    notes = record[JOURNAL_APPENDED]
+    assert [note[1] for note in notes] == list(range(1, run.next_seq)) and len(notes) >= 3
+    assert monetary(node, "fast") == 1 - run.charged
+    report = fresh.recover(live_origin_ids=[], usages={"rec4": 450 * MILLISECOND})
+    assert len(report["finished"]) == 1
+    assert monetary(node, "fast") == Decimal("0.995")  # 5 increments of 100 ms kept
+    assert _session_cost(node, "rec4")["Cost"] == Decimal("0.005")
+    assert node.datadb.journal_all() == []
+
+
+def test_a_debit_made_but_not_noted_is_found_by_its_key(node):
+    """The process died between a debit and its journal note: recovery reads the debit
+    back from its idempotency record, so the refund gives back what it took."""
+    top_up(node, "fast", 1)
+    event = _fast_call("rec5", CGRDebitInterval="0s", Usage="1s")
+    node.sessions.initiate(event)
+    session = node.sessions.active()[0]
+    run = session.runs[0]
+    run.pending = PendingDebit(run.next_seq, run.reserved, 500 * MILLISECOND)
+    run.next_seq += 1
+    node.sessions._apply_pending(session, run)  # the DataDB took it, the note never written
+    assert monetary(node, "fast") == Decimal("0.985")
+    report = _restart(node).recover(live_origin_ids=[], usages={"rec5": 600 * MILLISECOND})
+    assert report["finished"]
+    assert monetary(node, "fast") == Decimal("0.994")
+    assert _session_cost(node, "rec5")["Cost"] == Decimal("0.006")
 
 
 def test_a_call_whose_session_could_not_start_is_charged_at_hangup(node):

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from fs_cgr.storage.base import DESTINATIONS, LIVE_KINDS, RATES, RATING_PLANS
+from fs_cgr.storage.base import DESTINATIONS, JOURNAL_APPENDED, LIVE_KINDS, RATES, RATING_PLANS
 
 RATE_DOC = {"ID": "RT_1", "RateSlots": [{"ConnectFee": Decimal("0.4"), "Rate": "0.2"}]}
 
@@ -263,3 +263,23 @@ def test_journal_put_replace_delete(datadb):
     assert datadb.journal_all() == [{"ID": "s2"}]
     with pytest.raises(ValueError):
         datadb.journal_put("", {})
+
+
+def test_journal_append_until_the_record_is_written_whole(datadb):
+    datadb.journal_put("s1", {"ID": "s1"})
+    datadb.journal_put("s2", {"ID": "s2"})
+    datadb.journal_append("s1", [1, Decimal("0.5")])
+    datadb.journal_append("s1", [2, Decimal("0.25")])
+    records = sorted(datadb.journal_all(), key=lambda record: record["ID"])
+    assert records == [
+        {"ID": "s1", JOURNAL_APPENDED: [[1, Decimal("0.5")], [2, Decimal("0.25")]]},
+        {"ID": "s2"},
+    ]
+    datadb.journal_put("s1", {"ID": "s1", "Debits": 2})  # holds what was appended
+    datadb.journal_append("s2", [1])
+    datadb.journal_delete("s2")
+    datadb.journal_put("s2", {"ID": "s2"})  # a new record starts with nothing appended
+    records = sorted(datadb.journal_all(), key=lambda record: record["ID"])
+    assert records == [{"ID": "s1", "Debits": 2}, {"ID": "s2"}]
+    with pytest.raises(ValueError):
+        datadb.journal_append("", [])
