@@ -600,14 +600,16 @@ class SessionService:
             session = Session.from_doc(doc)
             if not session.prepaid_runs:  # journaled only to be handed over: consumed here
                 self.node.datadb.journal_delete(session.cgrid)
-            self._catch_up(session)
             if session.origin_id in live:
                 self._resume(session, on_disconnect)
                 report["resumed"].append(session.cgrid)
                 continue
             usage = usages.get(session.origin_id, session.final_usage)
+            if usage is None:  # as journaled: before catching up moves last_debit_at
+                usage = _journal_usage(session)
             try:
-                self._finish(session, {}, _journal_usage(session) if usage is None else usage)
+                self._catch_up(session)
+                self._finish(session, {}, usage)
                 report["finished"].append(session.cgrid)
             except CGRError as exc:
                 log.error("recovering session %s failed: %s", session.cgrid, exc.message)
@@ -632,6 +634,7 @@ class SessionService:
     def _resume(self, session: Session, on_disconnect) -> None:
         session.on_disconnect = on_disconnect
         with session.lock:
+            self._catch_up(session)
             self._journal(session)  # owned by this service from now on
         with self._lock:
             self._sessions[session.cgrid] = session
