@@ -207,6 +207,20 @@ class SentinelGroup:
             "the replica never synced with the master",
         )
 
+    def wait_replicated(self) -> None:
+        """Wait until the replica holds every write the master has acknowledged so far: a
+        test's set-up must not vanish in a failover when a loaded machine let ``WAIT``
+        time out (that trade-off is ``wait_timeout``'s, not what a test examines)."""
+        port = self.master_port()
+        master, replica = (
+            (self.master, self.replica) if port == self.master.port else (self.replica, self.master)
+        )
+        offset = master.client().info("replication")["master_repl_offset"]
+        self._until(
+            lambda: replica.client().info("replication").get("slave_repl_offset", -1) >= offset,
+            "the replica never caught up with the master",
+        )
+
     def _wait_sentinels_know_each_other(self) -> None:
         def ready():
             for sentinel in self.sentinels:

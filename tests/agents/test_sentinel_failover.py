@@ -63,6 +63,7 @@ def test_answered_calls_ride_out_a_sentinel_failover_charged_exactly(
     for call in calls:
         lab.answer(call)
     gevent.sleep(1.5)  # a debit or two each on the old master
+    redis_sentinel.wait_replicated()  # the top-ups and debits so far survive the kill
     old_master = _kill_master(redis_sentinel)
     killed_at = time.monotonic()
     wait_until(lambda: redis_sentinel.master_port() != old_master, 30, "the failover")
