@@ -23,9 +23,11 @@ INVITE to the 200, the 407 challenge included), the clean call rate (SIPp's succ
 created), and CPU per call from /proc of FreeSWITCH and of this process. Paths alternate
 within each run; medians over the runs are printed. Keep runs short on a shared machine.
 
-``--search``: per path, the highest call rate whose calls end clean (>= 99 %): runs of
-``--step-seconds`` of calls (at least ``--calls``) from ``--rate`` up by ``--step`` (x1.25)
-until one fails more than 1 %;
+``--search``: per path, the highest call rate whose calls end clean (>= 99 %) and are
+answered in time (INVITE -> 200 p99 <= ``--max-p99-ms``, default 1000: an overloaded
+FreeSWITCH queues calls for seconds instead of failing them, which no caller would call
+clean, while fs_cgr sheds a call it is late for): runs of ``--step-seconds`` of calls (at
+least ``--calls``) from ``--rate`` up by ``--step`` (x1.25) until one misses either;
 each run's figures are printed, then per path the last clean rate and its ratio to
 bypass's. The search alternates the paths at each rate, so they share the machine's mood.
 """
@@ -274,6 +276,9 @@ def main(argv=None) -> int:
     parser.add_argument("--step", type=float, default=1.25, help="--search: rate factor")
     parser.add_argument("--max-rate", type=float, default=1000, help="--search: stop there")
     parser.add_argument(
+        "--max-p99-ms", type=float, default=1000, help="--search: slowest clean INVITE -> 200 p99"
+    )
+    parser.add_argument(
         "--step-seconds", type=float, default=10, help="--search: seconds of calls per step"
     )
     args = parser.parse_args(argv)
@@ -332,7 +337,8 @@ CLEAN = 0.99  # the share of calls that must succeed at a rate the search accept
 
 
 def search(paths: list[str], args, fs_pid: int, workdir: Path) -> int:
-    """Raise the rate until a path fails more than 1 %; the last clean rate per path."""
+    """Raise the rate until a path fails more than 1 % or answers too late; the last clean
+    rate per path."""
     clean_rate = {path: 0.0 for path in paths}
     searching = list(paths)
     rate, least_calls = args.rate, args.calls
@@ -342,13 +348,16 @@ def search(paths: list[str], args, fs_pid: int, workdir: Path) -> int:
         for path in list(searching):
             figures = measure(path, args, fs_pid, workdir)
             print(f"{path:9s} " + " ".join(f"{k}={v:.3f}" for k, v in figures.items()))
-            if figures["clean"] >= CLEAN:
+            if figures["clean"] >= CLEAN and figures["p99"] <= args.max_p99_ms:
                 clean_rate[path] = rate
             else:
                 searching.remove(path)
         rate = round(rate * args.step, 1)
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
-    print(f"\nhighest rate with >= {CLEAN:.0%} clean calls ({args.step_seconds:g} s per step):")
+    print(
+        f"\nhighest rate with >= {CLEAN:.0%} clean calls and p99 <= {args.max_p99_ms:g} ms"
+        f" ({args.step_seconds:g} s per step):"
+    )
     for path, found in clean_rate.items():
         ratio = found / clean_rate["bypass"] if clean_rate.get("bypass") else 0
         print(f"{path:9s}  {found:6.1f}/s" + (f"  {ratio:.2f}x bypass" if path != "bypass" else ""))
