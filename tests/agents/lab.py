@@ -88,3 +88,15 @@ def write_plan(path: Path) -> Path:
     for name, text in TARIFF_PLAN.items():
         (path / name).write_text(text)
     return path
+
+
+# the directory entry's cgr_flags in the seeds: every subsystem
+SEED_FLAGS = "*resources;*attributes;*sessions;*routes;*thresholds;*stats;*accounts"
+
+
+def one_call_limit(limit: int) -> dict:
+    """A ResourceS profile letting account 1001 hold ``limit`` calls at once."""
+    return {
+        "Tenant": "cgrates.org", "ID": "RES_1001", "UsageTTL": "1h", "Limit": limit,
+        "FilterIDs": ["*string:~*req.Account:1001"], "Weight": 10,
+    }  # fmt: skip

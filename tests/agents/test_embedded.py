@@ -20,7 +20,7 @@ import pytest
 from fs_cgr.agents import notify
 from fs_cgr.api.server import ApiServer
 from fs_cgr.embedded import handler, state
-from tests.agents.lab import DE, UNPRICED, settled
+from tests.agents.lab import DE, SEED_FLAGS, UNPRICED, one_call_limit, settled
 from tests.fssim import wait_until
 from tests.fssim.embedded import EmbeddedChannel
 
@@ -338,16 +338,6 @@ def test_money_settles_after_the_last_session_leaves(make_elab, mysql_url):
         assert not settled(lab.node, len(calls))
     wait_until(lambda: settled(lab.node, len(calls)), 10, "the CDRs")
     assert sum(cdr["Cost"] for cdr in lab.cdrs()) == lab.node.accounts.net == 2 * START - end
-
-
-SEED_FLAGS = "*resources;*attributes;*sessions;*routes;*thresholds;*stats;*accounts"
-
-
-def one_call_limit(limit: int) -> dict:
-    return {
-        "Tenant": "cgrates.org", "ID": "RES_1001", "UsageTTL": "1h", "Limit": limit,
-        "FilterIDs": ["*string:~*req.Account:1001"], "Weight": 10,
-    }  # fmt: skip
 
 
 def test_call_over_its_resource_limit_is_refused_busy(elab):

@@ -12,7 +12,7 @@ import pytest
 
 from fs_cgr.agents import notify
 from tests.agents.conftest import BACKENDS
-from tests.agents.lab import DE, UNPRICED
+from tests.agents.lab import DE, SEED_FLAGS, UNPRICED, one_call_limit
 from tests.fssim import wait_until
 from tests.fssim.sim import VERDICT_HANGUPS
 
@@ -187,16 +187,6 @@ def test_money_check_over_many_concurrent_static_socket_calls(lab):
         dry="0.03",
         talk=4,
     )
-
-
-SEED_FLAGS = "*resources;*attributes;*sessions;*routes;*thresholds;*stats;*accounts"
-
-
-def one_call_limit(limit: int) -> dict:
-    return {
-        "Tenant": "cgrates.org", "ID": "RES_1001", "UsageTTL": "1h", "Limit": limit,
-        "FilterIDs": ["*string:~*req.Account:1001"], "Weight": 10,
-    }  # fmt: skip
 
 
 def test_call_over_its_resource_limit_is_refused_busy(lab):

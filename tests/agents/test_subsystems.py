@@ -12,11 +12,10 @@ import pytest
 from fs_cgr.agents import notify
 from fs_cgr.resources.service import UsageRequest
 from tests.agents.conftest import BACKENDS, node_overrides, start_agent
-from tests.agents.lab import DE
+from tests.agents.lab import DE, SEED_FLAGS
 from tests.agents.test_freeswitch import restart, setup_commands, verdict, wire
 from tests.fssim import wait_until
 
-SEED_FLAGS = "*resources;*attributes;*sessions;*routes;*thresholds;*stats;*accounts"
 TENANT = "cgrates.org"
 NATIONAL = "00" + DE
 
