@@ -17,6 +17,7 @@ from fs_cgr.api.server import ServerThread
 from fs_cgr.config import ConfigError, load_config
 from tests.cdrs.helpers import TENANT, make_node, monetary, top_up, write_plan
 from tests.conformance_runner import CallFailed, Client
+from tests.http_wire import read_message
 
 from .helpers import ROOT
 
@@ -64,30 +65,14 @@ class Served:
             head = [f"POST {path} HTTP/1.1", "Host: x", f"Content-Length: {len(body)}"]
             head += [f"{name}: {value}" for name, value in (headers or {}).items()]
             sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body)
-            reply = _read_reply(sock)
-        status = int(reply.split(b" ", 2)[1])
-        return status, reply.partition(b"\r\n\r\n")[2]
+            head, body = read_message(sock)
+        return int(head.split(b" ", 2)[1]), body
 
     def balance(self) -> Decimal:
         return monetary(self.node, "1001")
 
     def cdrs(self) -> int:
         return len(self.node.stordb.get_cdrs({"Accounts": ["1001"]}) or [])
-
-
-def _read_reply(sock) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length")))  # fmt: skip
-    while len(body) < length:
-        body += sock.recv(65536)
-    return head + b"\r\n\r\n" + body
 
 
 @pytest.fixture
@@ -167,7 +152,7 @@ def test_health_needs_no_token(secured):
     parts = urlsplit(secured.url)
     with socket.create_connection((parts.hostname, parts.port), 5) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert _read_reply(sock).startswith(b"HTTP/1.1 200")
+        assert read_message(sock)[0].startswith(b"HTTP/1.1 200")
 
 
 def test_freeswitch_json_only_from_allowed_peers(request, tmp_path):

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from fs_cgr.embedded.rpc import NodeClient, NodeRefused, NodeUnavailable
+from tests.http_wire import read_message
 
 
 class Peer:
@@ -38,18 +39,8 @@ class Peer:
 
 def read_request(conn) -> dict | None:
     """One POST's JSON body, None when the client closed the connection."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = int(next(line for line in head.split(b"\r\n") if line.lower().startswith(
-        b"content-length:")).split(b":")[1])  # fmt: skip
-    while len(body) < length:
-        body += conn.recv(65536)
-    return json.loads(body)
+    message = read_message(conn)
+    return None if message is None else json.loads(message[1])
 
 
 def reply(request: dict, result) -> bytes:
