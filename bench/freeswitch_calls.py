@@ -1,6 +1,6 @@
 """SIPp calls through a real FreeSWITCH, side by side: no charging, embedded, socket.
 
-    FS_ESL_HOST=127.0.0.1 FS_ESL_PASSWORD=... FS_SIP=192.0.2.2:5060 FS_SIP_PASSWORD=... \\
+    FS_ESL_HOST=127.0.0.1 FS_ESL_PASSWORD=... FS_SIP=127.0.0.1:5060 FS_SIP_PASSWORD=... \\
         python bench/freeswitch_calls.py --rate 50 --calls 100 --runs 3
     ... python bench/freeswitch_calls.py --search --rate 40 --calls 300 --paths bypass,socket
 

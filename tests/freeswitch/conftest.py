@@ -1,7 +1,7 @@
 """The agent against a real FreeSWITCH (docker/README.md), skipped unless FS_ESL_HOST is set.
 
 FreeSWITCH must run freeswitch_conf/ (its dialplan sends charged calls to
-``socket 127.0.0.1:8084 async full``); these tests start their own Node and agent on
+``socket 127.0.0.1:8084 full``); these tests start their own Node and agent on
 127.0.0.1:8084, so stop any other fs_cgr there first. Calls are originated over the inbound
 ESL as in ../shared/esl-captures: ``originate {cgr_...}loopback/<number>/default &park``;
 the loopback B leg runs the dialplan and reaches the agent.
