@@ -281,3 +281,101 @@ def test_a_header_block_with_one_odd_line_is_read_line_by_line_to_the_same_dict(
     assert frames.parse_headers(block) == {"A": "1", "B": "2", "C": "x:y", "Tab\tName": "v"}
     assert list(frames.parse_headers(b"B: 1\nA: 2\nB: 3")) == ["B", "A"]
     assert frames.parse_headers(b"B: 1\nA: 2\nB: 3")["B"] == "1"
+
+
+# --- JSON events: the quick reading (msgspec) gives what the careful one gives -------------
+
+
+def careful_json(text: str) -> tuple:
+    """What the member-by-member reading makes of a JSON event (or the error it names)."""
+    try:
+        headers = frames._checked_json_headers(text)
+    except ProtocolError as exc:
+        return ("error", str(exc))
+    body = headers.pop("_body", "")
+    if not isinstance(body, str):
+        return ("error", "JSON event _body is not a string")
+    return ("event", list(headers.items()), body)
+
+
+def read_json(text: str) -> tuple:
+    try:
+        event = frames.parse_json_event(text)
+    except ProtocolError as exc:
+        return ("error", str(exc))
+    return ("event", list(event.headers.items()), event.body)
+
+
+def test_every_captured_json_event_is_read_quickly_to_the_careful_reading(captures_dir):
+    """FreeSWITCH's cJSON text is msgspec's: every event of capture 02 takes the quick
+    path, the hangup with its repeated Hangup-Cause too, and reads as before."""
+    texts = [
+        block.data.split(b"\n\n", 1)[1].decode()
+        for block in recv_blocks(captures_dir)
+        if b"Content-Type: text/event-json" in block.data
+    ]
+    assert len(texts) >= 20
+    assert any(text.count('"Hangup-Cause":') == 2 for text in texts)
+    for text in texts:
+        assert frames._quick_headers(text, None) is not None
+        assert read_json(text) == careful_json(text)
+
+
+@pytest.mark.parametrize(
+    "text, quick",
+    [
+        ('{"A":"1","H":"x","B":"2","H":"x"}', True),  # a repeat with its value
+        ('{"A":"1","H":"x","B":"2","H":"x","H":"x"}', True),
+        ('{"A":"1","H":"x","H":"x"}', True),  # the repeat last
+        ('{"H":"x","H-X":"y","H":"x"}', True),  # a name that starts like the repeated one
+        ('{"H":["a","b"],"A":"1","H":["a","b"]}', True),
+        ('{"A":"1","H":"x","B":"2","H":"y"}', False),  # another value: the first counts
+        ('{"A":"1","H":"y","B":"2","H":"x","H":"y"}', False),
+        ('{"A":"1","H":"x","B":"2","H":"x","H":"x","H":"x","H":"x","H":"x"}', False),
+        ('{"A":"\\",\\"H\\":\\"x","H":"x"}', True),  # a member's text inside a value
+        ('{"A": "1", "H": "x"}', False),  # spaced: not what FreeSWITCH writes
+        ('{"A":"\\u00e9"}', False),  # escaped where cJSON writes UTF-8
+        ('{"A":"é😀"}', True),
+        ('{"A":"\\ud83d\\ude00"}', False),
+        ('{"A":"a\\ud800b"}', False),  # a lone surrogate: replaced, by the careful path
+        ('{"A":"a\\udc00\\ud800"}', False),
+        ('{"A":1}', False),
+        ('{"A":["a",1]}', False),
+        ('{"A":{"B":"c"}}', False),
+        ('{"_body":["x"]}', True),
+        ('{"A":"1","_body":"text"}', True),
+        ('["A"]', False),
+        ('{"A":"1"', False),
+        ('{"A":"1"} x', False),
+        ("{}", True),
+    ],
+)
+def test_json_events_read_as_the_careful_reading(text, quick):
+    assert (frames._quick_headers(text, None) is not None) is quick
+    assert read_json(text) == careful_json(text)
+
+
+def test_generated_json_events_read_as_the_careful_reading():
+    """Repeats (same value, other value), names that share a prefix, text that looks like
+    members, lists, odd characters: the result is always the careful reading's."""
+    import random
+
+    rng = random.Random(12)
+    names = ["H", "H-X", "Hangup-Cause", "A", "_body", "é", 'q"x']
+    values = ["x", "y", "", "a b", "é", "😀", '","H":"x', "\\", "\u2028", "\x01", "%41"]
+    quick = 0
+    for _ in range(4000):
+        members = []
+        for _ in range(rng.randint(0, 7)):
+            value = rng.choice(values)
+            if rng.random() < 0.15:
+                value = [rng.choice(values) for _ in range(rng.randint(0, 2))]
+            members.append((rng.choice(names), value))
+        text = "{" + ",".join(
+            json.dumps(name, ensure_ascii=False) + ":"
+            + json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+            for name, value in members
+        ) + "}"  # fmt: skip
+        quick += frames._quick_headers(text, None) is not None
+        assert read_json(text) == careful_json(text), text
+    assert quick > 1000
