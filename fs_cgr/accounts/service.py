@@ -32,7 +32,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from decimal import Decimal
 
 from fs_cgr import times
@@ -776,22 +775,55 @@ class _ReactionWrites:
 
 
 class _KeyedLocks:
-    """One lock per key, alive only while someone holds or waits for it."""
+    """One lock per key, alive only while someone holds or waits for it. An idle lock is kept
+    for the next key (a few of them): making one costs more than the rest of taking it."""
+
+    SPARE = 64
 
     def __init__(self):
         self._guard = threading.Lock()
         self._locks: dict[str, list] = {}  # key -> [lock, users]
+        self._spare: list = []  # locks nobody holds or waits for
 
-    @contextmanager
-    def hold(self, key: str):
+    def hold(self, key: str) -> "_Held":
+        """``with locks.hold(key):`` the key's lock, taken in turn."""
+        return _Held(self, key)
+
+    def _enter(self, key: str) -> list:
         with self._guard:
-            entry = self._locks.setdefault(key, [threading.Lock(), 0])
+            entry = self._locks.get(key)
+            if entry is None:
+                lock = self._spare.pop() if self._spare else threading.Lock()
+                entry = self._locks[key] = [lock, 0]
             entry[1] += 1
+        return entry
+
+    def _leave(self, key: str, entry: list) -> None:
+        with self._guard:
+            entry[1] -= 1
+            if not entry[1]:  # released by its last holder, and nobody waits for it
+                del self._locks[key]
+                if len(self._spare) < self.SPARE:
+                    self._spare.append(entry[0])
+
+
+class _Held:
+    """A key's lock while a ``with`` block runs (a class: a generator context costs more)."""
+
+    __slots__ = ("locks", "key", "entry")
+
+    def __init__(self, locks: _KeyedLocks, key: str):
+        self.locks, self.key = locks, key
+
+    def __enter__(self) -> None:
+        entry = self.locks._enter(self.key)
         try:
-            with entry[0]:
-                yield
-        finally:
-            with self._guard:
-                entry[1] -= 1
-                if not entry[1]:
-                    del self._locks[key]
+            entry[0].acquire()
+        except BaseException:  # e.g. a timeout while waiting: no longer a user
+            self.locks._leave(self.key, entry)
+            raise
+        self.entry = entry
+
+    def __exit__(self, *exc_info) -> None:
+        self.entry[0].release()
+        self.locks._leave(self.key, self.entry)

@@ -120,3 +120,52 @@ def test_what_is_remembered_is_what_is_stored(service):
     doc, stored_version = service.datadb.get_account(TENANT, "1001")
     assert (remembered, version) == (Account.from_doc(doc), stored_version)
     assert remembered.to_doc() == doc
+
+
+# --- the per-account locks -------------------------------------------------------------
+
+
+def test_account_locks_take_turns_and_an_idle_lock_serves_the_next_account():
+    import threading
+    import time
+
+    from fs_cgr.accounts.service import _KeyedLocks
+
+    locks = _KeyedLocks()
+    order = []
+
+    def second():
+        with locks.hold("t:1001"):
+            order.append("second")
+
+    with locks.hold("t:1001"):
+        worker = threading.Thread(target=second)
+        worker.start()
+        deadline = time.monotonic() + 5
+        while locks._locks["t:1001"][1] < 2 and time.monotonic() < deadline:
+            time.sleep(0.001)  # until the second holder waits
+        order.append("first")
+    worker.join(5)
+    assert order == ["first", "second"]
+    assert locks._locks == {} and len(locks._spare) == 1
+    idle = locks._spare[0]
+    with locks.hold("t:1002"):  # another account: the idle lock, taken
+        assert locks._locks["t:1002"][0] is idle and idle.locked()
+    assert not idle.locked() and locks._spare == [idle]
+
+
+def test_an_account_lock_that_could_not_be_taken_leaves_no_user_behind():
+    from fs_cgr.accounts.service import _KeyedLocks
+
+    class Interrupted(Exception):
+        pass
+
+    class Failing:
+        def acquire(self):
+            raise Interrupted()
+
+    locks = _KeyedLocks()
+    locks._spare.append(Failing())
+    with pytest.raises(Interrupted), locks.hold("t:1001"):
+        raise AssertionError("not reached")
+    assert locks._locks == {}
