@@ -245,9 +245,9 @@ class FSEvent:
     def _extra_fields(self, defaults: Defaults) -> dict:
         """cgr_* variables fs_cgr does not read itself, plus the configured extra fields."""
         extra = {
-            key[len(_VAR) :]: self._header(key)
-            for key in self.headers
-            if key.startswith(_CGR_VAR) and key[len(_VAR) :] not in _READ_CGR_VARIABLES
+            name: self._header(_VAR + name)
+            for name in _cgr_variables(self.headers)
+            if name not in _READ_CGR_VARIABLES
         }
         for name in defaults.extra_fields:
             value = self.variable(name)
@@ -260,6 +260,24 @@ class FSEvent:
         if isinstance(value, list):  # JSON events give array variables as lists
             return "ARRAY::" + "|:".join(value)
         return value
+
+
+_NAME_BREAK = "\0"  # in no header name FreeSWITCH writes
+_CGR_VAR_AFTER_BREAK = _NAME_BREAK + _CGR_VAR
+
+
+def _cgr_variables(headers: Mapping) -> list[str]:
+    """The names (``cgr_...``) of the cgr_* channel variables among the headers, in order.
+
+    An event has ~250 headers and a handful of them are cgr_* variables: they are found by
+    splitting the names joined into one text, in C, rather than testing each in Python."""
+    joined = _NAME_BREAK + _NAME_BREAK.join(headers)
+    pieces = joined.split(_CGR_VAR_AFTER_BREAK)
+    if len(pieces) == 1:
+        return []
+    if joined.count(_NAME_BREAK) != len(headers):  # a name holds the break: test each name
+        return [key[len(_VAR) :] for key in headers if key.startswith(_CGR_VAR)]
+    return ["cgr_" + piece.partition(_NAME_BREAK)[0] for piece in pieces[1:]]
 
 
 def validate(event: Mapping) -> None:

@@ -1,0 +1,55 @@
+"""The cgr_* channel variables fs_cgr does not read itself go into the event, in order."""
+
+from fs_cgr.fschannel import Defaults, FSEvent, _cgr_variables
+
+BASE = {
+    "Event-Name": "CHANNEL_ANSWER",
+    "Unique-ID": "u1",
+    "Caller-Username": "1001",
+    "Caller-Destination-Number": "1002",
+    "variable_cgr_reqtype": "*prepaid",
+}
+
+
+def extra(headers: dict) -> dict:
+    event = FSEvent(headers).cgr_event(Defaults(origin_host="fs1"))
+    return {key: value for key, value in event.items() if key.startswith("cgr_")}
+
+
+def by_each_name(headers: dict) -> list[str]:
+    return [key[len("variable_") :] for key in headers if key.startswith("variable_cgr_")]
+
+
+def test_unread_cgr_variables_are_copied_in_header_order_lists_as_freeswitch_prints_them():
+    headers = {
+        "variable_cgr_first": "1",  # the very first header
+        **BASE,
+        "variable_cgr_account": "1001",  # read by fs_cgr: not an extra field
+        "variable_cgrx": "no",  # not a cgr_ variable
+        "variable_cgr_routes_seen": ["a", "b"],
+        "variable_x_cgr_y": "no",
+        "variable_cgr_": "empty name",
+        "variable_cgr_last": "2",
+    }
+    assert extra(headers) == {
+        "cgr_first": "1",
+        "cgr_routes_seen": "ARRAY::a|:b",
+        "cgr_": "empty name",
+        "cgr_last": "2",
+    }
+    assert list(extra(headers)) == ["cgr_first", "cgr_routes_seen", "cgr_", "cgr_last"]
+    assert _cgr_variables(headers) == by_each_name(headers)
+
+
+def test_no_cgr_variable_and_names_holding_the_break_character():
+    assert _cgr_variables({"Event-Name": "X", "variable_a": "1"}) == []
+    assert extra({**BASE, "variable_cgr_reqtype": ""}) == {}
+    # a JSON event may name a header with \u0000: each name is then tested on its own
+    odd = {
+        **BASE,
+        "variable_cgr_a\0b": "1",
+        "x\0variable_cgr_c": "2",
+        "variable_cgr_d": "3",
+    }
+    assert _cgr_variables(odd) == ["cgr_reqtype", "cgr_a\0b", "cgr_d"] == by_each_name(odd)
+    assert extra(odd) == {"cgr_a\0b": "1", "cgr_d": "3"}
