@@ -53,3 +53,34 @@ def test_no_cgr_variable_and_names_holding_the_break_character():
     }
     assert _cgr_variables(odd) == ["cgr_reqtype", "cgr_a\0b", "cgr_d"] == by_each_name(odd)
     assert extra(odd) == {"cgr_a\0b": "1", "cgr_d": "3"}
+
+
+def test_channel_times_read_as_fromtimestamp_reads_them():
+    """FreeSWITCH's µs epochs: whole seconds for the event, exact for the paid time; past
+    year 9999 the same errors as before."""
+    from datetime import datetime
+
+    import pytest
+
+    from fs_cgr.fschannel import _epoch_us, _exact_epoch_us
+    from fs_cgr.times import UTC
+
+    def by_fromtimestamp(value: str, exact: bool):
+        micros = int(value)
+        moment = datetime.fromtimestamp(micros // 1_000_000, UTC)
+        return moment.replace(microsecond=micros % 1_000_000 if exact else 0)
+
+    for value in ["1", "999999", "1000000", "1764979200123456", "253402300799999999"]:
+        assert _exact_epoch_us(value) == by_fromtimestamp(value, exact=True)
+        assert _epoch_us(value) == by_fromtimestamp(value, exact=False)
+        assert _epoch_us(value).tzinfo is UTC and _epoch_us(value).microsecond == 0
+    for value in ["", "0"]:
+        assert _epoch_us(value) is None and _exact_epoch_us(value) is None
+    for value, error in [
+        ("253402300800000000", ValueError),  # year 10000
+        ("9" * 30, OverflowError),
+        ("12a", ValueError),
+    ]:
+        for read in (_epoch_us, _exact_epoch_us):
+            with pytest.raises(error):
+                read(value)
