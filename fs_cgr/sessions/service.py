@@ -427,19 +427,15 @@ class SessionService:
                 doc = self._settle(session, run, usage)
                 costs[(session.cgrid, run.run_id)] = doc
                 result.costs[run.run_id] = doc["Cost"]
-            if not create_cdr:
-                stored = self._store_costs(costs.values())
-                settled = self._journal_delete(session) and stored
+            stored = create_cdr or self._store_costs(costs.values())
+            deleted = self._journal_delete(session)
             self._remember(session.cgrid, result)
         if create_cdr:  # the session costs go with the CDRs: one StorDB call for both
             commit = CallCommit(session_costs=list(costs.values()))
             events = [run.event for run in session.runs]
-            try:
-                result.cdr = self.node.cdrs.process_call_events(events, False, costs, commit)
-            finally:  # once the costs are stored: recover() would find them settled
-                deleted = self._journal_delete(session)
-            settled = deleted and (commit.costs_stored or not commit.session_costs)
-        if settled:  # last: its CDR is not kept waiting for it
+            result.cdr = self.node.cdrs.process_call_events(events, False, costs, commit)
+            stored = commit.costs_stored or not commit.session_costs
+        if deleted and stored:  # last: its CDR is not kept waiting for it
             self._drop_keys(session)
         return result
 
