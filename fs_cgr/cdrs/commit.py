@@ -29,7 +29,9 @@ _STOP = None
 
 class GroupCommit:
     def __init__(self, commit, limit: int, name: str = "fs-cgr-cdr-commit"):
-        """``commit(rated)`` stores a list of (outcome, CDR) and counts each outcome."""
+        """``commit(rated, extras)`` stores a list of (outcome, CDR) and counts each outcome;
+        ``extras``: the callers' other work for the same StorDB call (their ``extra``
+        arguments of ``store``, the Nones left out)."""
         self._commit = commit
         self.limit = max(1, limit)
         self._name = name
@@ -37,16 +39,17 @@ class GroupCommit:
         self._lock = threading.Lock()
         self._writer: threading.Thread | None = None
 
-    def store(self, rated: list) -> None:
-        """Queue ``rated`` and wait until the writer stored, spooled or refused it."""
-        if not rated:
+    def store(self, rated: list, extra=None) -> None:
+        """Queue ``rated`` and wait until the writer stored, spooled or refused it.
+        ``extra`` (with a ``reset()``): what else the commit does for this caller."""
+        if not rated and extra is None:
             return
         done = AsyncResult()
         with self._lock:  # the writer ends only under this lock, with nothing queued
             if self._writer is None:
                 self._writer = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._writer.start()
-            self._queue.put((rated, done))
+            self._queue.put((rated, extra, done))
         try:
             done.get(timeout=COMMIT_WAIT)
         except gevent.Timeout:
@@ -101,17 +104,22 @@ class GroupCommit:
 
     def _write(self, batch: list) -> None:
         try:
-            self._commit([pair for rated, _ in batch for pair in rated])
+            self._commit(
+                [pair for rated, _, _ in batch for pair in rated],
+                [extra for _, extra, _ in batch if extra is not None],
+            )
         except Exception as exc:
             if len(batch) == 1:
-                batch[0][1].set_exception(exc)
+                batch[0][2].set_exception(exc)
                 return
             log.warning("CDR group commit failed (%s); storing each caller's CDRs apart", exc)
-            for rated, done in batch:
+            for rated, extra, done in batch:
                 _reset(rated)
-                self._write([(rated, done)])
+                if extra is not None:
+                    extra.reset()
+                self._write([(rated, extra, done)])
             return
-        for _, done in batch:
+        for _, _, done in batch:
             done.set(None)
 
 

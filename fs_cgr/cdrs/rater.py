@@ -75,17 +75,23 @@ class CDRRater:
         self.node = node
 
     def rate(
-        self, run: dict, session_cost: dict | None = None, debit_key: str | None = None
+        self,
+        run: dict,
+        session_cost: dict | None = None,
+        debit_key: str | None = None,
+        look_up: bool = True,
     ) -> dict:
         """The priced CDR of one run; errors end up in ExtraInfo, never raised.
-        ``debit_key``: the idempotency key of a debit (default ``debit_key(run)``)."""
+        ``debit_key``: the idempotency key of a debit (default ``debit_key(run)``).
+        ``look_up=False``: a ``*prepaid`` run without ``session_cost`` is priced as if
+        none were stored; the caller looks it up later (``use_session_cost``)."""
         cdr = new_cdr(run)
         request_type = charging(cdr["RequestType"])
         if request_type == NONE:
             return cdr
         try:
             if request_type == PREPAID:
-                self._prepaid(run, cdr, session_cost)
+                self._prepaid(run, cdr, session_cost, look_up)
             elif request_type in (POSTPAID, PSEUDOPREPAID):
                 self._debited(run, cdr, debit_key or debit_key_of(cdr))
             else:
@@ -112,17 +118,22 @@ class CDRRater:
         details = cc.to_event_cost(cdr["CGRID"], cdr["RunID"])
         self._set_cost(cdr, cc.rounded_cost(), details, COST_SOURCE_CDRS)
 
-    def _prepaid(self, run: dict, cdr: dict, session_cost: dict | None) -> None:
-        if session_cost is None:
+    def _prepaid(self, run: dict, cdr: dict, session_cost: dict | None, look_up: bool) -> None:
+        if session_cost is None and look_up:
             session_cost = self.node.stordb.get_session_cost(cdr["CGRID"], cdr["RunID"])
         if session_cost is None:
             self._rated(run, cdr)
             cdr["ExtraInfo"] = NO_SESSION_COST
             return
+        self.use_session_cost(cdr, session_cost)
+
+    def use_session_cost(self, cdr: dict, session_cost: dict) -> None:
+        """Price a ``*prepaid`` CDR with its stored session cost (whatever it held)."""
         details = session_cost.get("CostDetails") or {}
         amount = session_cost_amount(session_cost)
         source = session_cost.get("CostSource") or COST_SOURCE_SESSIONS
         self._set_cost(cdr, amount, details, source)
+        cdr["ExtraInfo"] = ""
 
     def _debited(self, run: dict, cdr: dict, key: str) -> None:
         cc = self._price(run)  # unrated destinations fail here, before any money moves

@@ -20,6 +20,7 @@ from fs_cgr.cdrs.chargers import ChargerService
 from fs_cgr.cdrs.commit import GroupCommit
 from fs_cgr.cdrs.event import POSTPAID, PREPAID, PSEUDOPREPAID, charging, normalize
 from fs_cgr.cdrs.rater import CDRRater
+from fs_cgr.cdrs.record import UNRATED
 from fs_cgr.cdrs.rerate import Recharger
 from fs_cgr.cdrs.spool import Spool
 from fs_cgr.cdrs.stream import iter_cdrs, pages
@@ -55,6 +56,25 @@ class CDROutcome:
 
 
 _DEBITED = (POSTPAID, PSEUDOPREPAID)
+
+
+@dataclass
+class CallCommit:
+    """What a call's group commit does besides storing its CDRs, in the same StorDB call
+    (for SQLite: the same crossing to its thread, fs_cgr.storage.sqlite_thread).
+
+    ``session_costs`` are stored first (SessionService at terminate); ``costs_stored`` is
+    True once all of them are, False when the StorDB refused one (logged; the CDR still
+    carries the cost), None while not tried. ``look_ups``: ``*prepaid`` CDRs priced
+    without their session cost (``CDRRater.rate(look_up=False)``); there, before they
+    are stored, the ones with a session cost stored get it instead."""
+
+    session_costs: list[dict] = field(default_factory=list)
+    look_ups: list[dict] = field(default_factory=list)
+    costs_stored: bool | None = None
+
+    def reset(self) -> None:
+        self.costs_stored = None
 
 
 @dataclass
@@ -153,30 +173,77 @@ class CDRService:
         return outcomes
 
     def process_call_events(
-        self, events: list[dict], use_chargers: bool = True, session_costs: dict | None = None
+        self,
+        events: list[dict],
+        use_chargers: bool = True,
+        session_costs: dict | None = None,
+        commit: CallCommit | None = None,
     ) -> list[CDROutcome]:
         """``process_events`` for the call path: the runs are priced here, in the caller,
         then stored by the group commit together with other calls' CDRs.
 
         A run stored before is found only then, after pricing: its ``*postpaid``
-        debit repeats the first one's idempotency key, so it charges nothing.
+        debit repeats the first one's idempotency key, so it charges nothing. So is the
+        session cost of a ``*prepaid`` run not in ``session_costs``: the group commit
+        looks it up in the same StorDB call. ``commit``: session costs to store there
+        too, before the CDRs (its ``costs_stored`` tells how that went).
         """
         outcomes = []
+        commit = CallCommit() if commit is None else commit
         runs = self._event_runs(events, use_chargers, outcomes)
-        self._commits.store(self._priced(runs, session_costs or {}))
+        rated = self._priced(runs, session_costs or {}, commit.look_ups)
+        self._commits.store(rated, commit if commit.session_costs or commit.look_ups else None)
         return outcomes
 
-    def _commit(self, rated: list) -> None:
-        """The group commit's batch: one duplicate check, one store; where the StorDB has a
-        thread of its own (SQLite, fs_cgr.storage.sqlite_thread), both in it, crossing once."""
+    def _commit(self, rated: list, commits: list) -> None:
+        """The group commit's batch: the callers' session costs, one duplicate check, the
+        session cost look-ups of the new ``*prepaid`` CDRs, one store; where the StorDB has
+        a thread of its own (SQLite, fs_cgr.storage.sqlite_thread), all in it, crossing
+        once."""
         run = getattr(self.node.stordb, "run", None)
         if run is None:
-            self._store(self._unstored(rated))
+            self._commit_here(rated, commits)
         else:
-            run(self._store_unstored, rated)
+            run(self._commit_here, rated, commits)
 
-    def _store_unstored(self, rated: list) -> None:
-        self._store(self._unstored(rated))
+    def _commit_here(self, rated: list, commits: list) -> None:
+        for commit in commits:
+            if commit.session_costs:
+                commit.costs_stored = self._store_session_costs(commit.session_costs)
+        fresh = self._unstored(rated)
+        self._look_up_session_costs(fresh, commits)
+        self._store(fresh)
+
+    def _look_up_session_costs(self, fresh: list, commits: list) -> None:
+        """The session costs of the new ``*prepaid`` CDRs priced without theirs."""
+        look_ups = {id(cdr) for commit in commits for cdr in commit.look_ups}
+        if look_ups:
+            for _, cdr in fresh:
+                if id(cdr) in look_ups:
+                    self._look_up_session_cost(cdr)
+
+    def _store_session_costs(self, docs: list[dict]) -> bool:
+        """Store session costs; False when one could not be stored (the CDR carries the
+        cost; only later lookups miss it)."""
+        stored = True
+        for doc in docs:
+            try:
+                self.node.stordb.set_session_cost(doc)
+            except CGRError as exc:
+                log.error("session cost %s/%s not stored: %s", doc["CGRID"], doc["RunID"], exc)
+                stored = False
+        return stored
+
+    def _look_up_session_cost(self, cdr: dict) -> None:
+        """A ``*prepaid`` CDR priced as if it had no session cost gets the stored one, if
+        any (as ``CDRRater.rate`` would have done, asking first)."""
+        try:
+            doc = self.node.stordb.get_session_cost(cdr["CGRID"], cdr["RunID"])
+        except CGRError as exc:
+            cdr.update(Cost=UNRATED, CostDetails=None, CostSource="", ExtraInfo=exc.message)
+            return
+        if doc is not None:
+            self.rater.use_session_cost(cdr, doc)
 
     def _rate(self, events, use_chargers, session_costs, outcomes) -> list:
         """Price the runs of ``events`` not stored before; [(outcome, CDR)]."""
@@ -195,11 +262,22 @@ class CDRService:
                 outcome.error = exc
         return runs
 
-    def _priced(self, runs, session_costs) -> list:
-        return [
-            (outcome, self.rater.rate(run, session_costs.get((run["CGRID"], run["RunID"]))))
-            for outcome, run in runs
-        ]
+    def _priced(self, runs, session_costs, look_ups: list | None = None) -> list:
+        """[(outcome, CDR)]. ``look_ups``: where the ``*prepaid`` CDRs of calls without
+        usage (not answered: pricing them costs little, and they seldom have a session
+        cost) go when ``session_costs`` has none for them, priced as if none were stored;
+        other ``*prepaid`` runs have theirs looked up here, before pricing."""
+        rated = []
+        for outcome, run in runs:
+            session_cost = session_costs.get((run["CGRID"], run["RunID"]))
+            if session_cost is None and look_ups is not None and not run.get("Usage"):
+                cdr = self.rater.rate(run, look_up=False)
+                if charging(cdr["RequestType"]) == PREPAID:
+                    look_ups.append(cdr)
+            else:
+                cdr = self.rater.rate(run, session_cost)
+            rated.append((outcome, cdr))
+        return rated
 
     def _unstored(self, pairs: list) -> list:
         """The (outcome, run or CDR) pairs whose (CGRID, RunID) is not stored yet; the

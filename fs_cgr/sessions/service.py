@@ -54,6 +54,7 @@ from fs_cgr.cdrs.rater import (
     dr_round,
     session_cost_amount,
 )
+from fs_cgr.cdrs.service import CallCommit
 from fs_cgr.errors import (
     AccountDisabled,
     CGRError,
@@ -417,6 +418,7 @@ class SessionService:
         """Charge every run its final usage, store the session costs and the CDR. Each
         step carries an idempotency key, so this may run again after a failure."""
         usage = session.final_usage
+        create_cdr = self.node.config.freeswitch_agent.create_cdr
         with session.lock:
             self._journal(session)  # the final usage, should settling be interrupted
             result = TerminateResult(usage)
@@ -425,13 +427,15 @@ class SessionService:
                 doc = self._settle(session, run, usage)
                 costs[(session.cgrid, run.run_id)] = doc
                 result.costs[run.run_id] = doc["Cost"]
-            stored = self._store_costs(costs.values())
-            settled = self._journal_delete(session) and stored
+            stored = create_cdr or self._store_costs(costs.values())
+            deleted = self._journal_delete(session)
             self._remember(session.cgrid, result)
-        if self.node.config.freeswitch_agent.create_cdr:
+        if create_cdr:  # the session costs go with the CDRs: one StorDB call for both
+            commit = CallCommit(session_costs=list(costs.values()))
             events = [run.event for run in session.runs]
-            result.cdr = self.node.cdrs.process_call_events(events, False, costs)
-        if settled:  # last: its CDR is not kept waiting for it
+            result.cdr = self.node.cdrs.process_call_events(events, False, costs, commit)
+            stored = commit.costs_stored or not commit.session_costs
+        if deleted and stored:  # last: its CDR is not kept waiting for it
             self._drop_keys(session)
         return result
 

@@ -1,5 +1,6 @@
 """SQLite in a thread of its own: the gevent loop runs on while SQLite waits or works."""
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -101,5 +102,62 @@ def test_run_makes_several_calls_in_one_crossing(tmp_path):
         assert stored == 1
         assert thread != native()
         assert stordb.run(native) == thread  # the one thread every call runs in
+    finally:
+        stordb.close()
+
+
+def test_a_caller_killed_while_waiting_leaves_the_thread_serving_the_next(tmp_path):
+    stordb = ThreadedStorDB(open_stordb(f"sqlite:///{tmp_path}/s.sqlite"))
+    started, release = threading.Event(), threading.Event()
+
+    def slow_store(cdrs):
+        started.set()
+        release.wait(5)
+        return stordb.store_cdrs(cdrs)
+
+    try:
+        caller = gevent.spawn(stordb.run, slow_store, [make_cdr("c1")])
+        gevent.sleep(0)
+        assert started.wait(5)
+        caller.kill()  # its outcome comes back to nobody
+        release.set()
+        assert stordb.store_cdrs([make_cdr("c2")]) == 1  # queued behind it, in order
+        assert sorted(cdr["CGRID"] for cdr in stordb.get_cdrs({})) == ["c1", "c2"]
+    finally:
+        stordb.close()
+
+
+def test_callers_in_several_native_threads_each_get_their_own_outcome(tmp_path):
+    stordb = ThreadedStorDB(open_stordb(f"sqlite:///{tmp_path}/s.sqlite"))
+    outcomes = {}
+
+    def store(name):
+        outcomes[name] = [stordb.store_cdrs([make_cdr(f"{name}-{n}")]) for n in range(20)]
+
+    try:
+        threads = [threading.Thread(target=store, args=(f"t{n}",)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert outcomes == {f"t{n}": [1] * 20 for n in range(4)}
+        assert stordb.count_cdrs({}) == 80
+        with pytest.raises(ValueError):  # an error raised there is raised here
+            stordb.store_cdrs([{"CGRID": ""}])
+    finally:
+        stordb.close()
+
+
+def test_a_forked_child_gets_a_thread_of_its_own(tmp_path):
+    stordb = ThreadedStorDB(open_stordb(f"sqlite:///{tmp_path}/s.sqlite"))
+    try:
+        assert stordb.store_cdrs([make_cdr("parent")]) == 1
+        pid = os.fork()
+        if pid == 0:  # the child: the parent's thread did not come along
+            code = 0 if stordb.count_cdrs({}) == 1 else 1
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert stordb.count_cdrs({}) == 1  # the parent's thread still serves it
     finally:
         stordb.close()
