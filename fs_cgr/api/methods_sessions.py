@@ -136,7 +136,9 @@ def terminate_session(node, params: dict) -> str:
 def process_cdr(node, params: dict) -> str:
     subsystems, wanted, _, event = _start(node, params)
     event.setdefault("Source", "*sessions")
-    reply = outcome_reply(node.sessions.process_cdr(event))
+    # a client's CDR is checked against StorDB before it is priced: one stored before (under
+    # any request type) answers EXISTS with no *postpaid debit made
+    reply = outcome_reply(node.cdrs.process_event(event))
     return _finish(subsystems, wanted, event, params, reply)
 
 

@@ -564,7 +564,9 @@ class SessionService:
 
     # -- CDRs, listing -----------------------------------------------------------------
     def process_cdr(self, event: dict):
-        """SessionSv1.ProcessCDR: the CDR path, where ``*prepaid`` runs find the session cost."""
+        """A call's CDR through the group commit, where ``*prepaid`` runs find the session
+        cost. A channel keeps its request type, so a run found stored only after pricing is
+        the same call's again, whose ``*postpaid`` debit repeats its idempotency key."""
         return self.node.cdrs.process_call_events([event])[0]
 
     def active(self) -> list[Session]:

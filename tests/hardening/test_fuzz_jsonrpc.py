@@ -125,3 +125,21 @@ def test_any_bytes_get_one_error_reply(node, body):
     reply = json.loads(jsonrpc.handle(node, body))
     assert set(reply) == {"id", "result", "error"}
     assert reply["error"] is not None and state(node) == before
+
+
+@pytest.mark.parametrize("stored_as", ["*rated", "*prepaid"])
+@pytest.mark.parametrize("method", ["SessionSv1.ProcessCDR", "CDRsV1.ProcessEvent"])
+def test_a_cdr_stored_before_under_another_type_is_exists_with_no_debit(node, stored_as, method):
+    """Found by the fuzz test: a *postpaid CDR whose CGRID/RunID was stored before as
+    *rated was priced (debited) first and only then found stored."""
+    stored = _call(node, "CDRsV1.ProcessCDR", {**CALL, "RequestType": stored_as})
+    assert stored["error"] is None
+    before = state(node)
+    reply = _call(node, method, {"Event": dict(CALL), "Tenant": "cgrates.org"})
+    assert reply["error"] == "EXISTS"
+    assert state(node) == before
+
+
+def _call(node, method: str, params: dict) -> dict:
+    body = json.dumps({"method": method, "params": [params], "id": 1}).encode()
+    return json.loads(jsonrpc.handle(node, body), parse_float=Decimal)
