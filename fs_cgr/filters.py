@@ -7,6 +7,7 @@ and their ``*not`` forms. Elements and values may name event fields as
 ``~*req.Field``; any other value is a constant.
 """
 
+import functools
 import logging
 import threading
 import time
@@ -52,6 +53,9 @@ class LiveObjects:
         self._lock = threading.Lock()
 
     def kind(self, kind: str) -> dict[str, dict]:
+        docs = self._docs.get(kind)
+        if docs is not None and not self._due() and not self._rating_moved():
+            return docs  # loaded, looked at lately, not older than this node's rating data
         self._asked.add(kind)
         stale = self._stale()
         if stale or self._due():
@@ -142,9 +146,19 @@ class FilterEngine:
         self.live = live or LiveObjects(node.datadb, rating=node.rating)
 
     def matches(self, tenant: str, filter_ids, event: dict, now: datetime | None = None) -> bool:
-        """True when every filter passes (no filters: True). Unknown IDs raise ServerError."""
-        moment = now or utc_now()
-        return all(self._passes(tenant, filter_id, event, moment) for filter_id in filter_ids or ())
+        """True when every filter passes (no filters: True). Unknown IDs raise ServerError.
+        The time (``now``, else the clock's) is only read for a filter object's
+        ActivationInterval; inline filters have none."""
+        moment = now
+        for filter_id in filter_ids or ():
+            if filter_id.startswith("*"):
+                if not passes_rule(*_inline(filter_id), event, self._destination_ids):
+                    return False
+                continue
+            moment = moment or utc_now()
+            if not self._passes(tenant, filter_id, event, moment):
+                return False
+        return True
 
     def _passes(self, tenant: str, filter_id: str, event: dict, moment: datetime) -> bool:
         if filter_id.startswith("*"):
@@ -175,6 +189,14 @@ def parse_inline(text: str) -> tuple[str, str, list[str]]:
     if len(parts) < 3:
         raise ServerError(f"inline parse error for string: <{text}>")
     return parts[0], parts[1], ":".join(parts[2:]).split(";")
+
+
+@functools.lru_cache(maxsize=4096)
+def _inline(text: str) -> tuple[str, str, tuple[str, ...]]:
+    """``parse_inline`` once per filter text (profiles repeat the same few on every event);
+    a text it refuses raises each time (errors are not cached)."""
+    rule_type, element, values = parse_inline(text)
+    return rule_type, element, tuple(values)
 
 
 def _values(values) -> list[str]:

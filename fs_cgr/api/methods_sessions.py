@@ -60,6 +60,8 @@ def _start(node, params: dict) -> tuple[SessionSubsystems, Subsystems, dict | No
 
 def _finish(subsystems, wanted, event: dict, params: dict, reply):
     """Thresholds and stats last; a failure there is PARTIALLY_EXECUTED (CGrateS)."""
+    if not (wanted.thresholds or wanted.stats):
+        return reply  # nothing to report
     reported = subsystems.report(event["Tenant"], event, wanted, params.get("ID") or "")
     if reported.pop("PartiallyExecuted", False):
         raise PartiallyExecuted()

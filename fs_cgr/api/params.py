@@ -43,7 +43,10 @@ class GoParams(dict):
         return dict.__contains__(self, self._key(key))
 
     def get(self, key, default=None):
-        return dict.get(self, self._key(key), default)
+        value = _dict_get(self, key, _ABSENT)  # the exact name first: no folding needed
+        if value is not _ABSENT or not isinstance(key, str):
+            return default if value is _ABSENT else value
+        return _dict_get(self, self._key(key), default)
 
     def __setitem__(self, key, value) -> None:
         self._folded = None
@@ -56,6 +59,10 @@ class GoParams(dict):
     def setdefault(self, key, default=None):
         self._folded = None
         return dict.setdefault(self, self._key(key), default)
+
+
+_ABSENT = object()
+_dict_get = dict.get
 
 
 def go_params(value):

@@ -13,8 +13,6 @@ applies at most N times and never in two runs in a row, so the next best one tak
 turn. A run that matches nothing, or a Blocker profile, ends the runs.
 """
 
-import copy
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,7 +21,7 @@ from fs_cgr.attributes.values import REMOVE, REQ, as_text, parsers, substitute
 from fs_cgr.errors import MandatoryMissing, NotFound
 from fs_cgr.filters import FilterEngine, LiveObjects, is_active
 from fs_cgr.money import to_decimal
-from fs_cgr.profiles import ProfileStore
+from fs_cgr.profiles import MAX_TENANTS_INDEXED, ProfileStore
 from fs_cgr.storage.base import ATTRIBUTES
 from fs_cgr.times import format_time
 
@@ -53,6 +51,8 @@ class AttributeService:
         self.live = live or LiveObjects(node.datadb, rating=node.rating)
         self.filters = FilterEngine(node, self.live)
         self.profiles = ProfileStore(node, ATTRIBUTES, self.live)
+        self._indexed: dict | None = None  # the live documents _by_context was built from
+        self._by_context: dict[tuple[str, str], list[dict]] = {}
 
     @property
     def config(self):
@@ -88,8 +88,17 @@ class AttributeService:
         return best
 
     def _of_context(self, tenant: str, context: str) -> list[dict]:
-        profiles = self.profiles.of_tenant(tenant)
-        return [doc for doc in profiles if context in doc.get("Contexts", ())]
+        """The tenant's profiles of ``context``, kept until the live documents are read
+        again (as ProfileStore.of_tenant keeps the tenant's)."""
+        docs = self.live.kind(ATTRIBUTES)
+        if docs is not self._indexed or len(self._by_context) > MAX_TENANTS_INDEXED:
+            self._indexed, self._by_context = docs, {}
+        found = self._by_context.get((tenant, context))
+        if found is None:
+            profiles = self.profiles.of_tenant(tenant)
+            found = [doc for doc in profiles if context in doc.get("Contexts", ())]
+            self._by_context[(tenant, context)] = found
+        return found
 
     def _best(self, request: AttributeRequest, candidates: list[dict], skip) -> dict | None:
         """Highest Weight wins; equal Weights go to the lower ID, so the answer does not
@@ -117,9 +126,17 @@ class AttributeService:
         profile_runs = (
             self.config.profile_runs if request.profile_runs is None else (request.profile_runs)
         )
-        current = copy.copy(request)
-        current.event = dict(request.event)
-        applied: Counter = Counter()
+        current = AttributeRequest(
+            request.tenant,
+            dict(request.event),
+            request.event_id,
+            request.time,
+            request.context,
+            request.attribute_ids,
+            request.process_runs,
+            request.profile_runs,
+        )
+        applied: dict[str, int] = {}
         matched: list[str] = []
         altered: list[str] = []
         last = None
@@ -137,7 +154,7 @@ class AttributeService:
                 break
             for path in self._apply(profile, current):
                 _add_sorted(altered, path)
-            applied[profile["ID"]] += 1
+            applied[profile["ID"]] = applied.get(profile["ID"], 0) + 1
             last = profile["ID"]
             if profile["ID"] not in matched:
                 matched.append(profile["ID"])
