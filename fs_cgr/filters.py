@@ -152,7 +152,7 @@ class FilterEngine:
         moment = now
         for filter_id in filter_ids or ():
             if filter_id.startswith("*"):
-                if not passes_rule(*_inline(filter_id), event, self._destination_ids):
+                if not _inline(filter_id)(event, self._destination_ids):
                     return False
                 continue
             moment = moment or utc_now()
@@ -192,11 +192,32 @@ def parse_inline(text: str) -> tuple[str, str, list[str]]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _inline(text: str) -> tuple[str, str, tuple[str, ...]]:
-    """``parse_inline`` once per filter text (profiles repeat the same few on every event);
-    a text it refuses raises each time (errors are not cached)."""
+def _inline(text: str):
+    """``check(event, destination_ids) -> bool`` of an inline filter, parsed once per text
+    (profiles repeat the same few on every event; a text ``parse_inline`` refuses raises
+    each time: errors are not cached). ``*string`` / ``*notstring`` of a field against
+    constants is a set lookup, with ``passes_rule``'s result: a missing field passes only
+    the negative form, else the field's text must (not) be one of the values."""
     rule_type, element, values = parse_inline(text)
-    return rule_type, element, tuple(values)
+    if (
+        rule_type in ("*string", "*notstring")
+        and element.startswith(REQ_PREFIX)
+        and not any(value.startswith(REQ_PREFIX) for value in values)
+    ):
+        name, wanted, negative = element[len(REQ_PREFIX) :], frozenset(values), rule_type[1] == "n"
+
+        def check_string(event: dict, destination_ids) -> bool:
+            field = event.get(name, _MISSING)
+            if field is _MISSING:
+                return negative
+            return (_text(field, element) in wanted) != negative
+
+        return check_string
+    return functools.partial(_check_rule, rule_type, element, tuple(values))
+
+
+def _check_rule(rule_type: str, element: str, values, event: dict, destination_ids) -> bool:
+    return passes_rule(rule_type, element, values, event, destination_ids)
 
 
 def _values(values) -> list[str]:

@@ -31,10 +31,13 @@ class GoParams(dict):
         if dict.__contains__(self, key) or not isinstance(key, str):
             return key
         if self._folded is None:
-            self._folded = {}
-            for name in self:
-                self._folded.setdefault(name.lower(), name)
+            self._fold()
         return self._folded.get(key.lower(), key)
+
+    def _fold(self) -> None:
+        self._folded = {}
+        for name in self:
+            self._folded.setdefault(name.lower(), name)
 
     def __getitem__(self, key):
         return dict.__getitem__(self, self._key(key))
@@ -46,7 +49,10 @@ class GoParams(dict):
         value = _dict_get(self, key, _ABSENT)  # the exact name first: no folding needed
         if value is not _ABSENT or not isinstance(key, str):
             return default if value is _ABSENT else value
-        return _dict_get(self, self._key(key), default)
+        if self._folded is None:
+            self._fold()
+        name = self._folded.get(key.lower())
+        return default if name is None else _dict_get(self, name, default)
 
     def __setitem__(self, key, value) -> None:
         self._folded = None
