@@ -86,10 +86,13 @@ def authorize_event(node, params: dict) -> dict:
         except InsufficientCredit:
             reply["MaxUsage"] = 0
     if wanted.authorize_resources:
+        optional = bool(params.get("ResourcesOptional"))
         try:
-            reply["ResourceAllocation"] = subsystems.authorize_resources(event["Tenant"], event)
+            reply["ResourceAllocation"] = subsystems.authorize_resources(
+                event["Tenant"], event, optional
+            )
         except SubsystemError as exc:
-            if not (isinstance(exc.cause, NotFound) and params.get("ResourcesOptional")):
+            if not (isinstance(exc.cause, NotFound) and optional):
                 raise
     return _finish(subsystems, wanted, event, params, reply)
 

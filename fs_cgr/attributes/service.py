@@ -75,6 +75,12 @@ class AttributeService:
     def profile_for_event(self, request: AttributeRequest, skip=frozenset()) -> dict:
         """The highest-Weight matching profile (GetAttributeForEvent); NotFound when none.
         Profiles of the request's context first; none matching: those of context *any."""
+        best = self._profile_or_none(request, skip)
+        if best is None:
+            raise NotFound()
+        return best
+
+    def _profile_or_none(self, request: AttributeRequest, skip) -> dict | None:
         if request.attribute_ids:
             found = [self._by_id(request.tenant, pid) for pid in request.attribute_ids]
             best = self._best(request, [doc for doc in found if doc is not None], skip)
@@ -83,8 +89,6 @@ class AttributeService:
             best = self._best(request, self._of_context(request.tenant, context), skip)
             if best is None and context != ANY_CONTEXT:
                 best = self._best(request, self._of_context(request.tenant, ANY_CONTEXT), skip)
-        if best is None:
-            raise NotFound()
         return best
 
     def _of_context(self, tenant: str, context: str) -> list[dict]:
@@ -122,6 +126,13 @@ class AttributeService:
 
     def process_event(self, request: AttributeRequest) -> dict:
         """``{MatchedProfiles, AlteredFields, CGREvent}``; NotFound when no profile matched."""
+        reply = self._process(request)
+        if reply is None:
+            raise NotFound()
+        return reply
+
+    def _process(self, request: AttributeRequest) -> dict | None:
+        """``process_event``, None when no profile matched."""
         runs = request.process_runs or self.config.process_runs
         profile_runs = (
             self.config.profile_runs if request.profile_runs is None else (request.profile_runs)
@@ -144,11 +155,10 @@ class AttributeService:
             skip = {pid for pid, n in applied.items() if profile_runs and n >= profile_runs}
             if profile_runs and last is not None:
                 skip.add(last)  # CGrateS v0.11: never the same profile twice in a row
-            try:
-                profile = self.profile_for_event(current, skip)
-            except NotFound:
+            profile = self._profile_or_none(current, skip)
+            if profile is None:
                 if run == 0:
-                    raise
+                    return None
                 break
             if not profile_runs and profile["ID"] in applied:
                 break
@@ -178,9 +188,8 @@ class AttributeService:
         """``(tenant, event, reply)`` after ProcessEvent; the request's own tenant and event
         (times printed) and None when no profile matched. Other errors propagate."""
         request.event = plain(request.event)
-        try:
-            reply = self.process_event(request)
-        except NotFound:
+        reply = self._process(request)
+        if reply is None:
             return request.tenant, request.event, None
         return reply["CGREvent"]["Tenant"], dict(reply["CGREvent"]["Event"]), reply
 

@@ -42,6 +42,7 @@ _SORTING_NAMES = {
     "*highest_cost": HIGHEST_COST,
 }
 DEFAULT_USAGE = MINUTE
+MAX_WEIGHTS_KEPT = 4096  # route Weights kept converted
 _ROUTE_LISTS = ("FilterIDs", "AccountIDs", "RatingPlanIDs", "ResourceIDs", "StatIDs")
 
 
@@ -52,6 +53,7 @@ class RouteService:
         self.filters = FilterEngine(node, self.live)
         self._ranked_from: dict | None = None  # the live documents _ranked_by_tenant is of
         self._ranked_by_tenant: dict[str, list[dict]] = {}
+        self._weights: dict[int, tuple[dict, Decimal]] = {}  # id(route) -> (route, Weight)
 
     # -- profiles (live objects) -------------------------------------------------
     def set_profile(self, profile: dict) -> None:
@@ -157,7 +159,7 @@ class RouteService:
     def _sorting_data(self, tenant: str, event: dict, route: dict, ignore_errors: bool):
         """The route with its SortingData (Weight, and Cost/RatingPlanID when priced);
         None when pricing failed and errors are ignored."""
-        data = {"Weight": to_decimal(route.get("Weight"))}
+        data = {"Weight": self._weight(route)}
         if route.get("RatingPlanIDs"):
             try:
                 priced = self._price(tenant, event, route["RatingPlanIDs"])
@@ -172,6 +174,18 @@ class RouteService:
             "RouteParameters": route.get("RouteParameters") or "",
             "SortingData": data,
         }
+
+    def _weight(self, route: dict) -> Decimal:
+        """A route's Weight as Decimal, converted once per route document (kept with the
+        document itself, so an id can never name another one)."""
+        kept = self._weights.get(id(route))
+        if kept is not None and kept[0] is route:
+            return kept[1]
+        weight = to_decimal(route.get("Weight"))
+        if len(self._weights) >= MAX_WEIGHTS_KEPT:
+            self._weights.clear()
+        self._weights[id(route)] = (route, weight)
+        return weight
 
     def _price(self, tenant: str, event: dict, plan_ids) -> tuple[Decimal, str] | None:
         require(event, ("Account", "Destination", "SetupTime"))
