@@ -137,16 +137,7 @@ class AttributeService:
         profile_runs = (
             self.config.profile_runs if request.profile_runs is None else (request.profile_runs)
         )
-        current = AttributeRequest(
-            request.tenant,
-            dict(request.event),
-            request.event_id,
-            request.time,
-            request.context,
-            request.attribute_ids,
-            request.process_runs,
-            request.profile_runs,
-        )
+        current = request  # copied before its first change: no copy when nothing matches
         applied: dict[str, int] = {}
         matched: list[str] = []
         altered: list[str] = []
@@ -162,6 +153,8 @@ class AttributeService:
                 break
             if not profile_runs and profile["ID"] in applied:
                 break
+            if current is request:
+                current = _copy(request)
             for path in self._apply(profile, current):
                 _add_sorted(altered, path)
             applied[profile["ID"]] = applied.get(profile["ID"], 0) + 1
@@ -170,6 +163,8 @@ class AttributeService:
                 matched.append(profile["ID"])
             if profile.get("Blocker"):
                 break
+        if current is request:
+            current = _copy(request)
         for name, value in current.event.items():
             if value == MANDATORY_MARK:
                 raise MandatoryMissing(name)
@@ -217,6 +212,20 @@ class AttributeService:
                 else:
                     event[name] = as_text(event.get(name, "")) + new if kind == "*composed" else new
         return altered
+
+
+def _copy(request: AttributeRequest) -> AttributeRequest:
+    """The request with its own copy of the event, to alter."""
+    return AttributeRequest(
+        request.tenant,
+        dict(request.event),
+        request.event_id,
+        request.time,
+        request.context,
+        request.attribute_ids,
+        request.process_runs,
+        request.profile_runs,
+    )
 
 
 def _ranks_before(doc: dict, other: dict) -> bool:
