@@ -54,8 +54,12 @@ class LiveObjects:
 
     def kind(self, kind: str) -> dict[str, dict]:
         docs = self._docs.get(kind)
-        if docs is not None and not self._due() and not self._rating_moved():
-            return docs  # loaded, looked at lately, not older than this node's rating data
+        if (
+            docs is not None
+            and not self._due()
+            and (self.rating is None or self.rating.version == self._rating_version)
+        ):  # loaded, looked at lately, not older than the rating data this node has (its
+            return docs  # own changes move that at once; others' show at the next look)
         self._asked.add(kind)
         stale = self._stale()
         if stale or self._due():
