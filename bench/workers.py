@@ -1,6 +1,7 @@
 """GetCost over HTTP against ``fs-cgr serve --workers N``: 1 worker against N, side by side.
 
     python bench/workers.py [--workers 1,2] [--case getcost|authorize] [--runs 3]
+                            [--flags seed]
                             [--seconds 3] [--client wrk|python] [--clients 8]
                             [--client-processes 2] [--pipeline 1]
                             [--redis redis://127.0.0.1:6379/15]
@@ -10,8 +11,10 @@ key prefix, SQLite StorDB in a temporary folder, examples/tariffplan loaded) is 
 then each server in turn (runs alternating, so the machine's load falls on all alike) is
 hammered with the same request over keep-alive connections: ``--case getcost`` (1001
 calling a German mobile for 2m30s) or ``--case authorize`` (SessionSv1.AuthorizeEvent
-of a *prepaid call by 1001, GetMaxUsage, as the embedded handler sends it), by one of
-two clients:
+of a *prepaid call by 1001, GetMaxUsage, as the embedded handler sends it; with
+``--flags seed`` as it sends it for the seeds' cgr_flags: GetRoutes, GetAttributes and
+AuthorizeResources too, against a route, an attribute and a resource profile the call
+matches), by one of two clients:
 
 - ``--client wrk`` (the default when ``wrk`` is installed; Debian package ``wrk``): a C
   client, ``--client-processes`` threads of ``--clients`` connections each, sending
@@ -93,6 +96,33 @@ CASES = {  # examples/tariffplan: 1001 calling a German mobile
 }
 
 
+# the seeds' cgr_flags (*resources;*attributes;*routes ...): what the embedded handler asks
+SEED_ARGS = {"GetRoutes": True, "GetAttributes": True, "AuthorizeResources": True,
+             "ResourcesOptional": True}  # fmt: skip
+# ... and what they find (as bench/calls.py's add_subsystem_profiles, plus a route profile)
+SEED_PROFILES = (
+    ("APIerSv1.SetResourceProfile",
+     {"Tenant": "cgrates.org", "ID": "RES_BENCH", "FilterIDs": ["*string:~*req.Account:1001"],
+      "UsageTTL": "1h", "Limit": 10**9, "Weight": 10}),
+    ("APIerSv1.SetAttributeProfile",
+     {"Tenant": "cgrates.org", "ID": "ATTR_BENCH", "Contexts": ["*sessions"],
+      "FilterIDs": ["*string:~*req.Account:1001"],
+      "Attributes": [{"Path": "*req.Destination", "Type": "*variable",
+                      "Value": "~*req.Destination:s/^00(\\d+)$/${1}/"}], "Weight": 10}),
+    ("APIerSv1.SetRouteProfile",
+     {"Tenant": "cgrates.org", "ID": "ROUTES_DE", "Sorting": "*weight", "Weight": 10,
+      "Routes": [{"ID": "supplier1", "Weight": 10}, {"ID": "supplier2", "Weight": 20}]}),
+)  # fmt: skip
+
+
+def case_request(args) -> dict:
+    """The JSON-RPC request of ``--case`` (with ``--flags``)."""
+    request = json.loads(json.dumps(CASES[args.case]))
+    if args.flags == "seed" and args.case == "authorize":
+        request["params"][0].update(SEED_ARGS)
+    return request
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -109,7 +139,7 @@ def rpc(url: str, method: str, params: dict) -> dict:
 class Server:
     """``fs-cgr serve --workers N`` with the example tariff plan loaded."""
 
-    def __init__(self, workers: int, redis_url: str, folder: str):
+    def __init__(self, workers: int, redis_url: str, folder: str, flags: str = ""):
         port = free_port()
         self.url = f"http://127.0.0.1:{port}/jsonrpc"
         self.prefix = f"fs_cgr_bench_workers_{os.getpid()}_{workers}"
@@ -127,6 +157,8 @@ class Server:
         self._wait_workers(workers)
         plan = {"FolderPath": str(ROOT / "examples" / "tariffplan")}
         assert rpc(self.url, "APIerSv1.LoadTariffPlanFromFolder", plan)["error"] is None
+        for method, profile in SEED_PROFILES if flags == "seed" else ():
+            assert rpc(self.url, method, profile)["error"] is None, method
 
     def _wait_workers(self, count: int) -> None:
         deadline = time.monotonic() + 60
@@ -191,7 +223,7 @@ def python_clients(url: str, args, started) -> tuple[int, float]:
     clients = [
         spawn.Process(
             target=client_process,
-            args=(url, args.case, args.clients, args.seconds, start, count, cpu),
+            args=(url, case_request(args), args.clients, args.seconds, start, count, cpu),
         )
         for count, cpu in zip(counts, cpus, strict=True)
     ]
@@ -207,7 +239,7 @@ def python_clients(url: str, args, started) -> tuple[int, float]:
     return sum(count.value for count in counts), sum(cpu.value for cpu in cpus)
 
 
-def client_process(url, case, connections: int, seconds: float, start, answered, cpu) -> None:
+def client_process(url, request, connections: int, seconds: float, start, answered, cpu) -> None:
     """``connections`` keep-alive greenlets sending GetCost until the time is up; the
     count goes to ``answered`` and this process's CPU seconds to ``cpu`` (shared memory:
     no queue thread under gevent)."""
@@ -220,7 +252,8 @@ def client_process(url, case, connections: int, seconds: float, start, answered,
     import gevent
 
     address = urlsplit(url)
-    body = json.dumps(CASES[case]).encode()
+    body = json.dumps(request).encode()
+    case = request["method"]
     done = [0]
 
     def loop(until: float) -> None:
@@ -280,7 +313,7 @@ def wrk_clients(url: str, args, started) -> tuple[int, float]:
     with tempfile.TemporaryDirectory() as folder:
         script, body = Path(folder, "getcost.lua"), Path(folder, "getcost.json")
         script.write_text(WRK_SCRIPT)
-        body.write_text(json.dumps(CASES[args.case]))
+        body.write_text(json.dumps(case_request(args)))
         threads, connections = args.client_processes, args.client_processes * args.clients
         command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(args.seconds))}s",
                    "--timeout", "30s",
@@ -346,6 +379,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", default="1,2", help="worker counts to compare")
     parser.add_argument("--case", choices=sorted(CASES), default="getcost")
+    parser.add_argument(
+        "--flags", choices=("", "seed"), default="",
+        help="authorize: the seeds' cgr_flags (routes, attributes, resources) and profiles",
+    )  # fmt: skip
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument(
@@ -364,7 +401,8 @@ def main() -> None:
         f"{args.client}, {args.client_processes}x{args.clients} keep-alive connections"
         f"{f', pipelined by {args.pipeline}' if args.pipeline > 1 else ''}; median of"
         f" {args.runs} runs of {args.seconds:g} s, the servers' runs alternating;"
-        f" load average {os.getloadavg()[0]:.2f} at the start",
+        f" load average {os.getloadavg()[0]:.2f} at the start"
+        f"{'; seed flags' if args.flags else ''}",
         flush=True,
     )
     targets = {}
@@ -373,7 +411,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         try:
             for workers in (int(n) for n in args.workers.split(",")):
-                targets[f"fs_cgr {workers} worker(s)"] = Server(workers, args.redis, folder)
+                targets[f"fs_cgr {workers} worker(s)"] = Server(
+                    workers, args.redis, folder, args.flags
+                )
             results = {name: [] for name in targets}
             for _ in range(args.runs):
                 for name, target in targets.items():

@@ -7,6 +7,7 @@ and their ``*not`` forms. Elements and values may name event fields as
 ``~*req.Field``; any other value is a constant.
 """
 
+import functools
 import logging
 import threading
 import time
@@ -52,6 +53,13 @@ class LiveObjects:
         self._lock = threading.Lock()
 
     def kind(self, kind: str) -> dict[str, dict]:
+        docs = self._docs.get(kind)
+        if (
+            docs is not None
+            and not self._due()
+            and (self.rating is None or self.rating.version == self._rating_version)
+        ):  # loaded, looked at lately, not older than the rating data this node has (its
+            return docs  # own changes move that at once; others' show at the next look)
         self._asked.add(kind)
         stale = self._stale()
         if stale or self._due():
@@ -142,9 +150,19 @@ class FilterEngine:
         self.live = live or LiveObjects(node.datadb, rating=node.rating)
 
     def matches(self, tenant: str, filter_ids, event: dict, now: datetime | None = None) -> bool:
-        """True when every filter passes (no filters: True). Unknown IDs raise ServerError."""
-        moment = now or utc_now()
-        return all(self._passes(tenant, filter_id, event, moment) for filter_id in filter_ids or ())
+        """True when every filter passes (no filters: True). Unknown IDs raise ServerError.
+        The time (``now``, else the clock's) is only read for a filter object's
+        ActivationInterval; inline filters have none."""
+        moment = now
+        for filter_id in filter_ids or ():
+            if filter_id.startswith("*"):
+                if not _inline(filter_id)(event, self._destination_ids):
+                    return False
+                continue
+            moment = moment or utc_now()
+            if not self._passes(tenant, filter_id, event, moment):
+                return False
+        return True
 
     def _passes(self, tenant: str, filter_id: str, event: dict, moment: datetime) -> bool:
         if filter_id.startswith("*"):
@@ -175,6 +193,35 @@ def parse_inline(text: str) -> tuple[str, str, list[str]]:
     if len(parts) < 3:
         raise ServerError(f"inline parse error for string: <{text}>")
     return parts[0], parts[1], ":".join(parts[2:]).split(";")
+
+
+@functools.lru_cache(maxsize=4096)
+def _inline(text: str):
+    """``check(event, destination_ids) -> bool`` of an inline filter, parsed once per text
+    (profiles repeat the same few on every event; a text ``parse_inline`` refuses raises
+    each time: errors are not cached). ``*string`` / ``*notstring`` of a field against
+    constants is a set lookup, with ``passes_rule``'s result: a missing field passes only
+    the negative form, else the field's text must (not) be one of the values."""
+    rule_type, element, values = parse_inline(text)
+    if (
+        rule_type in ("*string", "*notstring")
+        and element.startswith(REQ_PREFIX)
+        and not any(value.startswith(REQ_PREFIX) for value in values)
+    ):
+        name, wanted, negative = element[len(REQ_PREFIX) :], frozenset(values), rule_type[1] == "n"
+
+        def check_string(event: dict, destination_ids) -> bool:
+            field = event.get(name, _MISSING)
+            if field is _MISSING:
+                return negative
+            return (_text(field, element) in wanted) != negative
+
+        return check_string
+    return functools.partial(_check_rule, rule_type, element, tuple(values))
+
+
+def _check_rule(rule_type: str, element: str, values, event: dict, destination_ids) -> bool:
+    return passes_rule(rule_type, element, values, event, destination_ids)
 
 
 def _values(values) -> list[str]:

@@ -16,6 +16,8 @@ from fs_cgr.filters import FilterEngine, LiveObjects, is_active, normalize_inter
 from fs_cgr.money import to_decimal
 from fs_cgr.times import parse_time
 
+MAX_TENANTS_INDEXED = 1024  # tenants asked for are remembered up to this many
+
 
 class ProfileStore:
     def __init__(self, node, kind: str, live: LiveObjects | None = None):
@@ -23,6 +25,8 @@ class ProfileStore:
         self.kind = kind
         self.live = live or LiveObjects(node.datadb, rating=node.rating)
         self.filters = FilterEngine(node, self.live)
+        self._indexed: dict | None = None  # the live documents _by_tenant was built from
+        self._by_tenant: dict[str, list[dict]] = {}
 
     def set(self, doc: dict) -> None:
         self.node.tariffplans.apply_live([(self.kind, f"{doc['Tenant']}:{doc['ID']}", doc)])
@@ -50,8 +54,17 @@ class ProfileStore:
         return ids
 
     def of_tenant(self, tenant: str) -> list[dict]:
-        prefix = tenant + ":"
-        return [doc for key, doc in self.live.kind(self.kind).items() if key.startswith(prefix)]
+        """The tenant's profiles; the list is kept until the live documents are read again
+        (each load makes new dicts, never changed after), so an event does not scan them."""
+        docs = self.live.kind(self.kind)
+        if docs is not self._indexed or len(self._by_tenant) > MAX_TENANTS_INDEXED:
+            self._indexed, self._by_tenant = docs, {}
+        found = self._by_tenant.get(tenant)
+        if found is None:
+            prefix = tenant + ":"
+            found = [doc for key, doc in docs.items() if key.startswith(prefix)]
+            self._by_tenant[tenant] = found
+        return list(found)
 
     def matching(
         self, tenant: str, event: dict, ids=None, moment: datetime | None = None

@@ -60,6 +60,8 @@ def _start(node, params: dict) -> tuple[SessionSubsystems, Subsystems, dict | No
 
 def _finish(subsystems, wanted, event: dict, params: dict, reply):
     """Thresholds and stats last; a failure there is PARTIALLY_EXECUTED (CGrateS)."""
+    if not (wanted.thresholds or wanted.stats):
+        return reply  # nothing to report
     reported = subsystems.report(event["Tenant"], event, wanted, params.get("ID") or "")
     if reported.pop("PartiallyExecuted", False):
         raise PartiallyExecuted()
@@ -84,10 +86,13 @@ def authorize_event(node, params: dict) -> dict:
         except InsufficientCredit:
             reply["MaxUsage"] = 0
     if wanted.authorize_resources:
+        optional = bool(params.get("ResourcesOptional"))
         try:
-            reply["ResourceAllocation"] = subsystems.authorize_resources(event["Tenant"], event)
+            reply["ResourceAllocation"] = subsystems.authorize_resources(
+                event["Tenant"], event, optional
+            )
         except SubsystemError as exc:
-            if not (isinstance(exc.cause, NotFound) and params.get("ResourcesOptional")):
+            if not (isinstance(exc.cause, NotFound) and optional):
                 raise
     return _finish(subsystems, wanted, event, params, reply)
 

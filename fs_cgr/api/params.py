@@ -31,10 +31,13 @@ class GoParams(dict):
         if dict.__contains__(self, key) or not isinstance(key, str):
             return key
         if self._folded is None:
-            self._folded = {}
-            for name in self:
-                self._folded.setdefault(name.lower(), name)
+            self._fold()
         return self._folded.get(key.lower(), key)
+
+    def _fold(self) -> None:
+        self._folded = {}
+        for name in self:
+            self._folded.setdefault(name.lower(), name)
 
     def __getitem__(self, key):
         return dict.__getitem__(self, self._key(key))
@@ -43,7 +46,13 @@ class GoParams(dict):
         return dict.__contains__(self, self._key(key))
 
     def get(self, key, default=None):
-        return dict.get(self, self._key(key), default)
+        value = _dict_get(self, key, _ABSENT)  # the exact name first: no folding needed
+        if value is not _ABSENT or not isinstance(key, str):
+            return default if value is _ABSENT else value
+        if self._folded is None:
+            self._fold()
+        name = self._folded.get(key.lower())
+        return default if name is None else _dict_get(self, name, default)
 
     def __setitem__(self, key, value) -> None:
         self._folded = None
@@ -56,6 +65,10 @@ class GoParams(dict):
     def setdefault(self, key, default=None):
         self._folded = None
         return dict.setdefault(self, self._key(key), default)
+
+
+_ABSENT = object()
+_dict_get = dict.get
 
 
 def go_params(value):

@@ -13,8 +13,6 @@ applies at most N times and never in two runs in a row, so the next best one tak
 turn. A run that matches nothing, or a Blocker profile, ends the runs.
 """
 
-import copy
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,7 +21,7 @@ from fs_cgr.attributes.values import REMOVE, REQ, as_text, parsers, substitute
 from fs_cgr.errors import MandatoryMissing, NotFound
 from fs_cgr.filters import FilterEngine, LiveObjects, is_active
 from fs_cgr.money import to_decimal
-from fs_cgr.profiles import ProfileStore
+from fs_cgr.profiles import MAX_TENANTS_INDEXED, ProfileStore
 from fs_cgr.storage.base import ATTRIBUTES
 from fs_cgr.times import format_time
 
@@ -53,6 +51,8 @@ class AttributeService:
         self.live = live or LiveObjects(node.datadb, rating=node.rating)
         self.filters = FilterEngine(node, self.live)
         self.profiles = ProfileStore(node, ATTRIBUTES, self.live)
+        self._indexed: dict | None = None  # the live documents _by_context was built from
+        self._by_context: dict[tuple[str, str], list[dict]] = {}
 
     @property
     def config(self):
@@ -75,6 +75,12 @@ class AttributeService:
     def profile_for_event(self, request: AttributeRequest, skip=frozenset()) -> dict:
         """The highest-Weight matching profile (GetAttributeForEvent); NotFound when none.
         Profiles of the request's context first; none matching: those of context *any."""
+        best = self._profile_or_none(request, skip)
+        if best is None:
+            raise NotFound()
+        return best
+
+    def _profile_or_none(self, request: AttributeRequest, skip) -> dict | None:
         if request.attribute_ids:
             found = [self._by_id(request.tenant, pid) for pid in request.attribute_ids]
             best = self._best(request, [doc for doc in found if doc is not None], skip)
@@ -83,13 +89,20 @@ class AttributeService:
             best = self._best(request, self._of_context(request.tenant, context), skip)
             if best is None and context != ANY_CONTEXT:
                 best = self._best(request, self._of_context(request.tenant, ANY_CONTEXT), skip)
-        if best is None:
-            raise NotFound()
         return best
 
     def _of_context(self, tenant: str, context: str) -> list[dict]:
-        profiles = self.profiles.of_tenant(tenant)
-        return [doc for doc in profiles if context in doc.get("Contexts", ())]
+        """The tenant's profiles of ``context``, kept until the live documents are read
+        again (as ProfileStore.of_tenant keeps the tenant's)."""
+        docs = self.live.kind(ATTRIBUTES)
+        if docs is not self._indexed or len(self._by_context) > MAX_TENANTS_INDEXED:
+            self._indexed, self._by_context = docs, {}
+        found = self._by_context.get((tenant, context))
+        if found is None:
+            profiles = self.profiles.of_tenant(tenant)
+            found = [doc for doc in profiles if context in doc.get("Contexts", ())]
+            self._by_context[(tenant, context)] = found
+        return found
 
     def _best(self, request: AttributeRequest, candidates: list[dict], skip) -> dict | None:
         """Highest Weight wins; equal Weights go to the lower ID, so the answer does not
@@ -113,13 +126,19 @@ class AttributeService:
 
     def process_event(self, request: AttributeRequest) -> dict:
         """``{MatchedProfiles, AlteredFields, CGREvent}``; NotFound when no profile matched."""
+        reply = self._process(request)
+        if reply is None:
+            raise NotFound()
+        return reply
+
+    def _process(self, request: AttributeRequest) -> dict | None:
+        """``process_event``, None when no profile matched."""
         runs = request.process_runs or self.config.process_runs
         profile_runs = (
             self.config.profile_runs if request.profile_runs is None else (request.profile_runs)
         )
-        current = copy.copy(request)
-        current.event = dict(request.event)
-        applied: Counter = Counter()
+        current = request  # copied before its first change: no copy when nothing matches
+        applied: dict[str, int] = {}
         matched: list[str] = []
         altered: list[str] = []
         last = None
@@ -127,22 +146,25 @@ class AttributeService:
             skip = {pid for pid, n in applied.items() if profile_runs and n >= profile_runs}
             if profile_runs and last is not None:
                 skip.add(last)  # CGrateS v0.11: never the same profile twice in a row
-            try:
-                profile = self.profile_for_event(current, skip)
-            except NotFound:
+            profile = self._profile_or_none(current, skip)
+            if profile is None:
                 if run == 0:
-                    raise
+                    return None
                 break
             if not profile_runs and profile["ID"] in applied:
                 break
+            if current is request:
+                current = _copy(request)
             for path in self._apply(profile, current):
                 _add_sorted(altered, path)
-            applied[profile["ID"]] += 1
+            applied[profile["ID"]] = applied.get(profile["ID"], 0) + 1
             last = profile["ID"]
             if profile["ID"] not in matched:
                 matched.append(profile["ID"])
             if profile.get("Blocker"):
                 break
+        if current is request:
+            current = _copy(request)
         for name, value in current.event.items():
             if value == MANDATORY_MARK:
                 raise MandatoryMissing(name)
@@ -161,9 +183,8 @@ class AttributeService:
         """``(tenant, event, reply)`` after ProcessEvent; the request's own tenant and event
         (times printed) and None when no profile matched. Other errors propagate."""
         request.event = plain(request.event)
-        try:
-            reply = self.process_event(request)
-        except NotFound:
+        reply = self._process(request)
+        if reply is None:
             return request.tenant, request.event, None
         return reply["CGREvent"]["Tenant"], dict(reply["CGREvent"]["Event"]), reply
 
@@ -191,6 +212,20 @@ class AttributeService:
                 else:
                     event[name] = as_text(event.get(name, "")) + new if kind == "*composed" else new
         return altered
+
+
+def _copy(request: AttributeRequest) -> AttributeRequest:
+    """The request with its own copy of the event, to alter."""
+    return AttributeRequest(
+        request.tenant,
+        dict(request.event),
+        request.event_id,
+        request.time,
+        request.context,
+        request.attribute_ids,
+        request.process_runs,
+        request.profile_runs,
+    )
 
 
 def _ranks_before(doc: dict, other: dict) -> bool:

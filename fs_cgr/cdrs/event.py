@@ -8,7 +8,10 @@ types once: times become aware UTC datetimes, ``Usage`` and
 fields are kept as they are and end up in the CDR's ExtraFields.
 """
 
-import hashlib
+try:  # CPython's own SHA-1: hashlib's (OpenSSL 3) fetches the algorithm on every hash,
+    from _sha1 import sha1 as _sha1  # twice the CPU of a CGRID in a busy node (~17 µs, ~9)
+except ImportError:  # an interpreter without it
+    from hashlib import sha1 as _sha1
 
 from fs_cgr import jsoncodec
 from fs_cgr.durations import format_duration, parse_duration
@@ -60,7 +63,7 @@ _DURATION_FIELDS = ("Usage", "CGRDebitInterval")
 
 def cgrid(origin_id: str, origin_host: str) -> str:
     """CGrateS' CGRID: sha1 hex of OriginID followed by OriginHost."""
-    return hashlib.sha1(f"{origin_id}{origin_host}".encode()).hexdigest()
+    return _sha1(f"{origin_id}{origin_host}".encode()).hexdigest()
 
 
 def normalize(event: dict, general, require=("Account", "Destination")) -> dict:

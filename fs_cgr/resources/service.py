@@ -74,14 +74,19 @@ class ResourceService:
     # -- events ------------------------------------------------------------------------
     def matching(self, request: UsageRequest) -> list[dict]:
         """Matching profiles, highest Weight first, cut after a Blocker; NotFound if none."""
+        found = self._matched(request)
+        if not found:
+            raise NotFound()
+        return found
+
+    def _matched(self, request: UsageRequest) -> list[dict]:
+        """``matching``, empty when none."""
         found = [
             doc
             for doc in self.profiles.of_tenant(request.tenant)
             if (request.time is None or is_active(doc.get("ActivationInterval"), request.time))
             and self.filters.matches(request.tenant, doc.get("FilterIDs"), request.event)
         ]
-        if not found:
-            raise NotFound()
         found.sort(key=lambda doc: (-to_decimal(doc.get("Weight")), doc["ID"]))
         for index, doc in enumerate(found):
             if doc.get("Blocker"):
@@ -101,10 +106,11 @@ class ResourceService:
         usages = self.node.datadb.resource_usages(tenant, [resource_id], now_us())
         return _resource_json(tenant, resource_id, usages[resource_id])
 
-    def authorize(self, request: UsageRequest) -> str:
-        """The allocation message a usage would get; RESOURCE_UNAUTHORIZED when none."""
+    def authorize(self, request: UsageRequest, optional: bool = False) -> str | None:
+        """The allocation message a usage would get; RESOURCE_UNAUTHORIZED when none.
+        No matching profile: NotFound, or None when ``optional`` (no limit applies)."""
         try:
-            return self._allocate(request, dry_run=True, owner="")
+            return self._allocate(request, dry_run=True, owner="", optional=optional)
         except ResourceUnavailable:
             raise ResourceUnauthorized() from None
 
@@ -112,8 +118,12 @@ class ResourceService:
         """Record the usage; its allocation message. RESOURCE_UNAVAILABLE: nothing recorded."""
         return self._allocate(request, dry_run=False, owner=owner)
 
-    def _allocate(self, request: UsageRequest, dry_run: bool, owner: str) -> str:
-        profiles = self.matching(request)
+    def _allocate(self, request: UsageRequest, dry_run: bool, owner: str, optional=False):
+        profiles = self._matched(request)
+        if not profiles:
+            if optional:
+                return None
+            raise NotFound()
         limits = [(doc["ID"], _limit(doc), _ttl_us(request.usage_ttl, doc)) for doc in profiles]
         first = self.node.datadb.resource_allocate(
             request.tenant, limits, request.usage_id, float(request.units), now_us(), dry_run, owner

@@ -23,6 +23,7 @@ from fs_cgr.durations import MINUTE, parse_duration
 from fs_cgr.errors import InvalidArgument, MandatoryMissing, NotFound, ServerError, require
 from fs_cgr.filters import FilterEngine, LiveObjects, is_active
 from fs_cgr.money import to_decimal
+from fs_cgr.profiles import MAX_TENANTS_INDEXED
 from fs_cgr.profiles import id_list as _list
 from fs_cgr.profiles import weight as _json_number
 from fs_cgr.routes.pricing import cost_on_rating_plans
@@ -41,6 +42,7 @@ _SORTING_NAMES = {
     "*highest_cost": HIGHEST_COST,
 }
 DEFAULT_USAGE = MINUTE
+MAX_WEIGHTS_KEPT = 4096  # route Weights kept converted
 _ROUTE_LISTS = ("FilterIDs", "AccountIDs", "RatingPlanIDs", "ResourceIDs", "StatIDs")
 
 
@@ -49,6 +51,9 @@ class RouteService:
         self.node = node
         self.live = live or LiveObjects(node.datadb, rating=node.rating)
         self.filters = FilterEngine(node, self.live)
+        self._ranked_from: dict | None = None  # the live documents _ranked_by_tenant is of
+        self._ranked_by_tenant: dict[str, list[dict]] = {}
+        self._weights: dict[int, tuple[dict, Decimal]] = {}  # id(route) -> (route, Weight)
 
     # -- profiles (live objects) -------------------------------------------------
     def set_profile(self, profile: dict) -> None:
@@ -80,17 +85,29 @@ class RouteService:
     def matching_profiles(self, tenant: str, event: dict, now: datetime | None = None) -> list:
         """Active profiles whose filters pass, highest Weight first (ties by ID)."""
         moment = now or utc_now()
-        prefix = tenant + ":"
         found = [
             doc
-            for key, doc in self.live.kind(ROUTES).items()
-            if key.startswith(prefix)
-            and is_active(doc.get("ActivationInterval"), moment)
+            for doc in self._ranked(tenant)
+            if is_active(doc.get("ActivationInterval"), moment)
             and self.filters.matches(tenant, doc.get("FilterIDs"), event, moment)
         ]
         if not found:
             raise NotFound()
-        return sorted(found, key=lambda doc: (-to_decimal(doc.get("Weight")), doc["ID"]))
+        return found
+
+    def _ranked(self, tenant: str) -> list[dict]:
+        """The tenant's profiles, highest Weight first (ties by ID), kept until the live
+        documents are read again (each load makes new dicts, never changed after)."""
+        docs = self.live.kind(ROUTES)
+        if docs is not self._ranked_from or len(self._ranked_by_tenant) > MAX_TENANTS_INDEXED:
+            self._ranked_from, self._ranked_by_tenant = docs, {}
+        ranked = self._ranked_by_tenant.get(tenant)
+        if ranked is None:
+            prefix = tenant + ":"
+            ranked = [doc for key, doc in docs.items() if key.startswith(prefix)]
+            ranked.sort(key=lambda doc: (-to_decimal(doc.get("Weight")), doc["ID"]))
+            self._ranked_by_tenant[tenant] = ranked
+        return ranked
 
     def get_routes(
         self,
@@ -142,7 +159,7 @@ class RouteService:
     def _sorting_data(self, tenant: str, event: dict, route: dict, ignore_errors: bool):
         """The route with its SortingData (Weight, and Cost/RatingPlanID when priced);
         None when pricing failed and errors are ignored."""
-        data = {"Weight": to_decimal(route.get("Weight"))}
+        data = {"Weight": self._weight(route)}
         if route.get("RatingPlanIDs"):
             try:
                 priced = self._price(tenant, event, route["RatingPlanIDs"])
@@ -157,6 +174,18 @@ class RouteService:
             "RouteParameters": route.get("RouteParameters") or "",
             "SortingData": data,
         }
+
+    def _weight(self, route: dict) -> Decimal:
+        """A route's Weight as Decimal, converted once per route document (kept with the
+        document itself, so an id can never name another one)."""
+        kept = self._weights.get(id(route))
+        if kept is not None and kept[0] is route:
+            return kept[1]
+        weight = to_decimal(route.get("Weight"))
+        if len(self._weights) >= MAX_WEIGHTS_KEPT:
+            self._weights.clear()
+        self._weights[id(route)] = (route, weight)
+        return weight
 
     def _price(self, tenant: str, event: dict, plan_ids) -> tuple[Decimal, str] | None:
         require(event, ("Account", "Destination", "SetupTime"))

@@ -96,9 +96,11 @@ class SessionSubsystems:
             raise SubsystemError("ATTRIBUTES", exc) from None
 
     # -- resources ---------------------------------------------------------------------
-    def authorize_resources(self, tenant: str, event: dict) -> str:
+    def authorize_resources(self, tenant: str, event: dict, optional: bool = False) -> str | None:
+        """The allocation message; with ``optional`` None when no resource profile matches
+        (fs_cgr's ResourcesOptional), else RESOURCES_ERROR:NOT_FOUND then."""
         usage_id = str(event.get("OriginID") or "") or uuid.uuid4().hex
-        return self._resources("authorize", tenant, event, usage_id)
+        return self._resources("authorize", tenant, event, usage_id, optional)
 
     def allocate_resources(self, tenant: str, event: dict, owner: str = "") -> str:
         return self._resources("allocate", tenant, event, _origin_id(event), owner)
@@ -106,10 +108,10 @@ class SessionSubsystems:
     def release_resources(self, tenant: str, event: dict) -> None:
         self._resources("release", tenant, event, _origin_id(event))
 
-    def _resources(self, action: str, tenant: str, event: dict, usage_id: str, *owner):
+    def _resources(self, action: str, tenant: str, event: dict, usage_id: str, *more):
         request = UsageRequest(tenant=tenant, event=plain(event), usage_id=usage_id, units=1.0)
         try:
-            return getattr(self.node.resources, action)(request, *owner)
+            return getattr(self.node.resources, action)(request, *more)
         except CGRError as exc:
             raise SubsystemError("RESOURCES", exc) from None
 

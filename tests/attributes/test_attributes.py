@@ -5,10 +5,12 @@ import logging
 import pytest
 
 from fs_cgr.app import Node
+from fs_cgr.attributes.profiles import normalize_profile
 from fs_cgr.attributes.service import AttributeRequest, altered_values
 from fs_cgr.cdrs.event import normalize
 from fs_cgr.config import load_config
 from fs_cgr.errors import InvalidArgument, MandatoryMissing, NotFound, ServerError
+from fs_cgr.storage.base import ATTRIBUTES
 from fs_cgr.times import parse_time
 
 TENANT = "cgrates.org"
@@ -239,3 +241,41 @@ def test_charger_runs_through_attributes_when_configured(node):
         "*default",
     )
     assert run["SetupTime"] == event["SetupTime"]  # parsed again: a datetime, as runs carry
+
+
+def test_profiles_kept_per_context_follow_sets_removals_and_plan_writes(node):
+    """The lists of a tenant's profiles per context are kept between events: each set,
+    remove and write of the live objects (another node's load) shows in the next event."""
+
+    def matched(context="*sessions", tenant=TENANT):
+        request = AttributeRequest(tenant, {"Account": "1001"}, context=context)
+        try:
+            return node.attributes.process_event(request)["MatchedProfiles"]
+        except NotFound:
+            return []
+
+    assert matched() == []
+    node.attributes.set_profile(
+        profile("A", [("*req.Tag", "*constant", "a")], contexts=["*sessions"])
+    )
+    assert matched() == ["A"]
+    assert matched("*cdrs") == []
+    node.attributes.set_profile(
+        profile("B", [("*req.Tag", "*constant", "b")], contexts=["*sessions", "*cdrs"], weight=20)
+    )
+    assert matched() == ["B"]
+    assert matched("*cdrs") == ["B"]
+    other = {**profile("O", [("*req.Tag", "*constant", "o")]), "Tenant": "other.org"}
+    node.attributes.set_profile(other)
+    assert matched(tenant="other.org") == ["O"]
+    assert matched() == ["B"]
+    # a write to the DataDB alone (as another node's plan load): seen at the next look
+    written = normalize_profile(profile("C", [("*req.Tag", "*constant", "c")], weight=30))
+    node.datadb.write_live([(ATTRIBUTES, f"{TENANT}:C", written)])
+    node.attributes.live.refresh()
+    assert matched() == ["B"]  # C is of context *any: only when none of *sessions matches
+    node.attributes.remove_profile(TENANT, "B")
+    assert matched() == ["A"]
+    node.attributes.remove_profile(TENANT, "A")
+    assert matched() == ["C"]
+    assert matched("*cdrs") == ["C"]

@@ -1,12 +1,13 @@
 """FilterS subset: inline rules, referenced filters, ActivationInterval, *destinations."""
 
 from datetime import datetime, timezone
+from decimal import Decimal
 
 import pytest
 
 from fs_cgr.cdrs.event import normalize
 from fs_cgr.errors import ServerError
-from fs_cgr.filters import FilterEngine, is_active
+from fs_cgr.filters import FilterEngine, is_active, parse_inline, passes_rule
 from fs_cgr.storage.base import FILTERS
 from tests.cdrs.helpers import TENANT, call
 
@@ -117,3 +118,25 @@ def test_bad_rules_are_errors(engine, event):
         engine.matches(TENANT, ["*string:Account:1001"], event)
     with pytest.raises(ServerError):
         engine.matches(TENANT, ["*string"], event)
+
+
+def test_inline_string_rules_kept_compiled_answer_as_the_rule_itself(engine):
+    """``*string`` / ``*notstring`` against constants are kept as a set lookup: for every
+    kind of field value their answer is ``passes_rule``'s, and an element without
+    ``~*req.`` is refused the same way."""
+    when = datetime(2024, 6, 3, 10, 0, tzinfo=timezone.utc)
+    values = {
+        "Text": "1001", "Empty": "", "NoneValue": None, "Yes": True, "Number": 1001,
+        "Usage": 90_000_000_000, "Cost": Decimal("1.50"), "AnswerTime": when,
+    }  # fmt: skip
+    constants = ["1001", "", "true", "1m30s", "1.50", "2024-06-03T10:00:00Z", "x;1001", "1001;"]
+    for name in [*values, "Missing"]:
+        event = {name: values[name]} if name in values else {}
+        for kind in ("*string", "*notstring"):
+            for constant in constants:
+                rule = f"{kind}:~*req.{name}:{constant}"
+                expected = passes_rule(*parse_inline(rule), event, lambda number: set())
+                assert engine.matches(TENANT, [rule], event) is expected, rule
+    for rule in ("*string:Account:1001", "*notstring:*req.Account:1001"):
+        with pytest.raises(ServerError, match="valid prefix"):
+            engine.matches(TENANT, [rule], {"Account": "1001"})

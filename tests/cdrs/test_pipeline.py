@@ -1,6 +1,7 @@
 """The CDR pipeline on both backends: one rated CDR per charger run, each request type's
 money outcome, duplicates charged once, queries."""
 
+import hashlib
 from decimal import Decimal
 
 import pytest
@@ -180,3 +181,10 @@ def test_many_events_in_small_store_batches(backend, request, tmp_path):
     assert node.cdrs.count_cdrs({}) == 10
     assert monetary(node, "1001") == Decimal(10) - 10 * Decimal("0.6")
     node.stop()
+
+
+def test_cgrid_is_the_sha1_of_origin_id_and_host():
+    """CGrateS' CGRID (sha1 hex of OriginID + OriginHost), whichever SHA-1 computes it."""
+    assert cgrid("pre1", "tests") == hashlib.sha1(b"pre1tests").hexdigest()
+    assert cgrid("", "") == "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+    assert cgrid("e\u00e9", "h") == hashlib.sha1("e\u00e9h".encode()).hexdigest()

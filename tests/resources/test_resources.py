@@ -158,3 +158,44 @@ def test_allocations_and_releases_raise_resource_update_events(node):
         ({"EventType": "ResourceUpdate", "ResourceID": "WATCHED", "Usage": 2}, ["TH_RES"]),
         ({"EventType": "ResourceUpdate", "ResourceID": "WATCHED", "Usage": 0}, ["TH_RES"]),
     ]
+
+
+def test_a_profile_another_node_sets_or_removes_is_seen_without_a_refresh(tmp_path, request):
+    """The profile lists a node keeps per tenant follow the DataDB: another node's set and
+    remove show at its next look at the live version (every 0.5 s), no refresh asked."""
+    nodes = [make_node(tmp_path, "redis", request, f"n{i}") for i in range(2)]
+    nodes[0].datadb.flush()
+    reader, writer = nodes
+
+    def seen(expected: str, tenant: str = TENANT) -> bool:
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                answer = reader.resources.authorize(UsageRequest(tenant, EVENT, "u1"))
+            except NotFound:
+                answer = "NOT_FOUND"
+            if answer == expected or time.monotonic() > deadline:
+                return answer == expected
+            time.sleep(0.05)
+
+    try:
+        with pytest.raises(NotFound):
+            reader.resources.authorize(usage("u1"))  # the (empty) list is kept now
+        resource(writer, "RES_A", 1, AllocationMessage="A")
+        assert seen("A")
+        resource(writer, "RES_B", 1, weight=20, AllocationMessage="B")
+        assert seen("B")
+        writer.resources.set_profile(  # another tenant's profile changes nothing here
+            {"Tenant": "other.org", "ID": "RES_C", "Limit": 1, "Weight": 90,
+             "AllocationMessage": "C"}
+        )  # fmt: skip
+        assert seen("C", "other.org")
+        assert seen("B")
+        writer.resources.remove_profile(TENANT, "RES_B")
+        assert seen("A")
+        writer.resources.remove_profile(TENANT, "RES_A")
+        assert seen("NOT_FOUND")
+    finally:
+        nodes[0].datadb.flush()
+        for node in nodes:
+            node.stop()

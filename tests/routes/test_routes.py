@@ -169,6 +169,30 @@ def test_highest_weight_active_profile_wins(node):
     assert [doc["ID"] for doc in matching] == ["HIGH", "LOW"]
 
 
+def test_profile_ranking_kept_between_events_follows_every_change(node):
+    """The tenant's profiles stay ranked between events; a set (a new Weight too), a
+    remove or another tenant's profile shows in the next event."""
+
+    def ranked(tenant=TENANT):
+        return [doc["ID"] for doc in node.routes.matching_profiles(tenant, call_event())]
+
+    node.routes.set_profile(profile("A", "*weight", [_route("a")], weight=10))
+    assert ranked() == ["A"]
+    node.routes.set_profile(profile("B", "*weight", [_route("b")], weight=20))
+    assert ranked() == ["B", "A"]
+    node.routes.set_profile(profile("A", "*weight", [_route("a")], weight=30))
+    assert ranked() == ["A", "B"]
+    assert node.routes.get_routes(TENANT, call_event())["ProfileID"] == "A"
+    node.routes.set_profile({**profile("O", "*weight", [_route("o")], 99), "Tenant": "o.org"})
+    assert ranked("o.org") == ["O"]
+    assert ranked() == ["A", "B"]
+    node.routes.remove_profile(TENANT, "A")
+    assert ranked() == ["B"]
+    node.routes.remove_profile(TENANT, "B")
+    with pytest.raises(NotFound):
+        ranked()
+
+
 def test_offset_and_limit(node):
     node.routes.set_profile(profile("LC", "*lc", COST_ROUTES))
     reply = node.routes.get_routes(TENANT, call_event(), offset=1, limit=2)

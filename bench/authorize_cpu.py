@@ -1,0 +1,140 @@
+"""CPU of one SessionSv1.AuthorizeEvent as the embedded handler sends it (seed cgr_flags).
+
+    python bench/authorize_cpu.py                # --mode calls: inside bench/calls.py
+    python bench/authorize_cpu.py --mode hot     # the same request in a tight loop
+
+``--mode calls`` runs ``bench/calls.py --only money --like-freeswitch --flags seed``
+(``--calls``, ``--call-rate``) and times, in the node's thread, every JSON-RPC request
+the node answers: in that bench each is one call's AuthorizeEvent (the handler's), so
+the figure is the node's CPU to authorize a call among everything else a call costs
+(caches as cold as they are between calls), without the HTTP read and write around it.
+It prints calls.py's report and ``authorize_cpu_us_per_request``.
+
+``--mode hot``: a node of calls.py's plan and profiles (embedded DataDB) answers the same
+request body (the handler's, for accounts m0..m19, which no attribute or resource profile
+matches, and 1001, which both match) ``--requests`` times in a row, ``--repeats`` times:
+CPU per request, median and minimum. Hot caches: what the code costs, not the machine.
+
+Run it from a checkout to measure that checkout (A/B: the same command in each).
+"""
+
+import argparse
+import contextlib
+import json
+import runpy
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TENANT = "cgrates.org"
+SETUP_TIME = "2026-12-06T08:17:57+00:00"
+
+
+def timed_calls(args) -> None:
+    from fs_cgr.api import jsonrpc
+
+    answer = jsonrpc.handle
+    spent = [0, 0.0]
+
+    def handle(node, body):
+        began = time.thread_time()
+        try:
+            return answer(node, body)
+        finally:
+            spent[0] += 1
+            spent[1] += time.thread_time() - began
+
+    jsonrpc.handle = handle  # the API server looks it up on the module for each request
+    sys.argv = [
+        "calls.py", "--only", "money", "--calls", str(args.calls), "--like-freeswitch",
+        "--call-rate", str(args.call_rate), "--flags", "seed",
+    ]  # fmt: skip
+    with contextlib.suppress(SystemExit):  # calls.py ends with sys.exit
+        runpy.run_path(str(ROOT / "bench" / "calls.py"), run_name="__main__")
+    per_request = spent[1] / max(1, spent[0]) * 1e6
+    print(json.dumps({"requests": spent[0], "authorize_cpu_us_per_request": round(per_request)}))
+
+
+def request_bodies() -> list[bytes]:
+    """The embedded handler's AuthorizeEvent for the seed flags (bench/calls.py's calls)."""
+    bodies = []
+    for account in [f"m{i}" for i in range(20)] + ["1001"]:
+        event = {
+            "RequestType": "*prepaid", "Account": account, "Subject": account,
+            "Destination": "004912345" if account == "1001" else "4912345",
+            "OriginID": f"bench-{account}", "Source": "FreeSWITCHAgent", "ToR": "*voice",
+            "SetupTime": SETUP_TIME,
+        }  # fmt: skip
+        params = {
+            "Tenant": "", "ID": f"bench-{account}", "Event": event, "GetMaxUsage": True,
+            "GetRoutes": True, "GetAttributes": True, "AuthorizeResources": True,
+            "ResourcesOptional": True,
+        }  # fmt: skip
+        request = {"jsonrpc": "2.0", "id": 1, "method": "SessionSv1.AuthorizeEvent"}
+        bodies.append(json.dumps({**request, "params": [params]}).encode())
+    return bodies
+
+
+def hot(args) -> None:
+    from gevent import monkey
+
+    monkey.patch_all()
+    sys.path.insert(0, str(ROOT / "bench"))
+    from calls import add_subsystem_profiles
+
+    from fs_cgr.api import jsonrpc
+    from fs_cgr.api.registry import load_method_modules
+    from fs_cgr.app import Node
+    from fs_cgr.config import load_config
+    from tests.agents.lab import write_plan
+
+    load_method_modules()
+    folder = tempfile.mkdtemp(prefix="fs-cgr-authorize-")
+    overrides = {"general.data_dir": folder, "stordb.url": f"sqlite:///{folder}/stordb.sqlite"}
+    node = Node(load_config(overrides=overrides, env={}))
+    node.datadb.flush()
+    node.tariffplans.load_folder(write_plan(Path(folder)))
+    node.rating.refresh()
+    add_subsystem_profiles(node)
+    bodies = request_bodies()
+    for body in bodies:
+        account = json.loads(body)["params"][0]["Event"]["Account"]
+        node.accounts.add_balance(TENANT, account, "*monetary", "30")
+        reply = json.loads(jsonrpc.handle(node, body))
+        if reply["error"] is not None:
+            raise RuntimeError(f"AuthorizeEvent failed: {reply['error']}")
+    runs = []
+    for _ in range(args.repeats):
+        began = time.process_time()
+        for index in range(args.requests):
+            jsonrpc.handle(node, bodies[index % len(bodies)])
+        runs.append((time.process_time() - began) / args.requests * 1e6)
+    node.stop()
+    print(json.dumps({
+        "cpu_us_per_request_median": round(statistics.median(runs), 1),
+        "cpu_us_per_request_min": round(min(runs), 1),
+        "runs": [round(run, 1) for run in runs],
+    }))  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mode", choices=("calls", "hot"), default="calls")
+    parser.add_argument("--calls", type=int, default=600, help="calls: calls of the bench")
+    parser.add_argument("--call-rate", type=float, default=100, help="calls: calls per second")
+    parser.add_argument("--requests", type=int, default=3000, help="hot: requests per repeat")
+    parser.add_argument("--repeats", type=int, default=7, help="hot: repeats")
+    args = parser.parse_args()
+    if args.mode == "hot":
+        hot(args)
+    else:
+        timed_calls(args)
+
+
+if __name__ == "__main__":
+    main()
