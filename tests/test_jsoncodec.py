@@ -69,3 +69,14 @@ def test_strings_that_look_like_decimal_markers_stay_strings():
     for text in ("\x00fscgr:1", "\x00" + "0" * 16 + ":2", "\\u0000abc:3"):
         doc = {"real": Decimal("1.5"), "text": text}
         assert decode(encode(doc)) == doc
+
+
+def test_a_circular_value_is_refused_and_the_encoder_still_works_after():
+    loop = {"x": []}
+    loop["x"].append(loop)
+    with pytest.raises(ValueError):
+        encode(loop)
+    shared = {"Cost": Decimal("0.01")}
+    assert encode([shared, shared, {"again": shared}]) == (
+        '[{"Cost":0.01},{"Cost":0.01},{"again":{"Cost":0.01}}]'
+    )
