@@ -373,7 +373,10 @@ class _Walk:
             return True
         if cost == 0:
             self.take_units(unit_balance, duration, count)
-            self.charge(duration, count, **_units_of(unit_balance, duration))
+            if unit_balance is None:
+                self.charge(duration, count)
+            else:
+                self.charge(duration, count, ZERO, "", unit_balance.uuid, Decimal(duration))
             return True
         left = count
         if not self.in_debt:
@@ -398,7 +401,10 @@ class _Walk:
 
     def take_money(self, balance, duration, count, cost, unit_balance=None) -> bool:
         balance.add(-cost * count)
-        self.charge(duration, count, cost, balance.uuid, **_units_of(unit_balance, duration))
+        if unit_balance is None:
+            self.charge(duration, count, cost, balance.uuid)
+        else:
+            self.charge(duration, count, cost, balance.uuid, unit_balance.uuid, Decimal(duration))
         if duration:
             self.cost_so_far += cost * count
         return True
@@ -409,16 +415,11 @@ class _Walk:
             unit_balance.add(Decimal(-duration * count))
 
 
-def _units_of(unit_balance: Balance | None, duration: int) -> dict:
-    if unit_balance is None:
-        return {}
-    return {"units_uuid": unit_balance.uuid, "units": Decimal(duration)}
-
-
 def _max_cost(timespan) -> tuple[Decimal, str]:
-    rating = timespan.rating
-    if rating is None:
+    interval = timespan.interval
+    if interval is None:
         return ZERO, ""
+    rating = interval.rating
     return rating.max_cost or ZERO, rating.max_cost_strategy or ""
 
 

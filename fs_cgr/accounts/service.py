@@ -226,9 +226,16 @@ class AccountService:
         stored = self.datadb.get_account(cd.tenant, cd.account)
         if stored is None:
             raise AccountNotFound()
+        # the account as this node last wrote or read it, when the store still holds that
+        # version (versions never repeat): a copy of it costs less than decoding the document
+        known = self._known.get(f"{cd.tenant}:{cd.account}")
+        if known is not None and known[0] is not None and known[1] == stored[1]:
+            account, scratch = known[0], False  # max_usage works on a copy
+        else:
+            account, scratch = Account.from_doc(stored[0]), True  # decoded for this request
         rate, destinations = self._rating(cd)
         allowed = max_usage(
-            Account.from_doc(stored[0]),
+            account,
             usage,
             rate,
             at=max(times.now(), cd.time_start),
@@ -236,6 +243,7 @@ class AccountService:
             category=cd.category,
             destinations=destinations,
             cost_so_far=cost_so_far,
+            scratch=scratch,
         )
         if allowed < 0 and cap_ns is not None:
             return usage

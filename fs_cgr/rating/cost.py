@@ -72,11 +72,11 @@ def load_rating_infos(data: RatingData, cd: CallDescriptor, start: int, end: int
 
 
 def _continuous(infos: list[RatingInfo], start: int) -> bool:
-    return (
-        bool(infos)
-        and infos[0].activation <= start
-        and all(info.intervals is not None for info in infos)
-    )
+    if not infos or infos[0].activation > start:
+        return False
+    if len(infos) == 1:  # the usual case, without a generator
+        return infos[0].intervals is not None
+    return all(info.intervals is not None for info in infos)
 
 
 class _Resolver:

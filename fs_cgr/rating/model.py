@@ -211,14 +211,17 @@ class RatingProfile(NamedTuple):
     def active_for_call(self, start: int, end: int) -> tuple[Activation, ...]:
         """The last activation at or before the call start and every later one that
         starts before the call ends (RatingPlanActivations.GetActiveForCall)."""
-        first, stop = 0, len(self.activations)
-        for index, activation in enumerate(self.activations):
+        activations = self.activations
+        if len(activations) == 1 and activations[0].at <= start and activations[0].at <= end:
+            return activations  # the usual profile: one plan, active since before the call
+        first, stop = 0, len(activations)
+        for index, activation in enumerate(activations):
             if activation.at <= start:
                 first = index
             if activation.at > end:
                 stop = index
                 break
-        return self.activations[first:stop]
+        return activations[first:stop]
 
 
 class RatingInfo(NamedTuple):

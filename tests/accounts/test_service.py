@@ -6,6 +6,7 @@ import pytest
 
 from fs_cgr.accounts.actions import ActionError
 from fs_cgr.accounts.model import MONETARY, VOICE
+from fs_cgr.accounts.service import AccountService
 from fs_cgr.accounts.views import account_view, legacy_account_view
 from fs_cgr.durations import SECOND
 from fs_cgr.errors import (
@@ -155,6 +156,21 @@ def test_max_usage(service):
     assert service.max_usage(call("1002", 3600 * SECOND), cap_ns=600 * SECOND) == 600 * SECOND
     with pytest.raises(AccountNotFound):
         service.max_usage(call("1002", 60 * SECOND, account="nobody"))
+
+
+def test_max_usage_from_the_known_account_follows_other_writers(service):
+    """max_usage starts from the account this service last wrote while the store holds that
+    version, and from the stored document once another node wrote it since."""
+    funded(service, "10")
+    service.debit(call("1002", 90 * SECOND), "s1:1")  # now known to this service
+    other = AccountService(service.node)  # a second node on the same DataDB
+    asked = call("1002", 3 * 3600 * SECOND)
+    first = service.max_usage(asked)
+    assert first == other.max_usage(asked) == 5299 * SECOND  # 9.3499 - 0.6, then 0.00167/s
+    assert service.max_usage(asked) == first  # the dry run left the known account alone
+    other.debit(call("1002", 600 * SECOND), "s2:1")  # 1.5018: 7.8481 left
+    assert service.max_usage(asked) == other.max_usage(asked) == 4400 * SECOND
+    assert balances(service) == {(MONETARY, "main"): D("7.84810")}
 
 
 def test_account_actions_run_asap_timings_in_weight_order(service):
