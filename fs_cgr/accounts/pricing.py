@@ -16,7 +16,7 @@ def call_rater(engine: RatingEngine, cd: CallDescriptor):
             cd.category,
             subject or cd.subject,
             cd.destination,
-            add_ns(cd.time_start, offset),
+            add_ns(cd.time_start, offset) if offset else cd.time_start,
             account=subject or cd.account,
             tor=cd.tor,
             duration_index=cd.duration_index + offset,
