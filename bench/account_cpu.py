@@ -15,7 +15,6 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,17 +32,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
 
-    from fs_cgr.app import Node
-    from fs_cgr.config import load_config
     from fs_cgr.rating import CallDescriptor
-    from tests.agents.lab import write_plan
+    from tests.agents.lab import plan_node
 
-    folder = tempfile.mkdtemp(prefix="fs-cgr-account-cpu-")
-    overrides = {"general.data_dir": folder, "stordb.url": f"sqlite:///{folder}/stordb.sqlite"}
-    node = Node(load_config(overrides=overrides, env={}))
-    node.datadb.flush()
-    node.tariffplans.load_folder(write_plan(Path(folder)))
-    node.rating.refresh()
+    node = plan_node("fs-cgr-account-cpu-")
     accounts = [f"m{i}" for i in range(20)]
     for account in accounts:
         node.accounts.add_balance(TENANT, account, "*monetary", "30")

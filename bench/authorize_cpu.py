@@ -24,7 +24,6 @@ import json
 import runpy
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -89,17 +88,10 @@ def hot(args) -> None:
 
     from fs_cgr.api import jsonrpc
     from fs_cgr.api.registry import load_method_modules
-    from fs_cgr.app import Node
-    from fs_cgr.config import load_config
-    from tests.agents.lab import write_plan
+    from tests.agents.lab import plan_node
 
     load_method_modules()
-    folder = tempfile.mkdtemp(prefix="fs-cgr-authorize-")
-    overrides = {"general.data_dir": folder, "stordb.url": f"sqlite:///{folder}/stordb.sqlite"}
-    node = Node(load_config(overrides=overrides, env={}))
-    node.datadb.flush()
-    node.tariffplans.load_folder(write_plan(Path(folder)))
-    node.rating.refresh()
+    node = plan_node("fs-cgr-authorize-")
     add_subsystem_profiles(node)
     bodies = request_bodies()
     for body in bodies:

@@ -214,14 +214,19 @@ class RatingProfile(NamedTuple):
         activations = self.activations
         if len(activations) == 1 and activations[0].at <= start and activations[0].at <= end:
             return activations  # the usual profile: one plan, active since before the call
-        first, stop = 0, len(activations)
-        for index, activation in enumerate(activations):
-            if activation.at <= start:
-                first = index
-            if activation.at > end:
-                stop = index
-                break
-        return activations[first:stop]
+        return active_by_scan(activations, start, end)
+
+
+def active_by_scan(activations: tuple, start: int, end: int) -> tuple:
+    """``active_for_call`` for any number of activations (sorted by time)."""
+    first, stop = 0, len(activations)
+    for index, activation in enumerate(activations):
+        if activation.at <= start:
+            first = index
+        if activation.at > end:
+            stop = index
+            break
+    return activations[first:stop]
 
 
 class RatingInfo(NamedTuple):

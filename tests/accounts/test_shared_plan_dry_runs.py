@@ -15,6 +15,7 @@ from fs_cgr.accounts.pricing import call_rater
 from fs_cgr.durations import SECOND
 from fs_cgr.errors import CGRError
 from fs_cgr.rating import CallDescriptor, RatingEngine, load_folder
+from fs_cgr.rating.model import active_by_scan
 
 pytestmark = pytest.mark.shared
 
@@ -81,17 +82,6 @@ def test_max_usage_is_the_same_from_every_starting_object(engines):
     assert checked >= 50
 
 
-def _active_by_scan(activations, start: int, end: int):
-    first, stop = 0, len(activations)
-    for index, activation in enumerate(activations):
-        if activation.at <= start:
-            first = index
-        if activation.at > end:
-            stop = index
-            break
-    return activations[first:stop]
-
-
 def test_active_for_call_shortcut_agrees_with_the_scan(engines):
     for engine in engines.values():
         for profile in engine.data.profiles.values():
@@ -103,5 +93,5 @@ def test_active_for_call_shortcut_agrees_with_the_scan(engines):
                 for end in points:
                     if end < start:
                         continue
-                    expected = _active_by_scan(profile.activations, start, end)
+                    expected = active_by_scan(profile.activations, start, end)
                     assert tuple(profile.active_for_call(start, end)) == tuple(expected)

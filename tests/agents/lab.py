@@ -94,6 +94,23 @@ def write_plan(path: Path) -> Path:
 SEED_FLAGS = "*resources;*attributes;*sessions;*routes;*thresholds;*stats;*accounts"
 
 
+def plan_node(prefix: str):
+    """A Node on the embedded DataDB and a SQLite StorDB in a new temp folder, with the
+    lab's tariff plan loaded (the benches' in-process node)."""
+    import tempfile
+
+    from fs_cgr.app import Node
+    from fs_cgr.config import load_config
+
+    folder = tempfile.mkdtemp(prefix=prefix)
+    overrides = {"general.data_dir": folder, "stordb.url": f"sqlite:///{folder}/stordb.sqlite"}
+    node = Node(load_config(overrides=overrides, env={}))
+    node.datadb.flush()
+    node.tariffplans.load_folder(write_plan(Path(folder)))
+    node.rating.refresh()
+    return node
+
+
 def one_call_limit(limit: int) -> dict:
     """A ResourceS profile letting account 1001 hold ``limit`` calls at once."""
     return {
