@@ -19,14 +19,38 @@ from fs_cgr.times import parse_time
 MAX_TENANTS_INDEXED = 1024  # tenants asked for are remembered up to this many
 
 
+class PerLoad:
+    """Lists derived from one kind's live documents, kept until the documents are read
+    again: each load makes new dicts, never changed after, so a list built from the
+    current ones stays right. At most MAX_TENANTS_INDEXED keys are remembered."""
+
+    def __init__(self):
+        self._docs: dict | None = None  # the live documents the lists were built from
+        self._lists: dict = {}
+
+    def get(self, docs: dict, key, build) -> list[dict]:
+        """The list ``build()`` made for ``key`` from ``docs``, built now if not kept."""
+        if docs is not self._docs or len(self._lists) > MAX_TENANTS_INDEXED:
+            self._docs, self._lists = docs, {}
+        found = self._lists.get(key)
+        if found is None:
+            found = self._lists[key] = build()
+        return found
+
+
+def tenant_docs(docs: dict, tenant: str) -> list[dict]:
+    """The documents of ``tenant`` among live documents keyed ``tenant:ID``."""
+    prefix = tenant + ":"
+    return [doc for key, doc in docs.items() if key.startswith(prefix)]
+
+
 class ProfileStore:
     def __init__(self, node, kind: str, live: LiveObjects | None = None):
         self.node = node
         self.kind = kind
         self.live = live or LiveObjects(node.datadb, rating=node.rating)
         self.filters = FilterEngine(node, self.live)
-        self._indexed: dict | None = None  # the live documents _by_tenant was built from
-        self._by_tenant: dict[str, list[dict]] = {}
+        self._of_tenant = PerLoad()
 
     def set(self, doc: dict) -> None:
         self.node.tariffplans.apply_live([(self.kind, f"{doc['Tenant']}:{doc['ID']}", doc)])
@@ -57,14 +81,7 @@ class ProfileStore:
         """The tenant's profiles; the list is kept until the live documents are read again
         (each load makes new dicts, never changed after), so an event does not scan them."""
         docs = self.live.kind(self.kind)
-        if docs is not self._indexed or len(self._by_tenant) > MAX_TENANTS_INDEXED:
-            self._indexed, self._by_tenant = docs, {}
-        found = self._by_tenant.get(tenant)
-        if found is None:
-            prefix = tenant + ":"
-            found = [doc for key, doc in docs.items() if key.startswith(prefix)]
-            self._by_tenant[tenant] = found
-        return list(found)
+        return list(self._of_tenant.get(docs, tenant, lambda: tenant_docs(docs, tenant)))
 
     def matching(
         self, tenant: str, event: dict, ids=None, moment: datetime | None = None

@@ -21,7 +21,7 @@ from fs_cgr.attributes.values import REMOVE, REQ, as_text, parsers, substitute
 from fs_cgr.errors import MandatoryMissing, NotFound
 from fs_cgr.filters import FilterEngine, LiveObjects, is_active
 from fs_cgr.money import to_decimal
-from fs_cgr.profiles import MAX_TENANTS_INDEXED, ProfileStore
+from fs_cgr.profiles import PerLoad, ProfileStore
 from fs_cgr.storage.base import ATTRIBUTES
 from fs_cgr.times import format_time
 
@@ -51,8 +51,7 @@ class AttributeService:
         self.live = live or LiveObjects(node.datadb, rating=node.rating)
         self.filters = FilterEngine(node, self.live)
         self.profiles = ProfileStore(node, ATTRIBUTES, self.live)
-        self._indexed: dict | None = None  # the live documents _by_context was built from
-        self._by_context: dict[tuple[str, str], list[dict]] = {}
+        self._by_context = PerLoad()  # (tenant, context) -> profiles
 
     @property
     def config(self):
@@ -95,14 +94,13 @@ class AttributeService:
         """The tenant's profiles of ``context``, kept until the live documents are read
         again (as ProfileStore.of_tenant keeps the tenant's)."""
         docs = self.live.kind(ATTRIBUTES)
-        if docs is not self._indexed or len(self._by_context) > MAX_TENANTS_INDEXED:
-            self._indexed, self._by_context = docs, {}
-        found = self._by_context.get((tenant, context))
-        if found is None:
-            profiles = self.profiles.of_tenant(tenant)
-            found = [doc for doc in profiles if context in doc.get("Contexts", ())]
-            self._by_context[(tenant, context)] = found
-        return found
+        return self._by_context.get(
+            docs,
+            (tenant, context),
+            lambda: [
+                doc for doc in self.profiles.of_tenant(tenant) if context in doc.get("Contexts", ())
+            ],
+        )
 
     def _best(self, request: AttributeRequest, candidates: list[dict], skip) -> dict | None:
         """Highest Weight wins; equal Weights go to the lower ID, so the answer does not

@@ -23,7 +23,7 @@ from fs_cgr.durations import MINUTE, parse_duration
 from fs_cgr.errors import InvalidArgument, MandatoryMissing, NotFound, ServerError, require
 from fs_cgr.filters import FilterEngine, LiveObjects, is_active
 from fs_cgr.money import to_decimal
-from fs_cgr.profiles import MAX_TENANTS_INDEXED
+from fs_cgr.profiles import PerLoad, tenant_docs
 from fs_cgr.profiles import id_list as _list
 from fs_cgr.profiles import weight as _json_number
 from fs_cgr.routes.pricing import cost_on_rating_plans
@@ -51,8 +51,7 @@ class RouteService:
         self.node = node
         self.live = live or LiveObjects(node.datadb, rating=node.rating)
         self.filters = FilterEngine(node, self.live)
-        self._ranked_from: dict | None = None  # the live documents _ranked_by_tenant is of
-        self._ranked_by_tenant: dict[str, list[dict]] = {}
+        self._ranked_by_tenant = PerLoad()
         self._weights: dict[int, tuple[dict, Decimal]] = {}  # id(route) -> (route, Weight)
 
     # -- profiles (live objects) -------------------------------------------------
@@ -99,15 +98,7 @@ class RouteService:
         """The tenant's profiles, highest Weight first (ties by ID), kept until the live
         documents are read again (each load makes new dicts, never changed after)."""
         docs = self.live.kind(ROUTES)
-        if docs is not self._ranked_from or len(self._ranked_by_tenant) > MAX_TENANTS_INDEXED:
-            self._ranked_from, self._ranked_by_tenant = docs, {}
-        ranked = self._ranked_by_tenant.get(tenant)
-        if ranked is None:
-            prefix = tenant + ":"
-            ranked = [doc for key, doc in docs.items() if key.startswith(prefix)]
-            ranked.sort(key=lambda doc: (-to_decimal(doc.get("Weight")), doc["ID"]))
-            self._ranked_by_tenant[tenant] = ranked
-        return ranked
+        return self._ranked_by_tenant.get(docs, tenant, lambda: _by_weight(docs, tenant))
 
     def get_routes(
         self,
@@ -286,3 +277,10 @@ def route_as_supplier(route: dict) -> dict:
     supplier = dict(route)
     supplier["SupplierParameters"] = supplier.pop("RouteParameters", "")
     return supplier
+
+
+def _by_weight(docs: dict, tenant: str) -> list[dict]:
+    """The tenant's route profiles, highest Weight first (ties by ID)."""
+    return sorted(
+        tenant_docs(docs, tenant), key=lambda doc: (-to_decimal(doc.get("Weight")), doc["ID"])
+    )
