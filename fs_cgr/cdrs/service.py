@@ -209,7 +209,7 @@ class CDRService:
     def _commit_here(self, rated: list, commits: list) -> None:
         for commit in commits:
             if commit.session_costs:
-                commit.costs_stored = self._store_session_costs(commit.session_costs)
+                commit.costs_stored = self.store_session_costs(commit.session_costs)
         fresh = self._unstored(rated)
         self._look_up_session_costs(fresh, commits)
         self._store(fresh)
@@ -222,7 +222,7 @@ class CDRService:
                 if id(cdr) in look_ups:
                     self._look_up_session_cost(cdr)
 
-    def _store_session_costs(self, docs: list[dict]) -> bool:
+    def store_session_costs(self, docs) -> bool:
         """Store session costs; False when one could not be stored (the CDR carries the
         cost; only later lookups miss it)."""
         stored = True

@@ -427,7 +427,7 @@ class SessionService:
                 doc = self._settle(session, run, usage)
                 costs[(session.cgrid, run.run_id)] = doc
                 result.costs[run.run_id] = doc["Cost"]
-            stored = create_cdr or self._store_costs(costs.values())
+            stored = create_cdr or self.node.cdrs.store_session_costs(costs.values())
             deleted = self._journal_delete(session)
             self._remember(session.cgrid, result)
         if create_cdr:  # the session costs go with the CDRs: one StorDB call for both
@@ -510,17 +510,6 @@ class SessionService:
             log.warning("session %s: rounding not charged: %s", session.cgrid, exc.message)
             return charged
         return cost
-
-    def _store_costs(self, docs) -> bool:
-        """Store the runs' session costs; False when one could not be stored."""
-        stored = True
-        for doc in docs:
-            try:
-                self.node.stordb.set_session_cost(doc)
-            except CGRError as exc:  # the CDR carries the cost; only later lookups miss it
-                log.error("session cost %s/%s not stored: %s", doc["CGRID"], doc["RunID"], exc)
-                stored = False
-        return stored
 
     def _drop_keys(self, session: Session) -> None:
         """Drop the idempotency records of a settled session's debits, refunds and rounding.
