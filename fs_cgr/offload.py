@@ -35,7 +35,7 @@ def off_the_loop(fn, *args, pool=None, switch_interval: float = OFFLOADED_SWITCH
     a crash). ``switch_interval``: the interpreter's switch interval while it runs (the
     shortest of all calls in flight)."""
     pool = gevent.get_hub().threadpool if pool is None else pool
-    with _switching_often(switch_interval):
+    with switching_often(switch_interval):
         succeeded, outcome = pool.apply(_outcome, (fn, args))
     if succeeded:
         return outcome
@@ -43,7 +43,10 @@ def off_the_loop(fn, *args, pool=None, switch_interval: float = OFFLOADED_SWITCH
 
 
 @contextlib.contextmanager
-def _switching_often(interval: float):
+def switching_often(interval: float):
+    """The interpreter's switch interval at most ``interval`` while the block runs (the
+    shortest of all such blocks in flight), so a thread doing the work gets the lock back
+    soon."""
     _in_flight.append(interval)
     sys.setswitchinterval(min(_in_flight))
     try:

@@ -27,7 +27,7 @@ from functools import partial
 from gevent.hub import Waiter, get_hub
 from gevent.monkey import get_original, is_module_patched
 
-from fs_cgr.offload import _switching_often
+from fs_cgr.offload import switching_often
 
 SWITCH_INTERVAL = 0.0002  # seconds; see above
 _native_thread_id = get_original("threading", "get_ident")  # patched: the greenlet's
@@ -82,7 +82,7 @@ class ThreadedStorDB:
         returns.waiting += 1
         returns.watcher.ref = True
         try:
-            with _switching_often(SWITCH_INTERVAL):
+            with switching_often(SWITCH_INTERVAL):
                 calls.put((fn, args, kwargs, waiter, returns))
                 succeeded, outcome = waiter.get()
         finally:
