@@ -13,7 +13,7 @@ applies at most N times and never in two runs in a row, so the next best one tak
 turn. A run that matches nothing, or a Blocker profile, ends the runs.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from fs_cgr.attributes.profiles import normalize_profile, profile_as_json
@@ -214,16 +214,7 @@ class AttributeService:
 
 def _copy(request: AttributeRequest) -> AttributeRequest:
     """The request with its own copy of the event, to alter."""
-    return AttributeRequest(
-        request.tenant,
-        dict(request.event),
-        request.event_id,
-        request.time,
-        request.context,
-        request.attribute_ids,
-        request.process_runs,
-        request.profile_runs,
-    )
+    return replace(request, event=dict(request.event))
 
 
 def _ranks_before(doc: dict, other: dict) -> bool:
