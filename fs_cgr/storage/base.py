@@ -28,10 +28,10 @@ from fs_cgr import jsoncodec
 # CDR and scheduler keys. Configurable per DataDB (``idempotency_ttl``).
 IDEMPOTENCY_TTL = 24 * 3600
 
-# Kinds of live tariff objects kept in the DataDB (document id = CGrateS ID,
-# or "tenant:id" for tenant-scoped profiles).
 JOURNAL_APPENDED = "Appended"  # journal_all: the documents appended to a record
 
+# Kinds of live tariff objects kept in the DataDB (document id = CGrateS ID,
+# or "tenant:id" for tenant-scoped profiles).
 DESTINATIONS = "destinations"
 TIMINGS = "timings"
 RATES = "rates"
