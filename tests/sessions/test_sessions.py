@@ -190,16 +190,22 @@ def test_recover_resumes_live_sessions(node):
     assert monetary(node, "fast") == Decimal("0.99")
 
 
-def test_a_debit_lost_in_a_crash_is_not_charged_twice(node):
+def _second_debit_asked(node, origin_id: str):
+    """(session, run) of a started 1 s call whose next debit, 500 ms, is asked (pending)
+    but not applied yet."""
     top_up(node, "fast", 1)
-    event = _fast_call("rec3", CGRDebitInterval="0s", Usage="1s")
-    node.sessions.initiate(event)
+    node.sessions.initiate(_fast_call(origin_id, CGRDebitInterval="0s", Usage="1s"))
     session = node.sessions.active()[0]
     run = session.runs[0]
-    # crash between asking for the next debit and recording its answer, in a record
-    # written whole with its pending debit (as every debit wrote it before notes)
     run.pending = PendingDebit(run.next_seq, run.reserved, 500 * MILLISECOND)
     run.next_seq += 1
+    return session, run
+
+
+def test_a_debit_lost_in_a_crash_is_not_charged_twice(node):
+    session, run = _second_debit_asked(node, "rec3")
+    # crash between asking for the next debit and recording its answer, in a record
+    # written whole with its pending debit (as every debit wrote it before notes)
     node.sessions._journal(session)
     node.sessions._apply_pending(session, run)  # the DataDB took it...
     assert monetary(node, "fast") == Decimal("0.985")
@@ -235,13 +241,7 @@ def test_recover_from_a_record_written_in_the_middle_of_a_call(node):
 def test_a_debit_made_but_not_noted_is_found_by_its_key(node):
     """The process died between a debit and its journal note: recovery reads the debit
     back from its idempotency record, so the refund gives back what it took."""
-    top_up(node, "fast", 1)
-    event = _fast_call("rec5", CGRDebitInterval="0s", Usage="1s")
-    node.sessions.initiate(event)
-    session = node.sessions.active()[0]
-    run = session.runs[0]
-    run.pending = PendingDebit(run.next_seq, run.reserved, 500 * MILLISECOND)
-    run.next_seq += 1
+    session, run = _second_debit_asked(node, "rec5")
     node.sessions._apply_pending(session, run)  # the DataDB took it, the note never written
     assert monetary(node, "fast") == Decimal("0.985")
     report = _restart(node).recover(live_origin_ids=[], usages={"rec5": 600 * MILLISECOND})
