@@ -205,7 +205,7 @@ def test_number_that_would_change_a_command_never_reaches_one(real, number):
     a flag by, a command carrying it): no command carries the number, nothing is
     transferred, the call is rated on cgr_destination and not charged unanswered."""
     real.topup("1001", "1")
-    real.originate(number, cgr_account="1001", cgr_destination=DE, **PREPAID)
+    real.originate(number, cgr_account="1001", cgr_destination=DE, fs_cgr_test_end="yes", **PREPAID)
     hangup = real.next_hangup()
     assert hangup["Caller-Destination-Number"] == number
     assert hangup["variable_cgr_notify"] == notify.AUTH_OK
