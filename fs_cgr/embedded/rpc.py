@@ -63,9 +63,8 @@ class NodeClient:
         """``result`` of ``method``; NodeRefused for an error reply, NodeUnavailable else."""
         with self._lock:
             request_id = next(self._ids)
-        body = json.dumps(
-            {"jsonrpc": "2.0", "id": request_id, "method": method, "params": [params]},
-            default=str,
+        body = _encode(
+            {"jsonrpc": "2.0", "id": request_id, "method": method, "params": [params]}
         ).encode()
         reply = self._post(body)
         if not isinstance(reply, dict):
@@ -92,7 +91,7 @@ class NodeClient:
         finally:
             self._slots.release()
         try:
-            return json.loads(text, parse_float=Decimal)
+            return _decode(text.decode(json.detect_encoding(text), "surrogatepass"))
         except ValueError:
             raise NodeUnavailable(f"{self.url} answered no JSON: {text[:200]!r}") from None
 
@@ -136,6 +135,12 @@ class NodeClient:
                     return body
         sock.close()
         return body
+
+
+# json.dumps(..., default=str) and json.loads(..., parse_float=Decimal), with the coder built
+# once: json builds one per call when given such options, about as costly as the coding
+_encode = json.JSONEncoder(default=str).encode
+_decode = json.JSONDecoder(parse_float=Decimal).decode
 
 
 def _left(deadline: float) -> float:
