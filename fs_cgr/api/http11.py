@@ -40,6 +40,10 @@ MAX_HEAD = 64 * 1024  # bytes of request line and headers
 SEND_TIMEOUT = 30.0  # seconds a client may take to take a reply off our hands
 LINGER = 2.0  # seconds a refused client may go on sending before it reads the refusal
 _RECV = 65536
+# heads (request line and headers) a connection keeps parsed: a client sends the same few,
+# only Content-Length telling them apart, so most requests cost a dict lookup there
+HEADS_KEPT = 8
+HEAD_KEPT_BYTES = 2048  # a larger head is parsed each time: no connection keeps much
 _VERSIONS = ("HTTP/1.1", "HTTP/1.0")
 # How a reply ends the connection's use: the Connection header it carries.
 _KEEP = b""  # HTTP/1.1: persistent unless said otherwise
@@ -169,7 +173,9 @@ _NEVER = float("inf")
 class _Connection:
     """One client connection: requests in, replies out, until one side closes."""
 
-    __slots__ = ("server", "sock", "host", "buffer", "pending", "deadline", "refused", "watchdog")
+    __slots__ = (
+        "server", "sock", "host", "buffer", "pending", "deadline", "refused", "watchdog", "heads"
+    )  # fmt: skip
 
     def __init__(self, server: HttpServer, sock, host: str):
         self.server = server
@@ -180,6 +186,7 @@ class _Connection:
         self.deadline = 0.0
         self.refused = False  # closing on a refusal: the client may still be sending
         self.watchdog = _Watchdog()
+        self.heads: dict[bytes, tuple] = {}  # head -> _parse_head's; headers never changed
         sock.settimeout(None)  # the watchdog limits each wait
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -233,16 +240,20 @@ class _Connection:
             searched = max(len(self.buffer) - 3, 0)
             self._receive(idle=not self.buffer)
             end = self.buffer.find(b"\r\n\r\n", searched)
-        head = self.buffer[:end].decode("latin-1")
+        head = bytes(self.buffer[:end])
         del self.buffer[: end + 4]
-        line, *fields = head.split("\r\n")
-        method, path, version = _request_line(line)
-        headers = _headers(fields)
-        request = Request(method, path, headers, self.host)
-        tokens = headers.get("connection", "").lower()
-        if version == "HTTP/1.1":
-            return request, _CLOSE if "close" in tokens else _KEEP
-        return request, _KEEP_10 if "keep-alive" in tokens else _CLOSE
+        method, path, headers, connection = self._parsed(head)
+        return Request(method, path, headers, self.host), connection
+
+    def _parsed(self, head: bytes) -> tuple[str, str, dict, bytes]:
+        parsed = self.heads.get(head)
+        if parsed is None:
+            parsed = _parse_head(head)
+            if len(head) <= HEAD_KEPT_BYTES:
+                if len(self.heads) >= HEADS_KEPT:
+                    self.heads.clear()
+                self.heads[head] = parsed
+        return parsed
 
     def _read_body(self, request: Request) -> None:
         headers = request.headers
@@ -311,6 +322,17 @@ class _Connection:
                 self.watchdog.done()
 
 
+def _parse_head(head: bytes) -> tuple[str, str, dict, bytes]:
+    """Method, path, headers and the Connection header of the reply."""
+    line, *fields = head.decode("latin-1").split("\r\n")
+    method, path, version = _request_line(line)
+    headers = _headers(fields)
+    tokens = headers.get("connection", "").lower()
+    if version == "HTTP/1.1":
+        return method, path, headers, _CLOSE if "close" in tokens else _KEEP
+    return method, path, headers, _KEEP_10 if "keep-alive" in tokens else _CLOSE
+
+
 def _request_line(line: str) -> tuple[str, str, str]:
     parts = line.split(" ")
     if len(parts) != 3 or not parts[0].isalpha() or not parts[0].isascii():
@@ -345,7 +367,9 @@ def _render(reply: Reply, connection: bytes) -> bytes:
     now = int(time.time())
     if _date[0] != now:
         _date[:] = [now, f"Date: {email.utils.formatdate(now, usegmt=True)}\r\n".encode()]
-    extra = "".join(f"{name}: {value}\r\n" for name, value in reply.headers).encode()
+    extra = b""
+    if reply.headers:
+        extra = "".join(f"{name}: {value}\r\n" for name, value in reply.headers).encode()
     return b"".join(
         (
             _STATUS_LINES[reply.status],

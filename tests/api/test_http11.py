@@ -11,7 +11,7 @@ import gevent
 import pytest
 from gevent import socket as gsocket
 
-from fs_cgr.api.http11 import MAX_HEAD, _Watchdog
+from fs_cgr.api.http11 import HEADS_KEPT, MAX_HEAD, _Watchdog
 from fs_cgr.api.server import ServerThread, post_route
 from fs_cgr.app import Node
 from fs_cgr.config import load_config
@@ -91,6 +91,17 @@ def test_keep_alive_serves_many_requests_on_one_connection(conn):
         assert status == 200 and headers["content-type"] == "application/json"
         assert json.loads(body) == {"id": request_id, "result": "Pong", "error": None}
         assert "connection" not in headers and "date" in headers
+
+
+def test_each_request_is_answered_by_its_own_head_though_the_connection_keeps_heads(conn):
+    """A connection keeps the heads it parsed (HEADS_KEPT of them): a head seen again, or
+    one differing in a single header, is still taken for exactly what it says."""
+    sock, reader = conn
+    for request_id in [10**power for power in range(HEADS_KEPT + 3)] + [1, 1]:
+        sock.sendall(_post(_ping(request_id)))  # a Content-Length of its own for each
+        assert json.loads(reader.reply()[2])["id"] == request_id
+    sock.sendall(_post(_ping(1)).replace(b"/jsonrpc", b"/jsonrpx", 1))
+    assert reader.reply()[0] == 404 and reader.closed()
 
 
 def test_pipelined_requests_are_answered_in_order(conn):
