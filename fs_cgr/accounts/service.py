@@ -225,7 +225,7 @@ class AccountService:
         usage = cd.usage if cap_ns is None else min(cd.usage, cap_ns)
         # the account as this node last wrote or read it, when the store still holds that
         # version (versions never repeat): a copy of it costs less than decoding the document,
-        # which is then not even decoded
+        # which the store then hands back undecoded (None)
         known, version = self._known.get(f"{cd.tenant}:{cd.account}") or (None, None)
         if known is None:
             version = None

@@ -246,6 +246,7 @@ class _Connection:
         return Request(method, path, headers, self.host), connection
 
     def _parsed(self, head: bytes) -> tuple[str, str, dict, bytes]:
+        """``_parse_head(head)``, from the heads this connection kept when seen before."""
         parsed = self.heads.get(head)
         if parsed is None:
             parsed = _parse_head(head)
