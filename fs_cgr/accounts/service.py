@@ -223,14 +223,17 @@ class AccountService:
         """
         _require(Tenant=cd.tenant, Account=cd.account)
         usage = cd.usage if cap_ns is None else min(cd.usage, cap_ns)
-        stored = self.datadb.get_account(cd.tenant, cd.account)
+        # the account as this node last wrote or read it, when the store still holds that
+        # version (versions never repeat): a copy of it costs less than decoding the document,
+        # which the store then hands back undecoded (None)
+        known, version = self._known.get(f"{cd.tenant}:{cd.account}") or (None, None)
+        if known is None:
+            version = None
+        stored = self.datadb.get_account_unless(cd.tenant, cd.account, version)
         if stored is None:
             raise AccountNotFound()
-        # the account as this node last wrote or read it, when the store still holds that
-        # version (versions never repeat): a copy of it costs less than decoding the document
-        known = self._known.get(f"{cd.tenant}:{cd.account}")
-        if known is not None and known[0] is not None and known[1] == stored[1]:
-            account, scratch = known[0], False  # max_usage works on a copy
+        if stored[0] is None:  # the store holds the known version still
+            account, scratch = known, False  # max_usage works on a copy
         else:
             account, scratch = Account.from_doc(stored[0]), True  # decoded for this request
         rate, destinations = self._rating(cd)

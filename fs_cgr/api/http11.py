@@ -14,7 +14,9 @@ requests itself, and refuses what it does not take with a clear 4xx and a hang-u
   100-continue`` is answered (libcurl, i.e. mod_json_cdr, waits for it);
 - the whole request (line, headers, body) within ``read_timeout`` in total, not per
   byte, so a client trickling one byte at a time is cut off (408 when part of a
-  request had come, a silent close for an idle keep-alive connection);
+  request had come, a silent close for an idle keep-alive connection); a reply not
+  taken within SEND_TIMEOUT ends the connection. One timer per connection enforces
+  both (``_Watchdog``), not a gevent Timeout made and cancelled around each recv;
 - at most ``per_client`` open connections per client address (turned away at once).
 
 Connections are kept alive (HTTP/1.1 unless ``Connection: close``; HTTP/1.0 only with
@@ -30,6 +32,7 @@ from collections import Counter
 from http import HTTPStatus
 from typing import NamedTuple
 
+from gevent import get_hub, getcurrent
 from gevent.server import StreamServer
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,10 @@ MAX_HEAD = 64 * 1024  # bytes of request line and headers
 SEND_TIMEOUT = 30.0  # seconds a client may take to take a reply off our hands
 LINGER = 2.0  # seconds a refused client may go on sending before it reads the refusal
 _RECV = 65536
+# heads (request line and headers) a connection keeps parsed: a client sends the same few,
+# only Content-Length telling them apart, so most requests cost a dict lookup there
+HEADS_KEPT = 8
+HEAD_KEPT_BYTES = 2048  # a larger head is parsed each time: no connection keeps much
 _VERSIONS = ("HTTP/1.1", "HTTP/1.0")
 # How a reply ends the connection's use: the Connection header it carries.
 _KEEP = b""  # HTTP/1.1: persistent unless said otherwise
@@ -111,10 +118,64 @@ class HttpServer(StreamServer):
                 del self._open[host]
 
 
+class _Watchdog:
+    """Cuts a socket wait of one connection's greenlet that outlasts its limit (TimeoutError
+    in the greenlet, as a socket timeout raises it).
+
+    gevent gives a socket with a timeout a Timeout (an exception object and an event-loop
+    timer) for every recv that has to wait, i.e. for every request of a kept-alive
+    connection: a visible share of the CPU of a small request. Here one timer serves the
+    connection: ``wait(limit)`` before each socket call and ``done()`` after cost two
+    attribute writes; the timer is started again only when it would fire after the new
+    limit, and when it fires before the limit of the wait then under way (an earlier
+    wait's), it is set for what is left."""
+
+    __slots__ = ("greenlet", "limit", "fires_at", "timer")
+
+    def __init__(self):
+        self.greenlet = getcurrent()
+        self.limit: float | None = None  # monotonic time the socket wait under way must end by
+        self.fires_at = _NEVER
+        self.timer = None
+
+    def wait(self, limit: float) -> None:
+        self.limit = limit
+        if limit < self.fires_at:
+            self._start(limit)
+
+    def done(self) -> None:
+        self.limit = None
+
+    def stop(self) -> None:
+        if self.timer is not None:
+            self.timer.close()
+
+    def _start(self, limit: float) -> None:
+        self.stop()
+        self.fires_at = limit
+        self.timer = get_hub().loop.timer(max(limit - time.monotonic(), 0.0))
+        self.timer.start(self._fire, update=True)
+
+    def _fire(self) -> None:
+        self.fires_at = _NEVER
+        if self.limit is None:  # not waiting: the next wait starts the timer again
+            return
+        if self.limit > time.monotonic():  # set for an earlier wait, or the loop's clock
+            self._start(self.limit)
+            return
+        self.limit = None
+        self.greenlet.throw(TimeoutError("timed out"))
+
+
+_NEVER = float("inf")
+
+
 class _Connection:
     """One client connection: requests in, replies out, until one side closes."""
 
-    __slots__ = ("server", "sock", "host", "buffer", "pending", "deadline", "refused")
+    __slots__ = (
+        "server", "sock", "host", "buffer", "pending", "deadline", "refused", "watchdog", "heads"
+    )  # fmt: skip
 
     def __init__(self, server: HttpServer, sock, host: str):
         self.server = server
@@ -124,6 +185,9 @@ class _Connection:
         self.pending: list[bytes] = []  # replies not sent yet (pipelined requests)
         self.deadline = 0.0
         self.refused = False  # closing on a refusal: the client may still be sending
+        self.watchdog = _Watchdog()
+        self.heads: dict[bytes, tuple] = {}  # head -> _parse_head's; headers never changed
+        sock.settimeout(None)  # the watchdog limits each wait
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
@@ -136,6 +200,8 @@ class _Connection:
                 self._linger()
         except (_Closed, OSError):
             pass  # the client went away (or stalled past the deadline): nothing to tell it
+        finally:
+            self.watchdog.stop()
 
     def _serve_one(self) -> bool:
         """Answer one request; False when the connection is to be closed."""
@@ -174,16 +240,21 @@ class _Connection:
             searched = max(len(self.buffer) - 3, 0)
             self._receive(idle=not self.buffer)
             end = self.buffer.find(b"\r\n\r\n", searched)
-        head = self.buffer[:end].decode("latin-1")
+        head = bytes(self.buffer[:end])
         del self.buffer[: end + 4]
-        line, *fields = head.split("\r\n")
-        method, path, version = _request_line(line)
-        headers = _headers(fields)
-        request = Request(method, path, headers, self.host)
-        tokens = headers.get("connection", "").lower()
-        if version == "HTTP/1.1":
-            return request, _CLOSE if "close" in tokens else _KEEP
-        return request, _KEEP_10 if "keep-alive" in tokens else _CLOSE
+        method, path, headers, connection = self._parsed(head)
+        return Request(method, path, headers, self.host), connection
+
+    def _parsed(self, head: bytes) -> tuple[str, str, dict, bytes]:
+        """``_parse_head(head)``, from the heads this connection kept when seen before."""
+        parsed = self.heads.get(head)
+        if parsed is None:
+            parsed = _parse_head(head)
+            if len(head) <= HEAD_KEPT_BYTES:
+                if len(self.heads) >= HEADS_KEPT:
+                    self.heads.clear()
+                self.heads[head] = parsed
+        return parsed
 
     def _read_body(self, request: Request) -> None:
         headers = request.headers
@@ -206,14 +277,15 @@ class _Connection:
         """More bytes of the request, within what is left of the deadline; the replies
         still pending go out first (the client may wait for them before sending more)."""
         self._flush()
-        left = self.deadline - time.monotonic()
-        if left <= 0:
+        if self.deadline <= time.monotonic():
             raise self._too_slow(idle)
-        self.sock.settimeout(left)
+        self.watchdog.wait(self.deadline)
         try:
             data = self.sock.recv(_RECV)
         except TimeoutError:
             raise self._too_slow(idle) from None
+        finally:
+            self.watchdog.done()
         if not data:
             raise _Closed()
         self.buffer += data
@@ -228,18 +300,38 @@ class _Connection:
         large), for at most LINGER: closing with unread data would reset the connection
         and the client would see the reset instead of the refusal."""
         self.sock.shutdown(socket.SHUT_WR)
-        until = time.monotonic() + LINGER
-        while (left := until - time.monotonic()) > 0:
-            self.sock.settimeout(left)
-            if not self.sock.recv(_RECV):
-                return
+        self.watchdog.wait(time.monotonic() + LINGER)
+        try:
+            while self.sock.recv(_RECV):
+                pass
+        finally:
+            self.watchdog.done()
 
     def _flush(self) -> None:
+        """Send the pending replies, within SEND_TIMEOUT. One ``send`` takes a reply whole
+        when the socket's buffer has room (gevent's ``sendall`` costs a getsockopt and its
+        own deadline arithmetic on top)."""
         if self.pending:
             data = b"".join(self.pending) if len(self.pending) > 1 else self.pending[0]
             self.pending.clear()
-            self.sock.settimeout(SEND_TIMEOUT)
-            self.sock.sendall(data)
+            self.watchdog.wait(time.monotonic() + SEND_TIMEOUT)
+            try:
+                sent = self.sock.send(data)
+                if sent < len(data):
+                    self.sock.sendall(memoryview(data)[sent:])
+            finally:
+                self.watchdog.done()
+
+
+def _parse_head(head: bytes) -> tuple[str, str, dict, bytes]:
+    """Method, path, headers and the Connection header of the reply."""
+    line, *fields = head.decode("latin-1").split("\r\n")
+    method, path, version = _request_line(line)
+    headers = _headers(fields)
+    tokens = headers.get("connection", "").lower()
+    if version == "HTTP/1.1":
+        return method, path, headers, _CLOSE if "close" in tokens else _KEEP
+    return method, path, headers, _KEEP_10 if "keep-alive" in tokens else _CLOSE
 
 
 def _request_line(line: str) -> tuple[str, str, str]:
@@ -276,7 +368,9 @@ def _render(reply: Reply, connection: bytes) -> bytes:
     now = int(time.time())
     if _date[0] != now:
         _date[:] = [now, f"Date: {email.utils.formatdate(now, usegmt=True)}\r\n".encode()]
-    extra = "".join(f"{name}: {value}\r\n" for name, value in reply.headers).encode()
+    extra = b""
+    if reply.headers:
+        extra = "".join(f"{name}: {value}\r\n" for name, value in reply.headers).encode()
     return b"".join(
         (
             _STATUS_LINES[reply.status],

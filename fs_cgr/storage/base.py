@@ -144,9 +144,17 @@ class DataDB(ABC):
     # account is removed and created again, or after ``flush``: a version names one state
     # of one account for ever, so a cached (doc, version) can only be stale, never wrong.
 
-    @abstractmethod
     def get_account(self, tenant: str, account: str) -> tuple[dict, int] | None:
         """The account document and its version (> 0), or None."""
+        return self.get_account_unless(tenant, account, None)
+
+    @abstractmethod
+    def get_account_unless(
+        self, tenant: str, account: str, version: int | None
+    ) -> tuple[dict | None, int] | None:
+        """``get_account``, but with None for the document while the store still holds
+        ``version``: a caller holding that state already (AccountService's known accounts)
+        is spared decoding it again."""
 
     def get_accounts(self, keys: list[tuple[str, str]]) -> list[tuple[dict, int] | None]:
         """``get_account`` of many ``(tenant, account)`` at once (backends may batch it)."""

@@ -78,12 +78,15 @@ class MemoryDataDB(DataDB):
                     return self._live_version
 
     # -- accounts --------------------------------------------------------------
-    def get_account(self, tenant: str, account: str) -> tuple[dict, int] | None:
+    def get_account_unless(
+        self, tenant: str, account: str, version: int | None
+    ) -> tuple[dict | None, int] | None:
         require_account(tenant, account)
         stored = self._accounts.get((tenant, account))
         if stored is None:
             return None
-        return jsoncodec.decode(stored[0]), stored[1]
+        text, current = stored
+        return (None if current == version else jsoncodec.decode(text)), current
 
     def cas_account(
         self,

@@ -310,12 +310,15 @@ class RedisDataDB(DataDB):
 
     # -- accounts --------------------------------------------------------------
     @_unavailable_on_redis_errors
-    def get_account(self, tenant: str, account: str) -> tuple[dict, int] | None:
+    def get_account_unless(
+        self, tenant: str, account: str, version: int | None
+    ) -> tuple[dict | None, int] | None:
         require_account(tenant, account)
-        doc, version = self._client.hmget(self._account_key(tenant, account), "doc", "v")
+        doc, current = self._client.hmget(self._account_key(tenant, account), "doc", "v")
         if doc is None:
             return None
-        return jsoncodec.decode(doc), int(version)
+        current = int(current)
+        return (None if current == version else jsoncodec.decode(doc)), current
 
     @_unavailable_on_redis_errors
     def get_accounts(self, keys: list[tuple[str, str]]) -> list[tuple[dict, int] | None]:

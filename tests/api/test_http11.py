@@ -7,9 +7,11 @@ import socket
 import time
 from urllib.parse import urlsplit
 
+import gevent
 import pytest
+from gevent import socket as gsocket
 
-from fs_cgr.api.http11 import MAX_HEAD
+from fs_cgr.api.http11 import HEADS_KEPT, MAX_HEAD, _Watchdog
 from fs_cgr.api.server import ServerThread, post_route
 from fs_cgr.app import Node
 from fs_cgr.config import load_config
@@ -89,6 +91,17 @@ def test_keep_alive_serves_many_requests_on_one_connection(conn):
         assert status == 200 and headers["content-type"] == "application/json"
         assert json.loads(body) == {"id": request_id, "result": "Pong", "error": None}
         assert "connection" not in headers and "date" in headers
+
+
+def test_each_request_is_answered_by_its_own_head_though_the_connection_keeps_heads(conn):
+    """A connection keeps the heads it parsed (HEADS_KEPT of them): a head seen again, or
+    one differing in a single header, is still taken for exactly what it says."""
+    sock, reader = conn
+    for request_id in [10**power for power in range(HEADS_KEPT + 3)] + [1, 1]:
+        sock.sendall(_post(_ping(request_id)))  # a Content-Length of its own for each
+        assert json.loads(reader.reply()[2])["id"] == request_id
+    sock.sendall(_post(_ping(1)).replace(b"/jsonrpc", b"/jsonrpx", 1))
+    assert reader.reply()[0] == 404 and reader.closed()
 
 
 def test_pipelined_requests_are_answered_in_order(conn):
@@ -243,3 +256,41 @@ def test_health_answers_get_with_query_string(conn):
     sock.sendall(b"GET /health?x=1 HTTP/1.1\r\nHost: x\r\n\r\n")
     status, _, body = reader.reply()
     assert status == 200 and json.loads(body)["status"] == "ok"
+
+
+def _watched_recv(watchdog, sock, limit_in: float) -> float:
+    """Seconds a recv waiting under ``watchdog.wait(now + limit_in)`` lasted before the cut."""
+    started = time.monotonic()
+    watchdog.wait(started + limit_in)
+    try:
+        with pytest.raises(TimeoutError):
+            sock.recv(1)
+    finally:
+        watchdog.done()
+    return time.monotonic() - started
+
+
+def test_the_watchdog_cuts_a_socket_wait_at_its_limit_and_not_before():
+    """One timer per connection: set for an earlier wait, it moves on to the limit of the
+    wait under way when it fires; set for a later one, it is brought forward."""
+
+    def run():
+        left, _ = gsocket.socketpair()
+        left.settimeout(None)
+        watchdog = _Watchdog()
+        try:
+            watchdog.wait(time.monotonic() + 0.2)  # an earlier wait: the timer is set for it
+            watchdog.done()
+            gevent.sleep(0.1)
+            late = _watched_recv(watchdog, left, 0.4)  # fires at 0.1 in: not cut then
+            early = _watched_recv(watchdog, left, 0.1)  # the timer is brought forward
+            watchdog.wait(time.monotonic() + 0.05)
+            watchdog.done()
+            gevent.sleep(0.2)  # it fires with no wait under way: nothing is cut
+        finally:
+            watchdog.stop()
+        return late, early
+
+    late, early = gevent.spawn(run).get(timeout=5)
+    assert 0.35 < late < 1.0
+    assert 0.05 < early < 0.3

@@ -101,6 +101,15 @@ def test_cas_account_creates_then_updates_with_versions(datadb):
     assert datadb.get_account("cgrates.org", "1001") == ({"Value": "9.5"}, 2)
 
 
+def test_get_account_unless_skips_the_document_while_the_version_is_the_one_held(datadb):
+    assert datadb.get_account_unless("cgrates.org", "1001", 1) is None
+    datadb.cas_account("cgrates.org", "1001", 0, {"Value": "10"})
+    assert datadb.get_account_unless("cgrates.org", "1001", 1) == (None, 1)
+    datadb.cas_account("cgrates.org", "1001", 1, {"Value": "9.5"})  # another writer
+    assert datadb.get_account_unless("cgrates.org", "1001", 1) == ({"Value": "9.5"}, 2)
+    assert datadb.get_account_unless("cgrates.org", "1001", None) == ({"Value": "9.5"}, 2)
+
+
 def test_cas_account_conflict_writes_nothing(datadb):
     datadb.cas_account("cgrates.org", "1001", 0, {"Value": "10"})
     stale = datadb.cas_account("cgrates.org", "1001", 0, {"Value": "99"})
