@@ -257,7 +257,7 @@ class FSEvent:
 
     def _header(self, name: str) -> str:
         value = self.headers.get(name, "")
-        if isinstance(value, list):  # JSON events give array variables as lists
+        if value.__class__ is list:  # JSON events give array variables as lists
             return "ARRAY::" + "|:".join(value)
         return value
 

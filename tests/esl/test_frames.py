@@ -396,3 +396,21 @@ def test_generated_json_events_read_as_the_careful_reading():
         quick_repeats += read_quickly and len(members) > len(dict(members))
         assert read_json(text) == careful_json(text), text
     assert quick > 1000 and quick_repeats > 20, (quick, quick_repeats)
+
+
+def test_parting_is_where_two_texts_first_differ():
+    """Pieces from the start, then halving: the first differing index at any distance."""
+    import random
+
+    def first_difference(longer: bytes, shorter: bytes) -> int:
+        pairs = enumerate(zip(longer[: len(shorter)], shorter, strict=True))
+        return next((index for index, (a, b) in pairs if a != b), len(shorter))
+
+    rng = random.Random(5)
+    for _ in range(3000):
+        shorter = bytes(rng.choice(b"ab") for _ in range(rng.randint(0, 3000)))
+        at = rng.choice([0, len(shorter), rng.randint(0, len(shorter)), rng.randint(0, 200)])
+        at = min(at, len(shorter))
+        longer = shorter[:at] + bytes(rng.choice(b"abc") for _ in range(rng.randint(1, 40)))
+        longer += shorter[at:]
+        assert frames._parting(longer, shorter) == first_difference(longer, shorter)
