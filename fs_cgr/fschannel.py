@@ -271,9 +271,10 @@ def _cgr_variables(headers: Mapping) -> list[str]:
 
     An event has ~250 headers and a handful of them are cgr_* variables: they are found by
     splitting the names joined into one text, in C, rather than testing each in Python.
-    A name holding the break could cut a cgr_* name short or fake one, but only into the
-    name of another header, which is then found too: unless each name found is a header's,
-    and found once, each name is tested (that check costs less than counting the breaks)."""
+    A name holding the break could cut a cgr_* name short or fake one; the name found is
+    then no header's, or another header's, which is found too. So unless each name found
+    is a header's and found once, each name is tested (a check of the few names found,
+    cheaper than counting the breaks in all of them)."""
     pieces = (_NAME_BREAK + _NAME_BREAK.join(headers)).split(_CGR_VAR_AFTER_BREAK)
     names = ["cgr_" + piece.partition(_NAME_BREAK)[0] for piece in pieces[1:]]
     if len(set(names)) != len(names) or any(_VAR + name not in headers for name in names):

@@ -323,7 +323,7 @@ def _parting(longer: bytes, shorter: bytes) -> int:
     """The first index where the two differ (``len(shorter)`` when it is a prefix): pieces
     twice as long each time are compared from the start (FreeSWITCH repeats Hangup-Cause
     in its first kilobyte), then the one they part in is halved. (Slices are copies:
-    halving the whole text copied ten times more.)"""
+    halving the whole text copied several times more.)"""
     low, step, end = 0, 64, len(shorter)
     while low < end and longer[low : low + step] == shorter[low : low + step]:
         low, step = low + step, step * 2
