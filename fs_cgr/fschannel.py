@@ -257,7 +257,7 @@ class FSEvent:
 
     def _header(self, name: str) -> str:
         value = self.headers.get(name, "")
-        if isinstance(value, list):  # JSON events give array variables as lists
+        if value.__class__ is list:  # JSON events give array variables as lists
             return "ARRAY::" + "|:".join(value)
         return value
 
@@ -270,14 +270,16 @@ def _cgr_variables(headers: Mapping) -> list[str]:
     """The names (``cgr_...``) of the cgr_* channel variables among the headers, in order.
 
     An event has ~250 headers and a handful of them are cgr_* variables: they are found by
-    splitting the names joined into one text, in C, rather than testing each in Python."""
-    joined = _NAME_BREAK + _NAME_BREAK.join(headers)
-    pieces = joined.split(_CGR_VAR_AFTER_BREAK)
-    if len(pieces) == 1:
-        return []
-    if joined.count(_NAME_BREAK) != len(headers):  # a name holds the break: test each name
+    splitting the names joined into one text, in C, rather than testing each in Python.
+    A name holding the break could cut a cgr_* name short or fake one; the name found is
+    then no header's, or another header's, which is found too. So unless each name found
+    is a header's and found once, each name is tested (a check of the few names found,
+    cheaper than counting the breaks in all of them)."""
+    pieces = (_NAME_BREAK + _NAME_BREAK.join(headers)).split(_CGR_VAR_AFTER_BREAK)
+    names = ["cgr_" + piece.partition(_NAME_BREAK)[0] for piece in pieces[1:]]
+    if len(set(names)) != len(names) or any(_VAR + name not in headers for name in names):
         return [key[len(_VAR) :] for key in headers if key.startswith(_CGR_VAR)]
-    return ["cgr_" + piece.partition(_NAME_BREAK)[0] for piece in pieces[1:]]
+    return names
 
 
 def validate(event: Mapping) -> None:

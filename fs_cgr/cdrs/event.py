@@ -75,7 +75,8 @@ def normalize(event: dict, general, require=("Account", "Destination")) -> dict:
     """
     if not isinstance(event, dict):
         raise InvalidArgument("event must be an object")
-    out = {k: v for k, v in event.items() if k != "ExtraFields"}
+    out = dict(event)  # copied in C
+    out.pop("ExtraFields", None)
     extra = event.get("ExtraFields") or {}
     if not isinstance(extra, dict):
         raise InvalidArgument("ExtraFields must be an object")
@@ -152,6 +153,8 @@ def _parse_types(out: dict) -> None:
 
 
 def _text(value) -> str:
+    if value.__class__ is str:  # as good as always: no str() call
+        return value.strip()
     return "" if value is None else str(value).strip()
 
 

@@ -53,6 +53,15 @@ def test_no_cgr_variable_and_names_holding_the_break_character():
     }
     assert _cgr_variables(odd) == ["cgr_reqtype", "cgr_a\0b", "cgr_d"] == by_each_name(odd)
     assert extra(odd) == {"cgr_a\0b": "1", "cgr_d": "3"}
+    # cut or faked into the name of another header: that one is found twice
+    for odd in [
+        {**BASE, "variable_cgr_a\0b": "1", "variable_cgr_a": "2"},
+        {**BASE, "variable_cgr_a": "2", "variable_cgr_a\0b": "1"},
+        {**BASE, "x\0variable_cgr_a": "1", "variable_cgr_a": "2"},
+        {**BASE, "variable_cgr_a": "2", "x\0variable_cgr_a\0y": "1"},
+        {"variable_cgr_a\0variable_cgr_b": "1", "variable_cgr_b": "2", "variable_cgr_a": "3"},
+    ]:
+        assert _cgr_variables(odd) == by_each_name(odd), odd
 
 
 def test_channel_times_read_as_fromtimestamp_reads_them():
@@ -84,3 +93,14 @@ def test_channel_times_read_as_fromtimestamp_reads_them():
         for read in (_epoch_us, _exact_epoch_us):
             with pytest.raises(error):
                 read(value)
+
+
+def test_generated_names_holding_the_break_read_as_each_name_tested():
+    import random
+
+    rng = random.Random(7)
+    parts = ["variable_cgr_", "variable_", "cgr_", "a", "b", "\0", "\0variable_cgr_"]
+    for _ in range(3000):
+        names = ["".join(rng.choices(parts, k=rng.randint(1, 4))) for _ in range(rng.randint(0, 6))]
+        headers = dict.fromkeys(names, "v")
+        assert _cgr_variables(headers) == by_each_name(headers), headers

@@ -356,14 +356,27 @@ def test_json_events_read_as_the_careful_reading(text, quick):
 
 
 def test_generated_json_events_read_as_the_careful_reading():
-    """Repeats (same value, other value), names that share a prefix, text that looks like
-    members, lists, odd characters: the result is always the careful reading's."""
+    """Repeats (same value, other value, other spelling), names that share a prefix, text
+    that looks like members, escaped quotes and backslashes, escapes where UTF-8 would do
+    (surrogate pairs among them), spaces, lists, odd characters: the result is always the
+    careful reading's, and the quick reading takes repeats with the same value."""
     import random
 
     rng = random.Random(12)
-    names = ["H", "H-X", "Hangup-Cause", "A", "_body", "é", 'q"x']
-    values = ["x", "y", "", "a b", "é", "😀", '","H":"x', "\\", "\u2028", "\x01", "%41"]
-    quick = 0
+    names = ["H", "Hangup-Cause", "Hangup-Cause-X", "A", "_body", "é", 'q"x', 'x"H']
+    values = ["x", "y", "", "a b", "é", "😀", '","H":"x', ',"H":"x', "\\", '\\"', '"']
+    values += ["\\\\", "\u2028", "\x01", "%41", "a/b"]
+
+    def spelled(item) -> str:
+        if isinstance(item, list):
+            return "[" + ",".join(spelled(element) for element in item) + "]"
+        text = json.dumps(item, ensure_ascii=rng.random() < 0.05)
+        return text.replace("/", "\\/") if rng.random() < 0.05 else text
+
+    def separator(mark: str) -> str:
+        return rng.choice([" ", "\n"]) + mark if rng.random() < 0.02 else mark
+
+    quick = quick_repeats = 0
     for _ in range(4000):
         members = []
         for _ in range(rng.randint(0, 7)):
@@ -371,11 +384,33 @@ def test_generated_json_events_read_as_the_careful_reading():
             if rng.random() < 0.15:
                 value = [rng.choice(values) for _ in range(rng.randint(0, 2))]
             members.append((rng.choice(names), value))
-        text = "{" + ",".join(
-            json.dumps(name, ensure_ascii=False) + ":"
-            + json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-            for name, value in members
-        ) + "}"  # fmt: skip
-        quick += frames._quick_headers(text, None) is not None
+        text = (
+            "{"
+            + separator(",").join(
+                spelled(name) + separator(":") + spelled(value) for name, value in members
+            )
+            + "}"
+        )
+        read_quickly = frames._quick_headers(text, None) is not None
+        quick += read_quickly
+        quick_repeats += read_quickly and len(members) > len(dict(members))
         assert read_json(text) == careful_json(text), text
-    assert quick > 1000
+    assert quick > 1000 and quick_repeats > 20, (quick, quick_repeats)
+
+
+def test_parting_is_where_two_texts_first_differ():
+    """Pieces from the start, then halving: the first differing index at any distance."""
+    import random
+
+    def first_difference(longer: bytes, shorter: bytes) -> int:
+        pairs = enumerate(zip(longer[: len(shorter)], shorter, strict=True))
+        return next((index for index, (a, b) in pairs if a != b), len(shorter))
+
+    rng = random.Random(5)
+    for _ in range(3000):
+        shorter = bytes(rng.choice(b"ab") for _ in range(rng.randint(0, 3000)))
+        at = rng.choice([0, len(shorter), rng.randint(0, len(shorter)), rng.randint(0, 200)])
+        at = min(at, len(shorter))
+        longer = shorter[:at] + bytes(rng.choice(b"abc") for _ in range(rng.randint(1, 40)))
+        longer += shorter[at:]
+        assert frames._parting(longer, shorter) == first_difference(longer, shorter)
