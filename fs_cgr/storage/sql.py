@@ -19,6 +19,7 @@ from playhouse.pool import MaxConnectionsExceeded, PooledMySQLDatabase
 from pymysql.constants.SERVER_STATUS import SERVER_STATUS_IN_TRANS
 
 from fs_cgr import jsoncodec
+from fs_cgr.encoded import json_text
 from fs_cgr.errors import StorageUnavailable
 from fs_cgr.storage.base import StorDB
 from fs_cgr.storage.checks import require_id
@@ -279,7 +280,7 @@ class SQLStorDB(StorDB):
             doc.get("OriginID") or "",
             doc.get("CostSource") or "",
             usage,
-            None if details is None else jsoncodec.encode(details),
+            None if details is None else json_text(details),
             now(),
         )
         fields = self._session_cost._meta.fields
