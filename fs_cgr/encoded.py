@@ -1,4 +1,4 @@
-"""JSON lists encoded once: a list that carries its own JSON text into a document's text.
+"""JSON encoded once: a list or dict that carries its own JSON text into a document's text.
 
 An account document is written whole on every charge, and on an account with action
 triggers most of its text is the triggers, which a charge does not change. Their text
@@ -6,6 +6,10 @@ is kept with the list (``EncodedList``) and ``encode_document`` splices it in in
 encoding the same dicts again. The list stays an ordinary list for every reader; its
 owner guarantees that ``text`` is ``jsoncodec.encode`` of its items (the account model
 never changes a trigger document in place, it replaces it).
+
+A settled ``*prepaid`` call's EventCost is stored twice, as its session cost's
+CostDetails and as its CDR's, in the same StorDB call: an ``EncodedDict`` is encoded
+for the first and its text reused for the second (``json_text``).
 """
 
 from fs_cgr import jsoncodec
@@ -30,3 +34,23 @@ def encode_document(doc: dict, key: str) -> str:
     head = jsoncodec.encode({name: item for name, item in doc.items() if name != key})
     comma = "," if len(head) > 2 else ""
     return f"{head[:-1]}{comma}{jsoncodec.encode(key)}:{value.text}}}"
+
+
+class EncodedDict(dict):
+    """A dict that keeps its ``jsoncodec.encode`` once asked for it (``json_text``): its
+    owner never changes it after it was made."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, items):
+        super().__init__(items)
+        self.text = None
+
+
+def json_text(value) -> str:
+    """``jsoncodec.encode(value)``; an EncodedDict's text is encoded once."""
+    if value.__class__ is not EncodedDict:
+        return jsoncodec.encode(value)
+    if value.text is None:
+        value.text = jsoncodec.encode(value)
+    return value.text

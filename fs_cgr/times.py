@@ -99,11 +99,30 @@ def _from_epoch(number: int) -> datetime:
     return datetime.fromtimestamp(number, UTC)
 
 
+_FORMATTED_KEPT = 4096  # format_time's remembered texts; emptied when full
+_formatted: dict[datetime, str] = {}
+
+
 def format_time(value: datetime | None) -> str:
-    """RFC 3339 in UTC, as CGrateS replies (Go's zero time for None)."""
+    """RFC 3339 in UTC, as CGrateS replies (Go's zero time for None).
+
+    A call's few times are printed again and again (its journal records, the events
+    AttributeS, ResourceS, StatS and ThresholdS get, its EventCost), so the texts of
+    UTC times are remembered: a lookup (a datetime keeps its hash) instead of ~3 µs of
+    conversion and printing. Equal UTC datetimes are the same instant: the same text."""
     if value is None:
         return "0001-01-01T00:00:00Z"
-    value = value.astimezone(UTC)
+    if value.tzinfo is not UTC:
+        return _formatted_utc(value.astimezone(UTC))
+    text = _formatted.get(value)
+    if text is None:
+        if len(_formatted) >= _FORMATTED_KEPT:
+            _formatted.clear()
+        text = _formatted[value] = _formatted_utc(value)
+    return text
+
+
+def _formatted_utc(value: datetime) -> str:
     text = value.isoformat()[:-6]  # without "+00:00"; isoformat is twice as fast as strftime
     return (text.rstrip("0") if value.microsecond else text) + "Z"
 

@@ -19,6 +19,7 @@ from decimal import Decimal
 
 from fs_cgr.cdrs.event import NONE, POSTPAID, PREPAID, PSEUDOPREPAID, charging, start_time
 from fs_cgr.cdrs.record import UNRATED, new_cdr
+from fs_cgr.encoded import EncodedDict
 from fs_cgr.errors import CGRError, InvalidArgument, MandatoryMissing
 from fs_cgr.money import ROUND_MIDDLE, round_money, to_decimal
 from fs_cgr.rating import CallDescriptor
@@ -128,11 +129,16 @@ class CDRRater:
         self.use_session_cost(cdr, session_cost)
 
     def use_session_cost(self, cdr: dict, session_cost: dict) -> None:
-        """Price a ``*prepaid`` CDR with its stored session cost (whatever it held)."""
+        """Price a ``*prepaid`` CDR with its stored session cost (whatever it held). The
+        session service's own CostDetails (an EncodedDict holding that cost) is shared,
+        not copied: its JSON text, encoded for the session cost, is the CDR's too."""
         details = session_cost.get("CostDetails") or {}
         amount = session_cost_amount(session_cost)
         source = session_cost.get("CostSource") or COST_SOURCE_SESSIONS
-        self._set_cost(cdr, amount, details, source)
+        if details.__class__ is EncodedDict and details.get("Cost") is amount:
+            cdr.update(Cost=amount, CostDetails=details, CostSource=source)
+        else:
+            self._set_cost(cdr, amount, details, source)
         cdr["ExtraInfo"] = ""
 
     def _debited(self, run: dict, cdr: dict, key: str) -> None:

@@ -55,6 +55,7 @@ from fs_cgr.cdrs.rater import (
     session_cost_amount,
 )
 from fs_cgr.cdrs.service import CallCommit
+from fs_cgr.encoded import EncodedDict
 from fs_cgr.errors import (
     AccountDisabled,
     CGRError,
@@ -480,7 +481,7 @@ class SessionService:
             "CostSource": COST_SOURCE_SESSIONS,
             "Usage": usage,
             "Cost": cost,
-            "CostDetails": details,
+            "CostDetails": EncodedDict(details),  # stored twice (its CDR's too), encoded once
         }
 
     def _refund_beyond(self, session: Session, run: SessionRun, usage: int) -> None:

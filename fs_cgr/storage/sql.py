@@ -19,6 +19,7 @@ from playhouse.pool import MaxConnectionsExceeded, PooledMySQLDatabase
 from pymysql.constants.SERVER_STATUS import SERVER_STATUS_IN_TRANS
 
 from fs_cgr import jsoncodec
+from fs_cgr.encoded import json_text
 from fs_cgr.errors import StorageUnavailable
 from fs_cgr.storage.base import StorDB
 from fs_cgr.storage.checks import require_id
@@ -85,6 +86,7 @@ class SQLStorDB(StorDB):
         self._tp, self._cdr, self._session_cost = build_models(self._db, table_prefix)
         self._stored_runs_sql, self._session_cost_sql = self._hot_queries()
         self._session_cost_upsert = self._session_cost_upsert_sql()
+        self._cdr_inserts: dict[tuple, tuple[list, str, str]] = {}  # see _cdr_insert
         with self._session():
             self._db.create_tables([self._tp, self._cdr, self._session_cost], safe=True)
 
@@ -191,8 +193,7 @@ class SQLStorDB(StorDB):
         rows = [cdr_to_row(cdr, created_at) for cdr in cdrs]
         if not rows:
             return 0
-        fields = [self._cdr._meta.columns[column] for column in rows[0]]
-        head = self._insert_ignore_head(fields)
+        fields, head, one_row = self._cdr_insert(tuple(rows[0]))
         mysql = isinstance(self._db, pw.MySQLDatabase)
         if mysql:
             statements = list(mysql_insert_statements(head, rows, _MAX_STATEMENT))
@@ -203,15 +204,24 @@ class SQLStorDB(StorDB):
             cursor = self._db.cursor()
             if mysql:
                 return sum(cursor.execute(statement) for statement in statements)
-            cursor.executemany(head + "(" + ", ".join([self._db.param] * len(fields)) + ")", values)
+            cursor.executemany(one_row, values)
             return cursor.rowcount
 
-    def _insert_ignore_head(self, fields: list) -> str:
-        """``INSERT IGNORE INTO table (columns) VALUES `` for the CDR table."""
-        table = self._quote(self._cdr._meta.table_name)
-        columns = ", ".join(self._quote(f.column_name) for f in fields)
-        ignore = "IGNORE" if isinstance(self._db, pw.MySQLDatabase) else "OR IGNORE"
-        return f"INSERT {ignore} INTO {table} ({columns}) VALUES "
+    def _cdr_insert(self, columns: tuple) -> tuple[list, str, str]:
+        """``(fields, head, one_row)`` of the CDR rows' ``columns`` (cdr_to_row's, the same
+        every time): their fields, ``INSERT IGNORE INTO table (columns) VALUES `` and that
+        head with one row of parameters (SQLite's statement). Written once, as
+        ``_hot_queries``: quoting and joining 21 columns cost as much as a CDR's row."""
+        insert = self._cdr_inserts.get(columns)
+        if insert is None:
+            fields = [self._cdr._meta.columns[column] for column in columns]
+            table = self._quote(self._cdr._meta.table_name)
+            names = ", ".join(self._quote(f.column_name) for f in fields)
+            ignore = "IGNORE" if isinstance(self._db, pw.MySQLDatabase) else "OR IGNORE"
+            head = f"INSERT {ignore} INTO {table} ({names}) VALUES "
+            marks = ", ".join([self._db.param] * len(fields))
+            insert = self._cdr_inserts[columns] = (fields, head, f"{head}({marks})")
+        return insert
 
     def _quote(self, name: str) -> str:
         """A table or column name quoted for this database."""
@@ -279,7 +289,7 @@ class SQLStorDB(StorDB):
             doc.get("OriginID") or "",
             doc.get("CostSource") or "",
             usage,
-            None if details is None else jsoncodec.encode(details),
+            None if details is None else json_text(details),
             now(),
         )
         fields = self._session_cost._meta.fields

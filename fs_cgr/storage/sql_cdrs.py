@@ -22,6 +22,7 @@ import peewee as pw
 
 from fs_cgr import jsoncodec
 from fs_cgr.durations import parse_duration
+from fs_cgr.encoded import json_text
 from fs_cgr.money import to_decimal
 from fs_cgr.storage.cdr_query import LIST_FILTERS
 from fs_cgr.storage.sql_models import COST_DECIMALS, COST_LIMIT
@@ -96,7 +97,7 @@ def cdr_to_row(cdr: dict, created_at: datetime | None = None) -> dict:
         usage=usage,
         extra_fields=jsoncodec.encode(extra_fields),
         cost=_cost(cdr.get("Cost"), row["cgrid"]),
-        cost_details=None if cost_details is None else jsoncodec.encode(cost_details),
+        cost_details=None if cost_details is None else json_text(cost_details),
         extra_info=_text(cdr, "ExtraInfo", None),
         created_at=created_at or now(),
     )

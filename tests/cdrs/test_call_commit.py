@@ -5,8 +5,10 @@ fails as it did when each was a call of its own."""
 
 from decimal import Decimal
 
-from fs_cgr.cdrs.rater import NO_SESSION_COST
+from fs_cgr import jsoncodec
+from fs_cgr.cdrs.rater import NO_SESSION_COST, CDRRater
 from fs_cgr.cdrs.service import CallCommit
+from fs_cgr.encoded import EncodedDict
 from fs_cgr.errors import StorageUnavailable
 from tests.cdrs.helpers import call, top_up
 from tests.cdrs.test_group_commit import HeldStore, _end_calls
@@ -67,6 +69,41 @@ def test_a_prepaid_call_ending_makes_one_stordb_call_for_its_cost_and_cdr(embedd
     assert stored["Usage"] == 90 * 10**9
     assert Decimal(str(stored["CostDetails"]["Cost"])) == result.costs["*default"]
     assert embedded.cdrs.get_cdrs({})[0]["Cost"] == result.costs["*default"] == Decimal("0.6501")
+
+
+def test_a_prepaid_calls_event_cost_is_encoded_once_for_its_session_cost_and_cdr(node, monkeypatch):
+    top_up(node, "1001", 10)
+    event = _prepaid("encoded-once")
+    node.sessions.initiate(event)
+    encoded, encode = [], jsoncodec.encode
+
+    def counting(value):
+        if isinstance(value, dict) and "RatingFilters" in value:  # an EventCost
+            encoded.append(value)
+        return encode(value)
+
+    monkeypatch.setattr(jsoncodec, "encode", counting)
+    result = node.sessions.terminate(dict(event, Usage="90s"))
+    monkeypatch.undo()
+    (outcome,) = result.cdr
+    (details,) = encoded
+    assert outcome.cdrs[0]["CostDetails"] is details
+    assert details["Cost"] == result.costs["*default"] == Decimal("0.6501")
+    (cdr,) = node.cdrs.get_cdrs({})
+    stored = node.stordb.get_session_cost(cdr["CGRID"], "*default")
+    as_stored = jsoncodec.decode(jsoncodec.encode(details))
+    assert cdr["CostDetails"] == stored["CostDetails"] == as_stored
+    assert cdr["Cost"] == Decimal("0.6501")
+
+
+def test_a_session_cost_with_another_cost_in_its_details_is_copied_into_the_cdr():
+    details = EncodedDict({"Cost": Decimal("0.5"), "Charges": []})
+    session_cost = {"Cost": Decimal("0.6"), "CostSource": "*sessions", "CostDetails": details}
+    cdr = {}
+    CDRRater(None).use_session_cost(cdr, session_cost)
+    assert cdr["CostDetails"] == {"Cost": Decimal("0.6"), "Charges": []}
+    assert cdr["CostDetails"].__class__ is dict
+    assert details["Cost"] == Decimal("0.5")
 
 
 def test_an_unanswered_prepaid_call_looks_its_session_cost_up_in_the_same_stordb_call(embedded):

@@ -143,6 +143,17 @@ def test_duplicate_cgrid_runid_is_stored_once(stordb):
     assert stordb.store_cdrs([]) == 0
 
 
+def test_the_cdr_insert_is_written_once_for_every_store(stordb):
+    stordb.store_cdrs([make_cdr("w1")])
+    (insert,) = stordb._cdr_inserts.values()
+    assert stordb.store_cdrs([make_cdr("w2"), make_cdr("w3")]) == 2
+    assert list(stordb._cdr_inserts.values()) == [insert]
+    fields, head, one_row = insert
+    assert head.startswith("INSERT ") and head.endswith(" VALUES ")
+    assert one_row.startswith(head) and one_row.count(", ") == 2 * (len(fields) - 1)
+    assert sorted(cdr["CGRID"] for cdr in stordb.get_cdrs({})) == ["w1", "w2", "w3"]
+
+
 def test_update_cdrs_changes_only_the_pricing(stordb):
     stordb.store_cdrs([make_cdr("u1"), make_cdr("u1", "*raw")])
     repriced = make_cdr(
