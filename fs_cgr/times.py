@@ -38,7 +38,7 @@ def now() -> datetime:
 # dict look-up instead of a parse or a format. Only what is a function of the key alone:
 # parsed texts (not "*now" or "+1h"), and UTC times (an equal datetime in another zone
 # may stand for another instant, around a change of its offset).
-_RECENT = 1024  # entries each keeps; a full one starts again (the times of the calls now)
+_RECENT = 4096  # entries each keeps (~0.5 MB); a full one starts again: the calls of now
 _parsed: dict[str, datetime] = {}
 _formatted: dict[datetime, str] = {}
 
