@@ -33,6 +33,23 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+# A call's times are read and printed many times over (its event at answer and hangup, the
+# journal, the CDR, the filters' events): the texts and datetimes met lately are kept, a
+# dict look-up instead of a parse or a format. Only what is a function of the key alone:
+# parsed texts (not "*now" or "+1h"), and UTC times (an equal datetime in another zone
+# may stand for another instant, around a change of its offset).
+_RECENT = 4096  # entries each keeps (~0.5 MB); a full one starts again: the calls of now
+_parsed: dict[str, datetime] = {}
+_formatted: dict[datetime, str] = {}
+
+
+def _remember(recent: dict, key, value):
+    if len(recent) >= _RECENT:
+        recent.clear()
+    recent[key] = value
+    return value
+
+
 def parse_time(value, default=None) -> datetime | None:
     """Parse RFC 3339, "2006-01-02 15:04:05" (UTC), unix epoch (s, ms, µs), "*now", "+1h".
 
@@ -40,6 +57,9 @@ def parse_time(value, default=None) -> datetime | None:
     """
     if value is None or value == "" or value == "0001-01-01T00:00:00Z":
         return default
+    parsed = _parsed.get(value) if value.__class__ is str else None
+    if parsed is not None:
+        return parsed
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, (int, float)):
@@ -56,7 +76,8 @@ def parse_time(value, default=None) -> datetime | None:
     parsed = _parse_iso(candidate) or _parse_layouts(candidate)
     if parsed is None:
         raise ValueError(f"invalid time: {value!r}")
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return _remember(_parsed, value, parsed) if value.__class__ is str else parsed
 
 
 def _parse_iso(text: str) -> datetime | None:
@@ -99,30 +120,18 @@ def _from_epoch(number: int) -> datetime:
     return datetime.fromtimestamp(number, UTC)
 
 
-_FORMATTED_KEPT = 4096  # format_time's remembered texts; emptied when full
-_formatted: dict[datetime, str] = {}
-
-
 def format_time(value: datetime | None) -> str:
-    """RFC 3339 in UTC, as CGrateS replies (Go's zero time for None).
-
-    A call's few times are printed again and again (its journal records, the events
-    AttributeS, ResourceS, StatS and ThresholdS get, its EventCost), so the texts of
-    UTC times are remembered: a lookup (a datetime keeps its hash) instead of ~3 µs of
-    conversion and printing. Equal UTC datetimes are the same instant: the same text."""
+    """RFC 3339 in UTC, as CGrateS replies (Go's zero time for None)."""
     if value is None:
         return "0001-01-01T00:00:00Z"
     if value.tzinfo is not UTC:
-        return _formatted_utc(value.astimezone(UTC))
+        return _format(value)
     text = _formatted.get(value)
-    if text is None:
-        if len(_formatted) >= _FORMATTED_KEPT:
-            _formatted.clear()
-        text = _formatted[value] = _formatted_utc(value)
-    return text
+    return _remember(_formatted, value, _format(value)) if text is None else text
 
 
-def _formatted_utc(value: datetime) -> str:
+def _format(value: datetime) -> str:
+    value = value.astimezone(UTC)
     text = value.isoformat()[:-6]  # without "+00:00"; isoformat is twice as fast as strftime
     return (text.rstrip("0") if value.microsecond else text) + "Z"
 

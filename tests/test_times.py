@@ -1,9 +1,49 @@
-"""format_time remembers the texts of UTC times: the same text as printing them anew."""
+"""fs_cgr.times: the texts and UTC times it keeps from earlier calls give what parsing and
+formatting them again would."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from fs_cgr import times
-from fs_cgr.times import UTC, format_time
+from fs_cgr.times import format_time, parse_time
+
+
+def test_a_text_parsed_again_is_the_same_time():
+    first = parse_time("2026-12-06T11:00:13.5Z")
+    assert first == datetime(2026, 12, 6, 11, 0, 13, 500000, tzinfo=UTC)
+    assert parse_time("2026-12-06T11:00:13.5Z") is first
+    assert parse_time("2026-12-06T12:00:13.5+01:00") == first
+
+
+def test_relative_texts_are_read_at_every_call():
+    first, now = parse_time("+1h"), parse_time("*now")
+    assert parse_time("+1h") is not first and parse_time("*now") is not now
+    assert "+1h" not in times._parsed and "*now" not in times._parsed
+
+
+def test_only_utc_times_are_kept():
+    """Two equal datetimes of one zone may be different instants (a clock going back):
+    their texts are not taken from each other."""
+    berlin = ZoneInfo("Europe/Berlin")
+    before = datetime(2026, 10, 25, 2, 30, tzinfo=berlin, fold=0)
+    after = datetime(2026, 10, 25, 2, 30, tzinfo=berlin, fold=1)
+    assert before == after
+    assert format_time(before) == "2026-10-25T00:30:00Z"
+    assert format_time(after) == "2026-10-25T01:30:00Z"
+    assert format_time(before.astimezone(UTC)) == "2026-10-25T00:30:00Z"
+    assert format_time(datetime(2026, 12, 6, 11, 0, 13, 120000, tzinfo=UTC)) == (
+        "2026-12-06T11:00:13.12Z"
+    )
+
+
+def test_a_full_memory_starts_again_and_keeps_answering():
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    moments = [start + timedelta(seconds=n) for n in range(times._RECENT + 10)]
+    texts = [format_time(moment) for moment in moments]
+    assert len(times._formatted) <= times._RECENT
+    assert [parse_time(text) for text in texts] == moments
+    assert len(times._parsed) <= times._RECENT
+    assert texts[0] == "2026-01-01T00:00:00Z" and format_time(moments[0]) == texts[0]
 
 
 def _printed(value: datetime) -> str:
@@ -34,12 +74,3 @@ def test_other_offsets_print_as_the_same_instant_in_utc():
 
 def test_no_time_is_gos_zero_time():
     assert format_time(None) == "0001-01-01T00:00:00Z"
-
-
-def test_the_remembered_texts_are_forgotten_when_full(monkeypatch):
-    monkeypatch.setattr(times, "_FORMATTED_KEPT", 3)
-    monkeypatch.setattr(times, "_formatted", {})
-    texts = [format_time(moment) for moment in MOMENTS]
-    assert texts == [_printed(moment) for moment in MOMENTS]
-    assert len(times._formatted) == 1  # emptied at the fourth
-    assert [format_time(moment) for moment in MOMENTS] == texts

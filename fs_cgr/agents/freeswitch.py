@@ -394,13 +394,9 @@ class FreeSwitchAgent:
         """One resource unit for the call (UsageID its uuid); False when no resource profile
         matches it: no limit applies to the call (CGrateS would refuse it as NOT_FOUND).
         Over a limit: SubsystemError caused by ResourceUnavailable."""
-        try:
-            self.subsystems.allocate_resources(event["Tenant"], event, self.owner(origin_host))
-        except SubsystemError as exc:
-            if isinstance(exc.cause, NotFound):
-                return False
-            raise
-        return True
+        owner = self.owner(origin_host)
+        allocated = self.subsystems.allocate_resources(event["Tenant"], event, owner, optional=True)
+        return allocated is not None
 
     def resources_free(self, event: dict) -> None:
         """Whether the call could take a resource unit, taking none; a call no resource

@@ -114,9 +114,12 @@ class ResourceService:
         except ResourceUnavailable:
             raise ResourceUnauthorized() from None
 
-    def allocate(self, request: UsageRequest, owner: str = "") -> str:
-        """Record the usage; its allocation message. RESOURCE_UNAVAILABLE: nothing recorded."""
-        return self._allocate(request, dry_run=False, owner=owner)
+    def allocate(
+        self, request: UsageRequest, owner: str = "", optional: bool = False
+    ) -> str | None:
+        """Record the usage; its allocation message. RESOURCE_UNAVAILABLE: nothing recorded.
+        No matching profile: NotFound, or None when ``optional`` (no limit applies)."""
+        return self._allocate(request, dry_run=False, owner=owner, optional=optional)
 
     def _allocate(self, request: UsageRequest, dry_run: bool, owner: str, optional=False):
         profiles = self._matched(request)

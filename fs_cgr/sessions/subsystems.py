@@ -102,8 +102,12 @@ class SessionSubsystems:
         usage_id = str(event.get("OriginID") or "") or uuid.uuid4().hex
         return self._resources("authorize", tenant, event, usage_id, optional)
 
-    def allocate_resources(self, tenant: str, event: dict, owner: str = "") -> str:
-        return self._resources("allocate", tenant, event, _origin_id(event), owner)
+    def allocate_resources(
+        self, tenant: str, event: dict, owner: str = "", optional: bool = False
+    ) -> str | None:
+        """The allocation message; with ``optional`` None when no resource profile matches
+        (the agent's calls: no limit applies), else RESOURCES_ERROR:NOT_FOUND then."""
+        return self._resources("allocate", tenant, event, _origin_id(event), owner, optional)
 
     def release_resources(self, tenant: str, event: dict) -> None:
         self._resources("release", tenant, event, _origin_id(event))

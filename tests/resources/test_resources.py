@@ -101,6 +101,17 @@ def test_no_matching_resource_is_not_found(node):
         node.resources.allocate(UsageRequest(TENANT, {"Account": "9999"}, "u1"))
 
 
+def test_no_matching_resource_is_none_when_optional(node):
+    """The agent's calls: no profile matching means no limit (None), and nothing recorded."""
+    resource(node, "RES_A", 1)
+    assert (
+        node.resources.allocate(UsageRequest(TENANT, {"Account": "9999"}, "u1"), optional=True)
+        is None
+    )
+    assert node.resources.allocate(usage("u2"), optional=True) == "RES_A"
+    assert node.resources.get_resource(TENANT, "RES_A")["Usages"].keys() == {"u2"}
+
+
 def test_resources_csv_load_and_remove(node, tariffplans_dir):
     node.tariffplans.load_folder(tariffplans_dir / "oldtutorial")
     assert node.resources.profiles.ids(TENANT) == ["ResGroup1", "ResGroup2", "ResGroup3"]
