@@ -69,6 +69,9 @@ def test_concurrent_debits_from_two_processes_end_exact(hot_account, tmp_path):
         granted.update({key: Decimal(value) for key, value in report["granted"].items()})
     assert sum(r["retries"] for r in reports) > 50
     assert len(granted) > 300
+    # 400 greenlets on one account: on a loaded machine a change may lose all its
+    # attempts (AccountBusy, nothing written); rare, and the money stays exact
+    assert sum(r["busy"] for r in reports) < len(granted) // 10
     final = service.get_account("cgrates.org", "hot").balances[MONETARY][0].value
     assert final == START - sum(granted.values())
     assert Decimal(0) <= final < Decimal("0.5")  # the money ran out: the last charges were refused

@@ -30,8 +30,9 @@ class HeldStore:
 
 
 def _end_calls(node, store, events) -> list:
-    """One thread per event through ``process_call_events``; the others queue while the
-    first batch is held. The outcome (or exception) of each event, in order."""
+    """One thread per event through ``process_call_events``; the others queue, in the
+    events' order, while the first batch is held. The outcome (or exception) of each
+    event, in order."""
     node.stordb.store_cdrs = store
     results = [None] * len(events)
 
@@ -41,15 +42,14 @@ def _end_calls(node, store, events) -> list:
         except Exception as exc:
             results[index] = exc
 
-    threads = [threading.Thread(target=end, args=(0,))]
+    threads = [threading.Thread(target=end, args=(index,)) for index in range(len(events))]
     threads[0].start()
     assert store.entered.wait(10)
-    threads += [threading.Thread(target=end, args=(n,)) for n in range(1, len(events))]
-    for thread in threads[1:]:
-        thread.start()
-    commits = node.cdrs._commits
-    while commits._queue.qsize() < len(events) - 1:
-        threading.Event().wait(0.01)
+    queue = node.cdrs._commits._queue
+    for queued, thread in enumerate(threads[1:], start=1):
+        thread.start()  # each queued before the next starts: the batch holds them in order
+        while queue.qsize() < queued:
+            threading.Event().wait(0.001)
     store.release.set()
     for thread in threads:
         thread.join(10)
