@@ -71,7 +71,7 @@ from fs_cgr.peers import AllowList
 from fs_cgr.resources.service import ResourceUnauthorized, ResourceUnavailable
 from fs_cgr.routes.service import format_cgr_routes, route_ids
 from fs_cgr.sessions.service import INSUFFICIENT_FUNDS
-from fs_cgr.sessions.subsystems import SessionSubsystems, SubsystemError
+from fs_cgr.sessions.subsystems import SessionSubsystems
 from fs_cgr.workers import role as worker_role
 
 log = logging.getLogger(__name__)
@@ -401,21 +401,14 @@ class FreeSwitchAgent:
     def resources_free(self, event: dict) -> None:
         """Whether the call could take a resource unit, taking none; a call no resource
         profile matches is free. Over a limit: SubsystemError caused by ResourceUnavailable."""
-        try:
-            self.subsystems.authorize_resources(event["Tenant"], event)
-        except SubsystemError as exc:
-            if not isinstance(exc.cause, NotFound):
-                raise
+        self.subsystems.authorize_resources(event["Tenant"], event, optional=True)
 
     def release(self, event: dict) -> None:
         """Give back the call's resource units; failures only leave them to the UsageTTL."""
-        try:
-            self.subsystems.release_resources(event["Tenant"], event)
+        try:  # a call no resource profile matches holds no unit
+            self.subsystems.release_resources(event["Tenant"], event, optional=True)
         except CGRError as exc:
-            if not isinstance(getattr(exc, "cause", None), NotFound):  # NotFound: no limit held
-                log.warning(
-                    "call %s: resources not released: %s", event.get("OriginID"), exc.message
-                )
+            log.warning("call %s: resources not released: %s", event.get("OriginID"), exc.message)
 
     @staticmethod
     def owner(origin_host: str) -> str:

@@ -27,7 +27,7 @@ from fs_cgr.errors import (
     PartiallyExecuted,
 )
 from fs_cgr.filters import FilterEngine
-from fs_cgr.sessions.subsystems import SessionSubsystems, SubsystemError, Subsystems
+from fs_cgr.sessions.subsystems import SessionSubsystems, Subsystems
 from fs_cgr.times import format_time
 
 OK = "OK"
@@ -85,15 +85,10 @@ def authorize_event(node, params: dict) -> dict:
             reply.update(node.sessions.authorize(event, get_max_usage, get_routes))
         except InsufficientCredit:
             reply["MaxUsage"] = 0
-    if wanted.authorize_resources:
-        optional = bool(params.get("ResourcesOptional"))
-        try:
-            reply["ResourceAllocation"] = subsystems.authorize_resources(
-                event["Tenant"], event, optional
-            )
-        except SubsystemError as exc:
-            if not (isinstance(exc.cause, NotFound) and optional):
-                raise
+    if wanted.authorize_resources:  # ResourcesOptional: no matching profile answers None
+        reply["ResourceAllocation"] = subsystems.authorize_resources(
+            event["Tenant"], event, bool(params.get("ResourcesOptional"))
+        )
     return _finish(subsystems, wanted, event, params, reply)
 
 

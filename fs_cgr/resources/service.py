@@ -74,10 +74,16 @@ class ResourceService:
     # -- events ------------------------------------------------------------------------
     def matching(self, request: UsageRequest) -> list[dict]:
         """Matching profiles, highest Weight first, cut after a Blocker; NotFound if none."""
+        return self._matched_or_none(request, optional=False)
+
+    def _matched_or_none(self, request: UsageRequest, optional: bool) -> list[dict] | None:
+        """``matching``; None instead of NotFound when ``optional``."""
         found = self._matched(request)
-        if not found:
-            raise NotFound()
-        return found
+        if found:
+            return found
+        if optional:
+            return None
+        raise NotFound()
 
     def _matched(self, request: UsageRequest) -> list[dict]:
         """``matching``, empty when none."""
@@ -122,11 +128,9 @@ class ResourceService:
         return self._allocate(request, dry_run=False, owner=owner, optional=optional)
 
     def _allocate(self, request: UsageRequest, dry_run: bool, owner: str, optional=False):
-        profiles = self._matched(request)
-        if not profiles:
-            if optional:
-                return None
-            raise NotFound()
+        profiles = self._matched_or_none(request, optional)
+        if profiles is None:
+            return None
         limits = [(doc["ID"], _limit(doc), _ttl_us(request.usage_ttl, doc)) for doc in profiles]
         first = self.node.datadb.resource_allocate(
             request.tenant, limits, request.usage_id, float(request.units), now_us(), dry_run, owner
@@ -138,10 +142,13 @@ class ResourceService:
         chosen = profiles[first]
         return chosen.get("AllocationMessage") or chosen["ID"]
 
-    def release(self, request: UsageRequest) -> None:
+    def release(self, request: UsageRequest, optional: bool = False) -> None:
         """Remove the usage from the matched resources. A resource with a positive UsageTTL
-        that does not hold it is an error (CGrateS), the others are not."""
-        profiles = self.matching(request)
+        that does not hold it is an error (CGrateS), the others are not. No matching
+        profile: NotFound, or nothing to do when ``optional``."""
+        profiles = self._matched_or_none(request, optional)
+        if profiles is None:
+            return
         held = self.node.datadb.resource_release(
             request.tenant, [doc["ID"] for doc in profiles], request.usage_id
         )

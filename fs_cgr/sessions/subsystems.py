@@ -109,8 +109,10 @@ class SessionSubsystems:
         (the agent's calls: no limit applies), else RESOURCES_ERROR:NOT_FOUND then."""
         return self._resources("allocate", tenant, event, _origin_id(event), owner, optional)
 
-    def release_resources(self, tenant: str, event: dict) -> None:
-        self._resources("release", tenant, event, _origin_id(event))
+    def release_resources(self, tenant: str, event: dict, optional: bool = False) -> None:
+        """Give back the event's unit; with ``optional`` a call no resource profile matches
+        has nothing to give back, else RESOURCES_ERROR:NOT_FOUND then."""
+        self._resources("release", tenant, event, _origin_id(event), optional)
 
     def _resources(self, action: str, tenant: str, event: dict, usage_id: str, *more):
         request = UsageRequest(tenant=tenant, event=plain(event), usage_id=usage_id, units=1.0)
