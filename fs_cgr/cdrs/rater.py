@@ -98,7 +98,7 @@ class CDRRater:
             else:
                 self._rated(run, cdr)
         except CGRError as exc:
-            cdr.update(Cost=UNRATED, CostDetails=None, CostSource="", ExtraInfo=exc.message)
+            _unrated(cdr, exc)
         return cdr
 
     def _price(self, run: dict):
@@ -128,6 +128,17 @@ class CDRRater:
             return
         self.use_session_cost(cdr, session_cost)
 
+    def look_up_session_cost(self, cdr: dict) -> None:
+        """A ``*prepaid`` CDR priced with ``look_up=False`` gets its stored session cost, if
+        any, as ``rate`` would have given it; a StorDB error leaves it unrated, as there."""
+        try:
+            session_cost = self.node.stordb.get_session_cost(cdr["CGRID"], cdr["RunID"])
+        except CGRError as exc:
+            _unrated(cdr, exc)
+            return
+        if session_cost is not None:
+            self.use_session_cost(cdr, session_cost)
+
     def use_session_cost(self, cdr: dict, session_cost: dict) -> None:
         """Price a ``*prepaid`` CDR with its stored session cost (whatever it held). The
         session service's own CostDetails (an EncodedDict holding that cost) is shared,
@@ -153,3 +164,8 @@ class CDRRater:
                 log.warning("CDR %s: rounding not charged: %s", key, exc.message)
                 cost = debit.cost
         self._set_cost(cdr, cost, cc.to_event_cost(cdr["CGRID"], cdr["RunID"]), COST_SOURCE_CDRS)
+
+
+def _unrated(cdr: dict, error: CGRError) -> None:
+    """The CDR left unrated, saying why in ExtraInfo."""
+    cdr.update(Cost=UNRATED, CostDetails=None, CostSource="", ExtraInfo=error.message)

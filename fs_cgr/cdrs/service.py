@@ -20,7 +20,6 @@ from fs_cgr.cdrs.chargers import ChargerService
 from fs_cgr.cdrs.commit import GroupCommit
 from fs_cgr.cdrs.event import POSTPAID, PREPAID, PSEUDOPREPAID, charging, normalize
 from fs_cgr.cdrs.rater import CDRRater
-from fs_cgr.cdrs.record import UNRATED
 from fs_cgr.cdrs.rerate import Recharger
 from fs_cgr.cdrs.spool import Spool
 from fs_cgr.cdrs.stream import iter_cdrs, pages
@@ -220,7 +219,7 @@ class CDRService:
         if look_ups:
             for _, cdr in fresh:
                 if id(cdr) in look_ups:
-                    self._look_up_session_cost(cdr)
+                    self.rater.look_up_session_cost(cdr)
 
     def store_session_costs(self, docs) -> bool:
         """Store session costs; False when one could not be stored (the CDR carries the
@@ -233,17 +232,6 @@ class CDRService:
                 log.error("session cost %s/%s not stored: %s", doc["CGRID"], doc["RunID"], exc)
                 stored = False
         return stored
-
-    def _look_up_session_cost(self, cdr: dict) -> None:
-        """A ``*prepaid`` CDR priced as if it had no session cost gets the stored one, if
-        any (as ``CDRRater.rate`` would have done, asking first)."""
-        try:
-            doc = self.node.stordb.get_session_cost(cdr["CGRID"], cdr["RunID"])
-        except CGRError as exc:
-            cdr.update(Cost=UNRATED, CostDetails=None, CostSource="", ExtraInfo=exc.message)
-            return
-        if doc is not None:
-            self.rater.use_session_cost(cdr, doc)
 
     def _rate(self, events, use_chargers, session_costs, outcomes) -> list:
         """Price the runs of ``events`` not stored before; [(outcome, CDR)]."""
