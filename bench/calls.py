@@ -384,6 +384,7 @@ class Bench:
                 }
             )
             self.wait_idle()
+        self.wait_settled(0 if self.args.no_cdr else placed)  # the last CDRs may be on their way
         return {
             "runs": runs,
             **{key: _median(runs, key) for key in runs[0]},

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from fs_cgr.attributes.service import AttributeRequest
+from fs_cgr.cdrs.cdrlog import cdrlog_cdrs
 from fs_cgr.cdrs.chargers import ChargerService
 from fs_cgr.cdrs.commit import GroupCommit
 from fs_cgr.cdrs.event import POSTPAID, PREPAID, PSEUDOPREPAID, charging, normalize
@@ -347,6 +348,13 @@ class CDRService:
                 outcome.duplicates += 1
 
     # -- queries ---------------------------------------------------------------
+    def store_cdrlog(self, effect) -> None:
+        """Store the CDRs of a ``*cdrlog`` action (fs_cgr.cdrs.cdrlog); a StorDB failure
+        raises to the account service, which logs it (the account change is written)."""
+        cdrs = cdrlog_cdrs(effect)
+        if cdrs:
+            self.node.stordb.store_cdrs(cdrs)
+
     def get_cdrs(self, params: dict) -> list[dict]:
         return self.node.stordb.get_cdrs(parse_query(params))
 

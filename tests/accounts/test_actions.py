@@ -218,7 +218,7 @@ def test_cdrlog_and_http_post_wait_for_the_write():
     acts.execute(account, sorted(actions, key=lambda a: -a.weight), T0, effects)
     assert [e.action.type for e in effects] == ["*cdrlog", "*http_post"]
     assert effects[1].account.balances[MONETARY][0].value == 5  # as the action saw it
-    from fs_cgr.accounts.effects import cdrlog_cdrs
+    from fs_cgr.cdrs.cdrlog import cdrlog_cdrs
 
     [cdr] = cdrlog_cdrs(effects[0])
     assert (cdr["Source"], cdr["RunID"], cdr["ToR"], cdr["Cost"], cdr["Category"]) == (
