@@ -22,6 +22,7 @@ DIALPLAN = CONF / "dialplan" / "default" / "00_fs_cgr.xml"
 VERDICT_DIALPLAN = CONF / "dialplan" / "fs_cgr_verdict.xml"
 VERDICT_STEP = ("execute_extension", "fs_cgr_verdict XML fs_cgr_verdict")
 SOCKET = ("socket", "127.0.0.1:8084 full")
+HANDLER = ("python", "fs_cgr.embedded.handler")
 EMBEDDED_DIALPLAN = CONF / "dialplan" / "default" / "00_fs_cgr_embedded.xml.inactive"
 PYTHON_CONF = CONF / "autoload_configs" / "python.conf.xml"
 EVENT_SOCKET = CONF / "autoload_configs" / "event_socket.conf.xml"
@@ -87,11 +88,12 @@ def hunt(
     return actions, False
 
 
-def run(before: dict, verdict: dict) -> tuple[list[tuple[str, str]], bool]:
-    """A socket call: 00_fs_cgr.xml hunted with ``before``; the actions up to the socket,
-    then (fs_cgr having set ``verdict``) those of the verdict context, then the rest.
-    The bool: whether the call ends in our files (a refusal hangs up)."""
-    actions, stopped = hunt(before)
+def run(before: dict, verdict: dict, dialplan=DIALPLAN) -> tuple[list[tuple[str, str]], bool]:
+    """A charged call: ``dialplan`` hunted with ``before``; the actions up to the verdict
+    step, then (fs_cgr's socket or handler having set ``verdict``) those of the verdict
+    context, then the rest. The bool: whether the call ends in our files (a refusal
+    hangs up)."""
+    actions, stopped = hunt(before, dialplan=dialplan)
     ran = []
     for action in actions:
         if action == VERDICT_STEP:
@@ -357,8 +359,29 @@ def test_one_variant_is_active():
 
 def test_embedded_first_pass_runs_the_handler_and_continues_to_routing():
     actions, stopped = hunt({"cgr_reqtype": "*prepaid"}, dialplan=EMBEDDED_DIALPLAN)
-    assert actions == [("python", "fs_cgr.embedded.handler"), ("set", "cgr_route=${cgr_routes[1]}")]
+    assert actions == [HANDLER, VERDICT_STEP]
     assert not stopped  # no transfer, no second pass: the routing after it runs next
+    actions, stopped = run(
+        {"cgr_reqtype": "*prepaid"},
+        {"cgr_notify": notify.AUTH_OK, "cgr_routes": ROUTES},
+        dialplan=EMBEDDED_DIALPLAN,
+    )
+    assert actions == [HANDLER, ("set", "cgr_route=${cgr_routes[1]}")] and not stopped
+
+
+def test_a_failed_handler_fails_closed():
+    """mod_python3 only logs a handler that raised or could not be imported, and the
+    dialplan goes on: with no cgr_notify set, the verdict context refuses the call."""
+    actions, stopped = run({"cgr_reqtype": "*prepaid"}, {}, dialplan=EMBEDDED_DIALPLAN)
+    assert stopped and _responses(actions) == ["503 Service Unavailable"]
+    assert actions[-1] == ("hangup", "NORMAL_TEMPORARY_FAILURE")
+
+
+@pytest.mark.parametrize("globals_", [{}, LOADED_VARS], ids=["no vars file", "no verdict file"])
+def test_embedded_without_our_files_refuses_before_the_handler(globals_):
+    actions, _ = hunt({"cgr_reqtype": "*prepaid"}, globals_=globals_, dialplan=EMBEDDED_DIALPLAN)
+    apps = [app for app, _ in actions]
+    assert apps[:3] == ["log", "respond", "hangup"]
 
 
 @pytest.mark.parametrize("variables", [{}, {"cgr_reqtype": "*prepaid", "cgr_notify": "+AUTH_OK"}])

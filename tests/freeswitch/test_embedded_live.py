@@ -60,6 +60,20 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/jsonrpc"
 
 
+def test_a_handler_that_cannot_run_fails_closed(embedded):
+    """mod_python3 logs a module it cannot import and goes on with the next action: the
+    embedded dialplan's (tests/test_freeswitch_conf.py checks it is this pair) reads no
+    verdict and refuses the call, which never reaches the routing."""
+    real = embedded
+    originate(real, DE, fs_cgr_test_failed_handler="yes")
+    hangup = real.next_hangup()
+    uuid = hangup["Unique-ID"]
+    assert ("python", "fs_cgr_test_no_such_module") in real.executed[uuid]
+    assert real.responses(uuid) == ["503 Service Unavailable"]
+    assert hangup["Hangup-Cause"] == "NORMAL_TEMPORARY_FAILURE"
+    assert not real.node.cdrs.get_cdrs({"OriginIDs": [uuid]})  # never charged, never routed
+
+
 @pytest.mark.parametrize(
     ("variables", "number", "verdict"),
     [
