@@ -14,7 +14,7 @@ import logging
 from datetime import datetime
 
 from fs_cgr.attributes.service import AttributeRequest
-from fs_cgr.cdrs.event import check_storable, normalize
+from fs_cgr.cdrs.event import check_storable, check_text, normalize
 from fs_cgr.errors import NotFound
 from fs_cgr.filters import REQ_PREFIX, FilterEngine, LiveObjects, is_active
 from fs_cgr.money import to_decimal
@@ -90,7 +90,10 @@ class ChargerService:
         runs = []
         for doc in self.matching(event, now):
             run = self.run_event(event, doc)
-            check_storable(run if self._alters(doc) else {"RunID": run["RunID"]})
+            if self._alters(doc):
+                check_storable(run)
+            else:
+                check_text("RunID", run["RunID"])
             runs.append(run)
         return runs
 
