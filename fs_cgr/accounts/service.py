@@ -733,7 +733,8 @@ def _require(**fields) -> None:
 class _KnownAccounts:
     """The last known ``(Account, version)`` of up to ``size`` accounts (the least recently
     written dropped first): where a change starts, checked by its compare-and-set. The
-    accounts kept here are never handed out, only copies of them."""
+    accounts kept here are never changed: changes start from copies of them, and max
+    usage's dry run only reads them."""
 
     def __init__(self, size: int):
         self._size = size
