@@ -225,17 +225,22 @@ def plan_debit(
         raise AccountDisabled()
     if usage <= 0:
         return Debit(requested=usage)
-    select = dict(category=category, destinations=destinations, at=at)
     balances = _scratch if dry_run else _same
+    money = usable_balances(
+        account, (MONETARY,), category=category, destinations=destinations, at=at
+    )
     walk = _Walk(
         account,
-        balances(usable_balances(account, (MONETARY,), **select)),
+        balances(money),
         usage,
         allow_negative=allow_negative and not dry_run,
         cost_so_far=cost_so_far,
         dry_run=dry_run,
     )
-    for balance in balances(usable_balances(account, unit_types(tor), **select)):
+    units = usable_balances(
+        account, unit_types(tor), category=category, destinations=destinations, at=at
+    )
+    for balance in balances(units) if units else ():
         if walk.done:
             break
         step = zero_step(balance.rating_subject, tor)
