@@ -79,7 +79,8 @@ class ChargerService:
                 found.append(doc)
         if not found:
             raise NotFound()
-        found.sort(key=lambda doc: (-to_decimal(doc.get("Weight")), doc.get("ID", "")))
+        if len(found) > 1:  # one (the usual *default run) needs no ranking
+            found.sort(key=lambda doc: (-to_decimal(doc.get("Weight")), doc.get("ID", "")))
         return found
 
     def runs(self, event: dict, now: datetime | None = None) -> list[dict]:
