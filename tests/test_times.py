@@ -1,11 +1,11 @@
 """fs_cgr.times: the texts and UTC times it keeps from earlier calls give what parsing and
-formatting them again would."""
+formatting them again would; diff_ns counts whole microseconds."""
 
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from fs_cgr import times
-from fs_cgr.times import format_time, parse_time
+from fs_cgr.times import diff_ns, format_time, parse_time
 
 
 def test_a_text_parsed_again_is_the_same_time():
@@ -74,3 +74,12 @@ def test_other_offsets_print_as_the_same_instant_in_utc():
 
 def test_no_time_is_gos_zero_time():
     assert format_time(None) == "0001-01-01T00:00:00Z"
+
+
+def test_diff_ns_counts_whole_microseconds_either_way():
+    earlier = datetime(2026, 3, 29, 0, 59, 59, 999_999, tzinfo=UTC)
+    later = datetime(2026, 3, 30, 1, 0, 0, 1, tzinfo=UTC)
+    span = 86_400 * 1_000_000_000 + 2_000  # a day and two microseconds
+    assert diff_ns(later, earlier) == span
+    assert diff_ns(earlier, later) == -span
+    assert diff_ns(later, later) == 0

@@ -217,22 +217,30 @@ def plan_debit(
     ``rate(offset, subject)`` prices the usage from ``offset`` to its end (subject None:
     the call's own); ``destinations``: see selection.DestinationMatches; ``at``: balances
     expired at that time are never used; ``cost_so_far``: money this call already cost
-    (MaxCost). Raises AccountDisabled; rating errors propagate.
+    (MaxCost). A ``dry_run`` (max usage) leaves ``account`` unchanged: it walks copies of
+    the balances it may draw from, which costs less than copying the account. Raises
+    AccountDisabled; rating errors propagate.
     """
     if account.disabled:
         raise AccountDisabled()
     if usage <= 0:
         return Debit(requested=usage)
-    select = dict(category=category, destinations=destinations, at=at)
+    balances = _scratch if dry_run else _same
+    money = usable_balances(
+        account, (MONETARY,), category=category, destinations=destinations, at=at
+    )
     walk = _Walk(
         account,
-        usable_balances(account, (MONETARY,), **select),
+        balances(money),
         usage,
         allow_negative=allow_negative and not dry_run,
         cost_so_far=cost_so_far,
         dry_run=dry_run,
     )
-    for balance in usable_balances(account, unit_types(tor), **select):
+    units = usable_balances(
+        account, unit_types(tor), category=category, destinations=destinations, at=at
+    )
+    for balance in balances(units) if units else ():
         if walk.done:
             break
         step = zero_step(balance.rating_subject, tor)
@@ -245,6 +253,15 @@ def plan_debit(
     if not walk.done:
         walk.pay_rated(rate(walk.offset, None))
     return walk.debit()
+
+
+def _same(balances: list[Balance]) -> list[Balance]:
+    return balances
+
+
+def _scratch(balances: list[Balance]) -> list[Balance]:
+    """Copies to walk a dry run on (only a balance's value changes in a walk)."""
+    return [balance.copy() for balance in balances]
 
 
 class _Walk:
@@ -278,9 +295,11 @@ class _Walk:
         )
 
     def give_back_connect_fee(self) -> None:
-        """No usage could be paid: a connect fee alone is not charged either."""
-        for charge in self.charges:
-            self.account.find_balance(charge.money_uuid).add(charge.cost * charge.count)
+        """No usage could be paid: a connect fee alone is not charged either (a dry run
+        took it from copies, thrown away with the walk)."""
+        if not self.dry_run:
+            for charge in self.charges:
+                self.account.find_balance(charge.money_uuid).add(charge.cost * charge.count)
         self.charges = []
 
     def charge(self, duration, count, cost=ZERO, money_uuid="", units_uuid="", units=ZERO):

@@ -22,20 +22,18 @@ def max_usage(
     category: str = "",
     destinations: DestinationMatches = (),
     cost_so_far: Decimal = ZERO,
-    scratch: bool = False,
 ) -> int:
     """The longest part of ``usage`` ns the balances pay for in whole increments, connect fee
     included: 0 when even the connect fee is out of reach (a zero or negative balance never
     authorizes a paid call), ``usage`` when it is all covered, UNLIMITED for an account
     allowed to go negative. MaxCost *disconnect ends it where the cost reaches MaxCost.
-    The account is left unchanged, unless ``scratch`` says it is the caller's own throwaway
-    copy (e.g. just decoded): then the dry run works on it instead of on a copy."""
+    The account is left unchanged (plan_debit's dry run)."""
     if account.disabled:
         raise AccountDisabled()
     if account.allow_negative:
         return UNLIMITED
     debit = plan_debit(
-        account if scratch else account.copy(),
+        account,
         usage,
         rate,
         at=at,

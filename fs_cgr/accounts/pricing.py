@@ -11,6 +11,8 @@ def call_rater(engine: RatingEngine, cd: CallDescriptor):
     RatingSubject). ``destinations``: the dialled number's known prefixes, longest first."""
 
     def rate(offset: int, subject: str | None):
+        if not offset and not subject:  # the call itself: its own descriptor says just that
+            return engine.get_cost(cd)
         part = CallDescriptor(
             cd.tenant,
             cd.category,

@@ -82,7 +82,7 @@ def usable_balances(
             precision = destination_precision(balance, destinations)
             if precision is not None:
                 ranked.append((precision, balance))
-    if len(ranked) == 1:
-        return [ranked[0][1]]
+    if len(ranked) < 2:  # nothing to rank (a call's usual case: one balance, or none)
+        return [ranked[0][1]] if ranked else []
     ranked.sort(key=lambda item: (-item[0], -item[1].weight))
     return [balance for _, balance in ranked]

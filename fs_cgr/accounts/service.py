@@ -224,18 +224,15 @@ class AccountService:
         _require(Tenant=cd.tenant, Account=cd.account)
         usage = cd.usage if cap_ns is None else min(cd.usage, cap_ns)
         # the account as this node last wrote or read it, when the store still holds that
-        # version (versions never repeat): a copy of it costs less than decoding the document,
-        # which the store then hands back undecoded (None)
+        # version (versions never repeat): the store then hands the document back undecoded
+        # (None), and the dry run leaves the known account unchanged
         known, version = self._known.get(f"{cd.tenant}:{cd.account}") or (None, None)
         if known is None:
             version = None
         stored = self.datadb.get_account_unless(cd.tenant, cd.account, version)
         if stored is None:
             raise AccountNotFound()
-        if stored[0] is None:  # the store holds the known version still
-            account, scratch = known, False  # max_usage works on a copy
-        else:
-            account, scratch = Account.from_doc(stored[0]), True  # decoded for this request
+        account = known if stored[0] is None else Account.from_doc(stored[0])
         rate, destinations = self._rating(cd)
         allowed = max_usage(
             account,
@@ -246,7 +243,6 @@ class AccountService:
             category=cd.category,
             destinations=destinations,
             cost_so_far=cost_so_far,
-            scratch=scratch,
         )
         if allowed < 0 and cap_ns is not None:
             return usage
@@ -737,7 +733,8 @@ def _require(**fields) -> None:
 class _KnownAccounts:
     """The last known ``(Account, version)`` of up to ``size`` accounts (the least recently
     written dropped first): where a change starts, checked by its compare-and-set. The
-    accounts kept here are never handed out, only copies of them."""
+    accounts kept here are never changed: changes start from copies of them, and max
+    usage's dry run only reads them."""
 
     def __init__(self, size: int):
         self._size = size

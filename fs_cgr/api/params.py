@@ -21,10 +21,10 @@ class GoParams(dict):
     __slots__ = ("_folded",)
 
     def __init__(self, data: dict):
-        super().__init__(data)
+        dict.__init__(self, data)  # not super(): one call less for every object of a request
         for key, value in data.items():  # most values are scalars: wrap only what nests
-            if isinstance(value, (dict, list)):
-                dict.__setitem__(self, key, go_params(value))
+            if isinstance(value, _NESTING):
+                _dict_set(self, key, go_params(value))
         self._folded: dict[str, str] | None = None
 
     def _key(self, key):
@@ -69,6 +69,8 @@ class GoParams(dict):
 
 _ABSENT = object()
 _dict_get = dict.get
+_dict_set = dict.__setitem__
+_NESTING = (dict, list)
 
 
 def go_params(value):

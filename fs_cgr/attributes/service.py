@@ -141,7 +141,11 @@ class AttributeService:
         altered: list[str] = []
         last = None
         for run in range(runs):
-            skip = {pid for pid, n in applied.items() if profile_runs and n >= profile_runs}
+            skip = (  # nothing applied yet (the first run): no comprehension to call
+                {pid for pid, n in applied.items() if profile_runs and n >= profile_runs}
+                if applied
+                else set()
+            )
             if profile_runs and last is not None:
                 skip.add(last)  # CGrateS v0.11: never the same profile twice in a row
             profile = self._profile_or_none(current, skip)

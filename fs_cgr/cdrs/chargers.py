@@ -14,7 +14,7 @@ import logging
 from datetime import datetime
 
 from fs_cgr.attributes.service import AttributeRequest
-from fs_cgr.cdrs.event import check_storable, normalize
+from fs_cgr.cdrs.event import check_storable, check_text, normalize
 from fs_cgr.errors import NotFound
 from fs_cgr.filters import REQ_PREFIX, FilterEngine, LiveObjects, is_active
 from fs_cgr.money import to_decimal
@@ -79,7 +79,8 @@ class ChargerService:
                 found.append(doc)
         if not found:
             raise NotFound()
-        found.sort(key=lambda doc: (-to_decimal(doc.get("Weight")), doc.get("ID", "")))
+        if len(found) > 1:  # one (the usual *default run) needs no ranking
+            found.sort(key=lambda doc: (-to_decimal(doc.get("Weight")), doc.get("ID", "")))
         return found
 
     def runs(self, event: dict, now: datetime | None = None) -> list[dict]:
@@ -90,7 +91,10 @@ class ChargerService:
         runs = []
         for doc in self.matching(event, now):
             run = self.run_event(event, doc)
-            check_storable(run if self._alters(doc) else {"RunID": run["RunID"]})
+            if self._alters(doc):
+                check_storable(run)
+            else:
+                check_text("RunID", run["RunID"])
             runs.append(run)
         return runs
 

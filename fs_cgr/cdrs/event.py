@@ -59,6 +59,12 @@ MAIN_FIELDS = frozenset(
 EXTRA_FIELDS_BYTES = 65_535  # a MySQL TEXT column: the CDR's ExtraFields as JSON
 _TIME_FIELDS = ("SetupTime", "AnswerTime")
 _DURATION_FIELDS = ("Usage", "CGRDebitInterval")
+# normalize's text fields (stripped; empty when absent)
+_TEXT_KEYS = (
+    "Tenant", "Category", "RequestType", "Account", "Subject", "Destination", "ToR",
+    "OriginID", "OriginHost", "Source",
+)  # fmt: skip
+_TEXT_SIZES = tuple((name, size) for name, (_, size) in TEXT_FIELDS.items())
 
 
 def cgrid(origin_id: str, origin_host: str) -> str:
@@ -82,15 +88,16 @@ def normalize(event: dict, general, require=("Account", "Destination")) -> dict:
         raise InvalidArgument("ExtraFields must be an object")
     for key, value in extra.items():
         out.setdefault(key, value)
-    for key in ("Tenant", "Category", "RequestType", "Account", "Subject", "Destination"):
-        out[key] = _text(out.get(key))
+    get = out.get
+    for key in _TEXT_KEYS:
+        value = get(key)
+        # _text inlined: eleven fields of every event, text as good as always
+        out[key] = value.strip() if value.__class__ is str else _text(value)
     out["Tenant"] = out["Tenant"] or general.default_tenant
     out["Category"] = out["Category"] or general.default_category
     out["RequestType"] = out["RequestType"] or general.default_request_type
-    out["ToR"] = _text(out.get("ToR")) or VOICE
+    out["ToR"] = out["ToR"] or VOICE
     out["Subject"] = out["Subject"] or out["Account"]
-    for key in ("OriginID", "OriginHost", "Source"):
-        out[key] = _text(out.get(key))
     require_fields(out, require)
     _parse_types(out)
     out["CGRID"] = _text(out.get("CGRID")) or cgrid(out["OriginID"], out["OriginHost"])
@@ -102,24 +109,32 @@ def check_storable(event: dict) -> dict:
     text field that is not text or is longer than its column, or ExtraFields longer than
     theirs. Runs on every entry path before any charge (``normalize``, and each charger
     run), so a CDR the StorDB cannot take never moves money."""
-    for name, (_, size) in TEXT_FIELDS.items():
-        value = event.get(name)
-        if value is None:
-            continue
-        if value.__class__ is not str:
-            raise InvalidArgument(f"{name} must be text, got {value!r:.60}")
-        if len(value) > size:
-            raise InvalidArgument(f"{name} is {len(value)} characters long, at most {size}")
+    get = event.get
+    for name, size in _TEXT_SIZES:
+        value = get(name)
+        if value is not None and (value.__class__ is not str or len(value) > size):
+            check_text(name, value)
     if _extra_bytes(event) > EXTRA_FIELDS_BYTES:
         raise InvalidArgument(f"ExtraFields take more than {EXTRA_FIELDS_BYTES} bytes as JSON")
     return event
 
 
+def check_text(name: str, value) -> None:
+    """InvalidArgument when the StorDB would refuse ``value`` for the main text field
+    ``name``: not text, or longer than its column."""
+    if value.__class__ is not str:
+        raise InvalidArgument(f"{name} must be text, got {value!r:.60}")
+    size = TEXT_FIELDS[name][1]
+    if len(value) > size:
+        raise InvalidArgument(f"{name} is {len(value)} characters long, at most {size}")
+
+
 def _extra_bytes(event: dict) -> int:
     """The ExtraFields' JSON size; encoded only when a cheap upper bound (6 bytes a
     character, as for an escaped one) could exceed the column."""
-    extra = [(key, value) for key, value in event.items() if key not in MAIN_FIELDS]
-    bound = sum(len(key) + len(str(value)) + 6 for key, value in extra) * 6
+    bound = 6 * sum(
+        len(key) + len(str(value)) + 6 for key, value in event.items() if key not in MAIN_FIELDS
+    )
     if bound <= EXTRA_FIELDS_BYTES:
         return bound
     return len(jsoncodec.encode(extra_fields(event)).encode())

@@ -43,7 +43,7 @@ def call_descriptor(event: dict, offset: int = 0, usage: int | None = None) -> C
         event["Category"],
         event["Subject"],
         event["Destination"],
-        add_ns(start, offset),
+        add_ns(start, offset) if offset else start,
         account=event["Account"],
         tor=event.get("ToR") or "*voice",
         duration_index=offset,

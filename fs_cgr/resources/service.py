@@ -93,6 +93,8 @@ class ResourceService:
             if (request.time is None or is_active(doc.get("ActivationInterval"), request.time))
             and self.filters.matches(request.tenant, doc.get("FilterIDs"), request.event)
         ]
+        if len(found) < 2:
+            return found  # nothing to rank, nothing after a Blocker (a call's usual case)
         found.sort(key=lambda doc: (-to_decimal(doc.get("Weight")), doc["ID"]))
         for index, doc in enumerate(found):
             if doc.get("Blocker"):

@@ -63,6 +63,7 @@ from fs_cgr.errors import (
     NotFound,
     StorageUnavailable,
 )
+from fs_cgr.routes.service import route_ids
 from fs_cgr.sessions import owner
 from fs_cgr.sessions.session import PendingDebit, Session, SessionRun
 from fs_cgr.sessions.wheel import TimerWheel
@@ -143,8 +144,6 @@ class SessionService:
                 raise InsufficientCredit()
             reply["MaxUsage"] = usage
         if get_routes:
-            from fs_cgr.routes.service import route_ids
-
             routes = self.node.routes.get_routes(ev["Tenant"], ev)
             reply["Routes"] = routes
             reply["RoutesDigest"] = ",".join(route_ids(routes))

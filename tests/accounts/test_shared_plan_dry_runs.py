@@ -1,7 +1,7 @@
 """The dry run of max_usage over the licensed sample plans of ../shared: whichever account
-object it starts from (the caller's, kept unchanged; a decoded throwaway, used in place; the
-document decoded again) it gives the same usage, the one a dry-run plan_debit pays; and the
-one-activation shortcut of RatingProfile.active_for_call picks what the general scan picks."""
+object it starts from (the caller's or the document decoded again, both kept unchanged) it
+gives the same usage, the one a dry-run plan_debit pays; and the one-activation shortcut of
+RatingProfile.active_for_call picks what the general scan picks."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -75,8 +75,9 @@ def test_max_usage_is_the_same_from_every_starting_object(engines):
                         kept = max_usage(account, 3 * HOUR, rate, **options)
                         assert account.to_doc() == before
                         decoded = Account.from_doc(before)
-                        assert max_usage(decoded, 3 * HOUR, rate, scratch=True, **options) == kept
-                        dry = plan_debit(account.copy(), 3 * HOUR, rate, dry_run=True, **options)
+                        assert max_usage(decoded, 3 * HOUR, rate, **options) == kept
+                        dry = plan_debit(account, 3 * HOUR, rate, dry_run=True, **options)
+                        assert account.to_doc() == before
                         assert kept == min(3 * HOUR, dry.usage)
                         checked += 1
     assert checked >= 50
