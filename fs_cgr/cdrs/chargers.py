@@ -88,15 +88,21 @@ class ChargerService:
 
         ``event`` is normalized (so storable); a run is checked again only where its
         profile may have changed more than the RunID (attributes)."""
-        runs = []
+        return [run for run, _ in self.marked_runs(event, now)]
+
+    def marked_runs(self, event: dict, now: datetime | None = None) -> list[tuple[dict, bool]]:
+        """``runs`` as ``(run, as_normalized)``: ``as_normalized`` when the profile set only
+        the RunID, so that the run of a normalized event is as ``normalize`` makes it."""
+        marked = []
         for doc in self.matching(event, now):
             run = self.run_event(event, doc)
-            if self._alters(doc):
+            alters = self._alters(doc)
+            if alters:
                 check_storable(run)
             else:
                 check_text("RunID", run["RunID"])
-            runs.append(run)
-        return runs
+            marked.append((run, not alters))
+        return marked
 
     def _alters(self, profile: dict) -> bool:
         """Whether ``run_event`` may change more of an event than its RunID."""

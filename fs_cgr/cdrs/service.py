@@ -19,7 +19,14 @@ from fs_cgr.attributes.service import AttributeRequest
 from fs_cgr.cdrs.cdrlog import cdrlog_cdrs
 from fs_cgr.cdrs.chargers import ChargerService
 from fs_cgr.cdrs.commit import GroupCommit
-from fs_cgr.cdrs.event import POSTPAID, PREPAID, PSEUDOPREPAID, charging, normalize
+from fs_cgr.cdrs.event import (
+    POSTPAID,
+    PREPAID,
+    PSEUDOPREPAID,
+    charging,
+    check_storable,
+    normalize,
+)
 from fs_cgr.cdrs.rater import CDRRater
 from fs_cgr.cdrs.rerate import Recharger
 from fs_cgr.cdrs.spool import Spool
@@ -83,6 +90,13 @@ class RateReport:
 
     rated: int = 0
     charged: int = 0
+
+
+def _normalized_run(event: dict) -> dict:
+    """A copy of an event ``normalize`` made (and a run's RunID): what ``_runs`` without
+    chargers would make of it, for the checks that ``normalize`` does not repeat. Fields
+    merged into it later (a session's hangup) may make its ExtraFields too long."""
+    return check_storable(dict(event))
 
 
 def _as_event(cdr: dict) -> dict:
@@ -178,6 +192,7 @@ class CDRService:
         use_chargers: bool = True,
         session_costs: dict | None = None,
         commit: CallCommit | None = None,
+        normalized: list[bool] | None = None,
     ) -> list[CDROutcome]:
         """``process_events`` for the call path: the runs are priced here, in the caller,
         then stored by the group commit together with other calls' CDRs.
@@ -186,11 +201,13 @@ class CDRService:
         debit repeats the first one's idempotency key, so it charges nothing. So is the
         session cost of a ``*prepaid`` run not in ``session_costs``: the group commit
         looks it up in the same StorDB call. ``commit``: session costs to store there
-        too, before the CDRs (its ``costs_stored`` tells how that went).
+        too, before the CDRs (its ``costs_stored`` tells how that went). ``normalized``
+        (with ``use_chargers`` False), one flag an event: it is as ``normalize`` makes it
+        (a session's run, SessionRun.as_normalized), so only checked as storable.
         """
         outcomes = []
         commit = CallCommit() if commit is None else commit
-        runs = self._event_runs(events, use_chargers, outcomes)
+        runs = self._event_runs(events, use_chargers, outcomes, normalized)
         rated = self._priced(runs, session_costs or {}, commit.look_ups)
         self._commits.store(rated, commit if commit.session_costs or commit.look_ups else None)
         return outcomes
@@ -239,14 +256,17 @@ class CDRService:
         runs = self._unstored(self._event_runs(events, use_chargers, outcomes))
         return self._priced(runs, session_costs)
 
-    def _event_runs(self, events, use_chargers, outcomes) -> list:
+    def _event_runs(self, events, use_chargers, outcomes, normalized=None) -> list:
         """[(outcome, run event)]; one new outcome per event is appended to ``outcomes``."""
         runs = []
-        for event in events:
+        for index, event in enumerate(events):
             outcome = CDROutcome()
             outcomes.append(outcome)
             try:
-                runs += [(outcome, run) for run in self._runs(event, use_chargers)]
+                if normalized and normalized[index]:
+                    runs.append((outcome, _normalized_run(event)))
+                else:
+                    runs += [(outcome, run) for run in self._runs(event, use_chargers)]
             except CGRError as exc:
                 outcome.error = exc
         return runs

@@ -139,7 +139,7 @@ class SessionService:
         reply = {}
         if get_max_usage:
             requested = self._requested(ev)
-            usage = min(self._max_usage(run, requested) for run in self._runs(ev))
+            usage = min(self._max_usage(run, requested) for run, _ in self._runs(ev))
             if usage <= 0 or usage < self.config.min_call_duration:
                 raise InsufficientCredit()
             reply["MaxUsage"] = usage
@@ -174,9 +174,10 @@ class SessionService:
             run = dict(run, SetupTime=utc_now())
         return run
 
-    def _runs(self, ev: dict) -> list[dict]:
+    def _runs(self, ev: dict) -> list[tuple[dict, bool]]:
+        """The charger runs of the normalized ``ev``, each with whether it is as normalized."""
         try:
-            return self.node.cdrs.chargers.runs(ev)
+            return self.node.cdrs.chargers.marked_runs(ev)
         except NotFound:
             raise ChargersError("NOT_FOUND") from None
 
@@ -193,7 +194,8 @@ class SessionService:
         ev = normalize(event, self.node.config.general)
         interval = ev.get("CGRDebitInterval", self.config.debit_interval)
         anchor = _anchor(answered_at or ev.get("AnswerTime"))
-        session = Session(ev, [SessionRun(run) for run in self._runs(ev)], interval, anchor)
+        runs = [SessionRun(run, as_normalized=plain) for run, plain in self._runs(ev)]
+        session = Session(ev, runs, interval, anchor)
         session.on_disconnect = on_disconnect
         with self._lock:
             if session.cgrid in self._sessions:
@@ -375,7 +377,7 @@ class SessionService:
         if session is None:
             session = self._abandoned_start(ev["CGRID"])
         if session is None:
-            runs = [SessionRun(run) for run in self._runs(ev)]
+            runs = [SessionRun(run, as_normalized=plain) for run, plain in self._runs(ev)]
             session = Session(ev, runs, 0, _anchor(ev.get("AnswerTime")))
             settled = self._settled_before(session)
             if settled is not None:
@@ -433,7 +435,10 @@ class SessionService:
         if create_cdr:  # the session costs go with the CDRs: one StorDB call for both
             commit = CallCommit(session_costs=list(costs.values()))
             events = [run.event for run in session.runs]
-            result.cdr = self.node.cdrs.process_call_events(events, False, costs, commit)
+            normalized = [run.as_normalized for run in session.runs]
+            result.cdr = self.node.cdrs.process_call_events(
+                events, False, costs, commit, normalized=normalized
+            )
             stored = commit.costs_stored or not commit.session_costs
         if deleted and stored:  # last: its CDR is not kept waiting for it
             self._drop_keys(session)

@@ -40,6 +40,9 @@ class SessionRun:
     debits: list[tuple[int, int, Debit]] = field(default_factory=list)  # (seq, offset, debit)
     next_seq: int = 1
     pending: PendingDebit | None = None
+    # the event is as ``normalize`` makes it, and stays so (only normalized events are
+    # merged into it): its CDR is not normalized again. Unknown (False) once journaled.
+    as_normalized: bool = False
 
     @property
     def run_id(self) -> str:

@@ -54,6 +54,21 @@ def test_runs_in_weight_order_with_attributes(embedded, chargers):
     assert [run["RunID"] for run in other] == ["*raw", "*default"]
 
 
+def test_marked_runs_tell_the_runs_their_profile_only_named(embedded, chargers):
+    """A run whose profile sets only its RunID is the normalized event with it, so it is
+    as ``normalize`` makes it; a run with attributes may hold raw text (not marked)."""
+    chargers.set_profile(
+        {"Tenant": TENANT, "ID": "ALT", "RunID": "alt", "Weight": 10,
+         "AttributeIDs": ["*constant:*req.Usage:10s"]}
+    )  # fmt: skip
+    event = _event(embedded)
+    marked = chargers.marked_runs(event)
+    assert [(run["RunID"], plain) for run, plain in marked] == [("alt", False), ("*default", True)]
+    (altered, _), (default, _) = marked
+    assert altered["Usage"] == "10s"  # raw: normalize would make it 10 s in ns
+    assert normalize(default, embedded.config.general) == default
+
+
 def test_referenced_attribute_profiles_are_skipped(embedded, chargers):
     chargers.set_profile(
         {"Tenant": TENANT, "ID": "ATTR", "RunID": "attr", "AttributeIDs": ["ATTR_1001"]}

@@ -14,6 +14,7 @@ from fs_cgr.durations import MILLISECOND, SECOND
 from fs_cgr.errors import (
     AccountDisabled,
     InsufficientCredit,
+    InvalidArgument,
     NotFound,
     UnauthorizedDestination,
 )
@@ -283,3 +284,20 @@ def test_terminate_twice_charges_once(node):
     result = node.sessions.terminate(dict(event, Usage="2s"))
     assert result.costs["*default"] == first == Decimal("0.003")
     assert monetary(node, "fast") == Decimal(0)
+
+
+def test_a_hangup_making_the_extra_fields_too_long_leaves_the_call_without_its_cdr(node):
+    """The session's run is not normalized again for its CDR, but still checked: the
+    fields the hangup merged can make its ExtraFields longer than the StorDB column."""
+    top_up(node, "1001", 10)
+    event = call("long", RequestType="*prepaid", CGRDebitInterval="0s", Note="x" * 40_000)
+    node.sessions.initiate(event)
+    (run,) = node.sessions.active()[0].runs
+    assert run.as_normalized
+    hangup = {key: value for key, value in event.items() if key != "Note"}
+    result = node.sessions.terminate(dict(hangup, Usage="60s", Other="y" * 40_000))
+    assert result.costs == {"*default": Decimal("0.6")}
+    if result.cdr is not None:
+        (outcome,) = result.cdr
+        assert isinstance(outcome.error, InvalidArgument) and outcome.cdrs == []
+    assert node.cdrs.get_cdrs({"OriginIDs": ["long"]}) == []
