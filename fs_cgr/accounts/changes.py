@@ -8,7 +8,9 @@ listener with ``(tenant, account_id, doc, previous)`` later, in the order the ch
 were written (``previous``: the Account as it was before, None for a new one; never
 changed after, so it is handed over as it is). A listener that is slow or raises is
 logged and never delays, fails or deadlocks the change that told it: the account's
-lock was released before it ran.
+lock was released before it ran. A listener may come with ``wants(doc)``, a cheap look at
+the written document (under the account's lock): a change that no listener wants is not
+queued at all, so a charge of an account without triggers costs no worker wake-up.
 """
 
 import logging
@@ -26,6 +28,8 @@ IDLE_EXIT = 30.0  # seconds without changes after which the worker ends (started
 class AccountChanges:
     def __init__(self):
         self._listeners: list[Listener] = []
+        self._always = 0  # listeners told every change
+        self._wants: list[Callable[[dict], bool]] = []  # the others': which changes to tell
         self._queue: queue.Queue = queue.Queue(MAX_PENDING)
         self._progress = threading.Condition()
         self._queued = 0  # sequence number of the last change queued
@@ -34,14 +38,20 @@ class AccountChanges:
         self._worker: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
-    def add(self, listener: Listener) -> None:
-        """Call ``listener(tenant, account_id, doc, previous)`` after every change of an account."""
+    def add(self, listener: Listener, wants: Callable[[dict], bool] | None = None) -> None:
+        """Call ``listener(tenant, account_id, doc, previous)`` after every change of an
+        account; with ``wants``, at least after every change whose document it wants (it is
+        told the others too when another listener wants them)."""
+        if wants is None:
+            self._always += 1
+        else:
+            self._wants.append(wants)
         self._listeners.append(listener)
 
     def notify(self, tenant: str, account: str, doc: dict, previous=None) -> None:
-        """Queue the change for the listeners; returns at once (drops it, logged, when the
-        listeners are MAX_PENDING changes behind)."""
-        if not self._listeners:
+        """Queue the change for the listeners (none wants it: nothing to do); returns at once
+        (drops it, logged, when the listeners are MAX_PENDING changes behind)."""
+        if not self._always and not any(wants(doc) for wants in self._wants):
             return
         key = f"{tenant}:{account}"
         with self._progress:

@@ -81,18 +81,19 @@ class AccountService:
         self._known = _KnownAccounts(REMEMBERED_ACCOUNTS)
         self.changes = AccountChanges()
         self._reaction_writes = _ReactionWrites(REMEMBERED_ACCOUNTS)
-        self.on_change(self._check_triggers)
+        self.on_change(self._check_triggers, wants=_has_triggers)
 
     def stop(self) -> None:
         """The node stops: the change listeners finish what is queued."""
         self.changes.close()
 
-    def on_change(self, listener: Listener) -> None:
+    def on_change(self, listener: Listener, wants=None) -> None:
         """Call ``listener(tenant, account_id, doc, previous)`` after every successful change
         of an account (``doc``: the account document as written; ``previous``: the Account
         before it, None when new). Listeners run one after the other in a worker, never
-        inside the change; a failing one is logged."""
-        self.changes.add(listener)
+        inside the change; a failing one is logged. ``wants(doc)``: only the changes it
+        wants need telling (AccountChanges.add)."""
+        self.changes.add(listener, wants)
 
     @property
     def datadb(self):
@@ -480,7 +481,7 @@ class AccountService:
         """The change listener of action triggers: fire the ones this change crossed.
 
         A change written by a reaction is not checked again (``written_by_reaction``)."""
-        if not doc.get("ActionTriggers") or not trig.maybe_crossed(doc):
+        if not _has_triggers(doc) or not trig.maybe_crossed(doc):
             return
         if self.written_by_reaction(tenant, account, doc):
             return
@@ -708,6 +709,12 @@ class _Ran:
 
 def _state(doc: dict | None, version: int) -> tuple[Account | None, int]:
     return (Account.from_doc(doc) if doc is not None else None), version
+
+
+def _has_triggers(doc: dict) -> bool:
+    """Whether an account document has action triggers: the changes ``_check_triggers``
+    looks at (the others need no telling)."""
+    return bool(doc.get("ActionTriggers"))
 
 
 def _existing(account: Account | None) -> Account:

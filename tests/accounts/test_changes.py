@@ -25,6 +25,32 @@ def test_listeners_get_each_change_after_it(service):
     assert service.changes.wait() and len(seen) == 3
 
 
+def test_a_change_no_listener_wants_is_not_queued(service):
+    """A listener with ``wants`` is told the changes it wants (and the others only when
+    another listener wants them); the node's own, the triggers', wants accounts with
+    triggers, so a charge of one without them queues nothing."""
+    seen = []
+    service.add_balance(TENANT, "1001", MONETARY, "10", {"ID": "main"})
+    assert service.changes.wait()
+    queued = service.changes._queued
+    service.debit(call("1002", 60 * SECOND))  # 1001 has no triggers
+    assert service.changes._queued == queued
+    service.on_change(
+        lambda tenant, account, doc, _previous: seen.append(doc["BalanceMap"]),
+        wants=lambda doc: D(doc["BalanceMap"]["*monetary"][0]["Value"]) < 8.5,
+    )
+    service.debit(call("1002", 60 * SECOND))  # 8.8 left: not wanted
+    service.debit(call("1002", 60 * SECOND))  # 8.2 left
+    assert service.changes.wait(TENANT, "1001") and service.changes._queued == queued + 1
+    assert [D(b["*monetary"][0]["Value"]) for b in seen] == [D("8.2")]
+    service.on_change(lambda tenant, account, doc, _previous: seen.append(doc["BalanceMap"]))
+    service.debit(call("1002", 60 * SECOND))  # told to every listener: one wants it all
+    assert service.changes.wait() and [D(b["*monetary"][0]["Value"]) for b in seen[1:]] == [
+        D("7.6"),
+        D("7.6"),
+    ]
+
+
 def test_a_listener_changing_the_same_account_never_deadlocks_the_debit(service, caplog):
     service.add_balance(TENANT, "1001", MONETARY, "10", {"ID": "main"})
     refills = []
