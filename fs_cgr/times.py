@@ -131,9 +131,11 @@ def format_time(value: datetime | None) -> str:
 
 
 def _format(value: datetime) -> str:
+    """The text of the naive date and clock: an aware datetime's isoformat (twice as fast as
+    strftime) costs twice theirs together, most of it printing the "+00:00" cut off again."""
     value = value.astimezone(UTC)
-    text = value.isoformat()[:-6]  # without "+00:00"; isoformat is twice as fast as strftime
-    return (text.rstrip("0") if value.microsecond else text) + "Z"
+    clock = value.time().isoformat()  # HH:MM:SS, and .ffffff when there are microseconds
+    return f"{value.date().isoformat()}T{clock.rstrip('0') if value.microsecond else clock}Z"
 
 
 def add_ns(value: datetime, ns: int) -> datetime:

@@ -58,6 +58,8 @@ MOMENTS = [
     datetime(2026, 12, 6, 10, 56, 3, 120_000, tzinfo=UTC),
     datetime(2026, 12, 6, 10, 56, 3, 5, tzinfo=UTC),
     datetime(1999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+    datetime(2026, 1, 2, 3, 4, 5, 10, tzinfo=UTC),
+    datetime(2026, 1, 2, 0, 0, 0, 500_000, tzinfo=UTC),
 ]
 
 
