@@ -9,7 +9,8 @@ never changes a trigger document in place, it replaces it).
 
 A settled ``*prepaid`` call's EventCost is stored twice, as its session cost's
 CostDetails and as its CDR's, in the same StorDB call: an ``EncodedDict`` is encoded
-for the first and its text reused for the second (``json_text``).
+for the first and its text reused for the second (``json_text``). So is a session's
+debit: its idempotency record, then in its journal note (a list holding it).
 """
 
 from fs_cgr import jsoncodec
@@ -48,9 +49,18 @@ class EncodedDict(dict):
 
 
 def json_text(value) -> str:
-    """``jsoncodec.encode(value)``; an EncodedDict's text is encoded once."""
-    if value.__class__ is not EncodedDict:
-        return jsoncodec.encode(value)
-    if value.text is None:
-        value.text = jsoncodec.encode(value)
-    return value.text
+    """``jsoncodec.encode(value)``; an EncodedDict's text is encoded once, also as an item
+    of a list (the other items are encoded one by one: meant for short lists)."""
+    if value.__class__ is EncodedDict:
+        if value.text is None:
+            value.text = jsoncodec.encode(value)
+        return value.text
+    if value.__class__ is list and any(item.__class__ is EncodedDict for item in value):
+        return "[" + ",".join(map(_item_text, value)) + "]"
+    return jsoncodec.encode(value)
+
+
+def _item_text(item) -> str:
+    if item.__class__ is int:  # as the encoder prints it (not a bool: another class)
+        return int.__repr__(item)
+    return json_text(item)

@@ -32,6 +32,7 @@ from fs_cgr.accounts.selection import (
     usable_balances,
     zero_step,
 )
+from fs_cgr.encoded import EncodedDict
 from fs_cgr.errors import AccountDisabled, InsufficientCredit
 from fs_cgr.money import ZERO
 
@@ -88,7 +89,8 @@ class Charge:
 class Debit:
     """What one debit took. ``usage``: ns paid in whole increments (may exceed ``requested``
     when increments round up, or fall short when money ran out); ``cost``: money taken,
-    connect fee included; ``charges`` in usage order."""
+    connect fee included; ``charges`` in usage order. A debit is not changed once its
+    document was asked for (``to_doc``)."""
 
     requested: int
     usage: int = 0
@@ -98,6 +100,9 @@ class Debit:
     tenant: str = ""
     account: str = ""
     key: str = ""
+    # its document, made once: the JSON text of its idempotency record is the one of its
+    # journal note (fs_cgr.encoded)
+    doc: EncodedDict | None = field(default=None, compare=False, repr=False)
 
     @property
     def complete(self) -> bool:
@@ -134,16 +139,21 @@ class Debit:
         )
 
     def to_doc(self) -> dict:
-        return {
-            "Tenant": self.tenant,
-            "Account": self.account,
-            "Key": self.key,
-            "Requested": self.requested,
-            "Usage": self.usage,
-            "Cost": str(self.cost),
-            "Charges": [charge.to_doc() for charge in self.charges],
-            "MaxCostReached": self.max_cost_reached,
-        }
+        """Its document; the same EncodedDict every time (see ``doc``), never to be changed."""
+        if self.doc is None:
+            self.doc = EncodedDict(
+                {
+                    "Tenant": self.tenant,
+                    "Account": self.account,
+                    "Key": self.key,
+                    "Requested": self.requested,
+                    "Usage": self.usage,
+                    "Cost": str(self.cost),
+                    "Charges": [charge.to_doc() for charge in self.charges],
+                    "MaxCostReached": self.max_cost_reached,
+                }
+            )
+        return self.doc
 
     @classmethod
     def from_doc(cls, doc: dict) -> "Debit":

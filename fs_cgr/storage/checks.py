@@ -5,7 +5,7 @@ from collections.abc import Iterable, Iterator
 import gevent
 
 from fs_cgr import jsoncodec
-from fs_cgr.encoded import encode_document
+from fs_cgr.encoded import encode_document, json_text
 from fs_cgr.storage.base import LIVE_KINDS
 
 # the part of an account document that usually comes already encoded (fs_cgr.encoded)
@@ -76,4 +76,4 @@ def encode_cas(tenant, account, expected_version, doc, idempotency_key, result) 
         raise ValueError(f"account document must be a dict, got {type(doc).__name__}")
     if idempotency_key is not None:
         require_id("idempotency key", idempotency_key)
-    return encode_document(doc, ACTION_TRIGGERS_FIELD), jsoncodec.encode(result)
+    return encode_document(doc, ACTION_TRIGGERS_FIELD), json_text(result)

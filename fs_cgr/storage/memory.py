@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 from fs_cgr import jsoncodec
+from fs_cgr.encoded import json_text
 from fs_cgr.storage import resource_usage
 from fs_cgr.storage.base import IDEMPOTENCY_TTL, LIVE_KINDS, CasResult, DataDB, with_appended
 from fs_cgr.storage.checks import (
@@ -159,7 +160,7 @@ class MemoryDataDB(DataDB):
 
     def journal_append(self, session_id: str, doc) -> None:
         require_id("session id", session_id)
-        text = jsoncodec.encode(doc)
+        text = json_text(doc)  # a debit's text as its idempotency record has it
         with self._lock:
             self._appended.setdefault(session_id, []).append(text)
 

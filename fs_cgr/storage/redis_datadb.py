@@ -66,6 +66,7 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from fs_cgr import jsoncodec
+from fs_cgr.encoded import json_text
 from fs_cgr.errors import StorageUnavailable
 from fs_cgr.storage import resource_usage
 from fs_cgr.storage.base import IDEMPOTENCY_TTL, LIVE_KINDS, CasResult, DataDB, with_appended
@@ -408,7 +409,7 @@ class RedisDataDB(DataDB):
     @_unavailable_on_redis_errors
     def journal_append(self, session_id: str, doc) -> None:
         require_id("session id", session_id)
-        self._client.rpush(self._appended_key(session_id), jsoncodec.encode(doc))
+        self._client.rpush(self._appended_key(session_id), json_text(doc))  # as memory.py
 
     @_unavailable_on_redis_errors
     def journal_delete(self, session_id: str) -> None:
