@@ -265,14 +265,31 @@ def parse_plain_event(body: bytes) -> Event:
 
 
 def parse_json_event(text: str, raw: bytes | None = None) -> Event:
-    """A JSON event body (``raw``: its bytes, when the caller has them)."""
+    """A JSON event body (``raw``: its bytes, when the caller has them).
+
+    The same event often comes twice, byte for byte: a call followed on its outbound
+    socket has its CHANNEL_HANGUP_COMPLETE there and on the inbound link too. The last
+    ``RECENT_JSON_EVENTS`` bodies read are kept, so the second copy costs a look-up
+    and a copy of the headers instead of a second reading."""
+    key = raw if raw is not None else text
+    known = _recent_json.get(key)
+    if known is not None:
+        return Event(dict(known.headers), known.body)
     headers = _quick_headers(text, raw)
     if headers is None:
         headers = _checked_json_headers(text)
     body = headers.pop("_body", "")
     if not isinstance(body, str):
         raise ProtocolError("JSON event _body is not a string")
-    return Event(headers, body)
+    event = Event(headers, body)
+    if len(_recent_json) >= RECENT_JSON_EVENTS:
+        del _recent_json[next(iter(_recent_json))]  # the oldest
+    _recent_json[key] = Event(dict(headers), body)  # a copy no reader holds
+    return event
+
+
+RECENT_JSON_EVENTS = 64
+_recent_json: dict = {}  # event body (bytes, else text) -> its Event
 
 
 def _checked_json_headers(text: str) -> dict:
