@@ -8,6 +8,12 @@ it takes neither CPU nor memory from fs_cgr) drives an in-process agent and Node
     python bench/calls.py --only setups --flags seed    # the seeds' full cgr_flags list
     python bench/calls.py --only setups --flags "*sessions;*accounts"
     python bench/calls.py --only money --calls 300 --like-freeswitch --flags seed
+    valgrind --tool=callgrind python bench/calls.py --only setups --closed-only --setups N
+
+``--closed-only``: a fixed amount of work (the 500 warm-up set-ups, then ``--setups`` per
+run, no open loop), so instruction counts compare: callgrind's Ir of a run of 1,500 less
+one of 500, over 1,000, is fs_cgr's per set-up (the simulator's process is not traced).
+It never sheds (``shed_after`` 0): under callgrind every call waits past it.
 
 setups   call set-ups per second (closed loop, ``--concurrency`` callers) and the
          connect -> uuid_transfer latency FreeSWITCH sees (p50/p99); each call is then
@@ -268,6 +274,8 @@ class Bench:
         }
         if args.no_cdr:
             overrides["freeswitch_agent.create_cdr"] = False
+        if args.closed_only:  # under callgrind every call waits past shed_after: rate them all
+            overrides["freeswitch_agent.shed_after"] = 0
         if args.datadb:
             overrides["datadb.url"] = args.datadb
         if args.stordb:
@@ -360,6 +368,16 @@ class Bench:
             done = len(closed["latencies_ms"])
             max_rate = done / closed["elapsed"]
             self.wait_idle()
+            if self.args.closed_only:
+                placed += self.args.setups
+                runs.append(
+                    {
+                        "max_setups_per_s": max_rate,
+                        "fs_cgr_cpu_ms_per_setup": cpu * 1000 / done,
+                        "failed": closed["failed"],
+                    }
+                )
+                continue
             # latency under load, not under queueing: at most 80% of what this box sustains
             rate = min(self.args.rate, int(max_rate * 0.8))
             watch = LoopWatch()
@@ -636,6 +654,10 @@ def main(argv=None) -> int:
     parser.add_argument("--setups", type=int, default=3000, help="calls per set-up run")
     parser.add_argument("--concurrency", type=int, default=50, help="callers at once")
     parser.add_argument("--rate", type=int, default=300, help="set-ups per second (latency)")
+    parser.add_argument(
+        "--closed-only", action="store_true",
+        help="setups: the closed loop only, a fixed amount of work (callgrind before/after)",
+    )  # fmt: skip
     parser.add_argument("--hold", type=int, default=5000, help="answered calls held at once")
     parser.add_argument("--debit-interval", default="10s", help="sessions.debit_interval")
     parser.add_argument("--hold-for", type=float, default=32, help="seconds the calls are held")

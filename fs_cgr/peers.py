@@ -7,6 +7,8 @@ facts that move money (a call's account, a CDR), so by default only loopback.
 
 import ipaddress
 
+KNOWN_HOSTS = 256
+
 
 class AllowList:
     """``allows(host)`` for ``["127.0.0.0/8", "::1", "10.0.0.5"]``; an empty list allows no one."""
@@ -17,8 +19,20 @@ class AllowList:
             self._networks = [ipaddress.ip_network(entry, strict=False) for entry in self.entries]
         except ValueError as exc:
             raise ValueError(f"not an address or network: {exc}") from None
+        self._known: dict[str, bool] = {}
 
     def allows(self, host: str) -> bool:
+        """Cached by host: a FreeSWITCH box connects from one address for every call, and
+        reading it costs more than the rest of accepting the socket. The cache holds at
+        most ``KNOWN_HOSTS`` answers (then starts over), so strangers cannot grow it."""
+        known = self._known.get(host)
+        if known is None:
+            if len(self._known) >= KNOWN_HOSTS:
+                self._known.clear()
+            known = self._known[host] = self._allows(host)
+        return known
+
+    def _allows(self, host: str) -> bool:
         try:
             address = ipaddress.ip_address(str(host).split("%", 1)[0])
         except ValueError:

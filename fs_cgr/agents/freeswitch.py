@@ -138,6 +138,8 @@ class FreeSwitchAgent:
             allow=AllowList(self.config.allow_from),
         )
         self._releaser = None  # the greenlet of _sweep_loop
+        self.subscription = _subscription(self.config.linger)  # a followed call's commands
+        self._defaults: dict[str, Defaults] = {}  # box alias -> its events' defaults
 
     def start(self, link_wait: float = LINK_WAIT, recover: bool = True) -> "FreeSwitchAgent":
         """Connect the links, resume or finish journaled sessions (unless ``recover`` is
@@ -187,9 +189,12 @@ class FreeSwitchAgent:
 
     def defaults(self, link) -> Defaults:
         """Event defaults; OriginHost is the box's alias, so outbound and link events of one
-        call give the same CGRID."""
+        call give the same CGRID. One per box, made once (every call asks)."""
         alias = link.alias if link is not None else ""
-        return Defaults.from_config(self.node.config, origin_host=alias)
+        defaults = self._defaults.get(alias)
+        if defaults is None:
+            defaults = self._defaults[alias] = Defaults.from_config(self.node.config, alias)
+        return defaults
 
     def disconnect(self, session, reason: str) -> None:
         """The session service's on_disconnect (paid time over, or a debit failed)."""
@@ -662,7 +667,7 @@ class Call:
         (plain ``linger`` would keep the socket forever). The filters spare both sides
         the ~10 other events of a call; a FreeSWITCH refusing them only costs CPU. The
         transfer waits for the variables: without them the call would come back here."""
-        subscription = _subscription(self.agent.config.linger) if follow else []
+        subscription = self.agent.subscription if follow else []
         needed = len(subscription) - len(CALL_EVENTS)
         setvars = [frames.api(line) for line in commands.set_variables(self.uuid, variables)]
         replies = self._send_all(subscription + setvars)

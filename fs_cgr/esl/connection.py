@@ -44,14 +44,19 @@ class ConnectionClosed(ESLError):
 
 
 class _Slot:
-    """A command waiting for its reply; abandoned once its caller timed out."""
+    """A command waiting for its reply; abandoned once its caller timed out. It keeps the
+    frame and names it (``command``) only for a log line or an error, which few need."""
 
-    __slots__ = ("command", "result", "abandoned")
+    __slots__ = ("data", "result", "abandoned")
 
-    def __init__(self, command: str):
-        self.command = command
+    def __init__(self, data: bytes):
+        self.data = data
         self.result = AsyncResult()
         self.abandoned = False
+
+    @property
+    def command(self) -> str:
+        return _describe(self.data)
 
 
 class Connection:
@@ -90,22 +95,30 @@ class Connection:
         one round trip instead of one a command (FreeSWITCH runs them in order)."""
         if self.closed.is_set():
             raise ConnectionClosed(f"{self.name}: closed ({self.close_reason})")
-        slots = [_Slot(_describe(data)) for data in commands]
-        waiting = slots[0].command if len(slots) == 1 else f"{len(slots)} commands"
-        with gevent.Timeout(timeout, ESLTimeout(f"{self.name}: no reply to {waiting!r}")):
-            try:
-                with self._send_lock:
-                    self._write(slots, b"".join(commands))
-                return [slot.result.get() for slot in slots]
-            except ESLTimeout:
-                for slot in slots:
-                    slot.abandoned = True
+        slots = [_Slot(data) for data in commands]
+        timer = gevent.Timeout.start_new(timeout)
+        try:
+            with self._send_lock:
+                self._write(slots, b"".join(commands))
+            return [slot.result.get() for slot in slots]
+        except gevent.Timeout as exc:
+            if exc is not timer:
                 raise
+            for slot in slots:
+                slot.abandoned = True
+            waiting = slots[0].command if len(slots) == 1 else f"{len(slots)} commands"
+            raise ESLTimeout(f"{self.name}: no reply to {waiting!r}") from None
+        finally:
+            timer.close()
 
     def _write(self, slots: list[_Slot], data: bytes) -> None:
         self._pending.extend(slots)
         try:
-            self.sock.sendall(data)
+            # one send() takes a few commands whole; sendall() (a socket option read and a
+            # chunking loop each time) only for what the socket buffer did not take
+            sent = self.sock.send(data)
+            if sent < len(data):
+                self.sock.sendall(data[sent:])
         except BaseException as exc:
             # A partly written command corrupts the stream for everyone after it.
             self.close(f"send failed: {exc!r}")

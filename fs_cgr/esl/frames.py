@@ -20,6 +20,7 @@ cannot be resynchronised, so the connection that sent it must be closed.
 import json
 import re
 from dataclasses import dataclass, field
+from itertools import repeat
 from urllib.parse import unquote
 
 import msgspec
@@ -143,21 +144,54 @@ _PLAIN_HEADER_LINE = re.compile(r"^([!-9;-~]+): *(.*)$", re.MULTILINE)
 def parse_headers(block: bytes) -> dict[str, str]:
     """``Name: value`` lines to a dict; values percent-decoded, first of a repeated name kept.
 
-    Events carry a hundred lines or more: when every line is a plain one, one regex
-    pass reads them all; otherwise each line is checked (and a bad one named)."""
+    Events carry a hundred lines or more: as FreeSWITCH writes them (``Name: value``, one
+    space) they are split in C, with no Python step a line; else one regex pass reads
+    them when every line is a plain one; otherwise each line is checked (and a bad one
+    named)."""
     if not block:
         raise ProtocolError("empty header block")
     text = _utf8(block, "header block")
-    pairs = _PLAIN_HEADER_LINE.findall(text)
-    if len(pairs) != text.count("\n") + 1:
-        return _checked_headers(text)
-    headers = dict(pairs)  # a repeated name: at its first place, with its last value
-    if len(headers) != len(pairs):
-        headers.update(dict(reversed(pairs)))  # ... its first value
+    headers = _split_headers(text)
+    if headers is None:
+        pairs = _PLAIN_HEADER_LINE.findall(text)
+        if len(pairs) != text.count("\n") + 1:
+            return _checked_headers(text)
+        headers = _first_values(pairs)
     if "%" in text:  # most reply lines have nothing to decode: skip the calls
         for name, value in headers.items():
             if "%" in value:
                 headers[name] = percent_decoded(value)
+    return headers
+
+
+def _split_headers(text: str) -> dict[str, str] | None:
+    """``_PLAIN_HEADER_LINE``'s reading when every line is ``Name: value`` with one space
+    after the first ':' (FreeSWITCH's way), else None. Each line is split at its first
+    ': ' (``map``: no bytecode a line). A name is then the regex's when none is empty
+    and all of them, joined, hold only its characters ([!-9;-~]); a value is when
+    no ':' is followed by a second space (the regex strips every space after the
+    name's colon)."""
+    if ":  " in text or text.startswith(": ") or "\n: " in text:
+        return None
+    pairs = list(map(str.split, text.split("\n"), repeat(": "), repeat(1)))
+    try:
+        headers = _first_values(pairs)
+    except ValueError:  # a line without ': '
+        return None
+    names = "".join(headers)
+    if not names.isascii() or names.encode().translate(None, _NAME_BYTES):
+        return None  # a byte left after deleting the allowed ones is not
+    return headers
+
+
+_NAME_BYTES = bytes(range(ord("!"), ord(":"))) + bytes(range(ord(";"), ord("~") + 1))
+
+
+def _first_values(pairs: list) -> dict[str, str]:
+    """The pairs as a dict; a repeated name at its first place, with its first value."""
+    headers = dict(pairs)  # a repeated name: at its first place, with its last value
+    if len(headers) != len(pairs):
+        headers.update(dict(reversed(pairs)))  # ... its first value
     return headers
 
 
@@ -231,14 +265,31 @@ def parse_plain_event(body: bytes) -> Event:
 
 
 def parse_json_event(text: str, raw: bytes | None = None) -> Event:
-    """A JSON event body (``raw``: its bytes, when the caller has them)."""
+    """A JSON event body (``raw``: its bytes, when the caller has them).
+
+    The same event often comes twice, byte for byte: a call followed on its outbound
+    socket has its CHANNEL_HANGUP_COMPLETE there and on the inbound link too. The last
+    ``RECENT_JSON_EVENTS`` bodies read are kept, so the second copy costs a look-up
+    and a copy of the headers instead of a second reading."""
+    key = raw if raw is not None else text
+    known = _recent_json.get(key)
+    if known is not None:
+        return Event(dict(known.headers), known.body)
     headers = _quick_headers(text, raw)
     if headers is None:
         headers = _checked_json_headers(text)
     body = headers.pop("_body", "")
     if not isinstance(body, str):
         raise ProtocolError("JSON event _body is not a string")
-    return Event(headers, body)
+    event = Event(headers, body)
+    if len(_recent_json) >= RECENT_JSON_EVENTS:
+        del _recent_json[next(iter(_recent_json))]  # the oldest
+    _recent_json[key] = Event(dict(headers), body)  # a copy no reader holds
+    return event
+
+
+RECENT_JSON_EVENTS = 64
+_recent_json: dict = {}  # event body (bytes, else text) -> its Event
 
 
 def _checked_json_headers(text: str) -> dict:

@@ -283,6 +283,34 @@ def test_a_header_block_with_one_odd_line_is_read_line_by_line_to_the_same_dict(
     assert frames.parse_headers(b"B: 1\nA: 2\nB: 3")["B"] == "1"
 
 
+def test_blocks_off_the_split_reading_are_read_by_the_regex_to_the_same_dict():
+    """A line the one-split reading cannot vouch for sends the block to the regex."""
+    cases = {
+        b"A:  two spaces\nB: 1": {"A": "two spaces", "B": "1"},  # every space stripped
+        b"A:b: c\nB: 1": {"A": "b: c", "B": "1"},  # the name ends at the first ':'
+        b"A:1\nB: 2": {"A": "1", "B": "2"},  # no space after the colon
+        b"A: x: y%3A\nB: 2": {"A": "x: y:", "B": "2"},  # ': ' in a value: the split's too
+        b"N\xc3\xa9: 1": {"N\u00e9": "1"},  # not ASCII: the line-by-line reading's
+    }
+    for block, expected in cases.items():
+        assert frames.parse_headers(block) == expected, block
+    for block in (b": no name\nB: 1", b"A: 1\n: no name", b"A B: 1"):
+        with pytest.raises(ProtocolError, match="malformed header line"):
+            frames.parse_headers(block)
+
+
+def test_a_json_event_read_again_is_an_equal_event_of_its_own():
+    text = '{"Event-Name":"CHANNEL_HANGUP_COMPLETE","Unique-ID":"u1","_body":"b"}'
+    first = frames.parse_json_event(text, text.encode())
+    again = frames.parse_json_event(text, text.encode())
+    assert again == first and again.body == "b" and again.headers is not first.headers
+    again.headers["Unique-ID"] = "changed"  # no reader shares the kept copy
+    assert frames.parse_json_event(text, text.encode()).uuid == "u1"
+    for index in range(frames.RECENT_JSON_EVENTS + 5):
+        frames.parse_json_event(f'{{"Event-Name":"E{index}"}}')
+    assert len(frames._recent_json) == frames.RECENT_JSON_EVENTS
+
+
 # --- JSON events: the quick reading (msgspec) gives what the careful one gives -------------
 
 

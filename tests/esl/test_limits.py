@@ -5,6 +5,7 @@ import gevent
 import pytest
 from gevent import socket
 
+from fs_cgr import peers
 from fs_cgr.esl import Connection
 from fs_cgr.esl import budget as esl_budget
 from fs_cgr.esl.budget import BufferBudget
@@ -39,6 +40,15 @@ def test_allow_list_entries():
     assert not AllowList([]).allows("127.0.0.1")
     with pytest.raises(ValueError, match="not an address"):
         AllowList(["localhost"])
+
+
+def test_allow_list_answers_are_kept_per_host_and_bounded():
+    allow = AllowList(["10.0.0.0/8"])
+    assert [allow.allows("10.0.0.1") for _ in range(3)] == [True] * 3
+    assert [allow.allows("10.0.0.1%eth0"), allow.allows("11.0.0.1")] == [True, False]
+    for index in range(peers.KNOWN_HOSTS + 10):
+        assert allow.allows(f"10.1.{index // 256}.{index % 256}")
+    assert len(allow._known) <= peers.KNOWN_HOSTS
 
 
 @pytest.fixture
