@@ -35,6 +35,8 @@ from typing import NamedTuple
 from gevent import get_hub, getcurrent
 from gevent.server import StreamServer
 
+from fs_cgr.sockets import send_whole
+
 log = logging.getLogger(__name__)
 MAX_HEAD = 64 * 1024  # bytes of request line and headers
 SEND_TIMEOUT = 30.0  # seconds a client may take to take a reply off our hands
@@ -308,17 +310,14 @@ class _Connection:
             self.watchdog.done()
 
     def _flush(self) -> None:
-        """Send the pending replies, within SEND_TIMEOUT. One ``send`` takes a reply whole
-        when the socket's buffer has room (gevent's ``sendall`` costs a getsockopt and its
-        own deadline arithmetic on top)."""
+        """Send the pending replies, within SEND_TIMEOUT (``send_whole``: one ``send``
+        takes a reply whole when the socket's buffer has room)."""
         if self.pending:
             data = b"".join(self.pending) if len(self.pending) > 1 else self.pending[0]
             self.pending.clear()
             self.watchdog.wait(time.monotonic() + SEND_TIMEOUT)
             try:
-                sent = self.sock.send(data)
-                if sent < len(data):
-                    self.sock.sendall(memoryview(data)[sent:])
+                send_whole(self.sock, data)
             finally:
                 self.watchdog.done()
 

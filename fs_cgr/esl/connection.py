@@ -23,6 +23,7 @@ from gevent.queue import Empty, Queue
 
 from fs_cgr.esl import budget, frames
 from fs_cgr.esl.frames import Event, Message, ProtocolError
+from fs_cgr.sockets import send_whole
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +115,7 @@ class Connection:
     def _write(self, slots: list[_Slot], data: bytes) -> None:
         self._pending.extend(slots)
         try:
-            # one send() takes a few commands whole; sendall() (a socket option read and a
-            # chunking loop each time) only for what the socket buffer did not take
-            sent = self.sock.send(data)
-            if sent < len(data):
-                self.sock.sendall(data[sent:])
+            send_whole(self.sock, data)  # a few commands: one send() as good as always
         except BaseException as exc:
             # A partly written command corrupts the stream for everyone after it.
             self.close(f"send failed: {exc!r}")
