@@ -235,13 +235,12 @@ def plan_debit(
         raise AccountDisabled()
     if usage <= 0:
         return Debit(requested=usage)
-    balances = _scratch if dry_run else _same
     money = usable_balances(
         account, (MONETARY,), category=category, destinations=destinations, at=at
     )
     walk = _Walk(
         account,
-        balances(money),
+        _walked(money, dry_run),
         usage,
         allow_negative=allow_negative and not dry_run,
         cost_so_far=cost_so_far,
@@ -250,7 +249,7 @@ def plan_debit(
     units = usable_balances(
         account, unit_types(tor), category=category, destinations=destinations, at=at
     )
-    for balance in balances(units) if units else ():
+    for balance in _walked(units, dry_run):
         if walk.done:
             break
         step = zero_step(balance.rating_subject, tor)
@@ -265,13 +264,10 @@ def plan_debit(
     return walk.debit()
 
 
-def _same(balances: list[Balance]) -> list[Balance]:
-    return balances
-
-
-def _scratch(balances: list[Balance]) -> list[Balance]:
-    """Copies to walk a dry run on (only a balance's value changes in a walk)."""
-    return [balance.copy() for balance in balances]
+def _walked(balances: list[Balance], dry_run: bool) -> list[Balance]:
+    """The balances a walk draws from: for a dry run, copies (only a balance's value
+    changes in a walk), thrown away with it."""
+    return [balance.copy() for balance in balances] if dry_run else balances
 
 
 class _Walk:
