@@ -197,11 +197,10 @@ class FreeSwitchSim:
         listeners = [
             listener
             for listener in [*self.bound.get(uuid, ()), *self.unbound]
-            if listener.wants(event_name, uuid)
+            # a listener whose filters name only Event-Name is decided before the headers
+            # are built: a followed call's socket filters out ~7 of the ~10 events of its call
+            if listener.wants(event_name, uuid) and listener.passes_name_filters(event_name)
         ]
-        # a listener whose filters name only Event-Name is decided before the headers are
-        # built: a followed call's socket filters out ~7 of the ~10 events of its call
-        listeners = [listener for listener in listeners if listener.passes_name_filters(event_name)]
         if listeners:
             pairs, encoded = build_pairs(), {}  # one serialization per event format
             for listener in listeners:
