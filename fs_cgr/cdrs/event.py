@@ -91,7 +91,7 @@ def normalize(event: dict, general, require=("Account", "Destination")) -> dict:
     get = out.get
     for key in _TEXT_KEYS:
         value = get(key)
-        # _text inlined: eleven fields of every event, text as good as always
+        # _text inlined: ten fields of every event, text as good as always
         out[key] = value.strip() if value.__class__ is str else _text(value)
     out["Tenant"] = out["Tenant"] or general.default_tenant
     out["Category"] = out["Category"] or general.default_category
