@@ -214,14 +214,10 @@ class CDRService:
 
     def _commit(self, rated: list, commits: list) -> None:
         """The group commit's batch: the callers' session costs, one duplicate check, the
-        session cost look-ups of the new ``*prepaid`` CDRs, one store; where the StorDB has
-        a thread of its own (SQLite, fs_cgr.storage.sqlite_thread), all in it, crossing
-        once."""
-        run = getattr(self.node.stordb, "run", None)
-        if run is None:
-            self._commit_here(rated, commits)
-        else:
-            run(self._commit_here, rated, commits)
+        session cost look-ups of the new ``*prepaid`` CDRs, one store; all in one
+        ``StorDB.run``: where the StorDB has a thread of its own (SQLite,
+        fs_cgr.storage.sqlite_thread) crossing to it once, on MySQL on one connection."""
+        self.node.stordb.run(self._commit_here, rated, commits)
 
     def _commit_here(self, rated: list, commits: list) -> None:
         for commit in commits:

@@ -354,3 +354,8 @@ class StorDB(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook: most backends hold nothing
         """Release connections; a no-op for backends that hold none."""
+
+    def run(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)``, which makes several calls of this StorDB as one unit
+        (the CDR group commit): a backend may hold what they share for the whole of it."""
+        return fn(*args, **kwargs)

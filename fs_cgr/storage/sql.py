@@ -309,6 +309,16 @@ class SQLStorDB(StorDB):
         doc["CostDetails"] = None if details is None else jsoncodec.decode(details)
         return doc
 
+    def run(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)`` on one pooled MySQL connection: each check-out pings
+        the server, a round trip per StorDB call that a call's CDR commit (session
+        cost, duplicate check, insert) would otherwise pay three times. SQLite has one
+        connection, taken per call."""
+        if not isinstance(self._db, PooledMySQLDatabase):
+            return fn(*args, **kwargs)
+        with self._session():
+            return fn(*args, **kwargs)
+
     def flush(self) -> None:
         with self._session(), self._db.atomic():
             for model in (self._tp, self._cdr, self._session_cost):

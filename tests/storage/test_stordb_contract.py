@@ -473,6 +473,46 @@ def test_flush_empties_every_table(cdrs):
     assert (cdrs.count_cdrs({}), cdrs.tpids(), cdrs.get_session_cost("c", "r")) == (0, [], None)
 
 
+# -- several calls as one unit (the CDR group commit) ------------------------------------
+def _commit_like_a_call(stordb, cgrid: str) -> tuple:
+    stordb.set_session_cost({"CGRID": cgrid, "RunID": "*default", "Usage": 60 * SECOND})
+    stored_before = stordb.stored_runs([cgrid])
+    return stored_before, stordb.store_cdrs([make_cdr(cgrid)])
+
+
+def test_run_makes_the_calls_of_its_function(stordb):
+    assert stordb.run(_commit_like_a_call, stordb, "c1") == (set(), 1)
+    assert stordb.run(_commit_like_a_call, stordb, "c1") == ({("c1", "*default")}, 0)
+    assert stordb.get_session_cost("c1", "*default")["Usage"] == 60 * SECOND
+    assert stordb.count_cdrs({}) == 1
+
+
+def test_run_on_mysql_checks_one_connection_out(mysql_url, table_prefix, monkeypatch):
+    """Each check-out of a pooled connection pings the server: a run pings once for
+    its three calls, where each call alone pings once."""
+    import pymysql
+
+    stordb = open_stordb(mysql_url, table_prefix=table_prefix)
+    stordb.flush()
+    _commit_like_a_call(stordb, "warm")  # a connection in the pool, checked out again next
+    pings = []
+    real_ping = pymysql.connections.Connection.ping
+    monkeypatch.setattr(
+        pymysql.connections.Connection,
+        "ping",
+        lambda conn, *args: pings.append(1) or real_ping(conn, *args),
+    )
+    try:
+        _commit_like_a_call(stordb, "alone")
+        assert len(pings) == 3
+        stordb.run(_commit_like_a_call, stordb, "together")
+        assert len(pings) == 4
+        assert stordb.count_cdrs({}) == 3
+    finally:
+        stordb.flush()
+        stordb.close()
+
+
 # -- many writers at once: every CDR stored once, every new row counted once --------
 def test_threads_store_overlapping_batches(stordb):
     batches = [
