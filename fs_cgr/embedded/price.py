@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from fs_cgr.durations import SECOND
 from fs_cgr.embedded import state
+from fs_cgr.embedded.preloaded import serve_from_memory
 from fs_cgr.errors import CGRError
 from fs_cgr.fschannel import FSEvent
 from fs_cgr.rating import CallDescriptor, RatingEngine, load_folder
@@ -58,3 +59,8 @@ def handler(session, args=""):
         session.setVariable("cgr_price_error", "SYSTEM_ERROR")
     except CGRError as exc:
         session.setVariable("cgr_price_error", exc.message)
+
+
+# mod_python3 reloads this module on every call: from its first import on, in memory (the
+# module keeps what its first run defined; the reload binds the same handler again)
+serve_from_memory(__name__, {"handler": handler})

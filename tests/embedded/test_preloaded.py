@@ -32,7 +32,21 @@ def test_a_reload_of_the_handler_reads_no_file_and_keeps_its_functions():
     assert _run(RELOAD_WITHOUT_FILES) == "True True True True []"
 
 
-def test_only_the_handler_is_served_from_memory():
+PRICE_RELOADED_WITHOUT_FILES = """
+import importlib, sys
+import fs_cgr.embedded.price as price
+handler, price_of = price.handler, price.price
+sys.modules["fs_cgr.embedded"].__path__ = []
+reloaded = importlib.reload(price)
+print(reloaded is price, reloaded.handler is handler, reloaded.price is price_of)
+"""
+
+
+def test_the_price_check_is_reloaded_from_memory_with_all_it_defined():
+    assert _run(PRICE_RELOADED_WITHOUT_FILES) == "True True True"
+
+
+def test_only_the_dialplan_modules_are_served_from_memory():
     code = (
         "import importlib, sys\n"
         "import fs_cgr.embedded.handler, fs_cgr.embedded.state as state\n"
