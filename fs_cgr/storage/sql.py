@@ -8,6 +8,7 @@ connection. Tables are created when missing. Errors that mean the database
 is out of reach become StorageUnavailable.
 """
 
+import logging
 import sqlite3
 import threading
 from contextlib import contextmanager, nullcontext
@@ -33,6 +34,8 @@ from fs_cgr.storage.sql_cdrs import (
 )
 from fs_cgr.storage.sql_models import build_models
 from fs_cgr.times import now
+
+log = logging.getLogger(__name__)
 
 _UNAVAILABLE = (
     pw.OperationalError,
@@ -313,11 +316,26 @@ class SQLStorDB(StorDB):
         """``fn(*args, **kwargs)`` on one pooled MySQL connection: each check-out pings
         the server, a round trip per StorDB call that a call's CDR commit (session
         cost, duplicate check, insert) would otherwise pay three times. SQLite has one
-        connection, taken per call."""
+        connection, taken per call.
+
+        What ``fn`` does with an unreachable database stays its own: with no connection
+        to be had, ``fn`` runs without one held (each call then fails as alone, and the
+        CDR path spools); a connection that cannot be given back leaves ``fn``'s outcome
+        as it is (peewee forgets it either way; the pool drops it at its next check-out)."""
         if not isinstance(self._db, PooledMySQLDatabase):
             return fn(*args, **kwargs)
-        with self._session():
+        held = self._db.connection_context()
+        try:
+            held.__enter__()
+        except _UNAVAILABLE:
             return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            try:
+                held.__exit__(None, None, None)
+            except _UNAVAILABLE as exc:
+                log.warning("%s: a connection could not be given back: %s", self.url, exc)
 
     def flush(self) -> None:
         with self._session(), self._db.atomic():

@@ -80,3 +80,17 @@ def test_connections_refused_at_max_connections_lose_no_cdr(node, own_mariadb):
     assert [o.stored for o in _cdrs(node, 15, 5)] == [1] * 5
     assert node.cdrs.replay_spool() == 10
     _all_stored_once(node, 20)
+
+
+def test_calls_ending_while_the_server_is_down_spool_their_cdrs(node, own_mariadb):
+    """The call path's group commit makes its StorDB calls on one connection
+    (StorDB.run); with none to be had they go on without one, and spool."""
+    events = [call(f"rs-{n}", RequestType="*postpaid", Usage="60s") for n in range(4)]
+    assert [o.stored for o in node.cdrs.process_call_events(events[:1])] == [1]
+    own_mariadb.crash()
+    try:
+        assert [o.spooled for o in node.cdrs.process_call_events(events[1:])] == [1] * 3
+    finally:
+        own_mariadb.start()
+    assert node.cdrs.replay_spool() == 3
+    _all_stored_once(node, 4)

@@ -513,6 +513,32 @@ def test_run_on_mysql_checks_one_connection_out(mysql_url, table_prefix, monkeyp
         stordb.close()
 
 
+def test_run_keeps_its_outcome_when_the_connection_cannot_be_given_back(
+    mysql_url, table_prefix, monkeypatch, caplog
+):
+    import pymysql
+
+    stordb = open_stordb(mysql_url, table_prefix=table_prefix)
+    stordb.flush()
+
+    def refuse(pool, conn):
+        raise pymysql.err.OperationalError(2013, "Lost connection to MySQL server")
+
+    def commit_then_lose_the_connection():
+        outcome = _commit_like_a_call(stordb, "kept")
+        monkeypatch.setattr(type(stordb._db), "_can_reuse", refuse)
+        return outcome
+
+    try:
+        assert stordb.run(commit_then_lose_the_connection) == (set(), 1)
+        assert "could not be given back" in caplog.text
+        monkeypatch.undo()
+        assert stordb.count_cdrs({}) == 1  # stored, and the StorDB works on
+    finally:
+        stordb.flush()
+        stordb.close()
+
+
 # -- many writers at once: every CDR stored once, every new row counted once --------
 def test_threads_store_overlapping_batches(stordb):
     batches = [
