@@ -28,6 +28,8 @@ STEP = Decimal("0.01")
 def sentinel_url(redis_sentinel):
     url = f"{redis_sentinel.url}?prefix={PREFIX}&wait_replicas=1&wait_timeout={WAIT_TIMEOUT}"
     wipe_redis_prefix(redis_sentinel.url, PREFIX)
+    # a test before may have failed the master over: its replica linked and caught up first
+    redis_sentinel.wait_replicated()
     yield url
     redis_sentinel.heal()
     wipe_redis_prefix(redis_sentinel.url, PREFIX)
