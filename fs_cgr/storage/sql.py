@@ -324,7 +324,7 @@ class SQLStorDB(StorDB):
         as it is (peewee forgets it either way; the pool drops it at its next check-out)."""
         if not isinstance(self._db, PooledMySQLDatabase):
             return fn(*args, **kwargs)
-        held = self._db.connection_context()
+        held = self._hold()  # the pool's connection_context
         try:
             held.__enter__()
         except _UNAVAILABLE:

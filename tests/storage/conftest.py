@@ -87,6 +87,16 @@ def stordb(request):
 
 
 @pytest.fixture
+def mysql_stordb(mysql_url):
+    """The MariaDB StorDB alone: for what only its pool of server connections shows."""
+    db = open_stordb(mysql_url, table_prefix=TEST_TABLE_PREFIX)
+    db.flush()
+    yield db
+    db.flush()
+    db.close()
+
+
+@pytest.fixture
 def silent_port():
     """A TCP port that accepts connections and never says a word."""
     listener = socket.socket()

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import gevent
+import pymysql
 import pytest
 
 from fs_cgr.durations import SECOND
@@ -487,14 +488,10 @@ def test_run_makes_the_calls_of_its_function(stordb):
     assert stordb.count_cdrs({}) == 1
 
 
-def test_run_on_mysql_checks_one_connection_out(mysql_url, table_prefix, monkeypatch):
+def test_run_on_mysql_checks_one_connection_out(mysql_stordb, monkeypatch):
     """Each check-out of a pooled connection pings the server: a run pings once for
     its three calls, where each call alone pings once."""
-    import pymysql
-
-    stordb = open_stordb(mysql_url, table_prefix=table_prefix)
-    stordb.flush()
-    _commit_like_a_call(stordb, "warm")  # a connection in the pool, checked out again next
+    _commit_like_a_call(mysql_stordb, "warm")  # a connection in the pool, checked out next
     pings = []
     real_ping = pymysql.connections.Connection.ping
     monkeypatch.setattr(
@@ -502,41 +499,28 @@ def test_run_on_mysql_checks_one_connection_out(mysql_url, table_prefix, monkeyp
         "ping",
         lambda conn, *args: pings.append(1) or real_ping(conn, *args),
     )
-    try:
-        _commit_like_a_call(stordb, "alone")
-        assert len(pings) == 3
-        stordb.run(_commit_like_a_call, stordb, "together")
-        assert len(pings) == 4
-        assert stordb.count_cdrs({}) == 3
-    finally:
-        stordb.flush()
-        stordb.close()
+    _commit_like_a_call(mysql_stordb, "alone")
+    assert len(pings) == 3
+    mysql_stordb.run(_commit_like_a_call, mysql_stordb, "together")
+    assert len(pings) == 4
+    assert mysql_stordb.count_cdrs({}) == 3
 
 
 def test_run_keeps_its_outcome_when_the_connection_cannot_be_given_back(
-    mysql_url, table_prefix, monkeypatch, caplog
+    mysql_stordb, monkeypatch, caplog
 ):
-    import pymysql
-
-    stordb = open_stordb(mysql_url, table_prefix=table_prefix)
-    stordb.flush()
-
     def refuse(pool, conn):
         raise pymysql.err.OperationalError(2013, "Lost connection to MySQL server")
 
     def commit_then_lose_the_connection():
-        outcome = _commit_like_a_call(stordb, "kept")
-        monkeypatch.setattr(type(stordb._db), "_can_reuse", refuse)
+        outcome = _commit_like_a_call(mysql_stordb, "kept")
+        monkeypatch.setattr(type(mysql_stordb._db), "_can_reuse", refuse)
         return outcome
 
-    try:
-        assert stordb.run(commit_then_lose_the_connection) == (set(), 1)
-        assert "could not be given back" in caplog.text
-        monkeypatch.undo()
-        assert stordb.count_cdrs({}) == 1  # stored, and the StorDB works on
-    finally:
-        stordb.flush()
-        stordb.close()
+    assert mysql_stordb.run(commit_then_lose_the_connection) == (set(), 1)
+    assert "could not be given back" in caplog.text
+    monkeypatch.undo()
+    assert mysql_stordb.count_cdrs({}) == 1  # stored, and the StorDB works on
 
 
 # -- many writers at once: every CDR stored once, every new row counted once --------
