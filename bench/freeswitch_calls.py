@@ -374,21 +374,19 @@ def search(paths: list[str], args, fs_pid: int, workdir: Path) -> int:
     clean_rate = {path: 0.0 for path in paths}
     missed_rate: dict[str, float] = {}
     least_calls = args.calls
+
+    def attempt(path: str, rate: float) -> None:
+        clean = clean_at(rate, path, args, fs_pid, workdir, least_calls)
+        (clean_rate if clean else missed_rate)[path] = rate
+
     rate = args.rate
     while len(missed_rate) < len(paths) and rate <= args.max_rate:
         for path in (p for p in paths if p not in missed_rate):
-            if clean_at(rate, path, args, fs_pid, workdir, least_calls):
-                clean_rate[path] = rate
-            else:
-                missed_rate[path] = rate
+            attempt(path, rate)
         rate = round(rate * args.step, 1)
     for _ in range(args.refine):
         for path in (p for p in paths if clean_rate[p] and p in missed_rate):
-            rate = round(math.sqrt(clean_rate[path] * missed_rate[path]), 1)
-            if clean_at(rate, path, args, fs_pid, workdir, least_calls):
-                clean_rate[path] = rate
-            else:
-                missed_rate[path] = rate
+            attempt(path, round(math.sqrt(clean_rate[path] * missed_rate[path]), 1))
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     print(
         f"\nhighest rate with >= {CLEAN:.0%} clean calls and p99 <= {args.max_p99_ms:g} ms"
