@@ -30,7 +30,7 @@ class _InMemory(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return importlib.machinery.ModuleSpec(fullname, self)
 
     def create_module(self, spec):
-        return None  # the default: a new module, or on a reload the module itself
+        return None  # the import system makes it (a reload keeps the module it has)
 
     def exec_module(self, module) -> None:
         module.__dict__.update(self.attributes)
