@@ -193,6 +193,7 @@ class CDRService:
         session_costs: dict | None = None,
         commit: CallCommit | None = None,
         normalized: list[bool] | None = None,
+        wait: float = 0.0,
     ) -> list[CDROutcome]:
         """``process_events`` for the call path: the runs are priced here, in the caller,
         then stored by the group commit together with other calls' CDRs.
@@ -204,12 +205,14 @@ class CDRService:
         too, before the CDRs (its ``costs_stored`` tells how that went). ``normalized``
         (with ``use_chargers`` False), one flag an event: it is as ``normalize`` makes it
         (a session's run, SessionRun.as_normalized), so only checked as storable.
+        ``wait``: seconds the CDRs may wait for other calls' to share their commit.
         """
         outcomes = []
         commit = CallCommit() if commit is None else commit
         runs = self._event_runs(events, use_chargers, outcomes, normalized)
         rated = self._priced(runs, session_costs or {}, commit.look_ups)
-        self._commits.store(rated, commit if commit.session_costs or commit.look_ups else None)
+        extra = commit if commit.session_costs or commit.look_ups else None
+        self._commits.store(rated, extra, wait)
         return outcomes
 
     def _commit(self, rated: list, commits: list) -> None:

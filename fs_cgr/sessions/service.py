@@ -357,11 +357,13 @@ class SessionService:
             log.exception("session %s: force terminate failed", session.cgrid)
 
     # -- terminate ---------------------------------------------------------------------
-    def terminate(self, event: dict) -> TerminateResult:
+    def terminate(self, event: dict, commit_wait: float = 0.0) -> TerminateResult:
         """End a call with its final Usage (none: the usage paid for) and settle it.
 
         A session never initiated here (``*postpaid``, or fs_cgr restarted) is
         settled the same way: ``*prepaid`` runs are debited the whole Usage now.
+        ``commit_wait``: seconds its CDR may wait for other calls' to share their
+        commit (the CDR group commit's ``wait``).
         """
         ev = normalize(event, self.node.config.general)
         with self._lock:
@@ -383,9 +385,12 @@ class SessionService:
             if settled is not None:
                 return settled
         usage = ev.get("Usage")
-        return self._finish(session, ev, (session.paid_usage or 0) if usage is None else usage)
+        usage = (session.paid_usage or 0) if usage is None else usage
+        return self._finish(session, ev, usage, commit_wait)
 
-    def _finish(self, session: Session, ev: dict, usage: int) -> TerminateResult:
+    def _finish(
+        self, session: Session, ev: dict, usage: int, commit_wait: float = 0.0
+    ) -> TerminateResult:
         """End the session with its final facts (usage, hangup time, cause) and settle it.
 
         The facts are kept from here on, whatever fails: when the DataDB does not
@@ -406,7 +411,7 @@ class SessionService:
             self._unsettled[session.cgrid] = session
         self._forget(session)
         try:
-            result = self._settle_all(session)
+            result = self._settle_all(session, commit_wait)
         except StorageUnavailable as exc:
             log.error("session %s: settling waits for the DataDB: %s", session.cgrid, exc)
             session.settler = gevent.spawn(self._settle_when_possible, session)
@@ -416,7 +421,7 @@ class SessionService:
                 self._settled(session)
         return result
 
-    def _settle_all(self, session: Session) -> TerminateResult:
+    def _settle_all(self, session: Session, commit_wait: float = 0.0) -> TerminateResult:
         """Charge every run its final usage, store the session costs and the CDR. Each
         step carries an idempotency key, so this may run again after a failure."""
         usage = session.final_usage
@@ -430,16 +435,18 @@ class SessionService:
                 costs[(session.cgrid, run.run_id)] = doc
                 result.costs[run.run_id] = doc["Cost"]
             stored = create_cdr or self.node.cdrs.store_session_costs(costs.values())
-            deleted = self._journal_delete(session)
             self._remember(session.cgrid, result)
         if create_cdr:  # the session costs go with the CDRs: one StorDB call for both
             commit = CallCommit(session_costs=list(costs.values()))
             events = [run.event for run in session.runs]
             normalized = [run.as_normalized for run in session.runs]
             result.cdr = self.node.cdrs.process_call_events(
-                events, False, costs, commit, normalized=normalized
+                events, False, costs, commit, normalized=normalized, wait=commit_wait
             )
             stored = commit.costs_stored or not commit.session_costs
+        # Only now: a node dying before the CDR was stored (or spooled) finds the session in
+        # the journal at its restart and settles it again (its keys make that a no-op).
+        deleted = self._journal_delete(session)
         if deleted and stored:  # last: its CDR is not kept waiting for it
             self._drop_keys(session)
         return result
@@ -557,11 +564,12 @@ class SessionService:
         return result
 
     # -- CDRs, listing -----------------------------------------------------------------
-    def process_cdr(self, event: dict):
+    def process_cdr(self, event: dict, commit_wait: float = 0.0):
         """A call's CDR through the group commit, where ``*prepaid`` runs find the session
         cost. A channel keeps its request type, so a run found stored only after pricing is
-        the same call's again, whose ``*postpaid`` debit repeats its idempotency key."""
-        return self.node.cdrs.process_call_events([event])[0]
+        the same call's again, whose ``*postpaid`` debit repeats its idempotency key.
+        ``commit_wait``: as ``terminate``'s."""
+        return self.node.cdrs.process_call_events([event], wait=commit_wait)[0]
 
     def active(self) -> list[Session]:
         with self._lock:

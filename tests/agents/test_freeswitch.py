@@ -247,6 +247,24 @@ def test_empty_balance_announcement_is_played_before_the_hangup(make_lab):
     assert lab.balance("1001") == Decimal("0.02") - lab.cdr_of(call)["Cost"]
 
 
+@pytest.mark.parametrize("wait, batches", [("200ms", [["c0", "c1"]]), ("0s", [["c0"], ["c1"]])])
+def test_calls_hanging_up_apart_share_a_cdr_commit_within_cdr_commit_wait(make_lab, wait, batches):
+    lab = make_lab(**{"freeswitch_agent.cdr_commit_wait": wait})
+    lab.topup("1001", "1")
+    calls = [lab.call(), lab.call()]
+    for call in calls:
+        lab.answer(call)
+    names = {call.uuid: f"c{n}" for n, call in enumerate(calls)}
+    stored, store = [], lab.node.stordb.store_cdrs
+    lab.node.stordb.store_cdrs = lambda cdrs: stored.append(cdrs) or store(cdrs)
+    calls[0].hangup()
+    gevent.sleep(0.05)
+    calls[1].hangup()
+    cdrs = [lab.cdr_of(call) for call in calls]
+    assert [sorted(names[cdr["OriginID"]] for cdr in batch) for batch in stored] == batches
+    assert sum(cdr["Cost"] for cdr in cdrs) == Decimal(1) - lab.balance("1001")
+
+
 def test_caller_hanging_up_before_answer_costs_nothing(lab):
     lab.topup("1001", "1")
     call = lab.call()
@@ -379,7 +397,8 @@ def test_restart_mid_call_resumes_the_session_and_charges_once(make_lab):
     _, billmsec = billed(call)
     cdr = lab.cdr_of(call)
     assert cdr["Cost"] == per_second_cost(billmsec) == START - lab.balance("1001")
-    assert lab.node.sessions.active() == [] and lab.node.datadb.journal_all() == []
+    assert lab.node.sessions.active() == []
+    wait_until(lambda: lab.node.datadb.journal_all() == [], 5, "the journal entry to go")
 
 
 def test_restart_mid_call_resumed_session_is_cut_when_money_runs_out(make_lab):
@@ -403,7 +422,8 @@ def test_call_ended_while_fs_cgr_was_down_is_finished_at_restart(make_lab):
     lab.stop_node(hangup=False)
     call.channel.sim.hangup(call.channel, "NORMAL_CLEARING")  # nobody listens
     lab.start_node()
-    assert lab.node.sessions.active() == [] and lab.node.datadb.journal_all() == []
+    assert lab.node.sessions.active() == []
+    wait_until(lambda: lab.node.datadb.journal_all() == [], 5, "the journal entry to go")
     cdr = lab.cdr_of(call)
     paid = START - lab.balance("1001")
     assert cdr["Cost"] == paid and Decimal("0.01") <= paid <= Decimal("0.03")  # no refund lost

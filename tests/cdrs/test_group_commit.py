@@ -2,6 +2,7 @@
 insert, yet each learns its own outcome, and nothing is lost or stored twice."""
 
 import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -131,3 +132,78 @@ def test_terminate_hands_its_session_cost_to_the_cdr_without_a_stordb_read(embed
         Decimal("0.6501"),
         "*sessions",
     )
+
+
+class CountedStore:
+    """Wraps the StorDB's store_cdrs: the OriginIDs of each batch it was given."""
+
+    def __init__(self, node):
+        self.store = node.stordb.store_cdrs
+        self.batches = []
+        node.stordb.store_cdrs = self
+
+    def __call__(self, cdrs):
+        self.batches.append(sorted(cdr["OriginID"] for cdr in cdrs))
+        return self.store(cdrs)
+
+
+def _end_apart(node, waits, gap=0.05) -> tuple[list, list]:
+    """One thread per wait, each ending a *rated call ``gap`` s after the previous one
+    with that ``wait``; their outcomes and seconds each took, in order."""
+    outcomes, took = [None] * len(waits), [None] * len(waits)
+
+    def end(index):
+        started = time.monotonic()
+        event = call(f"w{index}", RequestType="*rated", Usage="60s")
+        outcomes[index] = node.cdrs.process_call_events([event], wait=waits[index])[0]
+        took[index] = time.monotonic() - started
+
+    threads = [threading.Thread(target=end, args=(index,)) for index in range(len(waits))]
+    for thread in threads:
+        thread.start()
+        time.sleep(gap)
+    for thread in threads:
+        thread.join(10)
+    return outcomes, took
+
+
+def test_calls_ending_apart_share_a_commit_when_they_may_wait(embedded):
+    store = CountedStore(embedded)
+    outcomes, took = _end_apart(embedded, [2.0, 2.0, 2.0])
+    assert [o.stored for o in outcomes] == [1, 1, 1]
+    assert store.batches == [["w0", "w1", "w2"]]  # held for the first call's 2 s
+    assert 1.5 < took[0] < 5
+    assert embedded.cdrs.count_cdrs({}) == 3
+
+
+def test_calls_ending_apart_are_committed_apart_without_a_wait(embedded):
+    store = CountedStore(embedded)
+    outcomes, took = _end_apart(embedded, [0.0, 0.0, 0.0])
+    assert [o.stored for o in outcomes] == [1, 1, 1]
+    assert store.batches == [["w0"], ["w1"], ["w2"]]
+    assert max(took) < 1
+
+
+def test_a_caller_that_may_not_wait_ends_the_batchs_wait(embedded):
+    store = CountedStore(embedded)
+    outcomes, took = _end_apart(embedded, [30.0, 0.0], gap=0.2)
+    assert [o.stored for o in outcomes] == [1, 1]
+    assert store.batches == [["w0", "w1"]]
+    assert took[0] < 5 and took[1] < 1  # neither waited out w0's 30 s
+
+
+def test_stopping_commits_a_waiting_batch_at_once(embedded):
+    store = CountedStore(embedded)
+    thread = threading.Thread(
+        target=embedded.cdrs.process_call_events,
+        args=([call("s0", RequestType="*rated", Usage="60s")],),
+        kwargs={"wait": 30.0},
+    )
+    thread.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    embedded.cdrs._commits.stop()
+    thread.join(10)
+    assert time.monotonic() - started < 5
+    assert store.batches == [["s0"]]
+    assert embedded.cdrs.count_cdrs({}) == 1

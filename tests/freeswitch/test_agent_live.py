@@ -8,6 +8,7 @@ import pytest
 from fs_cgr.agents import notify
 from tests.agents.lab import DE, UNPRICED
 from tests.freeswitch.conftest import NEEDS_FREESWITCH
+from tests.fssim import wait_until
 
 pytestmark = [pytest.mark.freeswitch, NEEDS_FREESWITCH]
 
@@ -159,7 +160,7 @@ def test_restart_mid_call_resumes_the_session_and_charges_once(real, answer_numb
     billmsec = real.next_hangup()["variable_billmsec"]
     cdr = real.cdr(uuid)
     assert cdr["Cost"] == per_second_cost(billmsec) == START - real.balance("1001")
-    assert real.node.datadb.journal_all() == []
+    wait_until(lambda: real.node.datadb.journal_all() == [], 5, "the journal entry to go")
 
 
 SEED_FLAGS = "*resources;*attributes;*sessions;*routes;*thresholds;*stats;*accounts"

@@ -51,7 +51,7 @@ def test_calls_cut_by_a_redis_outage_are_billed_once_redis_is_back(make_lab, own
         assert billed > 0
         assert abs(usages[call.uuid] - billed) < DEBIT_INCREMENT_NS
     assert lab.node.sessions.active() == []
-    assert lab.node.datadb.journal_all() == []
+    wait_until(lambda: lab.node.datadb.journal_all() == [], 5, "the journal entries to go")
 
 
 def test_sessions_journaled_before_a_restart_are_recovered_once_redis_answers(make_lab, own_redis):

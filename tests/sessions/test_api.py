@@ -1,5 +1,6 @@
 """SessionSv1.* over the real HTTP API, on both backends (the conformance flow)."""
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -81,3 +82,14 @@ def test_authorize_answers_zero_when_nothing_can_be_paid(tutorial):
     assert reply["MaxUsage"] == 0
     with pytest.raises(RpcError, match="subsystems"):
         api.call("SessionSv1.AuthorizeEvent", {"Event": event})
+
+
+def test_an_api_cdr_never_waits_for_the_agents_commit_company(tutorial, monkeypatch):
+    api = tutorial
+    agent_config = api.node.config.freeswitch_agent
+    monkeypatch.setattr(agent_config, "cdr_commit_wait", 30 * 10**9)  # the agent's: 30 s
+    started = time.monotonic()
+    assert api.call("SessionSv1.ProcessCDR", {"Event": dict(EVENT, Usage="90s")}) == "OK"
+    assert time.monotonic() - started < 5
+    (cdr,) = api.call("APIerSv1.GetCDRs", {"OriginIDs": ["api-sess-1"], "RunIDs": ["*default"]})
+    assert cdr["Usage"] == "1m30s"
