@@ -175,6 +175,32 @@ def test_recover_finishes_sessions_whose_channel_is_gone(node):
     assert _session_cost(node, "rec1")["Cost"] == Decimal("0.003")
 
 
+class NodeDied(BaseException):
+    """What the node dying looks like to the code it was running: nothing after it runs."""
+
+
+def test_a_node_dying_before_the_cdr_is_stored_stores_it_at_restart(node, monkeypatch):
+    top_up(node, "fast", 1)
+    event = _fast_call("die1")
+    node.sessions.initiate(event)
+    gevent.sleep(0.5)
+
+    def dies(*args, **kwargs):
+        raise NodeDied()
+
+    monkeypatch.setattr(node.cdrs, "process_call_events", dies)
+    with pytest.raises(NodeDied):  # the money settled, the CDR not yet stored
+        node.sessions.terminate(dict(event, Usage="250ms"))
+    assert monetary(node, "fast") == Decimal("0.997")
+    assert len(node.datadb.journal_all()) == 1  # kept until the CDR is stored
+    monkeypatch.undo()
+    report = _restart(node).recover(live_origin_ids=[], usages={"die1": 250 * MILLISECOND})
+    assert len(report["finished"]) == 1
+    assert monetary(node, "fast") == Decimal("0.997")  # settled again: charged once
+    assert _session_cost(node, "die1")["Cost"] == Decimal("0.003")
+    assert node.datadb.journal_all() == []
+
+
 def test_recover_resumes_live_sessions(node):
     top_up(node, "fast", 1)
     event = _fast_call("rec2")
