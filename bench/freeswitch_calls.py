@@ -22,8 +22,9 @@ embedded databases. Per path and run: INVITE -> 200 OK times (p50/p99 ms, first 
 to the 200, the 407 challenge included, from the µs times of SIPp's message trace), the
 clean call rate (SIPp's successful / created), and CPU per call from /proc of FreeSWITCH
 and of this process (read before this process reads SIPp's logs, so that fs-cgr's figure
-is the node's: a bypass call's is the node's idle work and the bench's polling). Paths alternate within each run; medians over the runs are printed.
-Keep runs short on a shared machine.
+is the node's: a bypass call's is the node's idle work and the bench's polling). Paths
+alternate within each run; medians over the runs are printed. Keep runs short on a
+shared machine.
 
 ``--search``: per path, the highest call rate whose calls end clean (>= 99 %) and are
 answered in time (INVITE -> 200 p99 <= ``--max-p99-ms``, default 1000: an overloaded
