@@ -368,14 +368,14 @@ class FreeSwitchAgent:
 
     def _settle(self, event: dict, answered: bool):
         """The call's *default cost, when it was priced."""
-        wait = self.config.cdr_commit_wait / 1e9  # ns -> s
         if answered:
+            wait = self.config.cdr_commit_wait / 1e9  # ns -> s
             result = self.sessions.terminate(event, commit_wait=wait)
             if "*default" in result.costs:
                 return result.costs["*default"]
             return _default_cost(result.cdr or ())
         if self.config.create_cdr:
-            return _default_cost([self.sessions.process_cdr(event, commit_wait=wait)])
+            return _default_cost([self.sessions.process_cdr(event)])
         return None
 
     def altered(self, cgr_event: dict, flags: ChannelFlags, alterations=None) -> dict:

@@ -363,7 +363,7 @@ class SessionService:
         A session never initiated here (``*postpaid``, or fs_cgr restarted) is
         settled the same way: ``*prepaid`` runs are debited the whole Usage now.
         ``commit_wait``: seconds its CDR may wait for other calls' to share their
-        commit (the CDR group commit's ``wait``).
+        commit (the CDR group commit's ``wait``), when ``_cdr_may_wait``.
         """
         ev = normalize(event, self.node.config.general)
         with self._lock:
@@ -440,8 +440,9 @@ class SessionService:
             commit = CallCommit(session_costs=list(costs.values()))
             events = [run.event for run in session.runs]
             normalized = [run.as_normalized for run in session.runs]
+            wait = commit_wait if _cdr_may_wait(session) else 0.0
             result.cdr = self.node.cdrs.process_call_events(
-                events, False, costs, commit, normalized=normalized, wait=commit_wait
+                events, False, costs, commit, normalized=normalized, wait=wait
             )
             stored = commit.costs_stored or not commit.session_costs
         # Only now: a node dying before the CDR was stored (or spooled) finds the session in
@@ -564,12 +565,11 @@ class SessionService:
         return result
 
     # -- CDRs, listing -----------------------------------------------------------------
-    def process_cdr(self, event: dict, commit_wait: float = 0.0):
+    def process_cdr(self, event: dict):
         """A call's CDR through the group commit, where ``*prepaid`` runs find the session
         cost. A channel keeps its request type, so a run found stored only after pricing is
-        the same call's again, whose ``*postpaid`` debit repeats its idempotency key.
-        ``commit_wait``: as ``terminate``'s."""
-        return self.node.cdrs.process_call_events([event], wait=commit_wait)[0]
+        the same call's again, whose ``*postpaid`` debit repeats its idempotency key."""
+        return self.node.cdrs.process_call_events([event])[0]
 
     def active(self) -> list[Session]:
         with self._lock:
@@ -724,6 +724,16 @@ class SessionService:
                 log.error("session %s: journal entry not deleted: %s", session.cgrid, exc)
                 return False
         return True
+
+
+def _cdr_may_wait(session: Session) -> bool:
+    """Whether the session's CDR may wait for other calls' commit: its journal entry stays
+    until the CDR is stored, so a node dying meanwhile settles it again at its restart, and
+    none of its runs is charged only when its CDR is priced (*postpaid, *pseudoprepaid:
+    their money would have moved with nothing journaled to find it again)."""
+    return bool(session.prepaid_runs) and not any(
+        charging(run.event["RequestType"]) in (POSTPAID, PSEUDOPREPAID) for run in session.runs
+    )
 
 
 def _anchor(answer: datetime | None) -> datetime:

@@ -247,11 +247,21 @@ def test_empty_balance_announcement_is_played_before_the_hangup(make_lab):
     assert lab.balance("1001") == Decimal("0.02") - lab.cdr_of(call)["Cost"]
 
 
-@pytest.mark.parametrize("wait, batches", [("200ms", [["c0", "c1"]]), ("0s", [["c0"], ["c1"]])])
-def test_calls_hanging_up_apart_share_a_cdr_commit_within_cdr_commit_wait(make_lab, wait, batches):
+@pytest.mark.parametrize(
+    "wait, reqtype, batches",
+    [
+        ("200ms", "*prepaid", [["c0", "c1"]]),
+        ("0s", "*prepaid", [["c0"], ["c1"]]),
+        # charged when its CDR is priced, with nothing journaled: never held
+        ("200ms", "*postpaid", [["c0"], ["c1"]]),
+    ],
+)
+def test_calls_hanging_up_apart_share_a_cdr_commit_within_cdr_commit_wait(
+    make_lab, wait, reqtype, batches
+):
     lab = make_lab(**{"freeswitch_agent.cdr_commit_wait": wait})
     lab.topup("1001", "1")
-    calls = [lab.call(), lab.call()]
+    calls = [lab.call(reqtype=reqtype), lab.call(reqtype=reqtype)]
     for call in calls:
         lab.answer(call)
     names = {call.uuid: f"c{n}" for n, call in enumerate(calls)}
