@@ -115,7 +115,7 @@ class FreeSwitchAgentConfig:
     max_connections: int = 10000
     shed_after: int = _duration("500ms")  # a call waiting longer for its verdict is refused
     create_cdr: bool = True
-    cdr_commit_wait: int = _duration("100ms")  # a hang-up's CDR may wait for others' commit
+    cdr_commit_wait: int = _duration("100ms")  # an answered *prepaid call's CDR: for company
     allow_from: list[str] = field(default_factory=lambda: list(LOOPBACK))
 
 

@@ -8,7 +8,8 @@ unless its caller lets it: with ``wait`` a caller's CDRs may wait that long for
 others to join them. Calls ending a few a second then share commits too: each
 commit (a transaction, and on SQLite a crossing to its thread) costs as much
 for one call as for several, and the batch runs on warm caches. Only the agent's
-hang-ups wait (freeswitch_agent.cdr_commit_wait); an API reply never does.
+answered *prepaid calls wait (freeswitch_agent.cdr_commit_wait, SessionService);
+an API reply never does.
 
 The writer is a thread: a greenlet when gevent patched the process (the
 server, the agent), a native thread otherwise. Callers wait on a gevent
@@ -20,6 +21,7 @@ import logging
 import queue
 import threading
 import time
+from typing import NamedTuple
 
 import gevent
 from gevent.event import AsyncResult
@@ -31,6 +33,15 @@ log = logging.getLogger(__name__)
 COMMIT_WAIT = 60.0  # seconds a caller waits for its batch (StorDB calls time out sooner)
 IDLE_EXIT = 10.0  # seconds
 _STOP = None
+
+
+class _Queued(NamedTuple):
+    """A caller's CDRs waiting for the writer."""
+
+    rated: list
+    extra: object  # what else the commit does for this caller, or None
+    done: AsyncResult  # set when stored, spooled or refused
+    until: float  # time.monotonic() past which the caller waits for no company
 
 
 class GroupCommit:
@@ -56,7 +67,7 @@ class GroupCommit:
             if self._writer is None:
                 self._writer = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._writer.start()
-            self._queue.put((rated, extra, done, time.monotonic() + wait))
+            self._queue.put(_Queued(rated, extra, done, time.monotonic() + wait))
         try:
             done.get(timeout=COMMIT_WAIT)
         except gevent.Timeout:
@@ -96,8 +107,8 @@ class GroupCommit:
         batch, rows, until = [], 0, float("inf")
         while item is not _STOP:
             batch.append(item)
-            rows += len(item[0])
-            until = min(until, item[3])
+            rows += len(item.rated)
+            until = min(until, item.until)
             if rows >= self.limit:
                 return batch, False
             try:  # a timeout of 0 (or less): what is queued now, as get_nowait
@@ -114,23 +125,22 @@ class GroupCommit:
     def _write(self, batch: list) -> None:
         try:
             self._commit(
-                [pair for rated, *_ in batch for pair in rated],
-                [extra for _, extra, *_ in batch if extra is not None],
+                [pair for item in batch for pair in item.rated],
+                [item.extra for item in batch if item.extra is not None],
             )
         except Exception as exc:
             if len(batch) == 1:
-                batch[0][2].set_exception(exc)
+                batch[0].done.set_exception(exc)
                 return
             log.warning("CDR group commit failed (%s); storing each caller's CDRs apart", exc)
             for item in batch:
-                rated, extra, _, _ = item
-                _reset(rated)
-                if extra is not None:
-                    extra.reset()
+                _reset(item.rated)
+                if item.extra is not None:
+                    item.extra.reset()
                 self._write([item])
             return
-        for _, _, done, _ in batch:
-            done.set(None)
+        for item in batch:
+            item.done.set(None)
 
 
 def _reset(rated: list) -> None:
