@@ -26,6 +26,7 @@ PSEUDOPREPAID = "*pseudoprepaid"
 RATED = "*rated"
 NONE = "*none"
 REQUEST_TYPES = (PREPAID, POSTPAID, PSEUDOPREPAID, RATED, NONE)
+CHARGED_BY_CDR = (POSTPAID, PSEUDOPREPAID)  # the account is debited when the CDR is priced
 VOICE = "*voice"
 
 # CGrateS' MainCDRFields: everything else in an event is an extra field.

@@ -17,7 +17,7 @@ A run that cannot be priced is still stored: Cost -1, the error in ExtraInfo.
 import logging
 from decimal import Decimal
 
-from fs_cgr.cdrs.event import NONE, POSTPAID, PREPAID, PSEUDOPREPAID, charging, start_time
+from fs_cgr.cdrs.event import CHARGED_BY_CDR, NONE, PREPAID, charging, start_time
 from fs_cgr.cdrs.record import UNRATED, new_cdr
 from fs_cgr.encoded import EncodedDict
 from fs_cgr.errors import CGRError, InvalidArgument, MandatoryMissing
@@ -93,7 +93,7 @@ class CDRRater:
         try:
             if request_type == PREPAID:
                 self._prepaid(run, cdr, session_cost, look_up)
-            elif request_type in (POSTPAID, PSEUDOPREPAID):
+            elif request_type in CHARGED_BY_CDR:
                 self._debited(run, cdr, debit_key or debit_key_of(cdr))
             else:
                 self._rated(run, cdr)

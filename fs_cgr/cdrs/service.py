@@ -20,9 +20,8 @@ from fs_cgr.cdrs.cdrlog import cdrlog_cdrs
 from fs_cgr.cdrs.chargers import ChargerService
 from fs_cgr.cdrs.commit import GroupCommit
 from fs_cgr.cdrs.event import (
-    POSTPAID,
+    CHARGED_BY_CDR,
     PREPAID,
-    PSEUDOPREPAID,
     charging,
     check_storable,
     normalize,
@@ -60,9 +59,6 @@ class CDROutcome:
     @property
     def failed_runs(self) -> list[dict]:
         return [cdr for cdr in self.cdrs if cdr["ExtraInfo"] and cdr["Cost"] < 0]
-
-
-_DEBITED = (POSTPAID, PSEUDOPREPAID)
 
 
 @dataclass
@@ -399,9 +395,9 @@ class CDRService:
             rated = []
             for cdr in page:
                 mode, charged = charging(cdr["RequestType"]), cdr["Cost"] >= 0
-                if charged and (mode == PREPAID or (mode in _DEBITED and not rerate)):
+                if charged and (mode == PREPAID or (mode in CHARGED_BY_CDR and not rerate)):
                     report.charged += 1
-                elif mode in _DEBITED:
+                elif mode in CHARGED_BY_CDR:
                     rated.append(self.recharger.recharge(_as_event(cdr)))
                 else:
                     rated.append(self.rater.rate(_as_event(cdr)))

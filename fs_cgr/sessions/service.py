@@ -40,6 +40,7 @@ import gevent
 
 from fs_cgr.accounts.debit import Debit
 from fs_cgr.cdrs.event import (
+    CHARGED_BY_CDR,
     NONE,
     POSTPAID,
     PSEUDOPREPAID,
@@ -732,7 +733,7 @@ def _cdr_may_wait(session: Session) -> bool:
     none of its runs is charged only when its CDR is priced (*postpaid, *pseudoprepaid:
     their money would have moved with nothing journaled to find it again)."""
     return bool(session.prepaid_runs) and not any(
-        charging(run.event["RequestType"]) in (POSTPAID, PSEUDOPREPAID) for run in session.runs
+        charging(run.event["RequestType"]) in CHARGED_BY_CDR for run in session.runs
     )
 
 
