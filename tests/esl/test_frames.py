@@ -264,12 +264,13 @@ def test_json_event_built_from_a_plain_capture_round_trips():
 
 
 def test_the_fast_percent_decoding_equals_unquote():
-    """ASCII escapes take a shortcut; every string of these pieces decodes as unquote does."""
+    """Every string of these pieces decodes as unquote does: stray '%', '=' (the
+    quoted-printable escape), line ends and characters beyond ASCII included."""
     import itertools
     from urllib.parse import unquote
 
     pieces = ["%", "4", "1", "a", "F", "G", "7", "8", "%2", "%7", "%e9", "%C3%A9", " ", "%0A",
-              "%7f", "%80", "é", "%ZZ"]  # fmt: skip
+              "%7f", "%80", "é", "%ZZ", "=", "=4", "\r", "\n", "%3D", "_"]  # fmt: skip
     for size in range(1, 5):
         for parts in itertools.product(pieces, repeat=size):
             value = "".join(parts)
