@@ -4,6 +4,8 @@ import json
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fs_cgr.esl import frames
 from fs_cgr.esl.frames import Parser, ProtocolError
@@ -275,6 +277,21 @@ def test_the_fast_percent_decoding_equals_unquote():
         for parts in itertools.product(pieces, repeat=size):
             value = "".join(parts)
             assert frames.percent_decoded(value) == unquote(value, errors="replace"), value
+
+
+_ESCAPES = st.integers(0, 255).map(lambda code: f"%{code:02X}") | st.integers(0, 255).map(
+    lambda code: f"%{code:02x}"
+)
+
+
+@given(st.lists(_ESCAPES | st.sampled_from(["%", "=", "=3D", "_", "\r\n"]) | st.text(max_size=3))
+       .map("".join))  # fmt: skip
+def test_any_text_percent_decodes_as_unquote_does(value):
+    """Longer mixes than the exhaustive test: valid escapes of every byte in either case,
+    stray '%', quoted-printable's own specials and any text."""
+    from urllib.parse import unquote
+
+    assert frames.percent_decoded(value) == unquote(value, errors="replace")
 
 
 def test_a_header_block_with_one_odd_line_is_read_line_by_line_to_the_same_dict():
