@@ -140,5 +140,9 @@ def test_low_balance_trigger_during_a_live_call(node):
     assert node.sessions.active() == []
     assert len(debit_seconds) >= 6 and max(debit_seconds) < 0.28  # never waited 0.3 s
     assert slow_listener_calls  # the listeners ran, beside the debits
-    cdrlogs = node.cdrs.get_cdrs({"Sources": ["*cdrlog"], "Accounts": ["fast"]})
-    assert [(c["RunID"], c["ToR"], c["Cost"]) for c in cdrlogs] == [("*topup", "*generic", 1)] * 2
+
+    def cdrlogs():
+        return node.cdrs.get_cdrs({"Sources": ["*cdrlog"], "Accounts": ["fast"]})
+
+    assert wait_for(lambda: len(cdrlogs()) == 2)  # stored after the alert's balance changed
+    assert [(c["RunID"], c["ToR"], c["Cost"]) for c in cdrlogs()] == [("*topup", "*generic", 1)] * 2
