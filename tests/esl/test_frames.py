@@ -1,7 +1,9 @@
 """The parser against every byte FreeSWITCH sent in the captures, and against broken frames."""
 
+import itertools
 import json
 import re
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import given
@@ -268,9 +270,6 @@ def test_json_event_built_from_a_plain_capture_round_trips():
 def test_the_fast_percent_decoding_equals_unquote():
     """Every string of these pieces decodes as unquote does: stray '%', '=' (the
     quoted-printable escape), line ends and characters beyond ASCII included."""
-    import itertools
-    from urllib.parse import unquote
-
     pieces = ["%", "4", "1", "a", "F", "G", "7", "8", "%2", "%7", "%e9", "%C3%A9", " ", "%0A",
               "%7f", "%80", "é", "%ZZ", "=", "=4", "\r", "\n", "%3D", "_"]  # fmt: skip
     for size in range(1, 5):
@@ -279,18 +278,17 @@ def test_the_fast_percent_decoding_equals_unquote():
             assert frames.percent_decoded(value) == unquote(value, errors="replace"), value
 
 
-_ESCAPES = st.integers(0, 255).map(lambda code: f"%{code:02X}") | st.integers(0, 255).map(
-    lambda code: f"%{code:02x}"
-)
+# valid escapes of every byte in either case, stray '%', quoted-printable's specials, any text
+_PERCENT_TEXT = st.lists(
+    st.integers(0, 255).flatmap(lambda code: st.sampled_from([f"%{code:02X}", f"%{code:02x}"]))
+    | st.sampled_from(["%", "=", "=3D", "_", "\r\n"])
+    | st.text(max_size=3)
+).map("".join)
 
 
-@given(st.lists(_ESCAPES | st.sampled_from(["%", "=", "=3D", "_", "\r\n"]) | st.text(max_size=3))
-       .map("".join))  # fmt: skip
+@given(_PERCENT_TEXT)
 def test_any_text_percent_decodes_as_unquote_does(value):
-    """Longer mixes than the exhaustive test: valid escapes of every byte in either case,
-    stray '%', quoted-printable's own specials and any text."""
-    from urllib.parse import unquote
-
+    """Longer mixes than the exhaustive test above."""
     assert frames.percent_decoded(value) == unquote(value, errors="replace")
 
 
